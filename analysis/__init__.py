@@ -1,0 +1,1 @@
+"""parcelproof's analysis: flags, dispute windows, evidence packs and frames."""

@@ -1,0 +1,155 @@
+"""The collector's commands: ``import``, ``check``, ``poll``, ``verify``, ``simulate``.
+
+Each command parses options, calls one library function and turns domain errors into
+a message and an exit code that cron can act on. ``python -m collector`` runs this
+group alone (without the analysis and report dependencies); the ``parcelproof``
+console script mounts it and adds the analysis commands.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import click
+from rich.console import Console
+
+from collector import clock
+from collector.config import Settings, find_config_path, load_settings
+from collector.errors import ParcelproofError
+from collector.store import Store, default_db_path
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+err_console = Console(stderr=True, highlight=False)
+
+
+@dataclass
+class AppContext:
+    """What every command gets: where the database is, the settings, the clock."""
+
+    db_path: Path
+    config_path: Path | None
+    _settings: Settings | None = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        """The validated configuration (loaded on first use)."""
+        if self._settings is None:
+            self._settings = load_settings(self.config_path) if self.config_path else Settings()
+        return self._settings
+
+    def open_store(self, *, read_only: bool = False, busy_timeout: float | None = None) -> Store:
+        """Open the database, waiting up to the configured time if another holds it."""
+        timeout = (
+            self.settings.poll.database_busy_timeout_seconds
+            if busy_timeout is None
+            else busy_timeout
+        )
+        return Store.open(self.db_path, read_only=read_only, busy_timeout=timeout)
+
+
+def handle_errors(func: F) -> F:
+    """Turn :class:`ParcelproofError` into ``error: ...`` on stderr and its exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ParcelproofError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", markup=True)
+            sys.exit(exc.exit_code)
+
+    return cast(F, wrapper)
+
+
+def _set_now(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value:
+        try:
+            clock.set_now(clock.parse_instant(value))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+    return value
+
+
+def global_options(func: F) -> F:
+    """``--db``, ``--config`` and ``--now``, shared by both entry points."""
+    func = click.option(
+        "--now",
+        envvar="PARCELPROOF_NOW",
+        metavar="ISO8601",
+        callback=_set_now,
+        expose_value=False,
+        is_eager=True,
+        help="Take this instant as 'now' (e.g. 2026-11-20T12:00:00Z). Env: PARCELPROOF_NOW.",
+    )(func)
+    func = click.option(
+        "--config",
+        "config_path",
+        envvar="PARCELPROOF_CONFIG",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Configuration file. Env: PARCELPROOF_CONFIG; default ./parcelproof.toml.",
+    )(func)
+    func = click.option(
+        "--db",
+        "db_path",
+        envvar="PARCELPROOF_DB",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="DuckDB file. Env: PARCELPROOF_DB; default data/parcelproof.duckdb.",
+    )(func)
+    return func
+
+
+def make_context(db_path: Path | None, config_path: Path | None) -> AppContext:
+    """Resolve the database and config paths the way every command does."""
+    return AppContext(db_path=default_db_path(db_path), config_path=find_config_path(config_path))
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@global_options
+@click.version_option(package_name="parcelproof")
+@click.pass_context
+def cli(ctx: click.Context, db_path: Path | None, config_path: Path | None) -> None:
+    """parcelproof collector: import orders, check numbers, poll sources, verify evidence."""
+    ctx.obj = make_context(db_path, config_path)
+
+
+@cli.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@pass_app
+@handle_errors
+def import_command(app: AppContext, file: Path) -> None:
+    """Add or update shipments from a CSV or JSON FILE.
+
+    Each bad row is reported with its line and reason and skipped; the good rows are
+    stored in one transaction. Exit 0 when every row was stored, 1 when some were
+    rejected, 2 when the file is unusable (nothing is stored then).
+    """
+    from collector.importer import import_rows, read_rows
+
+    # Read and check the file before opening the database, so that an unusable
+    # file never touches (or creates) it.
+    header, rows = read_rows(file)
+    with app.open_store() as store:
+        result = import_rows(store, header, rows, name=str(file))
+    for warning in result.warnings:
+        err_console.print(f"[yellow]warning:[/] {file}: {warning}")
+    for error in result.rejected:
+        err_console.print(f"[red]rejected[/] {file}: {error}")
+    click.echo(
+        f"{file}: {result.rows} rows: {result.inserted} new, {result.updated} updated, "
+        f"{result.unchanged} unchanged, {len(result.rejected)} rejected"
+    )
+    sys.exit(1 if result.rejected else 0)
+
+
+def main() -> None:
+    """Entry point of ``python -m collector``."""
+    cli(prog_name="python -m collector")

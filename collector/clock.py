@@ -1,0 +1,46 @@
+"""The one clock: ``--now`` / ``PARCELPROOF_NOW`` override "now" everywhere.
+
+Every result that depends on time (flags, deadlines, due polls) takes "now" from
+:func:`now`, so that a run can be reproduced exactly::
+
+    >>> set_now(parse_instant("2026-11-20T12:00:00Z"))
+    >>> now().isoformat()
+    '2026-11-20T12:00:00+00:00'
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+
+_override: datetime | None = None
+
+
+def parse_instant(text: str) -> datetime:
+    """Parse an ISO 8601 instant that carries a zone (``Z`` or an offset).
+
+    A bare date or a local time without a zone is refused: "now" must be exact.
+    """
+    try:
+        value = datetime.fromisoformat(text.strip().replace("z", "Z"))
+    except ValueError as exc:
+        raise ValueError(f"not an ISO 8601 instant: {text!r}") from exc
+    if value.tzinfo is None:
+        raise ValueError(f"instant needs a zone (Z or +hh:mm): {text!r}")
+    return value.astimezone(UTC)
+
+
+def set_now(value: datetime | None) -> None:
+    """Fix "now" for this process (``None`` returns to the real clock)."""
+    global _override
+    _override = value.astimezone(UTC) if value is not None else None
+
+
+def now() -> datetime:
+    """The current instant in UTC, honouring ``--now`` and ``PARCELPROOF_NOW``."""
+    if _override is not None:
+        return _override
+    env = os.environ.get("PARCELPROOF_NOW")
+    if env:
+        return parse_instant(env)
+    return datetime.now(UTC)

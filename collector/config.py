@@ -1,0 +1,297 @@
+"""Typed settings from ``parcelproof.toml``.
+
+The file is found via ``--config``, ``PARCELPROOF_CONFIG`` or ``./parcelproof.toml``;
+with none of them the defaults below apply. Unknown keys and wrong types are errors
+that name the key (``carriers.17track.requests_per_second: expected a number``).
+
+Secrets (API keys) come from the environment (``api_key_env``) or the file
+(``api_key``), never from the command line, and are wrapped in :class:`Secret`, whose
+repr is masked so that they cannot leak into logs by accident::
+
+    >>> Secret("abc123")
+    Secret('***')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from collector.errors import ConfigError
+
+DEFAULT_CONFIG_NAME = "parcelproof.toml"
+
+
+class Secret:
+    """A secret value whose repr and str are masked; :meth:`reveal` gives it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The secret itself: pass it to the client, never to a log."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def __str__(self) -> str:
+        return "***"
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One ``[carriers.<name>]`` table: how to reach one source."""
+
+    base_url: str | None = None
+    api_key_env: str | None = None
+    api_key: Secret | None = None
+    requests_per_second: float | None = None
+    batch_size: int | None = None
+    daily_quota: int | None = None
+    timeout_seconds: float = 20.0
+    max_retries: int = 4
+    max_retry_wait_seconds: float = 60.0
+    max_body_bytes: int = 5_000_000
+    enabled: bool = True
+    lang: str = "en-US"
+
+    def secret(self) -> Secret | None:
+        """The API key: from the environment variable when set, else from the file."""
+        if self.api_key_env:
+            value = os.environ.get(self.api_key_env)
+            if value:
+                return Secret(value)
+        return self.api_key
+
+
+@dataclass(frozen=True)
+class RoutingConfig:
+    """``[routing]``: which sources poll which courier; the first usable one wins.
+
+    ``default`` applies to every courier without its own entry; other keys are
+    courier codes (``usps = ["17track"]``) or ``unknown`` for undetected numbers.
+    """
+
+    default: tuple[str, ...] = ("17track", "cainiao")
+    couriers: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def sources_for(self, courier: str | None) -> tuple[str, ...]:
+        """The ordered candidate sources for a courier code (or None)."""
+        key = courier or "unknown"
+        return self.couriers.get(key, self.default)
+
+
+@dataclass(frozen=True)
+class PollConfig:
+    """``[poll]``: scheduling of the poller."""
+
+    interval_hours: float = 6.0
+    not_found_backoff_hours: float = 12.0
+    not_found_backoff_max_hours: float = 96.0
+    final_grace_days: float = 3.0
+    limit: int | None = None
+    database_busy_timeout_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class RulesConfig:
+    """``[rules]``: thresholds of the flags (sources of each default in the README)."""
+
+    not_found_days: float = 7.0
+    label_only_days: float = 7.0
+    stalled_days: float = 10.0
+    overdue_grace_days: float = 0.0
+    protection_warning_days: float = 7.0
+    delivered_elsewhere_city: bool = True
+    number_reused_days: float = 365.0
+
+
+@dataclass(frozen=True)
+class DisputesConfig:
+    """``[disputes]``: per-marketplace dispute windows (sources in the README)."""
+
+    aliexpress_open_after_days: float = 11.0
+    aliexpress_grace_days: float = 15.0
+    aliexpress_default_protection_days: float = 60.0
+    ebay_window_days: float = 30.0
+    amazon_wait_days: float = 3.0
+    amazon_window_days: float = 90.0
+    paypal_window_days: float = 180.0
+    visa_window_days: float = 120.0
+    visa_wait_days: float = 15.0
+    mastercard_window_days: float = 120.0
+    mastercard_wait_days: float = 30.0
+    card_cap_days: float = 540.0
+    ask_seller_before_days: float = 7.0
+
+
+@dataclass(frozen=True)
+class ReportsConfig:
+    """``[reports]``: evidence packs."""
+
+    out_dir: str = "data/reports"
+    formats: tuple[str, ...] = ("html", "pdf", "png", "json")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole configuration; every field has a working default."""
+
+    carriers: dict[str, SourceConfig] = field(default_factory=dict)
+    routing: RoutingConfig = field(default_factory=RoutingConfig)
+    poll: PollConfig = field(default_factory=PollConfig)
+    rules: RulesConfig = field(default_factory=RulesConfig)
+    disputes: DisputesConfig = field(default_factory=DisputesConfig)
+    reports: ReportsConfig = field(default_factory=ReportsConfig)
+    path: Path | None = None
+
+    def source(self, name: str) -> SourceConfig:
+        """The settings of one source (defaults when it has no table)."""
+        return self.carriers.get(name, SourceConfig())
+
+
+def find_config_path(explicit: str | os.PathLike[str] | None) -> Path | None:
+    """``--config``, then ``PARCELPROOF_CONFIG``, then ``./parcelproof.toml`` if present."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("PARCELPROOF_CONFIG")
+    if env:
+        return Path(env)
+    local = Path.cwd() / DEFAULT_CONFIG_NAME
+    return local if local.exists() else None
+
+
+def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
+    """Load and validate the configuration file found from ``path``.
+
+    >>> load_settings(None).rules.stalled_days   # no file: defaults
+    10.0
+    """
+    found = find_config_path(path) if path is not None else find_config_path(None)
+    if found is None:
+        return Settings()
+    try:
+        raw = tomllib.loads(found.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {found}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{found}: not valid TOML: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"{found}: cannot read: {exc}") from exc
+    return settings_from_dict(raw, path=found)
+
+
+def settings_from_dict(raw: dict[str, Any], path: Path | None = None) -> Settings:
+    """Validate a parsed TOML document into :class:`Settings` (errors name the key)."""
+    where = f"{path}: " if path else ""
+    try:
+        raw = dict(raw)
+        carriers_raw = raw.pop("carriers", {})
+        routing_raw = dict(raw.pop("routing", {}))
+        if not isinstance(carriers_raw, dict):
+            raise _TypeProblem("carriers", "expected a table")
+        carriers = {
+            str(name): _build(SourceConfig, table, f"carriers.{name}")
+            for name, table in carriers_raw.items()
+        }
+        default = _convert(
+            routing_raw.pop("default", list(RoutingConfig.default)),
+            tuple[str, ...],
+            "routing.default",
+        )
+        couriers = {
+            str(k): _convert(v, tuple[str, ...], f"routing.{k}") for k, v in routing_raw.items()
+        }
+        routing = RoutingConfig(default=default, couriers=couriers)
+        sections: dict[str, Any] = {}
+        for name, cls in (
+            ("poll", PollConfig),
+            ("rules", RulesConfig),
+            ("disputes", DisputesConfig),
+            ("reports", ReportsConfig),
+        ):
+            sections[name] = _build(cls, raw.pop(name, {}), name)
+        if raw:
+            key = sorted(raw)[0]
+            raise _TypeProblem(key, "unknown key")
+    except _TypeProblem as exc:
+        raise ConfigError(f"{where}{exc.key}: {exc.problem}") from None
+    return Settings(carriers=carriers, routing=routing, path=path, **sections)
+
+
+class _TypeProblem(Exception):
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key}: {problem}")
+        self.key = key
+        self.problem = problem
+
+
+_T = TypeVar("_T")
+
+
+def _build(cls: type[_T], table: Any, prefix: str) -> _T:
+    if not isinstance(table, dict):
+        raise _TypeProblem(prefix, "expected a table")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in names:
+            raise _TypeProblem(f"{prefix}.{key}", "unknown key")
+        values[key] = _convert(value, hints[key], f"{prefix}.{key}")
+    return cls(**values)
+
+
+def _convert(value: Any, hint: Any, key: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _convert(value, inner[0], key)
+    if hint is Secret:
+        if not isinstance(value, str):
+            raise _TypeProblem(key, "expected a string")
+        return Secret(value)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise _TypeProblem(key, "expected true or false")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _TypeProblem(key, f"expected a whole number, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _TypeProblem(key, f"expected a number, got {value!r}")
+        if value < 0:
+            raise _TypeProblem(key, f"must not be negative, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise _TypeProblem(key, f"expected a string, got {value!r}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise _TypeProblem(key, "expected a list of strings")
+        return tuple(value)
+    raise _TypeProblem(key, f"unsupported setting type {hint!r}")  # pragma: no cover

@@ -1,0 +1,415 @@
+"""Import orders (CSV or JSON) into ``shipments``.
+
+The format is ARCHITECTURE.md's: a header row (or a JSON list of objects) with
+``order_id``, ``tracking_number`` and one of ``ordered_at``/``shipped_at`` required;
+every other column optional. Each bad row is reported with its line and reason and
+skipped; the good rows are stored in one transaction; a file that is unusable as a
+whole raises :class:`ImportFileError` and stores nothing::
+
+    result = import_file(store, Path("orders.csv"))
+    print(result.inserted, result.updated, [e.reason for e in result.rejected])
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from collector import clock
+from collector.countries import normalise_country, zone_for
+from collector.errors import ImportFileError
+from collector.store import Store
+from collector.store.writes import upsert_shipments
+
+COLUMNS = (
+    "order_id",
+    "marketplace",
+    "store",
+    "tracking_number",
+    "carrier",
+    "ordered_at",
+    "shipped_at",
+    "promised_from",
+    "promised_to",
+    "protection_ends_at",
+    "destination_country",
+    "destination_postcode",
+    "destination_city",
+    "item",
+    "amount",
+    "currency",
+)
+DATE_COLUMNS = ("ordered_at", "shipped_at", "promised_from", "promised_to", "protection_ends_at")
+# Deadlines given as a bare date mean the end of that day, not its start.
+END_OF_DAY_COLUMNS = frozenset({"promised_to", "protection_ends_at"})
+MARKETPLACES = frozenset(
+    {"aliexpress", "ebay", "amazon", "paypal", "visa", "mastercard", "temu", "shein", "other"}
+)
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+MAX_IMPORT_BYTES = 512 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One rejected row: its line in the file (1 = header), and why."""
+
+    line: int
+    reason: str
+    order_id: str | None = None
+
+    def __str__(self) -> str:
+        who = f" (order {self.order_id})" if self.order_id else ""
+        return f"line {self.line}{who}: {self.reason}"
+
+
+@dataclass
+class ImportResult:
+    """What an import did."""
+
+    path: str
+    rows: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list[RowError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def stored(self) -> int:
+        """Rows now in the database as given (new, updated or already identical)."""
+        return self.inserted + self.updated + self.unchanged
+
+
+def import_file(store: Store, path: Path) -> ImportResult:
+    """Read ``path`` (CSV or JSON, by content) and store its good rows in one batch."""
+    header, rows = read_rows(path)
+    return import_rows(store, header, rows, name=str(path))
+
+
+def import_rows(
+    store: Store,
+    header: Sequence[str],
+    rows: Iterable[tuple[int, dict[str, Any]]],
+    *,
+    name: str = "<rows>",
+) -> ImportResult:
+    """Validate ``(line, row)`` pairs and upsert the good ones in one transaction."""
+    result = ImportResult(path=name)
+    present = _check_header(header, name, result)
+    frame, errors, count = parse_rows(rows, present)
+    result.rows = count
+    result.rejected = errors
+    if frame.height:
+        dupes = frame.filter(pl.struct("order_id", "tracking_number").is_duplicated())
+        if dupes.height:
+            result.warnings.append(
+                f"{dupes.select('order_id', 'tracking_number').unique().height} "
+                "(order_id, tracking_number) pairs appear more than once; the last row wins"
+            )
+            frame = frame.unique(["order_id", "tracking_number"], keep="last", maintain_order=True)
+        counts = upsert_shipments(store, frame, present_columns=present, now=clock.now())
+        result.inserted, result.updated, result.unchanged = counts
+    return result
+
+
+def read_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
+    """Parse a CSV or JSON import file into its header and ``(line, row)`` pairs.
+
+    Raises :class:`ImportFileError` when the file cannot be used at all.
+    """
+    try:
+        size = path.stat().st_size
+        if size > MAX_IMPORT_BYTES:
+            raise ImportFileError(f"{path}: {size} bytes is larger than the import limit")
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise ImportFileError(f"{path}: no such file") from exc
+    except IsADirectoryError as exc:
+        raise ImportFileError(f"{path}: is a directory, not a CSV or JSON file") from exc
+    except OSError as exc:
+        raise ImportFileError(f"{path}: cannot read: {exc.strerror}") from exc
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ImportFileError(
+            f"{path}: not a CSV or JSON text file (not UTF-8 at byte {exc.start})"
+        ) from exc
+    if "\x00" in text:
+        raise ImportFileError(f"{path}: not a CSV or JSON text file (binary content)")
+    stripped = text.strip()
+    if not stripped:
+        raise ImportFileError(f"{path}: the file is empty")
+    header, rows = _read_json(stripped, path) if stripped[0] in "[{" else _read_csv(text, path)
+    _check_header(header, str(path), ImportResult(path=str(path)))
+    return header, rows
+
+
+def _read_json(text: str, path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ImportFileError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}") from exc
+    if isinstance(doc, dict) and isinstance(doc.get("orders"), list):
+        doc = doc["orders"]
+    if not isinstance(doc, list):
+        raise ImportFileError(f"{path}: JSON import must be a list of objects")
+    if not doc:
+        raise ImportFileError(f"{path}: the file has no orders")
+    header: list[str] = []
+    rows: list[tuple[int, dict[str, Any]]] = []
+    for index, item in enumerate(doc, start=1):
+        if not isinstance(item, dict):
+            # Reported per row, like a malformed CSV line: "line" is the item's index.
+            rows.append((index, {"__error__": "item is not a JSON object"}))
+            continue
+        for key in item:
+            if key not in header:
+                header.append(str(key))
+        rows.append((index, {str(k): _json_scalar(v) for k, v in item.items()}))
+    return header, rows
+
+
+def _json_scalar(value: Any) -> Any:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float):
+        return str(value)
+    return {"__error__": f"expected a text or number, got {type(value).__name__}"}
+
+
+def _read_csv(text: str, path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+        delimiter = dialect.delimiter
+    except csv.Error:
+        delimiter = ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header_row = next(reader)
+    except (StopIteration, csv.Error) as exc:
+        raise ImportFileError(f"{path}: no header row") from exc
+    header = [h.strip().lower() for h in header_row]
+    rows: list[tuple[int, dict[str, Any]]] = []
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            rows.append((reader.line_num, {"__error__": f"malformed CSV: {exc}"}))
+            continue
+        if not any(v.strip() for v in values):
+            continue
+        line = reader.line_num
+        if len(values) > len(header):
+            rows.append(
+                (line, {"__error__": f"{len(values)} fields but the header has {len(header)}"})
+            )
+            continue
+        rows.append((line, dict(zip(header, values, strict=False))))
+    if not rows:
+        raise ImportFileError(f"{path}: the file has a header but no orders")
+    return header, rows
+
+
+def _check_header(header: Sequence[str], name: str, result: ImportResult) -> frozenset[str]:
+    keys = {h.strip().lower() for h in header}
+    missing = [c for c in ("order_id", "tracking_number") if c not in keys]
+    if not ({"ordered_at", "shipped_at"} & keys):
+        missing.append("ordered_at or shipped_at")
+    if missing:
+        raise ImportFileError(
+            f"{name}: missing required column(s): {', '.join(missing)} "
+            f"(found: {', '.join(sorted(keys)) or 'none'})"
+        )
+    unknown = sorted(keys - set(COLUMNS))
+    if unknown:
+        result.warnings.append(f"ignoring unknown column(s): {', '.join(unknown)}")
+    return frozenset(keys & set(COLUMNS))
+
+
+def parse_rows(
+    rows: Iterable[tuple[int, dict[str, Any]]], present: frozenset[str]
+) -> tuple[pl.DataFrame, list[RowError], int]:
+    """Validate rows into a typed frame ready for :func:`upsert_shipments`."""
+    records: list[dict[str, Any]] = []
+    errors: list[RowError] = []
+    count = 0
+    for line, row in rows:
+        count += 1
+        try:
+            records.append(_clean_row(row, present))
+        except _BadRow as exc:
+            order = row.get("order_id")
+            errors.append(
+                RowError(
+                    line,
+                    str(exc),
+                    order.strip() if isinstance(order, str) and order.strip() else None,
+                )
+            )
+    frame = (
+        pl.DataFrame(records, schema=_FRAME_SCHEMA, orient="row")
+        if records
+        else (pl.DataFrame(schema=_FRAME_SCHEMA))
+    )
+    if frame.height:
+        frame = _detect_numbers(frame)
+    return frame, errors, count
+
+
+_TS = pl.Datetime("us", "UTC")
+_FRAME_SCHEMA: dict[str, Any] = {
+    "order_id": pl.String,
+    "tracking_number_raw": pl.String,
+    "marketplace": pl.String,
+    "store": pl.String,
+    "carrier": pl.String,
+    "ordered_at": _TS,
+    "shipped_at": _TS,
+    "promised_from": _TS,
+    "promised_to": _TS,
+    "protection_ends_at": _TS,
+    "destination_country": pl.String,
+    "destination_postcode": pl.String,
+    "destination_city": pl.String,
+    "item": pl.String,
+    "amount": pl.Decimal(14, 2),
+    "currency": pl.String,
+}
+
+
+class _BadRow(Exception):
+    pass
+
+
+def _clean_row(row: dict[str, Any], present: frozenset[str]) -> dict[str, Any]:
+    if "__error__" in row:
+        raise _BadRow(row["__error__"])
+    for key, value in row.items():
+        if isinstance(value, dict):
+            raise _BadRow(f"{key}: {value['__error__']}")
+
+    def text(key: str) -> str | None:
+        value = row.get(key)
+        if value is None:
+            return None
+        value = str(value).strip()
+        return value or None
+
+    order_id = text("order_id")
+    number = text("tracking_number")
+    if not order_id:
+        raise _BadRow("order_id is empty")
+    if not number:
+        raise _BadRow("tracking_number is empty")
+    country_text = text("destination_country")
+    country = None
+    if country_text:
+        country = normalise_country(country_text)
+        if country is None:
+            raise _BadRow(f"destination_country {country_text!r} is not an ISO 3166 alpha-2 code")
+    out: dict[str, Any] = {
+        "order_id": order_id,
+        "tracking_number_raw": number,
+        "marketplace": (text("marketplace") or "aliexpress").lower(),
+        "store": text("store"),
+        "carrier": text("carrier"),
+        "destination_country": country,
+        "destination_postcode": _postcode(text("destination_postcode")),
+        "destination_city": text("destination_city"),
+        "item": text("item"),
+        "currency": None,
+        "amount": None,
+    }
+    if out["marketplace"] not in MARKETPLACES:
+        raise _BadRow(
+            f"marketplace {out['marketplace']!r} is not one of {', '.join(sorted(MARKETPLACES))}"
+        )
+    for column in DATE_COLUMNS:
+        value = text(column)
+        try:
+            out[column] = (
+                parse_import_date(value, country, end_of_day=column in END_OF_DAY_COLUMNS)
+                if value
+                else None
+            )
+        except ValueError:
+            raise _BadRow(f"{column} {value!r} is not an ISO 8601 date or date-time") from None
+    if out["ordered_at"] is None and out["shipped_at"] is None:
+        raise _BadRow("needs ordered_at or shipped_at")
+    amount = text("amount")
+    if amount:
+        try:
+            value = Decimal(amount.replace(" ", ""))
+        except InvalidOperation:
+            raise _BadRow(f"amount {amount!r} is not a number") from None
+        if not value.is_finite() or value < 0 or abs(value) >= Decimal("1e12"):
+            raise _BadRow(f"amount {amount!r} is not a plausible amount")
+        out["amount"] = value.quantize(Decimal("0.01"))
+    currency = text("currency")
+    if currency:
+        if not _CURRENCY.match(currency.upper()):
+            raise _BadRow(f"currency {currency!r} is not an ISO 4217 code")
+        out["currency"] = currency.upper()
+    if out["promised_from"] and out["promised_to"] and out["promised_from"] > out["promised_to"]:
+        raise _BadRow("promised_from is after promised_to")
+    del present  # every known column is cleaned; absent ones are simply None
+    return out
+
+
+def _postcode(value: str | None) -> str | None:
+    return " ".join(value.upper().split()) if value else None
+
+
+def parse_import_date(text: str, country: str | None, *, end_of_day: bool = False) -> datetime:
+    """Read an ISO 8601 date or date-time from an import, as a UTC instant.
+
+    A bare date is a whole day in the destination's zone (UTC when unknown): its
+    start, or for deadlines (``end_of_day``) its last microsecond. A date-time
+    without a zone is read in the destination's zone too.
+
+    >>> parse_import_date("2026-11-02", "DE", end_of_day=True).isoformat()
+    '2026-11-02T22:59:59.999999+00:00'
+    """
+    text = text.strip()
+    zone = zone_for(country)
+    if len(text) == 10:
+        day = date.fromisoformat(text)
+        if end_of_day:
+            local = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+            return (local - timedelta(microseconds=1)).astimezone(UTC)
+        return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+    value = datetime.fromisoformat(text.replace("z", "Z"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=zone)
+    return value.astimezone(UTC)
+
+
+def _detect_numbers(frame: pl.DataFrame) -> pl.DataFrame:
+    """Normalise the numbers and record what format each one is.
+
+    Until the number engine fills ``courier``/``number_format``, the normalisation
+    is the minimal one: surrounding and inner spaces removed, upper case.
+    """
+    normalised = pl.col("tracking_number_raw").str.replace_all(r"\s+", "").str.to_uppercase()
+    return frame.with_columns(
+        normalised.alias("tracking_number"),
+        pl.lit(None, pl.String).alias("courier"),
+        pl.lit(None, pl.String).alias("number_format"),
+        pl.lit(None, pl.String).alias("number_verdict"),
+        pl.lit(None, pl.String).alias("number_reason"),
+        pl.lit(None, pl.Boolean).alias("carrier_mismatch"),
+    )

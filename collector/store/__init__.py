@@ -1,0 +1,199 @@
+"""The DuckDB store: schema, versioned migrations and the only code that writes.
+
+Open it with :meth:`Store.open`; numbered SQL files in ``migrations/`` are applied in
+order on open, and a database written by a newer parcelproof is refused::
+
+    >>> with Store.open(":memory:") as store:
+    ...     store.schema_version()
+    1
+
+Write functions live in :mod:`collector.store.writes`; readers may use
+``store.conn`` (or their own read-only connection) freely.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from collector.errors import DatabaseBusy, SchemaTooNew, StoreError
+
+DEFAULT_DB_PATH = Path("data") / "parcelproof.duckdb"
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+def default_db_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """``--db``, then ``PARCELPROOF_DB``, then ``data/parcelproof.duckdb``."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("PARCELPROOF_DB")
+    return Path(env) if env else DEFAULT_DB_PATH
+
+
+def bundled_migrations() -> list[tuple[int, str, str]]:
+    """The bundled migrations as ``(version, name, sql)``, in order."""
+    found = []
+    for entry in resources.files("collector.store.migrations").iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    found.sort()
+    for expected, (version, name, _) in enumerate(found, start=1):
+        if version != expected:  # pragma: no cover - guards the package itself
+            raise StoreError(f"migration {name} out of sequence (expected {expected:04d})")
+    return found
+
+
+LATEST_VERSION = len(bundled_migrations())
+
+
+class Store:
+    """An open parcelproof database (one DuckDB connection)."""
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection, path: Path | None) -> None:
+        self.conn = conn
+        self.path = path
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        read_only: bool = False,
+        busy_timeout: float = 0.0,
+        migrate: bool = True,
+    ) -> Store:
+        """Open (creating its folder and schema) the database at ``path``.
+
+        ``busy_timeout`` is how long to keep retrying while another process holds the
+        file; after it, :class:`DatabaseBusy` names the holder when DuckDB tells it.
+        """
+        memory = path is not None and str(path) == ":memory:"
+        db_path = None if memory else default_db_path(path)
+        if db_path is not None and not read_only:
+            db_path.parent.mkdir(parents=True, exist_ok=True)
+        target = ":memory:" if db_path is None else str(db_path)
+        deadline = time.monotonic() + busy_timeout
+        delay = 0.05
+        while True:
+            try:
+                conn = duckdb.connect(target, read_only=read_only)
+                break
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower():
+                    raise StoreError(f"cannot open database {target}: {exc}") from exc
+                if time.monotonic() >= deadline:
+                    raise DatabaseBusy(
+                        f"database {target} is in use by another process "
+                        f"(waited {busy_timeout:.0f}s): {_holder(str(exc))}"
+                    ) from exc
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+            except duckdb.Error as exc:
+                raise StoreError(f"cannot open database {target}: {exc}") from exc
+        conn.execute("SET TimeZone = 'UTC'")
+        store = cls(conn, db_path)
+        try:
+            store._check_version(read_only=read_only, migrate=migrate)
+        except BaseException:
+            conn.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Run a block in one transaction: all of it is stored, or none."""
+        self.conn.execute("BEGIN TRANSACTION")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def schema_version(self) -> int:
+        """The highest migration applied to this database (0 for an empty one)."""
+        exists = self.conn.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+        ).fetchone()
+        if not exists or not exists[0]:
+            return 0
+        row = self.conn.execute("SELECT max(version) FROM schema_version").fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def query(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+        """Run a read query and fetch all rows (a convenience for small results)."""
+        return self.conn.execute(sql, params).fetchall()
+
+    def frame(self, sql: str, params: Any = None) -> pl.DataFrame:
+        """Run a query and return its result as a polars DataFrame (through Arrow)."""
+        return frame_of(self.conn, sql, params)
+
+    def _check_version(self, *, read_only: bool, migrate: bool) -> None:
+        current = self.schema_version()
+        where = self.path or ":memory:"
+        if current > LATEST_VERSION:
+            raise SchemaTooNew(
+                f"database {where} has schema version {current}, but this parcelproof "
+                f"only knows up to {LATEST_VERSION}: upgrade parcelproof to use it"
+            )
+        if current == LATEST_VERSION or not migrate:
+            return
+        if read_only:
+            raise StoreError(
+                f"database {where} needs migrating from version {current} to "
+                f"{LATEST_VERSION}; open it once with a writing command (e.g. `status`)"
+            )
+        self._migrate(current)
+
+    def _migrate(self, current: int) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version ("
+                " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,"
+                " applied_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp)"
+            )
+            for version, name, sql in bundled_migrations():
+                if version <= current:
+                    continue
+                conn.execute(sql)
+                conn.execute(
+                    "INSERT INTO schema_version (version, name) VALUES (?, ?)", [version, name]
+                )
+
+
+def frame_of(conn: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> pl.DataFrame:
+    """Run ``sql`` on ``conn`` and return a polars DataFrame, with no row loop."""
+    return conn.sql(sql, params=params).pl()
+
+
+def _holder(message: str) -> str:
+    # DuckDB's lock error names the process: "... Conflicting lock is held in
+    # /usr/bin/python3 (PID 1234) by user root ..."; keep that part when present.
+    match = re.search(r"(Conflicting lock is held in .*?)(?:\. See also|$)", message)
+    return match.group(1) if match else message.splitlines()[0]

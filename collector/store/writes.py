@@ -1,0 +1,103 @@
+"""Every write to the database goes through this module.
+
+Writes are set-oriented: a batch arrives as a polars/Arrow frame and lands with a
+few SQL statements inside one transaction, never row by row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+
+import polars as pl
+
+from collector.store import Store
+
+# Columns an import may set; a column absent from a file's header is left untouched
+# on re-import, so that a partial file never erases what a fuller one stored.
+SHIPMENT_IMPORT_COLUMNS = (
+    "marketplace",
+    "store",
+    "carrier",
+    "ordered_at",
+    "shipped_at",
+    "promised_from",
+    "promised_to",
+    "protection_ends_at",
+    "destination_country",
+    "destination_postcode",
+    "destination_city",
+    "item",
+    "amount",
+    "currency",
+)
+# Derived from the number (and the declared carrier): refreshed on every import.
+NUMBER_COLUMNS = (
+    "tracking_number_raw",
+    "courier",
+    "number_format",
+    "number_verdict",
+    "number_reason",
+    "carrier_mismatch",
+)
+
+
+def upsert_shipments(
+    store: Store,
+    frame: pl.DataFrame,
+    *,
+    present_columns: Collection[str],
+    now: datetime,
+) -> tuple[int, int, int]:
+    """Insert new shipments and update changed ones; returns (inserted, updated, unchanged).
+
+    ``frame`` holds one row per (order_id, tracking_number) with the columns of
+    :data:`SHIPMENT_IMPORT_COLUMNS` and :data:`NUMBER_COLUMNS`. The previous version
+    of every updated row is kept in ``shipment_history``; rows whose values did not
+    change are not touched, so re-importing a file changes nothing.
+    """
+    update_cols = [c for c in SHIPMENT_IMPORT_COLUMNS if c in present_columns]
+    # The mismatch verdict depends on the declared carrier: without that column in
+    # the file, the stored carrier (and so the stored verdict) stands.
+    update_cols += [
+        c for c in NUMBER_COLUMNS if c != "carrier_mismatch" or "carrier" in present_columns
+    ]
+    insert_cols = ["order_id", "tracking_number", *SHIPMENT_IMPORT_COLUMNS, *NUMBER_COLUMNS]
+    staged = frame.select(insert_cols).to_arrow()
+    join = "s.order_id = t.order_id AND s.tracking_number = t.tracking_number"
+    changed = " OR ".join(f"s.{c} IS DISTINCT FROM t.{c}" for c in update_cols) or "false"
+    conn = store.conn
+    with store.transaction():
+        conn.register("staged_shipments", staged)
+        try:
+            total = frame.height
+            existing_row = conn.execute(
+                f"SELECT count(*), count(*) FILTER (WHERE {changed}) "
+                f"FROM shipments s JOIN staged_shipments t ON {join}"
+            ).fetchone()
+            existing, updated = (
+                (int(existing_row[0]), int(existing_row[1])) if existing_row else (0, 0)
+            )
+            if updated:
+                conn.execute(
+                    "INSERT INTO shipment_history SELECT s.shipment_id, ?, to_json(s) "
+                    f"FROM shipments s JOIN staged_shipments t ON {join} WHERE {changed}",
+                    [now],
+                )
+                sets = ", ".join(f"{c} = t.{c}" for c in update_cols)
+                conn.execute(
+                    f"UPDATE shipments s SET {sets}, updated_at = ? "
+                    f"FROM staged_shipments t WHERE {join} AND ({changed})",
+                    [now],
+                )
+            cols = ", ".join(insert_cols)
+            conn.execute(
+                f"INSERT INTO shipments ({cols}, created_at, updated_at) "
+                f"SELECT {', '.join('t.' + c for c in insert_cols)}, ?, ? "
+                "FROM staged_shipments t WHERE NOT EXISTS "
+                f"(SELECT 1 FROM shipments s WHERE {join})",
+                [now, now],
+            )
+        finally:
+            conn.unregister("staged_shipments")
+    return total - existing, updated, existing - updated

@@ -1,0 +1,184 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from collector.errors import ImportFileError
+from collector.importer import import_file, parse_import_date, read_rows
+from collector.store import Store
+from tests.conftest import SAMPLE_ORDERS, run_cli
+
+HEADER = "order_id,tracking_number,carrier,ordered_at,shipped_at,destination_country,amount\n"
+
+
+def csv_file(tmp_path: Path, body: str, header: str = HEADER, name: str = "o.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(header + body, encoding="utf-8")
+    return path
+
+
+def test_sample_orders_import_cleanly(store: Store) -> None:
+    result = import_file(store, SAMPLE_ORDERS)
+    assert result.rejected == []
+    assert result.inserted == result.rows == 25
+    assert store.query("SELECT count(*) FROM shipments") == [(25,)]
+
+
+def test_bad_rows_are_reported_with_line_and_reason(store: Store, tmp_path: Path) -> None:
+    path = csv_file(
+        tmp_path,
+        "A1,RB123456785GB,Royal Mail,2026-10-01,,GB,1.50\n"
+        ",RB123456785GB,,2026-10-01,,GB,\n"
+        "A3,,,2026-10-01,,GB,\n"
+        "A4,XYZ,,yesterday,,GB,\n"
+        "A5,XYZ,,2026-10-01,,ZZ,\n"
+        "A6,XYZ,,2026-10-01,,US,twelve\n"
+        "A7,XYZ,,,,US,\n"
+        "A8,NOT-A-REAL-NUMBER,,2026-10-01,,US,2\n",
+    )
+    result = import_file(store, path)
+    assert [(e.line, e.reason) for e in result.rejected] == [
+        (3, "order_id is empty"),
+        (4, "tracking_number is empty"),
+        (5, "ordered_at 'yesterday' is not an ISO 8601 date or date-time"),
+        (6, "destination_country 'ZZ' is not an ISO 3166 alpha-2 code"),
+        (7, "amount 'twelve' is not a number"),
+        (8, "needs ordered_at or shipped_at"),
+    ]
+    # A garbage number is evidence, not a bad row: stored as it is (normalised).
+    rows = store.query("SELECT order_id, tracking_number, amount FROM shipments ORDER BY 1")
+    assert rows == [
+        ("A1", "RB123456785GB", Decimal("1.50")),
+        ("A8", rows[1][1], Decimal("2.00")),
+    ]
+
+
+def test_reimport_changes_nothing_and_update_keeps_history(store: Store, tmp_path: Path) -> None:
+    path = csv_file(tmp_path, "A1,RB123456785GB,Royal Mail,2026-10-01,,GB,1.50\n")
+    assert import_file(store, path).inserted == 1
+    before = store.query("SELECT * FROM shipments")
+    again = import_file(store, path)
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 1)
+    assert store.query("SELECT * FROM shipments") == before
+    assert store.query("SELECT count(*) FROM shipment_history") == [(0,)]
+
+    # Tracking data collected for the shipment must survive an update.
+    store.conn.execute(
+        "INSERT INTO tracking_state (shipment_id, status, updated_at)"
+        " VALUES (1, 'in_transit', now())"
+    )
+    changed = csv_file(tmp_path, "A1,RB123456785GB,Royal Mail,2026-10-01,,GB,2.50\n")
+    result = import_file(store, changed)
+    assert (result.inserted, result.updated, result.unchanged) == (0, 1, 0)
+    assert store.query("SELECT shipment_id, amount FROM shipments") == [(1, Decimal("2.50"))]
+    history = store.query("SELECT shipment_id, previous FROM shipment_history")
+    assert len(history) == 1 and json.loads(history[0][1])["amount"] in (1.5, "1.50", 1.50)
+    assert store.query("SELECT status FROM tracking_state") == [("in_transit",)]
+
+
+def test_partial_file_does_not_erase_columns(store: Store, tmp_path: Path) -> None:
+    import_file(store, csv_file(tmp_path, "A1,RB123456785GB,Royal Mail,2026-10-01,,GB,1.50\n"))
+    partial = csv_file(
+        tmp_path,
+        "A1,RB123456785GB,2026-09-30T23:00:00Z\n",
+        header="order_id,tracking_number,ordered_at\n",
+        name="p.csv",
+    )
+    result = import_file(store, partial)
+    assert result.unchanged == 1
+    assert store.query("SELECT carrier, amount FROM shipments") == [("Royal Mail", Decimal("1.50"))]
+
+
+def test_json_import_matches_csv(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "o.json"
+    path.write_text(
+        json.dumps(
+            [
+                {
+                    "order_id": "J1",
+                    "tracking_number": "rb 1234 5678 5gb",
+                    "shipped_at": "2026-10-02",
+                    "amount": 3.5,
+                    "destination_country": "gb",
+                },
+                {"order_id": "J2", "tracking_number": "", "shipped_at": "2026-10-02"},
+                "not an object",
+            ]
+        )
+    )
+    result = import_file(store, path)
+    assert [(e.line, e.reason) for e in result.rejected] == [
+        (2, "tracking_number is empty"),
+        (3, "item is not a JSON object"),
+    ]
+    assert store.query("SELECT order_id, tracking_number, destination_country FROM shipments") == [
+        ("J1", "RB123456785GB", "GB")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "empty"),
+        ("   \n", "empty"),
+        ("order_id,tracking_number\nA,B\n", "missing required column(s): ordered_at or shipped_at"),
+        ("foo,bar\n1,2\n", "missing required column(s): order_id, tracking_number"),
+        ("order_id,tracking_number,ordered_at\n", "no orders"),
+        ('{"a": 1}', "list of objects"),
+        ("[1, 2", "not valid JSON"),
+    ],
+)
+def test_unusable_files(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    with pytest.raises(ImportFileError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        read_rows(path)
+
+
+def test_binary_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "x.xlsx"
+    path.write_bytes(b"PK\x03\x04\x00\x00\xff\xfe")
+    with pytest.raises(ImportFileError, match="not a CSV or JSON"):
+        read_rows(path)
+
+
+def test_bare_dates_follow_the_destination_zone() -> None:
+    assert parse_import_date("2026-11-02", "DE") == datetime(2026, 11, 1, 23, tzinfo=UTC)
+    assert parse_import_date("2026-11-02", None) == datetime(2026, 11, 2, tzinfo=UTC)
+    end = parse_import_date("2026-11-02", "US", end_of_day=True)
+    assert end == datetime(2026, 11, 3, 4, 59, 59, 999999, tzinfo=UTC)
+    assert parse_import_date("2026-11-02T10:00:00+08:00", "US") == datetime(
+        2026, 11, 2, 2, tzinfo=UTC
+    )
+
+
+def test_cli_exit_codes_and_nothing_stored_on_unusable_file(tmp_path: Path, db_path: Path) -> None:
+    good = csv_file(tmp_path, "A1,RB123456785GB,,2026-10-01,,GB,\n")
+    mixed = csv_file(
+        tmp_path, "A1,RB123456785GB,,2026-10-01,,GB,\nA2,,,2026-10-01,,GB,\n", name="m.csv"
+    )
+    bad = tmp_path / "bad.csv"
+    bad.write_text("nothing,useful\n1,2\n")
+    assert run_cli("--db", str(db_path), "import", str(bad)).exit_code == 2
+    assert not db_path.exists()
+    assert run_cli("--db", str(db_path), "import", str(good)).exit_code == 0
+    result = run_cli("--db", str(db_path), "import", str(mixed))
+    assert result.exit_code == 1
+    assert "line 3 (order A2): tracking_number is empty" in result.output
+    assert run_cli("--db", str(db_path), "import", str(tmp_path / "absent.csv")).exit_code == 2
+
+
+def test_ten_thousand_rows_import_in_one_batch(store: Store, tmp_path: Path) -> None:
+    lines = [
+        f"O{i},LP{i:014d},Cainiao,2026-10-01T10:00:00+08:00,2026-10-02,DE,{i % 97}.99\n"
+        for i in range(10_000)
+    ]
+    path = csv_file(tmp_path, "".join(lines))
+    assert path.stat().st_size > 500_000
+    result = import_file(store, path)
+    assert result.inserted == 10_000 and not result.rejected
+    assert import_file(store, path).unchanged == 10_000
