@@ -1,0 +1,685 @@
+"""polars DataFrames over the parcelproof database, for notebooks and ad-hoc analysis.
+
+Every function takes the database as its first argument: a path (``None`` means
+``PARCELPROOF_DB`` or ``data/parcelproof.duckdb``), an open DuckDB connection, or a
+:class:`~collector.store.Store`; it returns a polars DataFrame. The work is done in
+DuckDB SQL and handed over through Arrow, never row by row::
+
+    >>> from analysis import frames
+    >>> lanes = frames.lane_stats("data/parcelproof.duckdb")          # doctest: +SKIP
+    >>> lanes.sort("transit_days_p50").head()                        # doctest: +SKIP
+
+**Concurrency with cron.** Given a path, a function opens its own *read-only*
+connection and closes it before returning, so a notebook holds the file only for
+the length of one query and never blocks ``poll`` for long. While a writer
+(``poll``, ``import``, ``run``) holds the file, the function retries for
+``busy_timeout`` seconds (default :data:`BUSY_TIMEOUT`) and then raises
+:class:`~collector.errors.DatabaseBusy`, naming the process that holds it. To run
+several queries on one connection, use :func:`connect`; do not keep it open.
+
+**Filters.** The shipment-level functions accept the same keyword filters
+(:class:`Filters`); they select *shipments*, and every event, flag and statistic of
+a selected shipment follows:
+
+- ``since`` / ``until``: a date, datetime or ISO 8601 text, on ``date_field``
+  (``"ordered_at"``, the default, or ``"shipped_at"``; each falls back to the other
+  when empty). ``since`` is inclusive; ``until`` is exclusive for an instant and
+  includes the whole day for a bare date. Naive values are UTC.
+- ``store``: one store name or several.
+- ``carrier``: one or several names, matched case-insensitively against the declared
+  carrier and the detected courier code.
+- ``include_archived``: archived shipments are left out unless this is true.
+
+Functions that depend on the time (ages, stalls, deadlines) take ``now``, which
+defaults to :func:`collector.clock.now` (so ``PARCELPROOF_NOW`` fixes it).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Literal, TypeAlias, TypedDict, Unpack
+
+import duckdb
+import polars as pl
+
+from collector import clock
+from collector.config import PollConfig, RulesConfig
+from collector.countries import zone_names
+from collector.errors import StoreError
+from collector.store import Store, default_db_path, frame_of
+
+#: What every function accepts as its database.
+Source: TypeAlias = "str | os.PathLike[str] | duckdb.DuckDBPyConnection | Store | None"
+DateLike: TypeAlias = "date | datetime | str"
+
+#: Seconds a reader keeps retrying while a writer holds the file (the same default
+#: as the writers' ``poll.database_busy_timeout_seconds``). Set it in a notebook to
+#: change it for every call, or pass ``busy_timeout=`` to one call.
+BUSY_TIMEOUT: float = PollConfig().database_busy_timeout_seconds
+
+#: Statuses that are not a physical scan of the parcel (a label, or a source's verdict).
+NOT_A_SCAN = ("info_received", "not_found", "expired")
+#: After these, a parcel cannot stall.
+SETTLED = ("delivered", "returned")
+#: Words of an event saying the parcel reached the destination country, when the
+#: event carries no country (aggregators often leave it out).
+ARRIVAL_PATTERN = (
+    r"destination country|arriv\w* (at|in) (the )?destination|import (customs|clearance|scan)"
+    r"|received by local delivery|customs clearance (complete|completed|finished)"
+)
+#: Cainiao action codes of the destination side: import customs, local carrier.
+ARRIVAL_CODE_PATTERN = r"^(CC_IM|GTMS_)"
+#: Statuses that only happen in the destination country.
+LAST_MILE = ("out_for_delivery", "available_for_pickup", "delivery_failed", "delivered")
+#: Columns :func:`lane_stats` and :func:`number_quality` can group by.
+GROUPABLE = ("carrier", "courier", "origin_country", "destination_country", "store", "marketplace")
+
+
+class Filters(TypedDict, total=False):
+    """Keyword filters every shipment-level function accepts (see the module doc)."""
+
+    since: DateLike | None
+    until: DateLike | None
+    date_field: Literal["ordered_at", "shipped_at"]
+    store: str | Sequence[str] | None
+    carrier: str | Sequence[str] | None
+    include_archived: bool
+
+
+@contextmanager
+def connect(
+    source: Source = None, *, busy_timeout: float | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A DuckDB connection for a few queries: read-only and closed on exit for a path.
+
+    An open connection or :class:`Store` is used as it is and left open (its owner
+    closes it). A path is opened read-only, retrying for ``busy_timeout`` seconds
+    while a writer holds it, then :class:`~collector.errors.DatabaseBusy`::
+
+        >>> with connect("data/parcelproof.duckdb") as conn:          # doctest: +SKIP
+        ...     ships = shipments(conn, store="Yiwu Home Official")
+        ...     evs = events(conn, store="Yiwu Home Official")
+    """
+    if isinstance(source, Store):
+        yield source.conn
+        return
+    if isinstance(source, duckdb.DuckDBPyConnection):
+        yield source
+        return
+    path = default_db_path(source)
+    if not path.exists():
+        raise StoreError(
+            f"no database at {path}: run `parcelproof demo` or `parcelproof import` first, "
+            "or set PARCELPROOF_DB"
+        )
+    timeout = BUSY_TIMEOUT if busy_timeout is None else busy_timeout
+    with Store.open(path, read_only=True, busy_timeout=timeout) as store:
+        yield store.conn
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def shipments(
+    source: Source = None, *, busy_timeout: float | None = None, **filters: Unpack[Filters]
+) -> pl.DataFrame:
+    """The ``shipments`` table, one row per (order, tracking number).
+
+    >>> shipments("data/parcelproof.duckdb", store="Yiwu Home Official").height  # doctest: +SKIP
+    6
+    """
+    where, params = _where(filters)
+    sql = f"SELECT s.* FROM shipments s WHERE {where} ORDER BY s.shipment_id"
+    return _frame(source, sql, params, busy_timeout)
+
+
+def events(
+    source: Source = None, *, busy_timeout: float | None = None, **filters: Unpack[Filters]
+) -> pl.DataFrame:
+    """Normalised tracking events of the selected shipments, oldest first.
+
+    Each row is an ``events`` row with the shipment's ``order_id``,
+    ``tracking_number`` and ``store`` in front::
+
+        >>> events(None, carrier="cainiao").select("tracking_number", "status")  # doctest: +SKIP
+    """
+    where, params = _where(filters)
+    sql = (
+        "SELECT s.order_id, s.tracking_number, s.store, e.* "
+        f"FROM events e JOIN shipments s USING (shipment_id) WHERE {where} "
+        "ORDER BY e.shipment_id, e.occurred_at NULLS FIRST, e.event_key"
+    )
+    return _frame(source, sql, params, busy_timeout)
+
+
+def flags(
+    source: Source = None,
+    *,
+    open_only: bool = False,
+    busy_timeout: float | None = None,
+    **filters: Unpack[Filters],
+) -> pl.DataFrame:
+    """Flag history of the selected shipments (``open_only``: only flags not cleared).
+
+    These are the flags as the last ``flags``/``run`` stored them; frames never
+    write, so run ``parcelproof flags`` first for flags as of now::
+
+        >>> flags(None, open_only=True).group_by("code").len()      # doctest: +SKIP
+    """
+    where, params = _where(filters)
+    if open_only:
+        where += " AND f.cleared_at IS NULL"
+    sql = (
+        "SELECT s.order_id, s.tracking_number, s.store, "
+        "coalesce(s.carrier, s.courier) AS carrier, f.* "
+        f"FROM flags f JOIN shipments s USING (shipment_id) WHERE {where} "
+        "ORDER BY f.shipment_id, f.raised_at, f.flag_id"
+    )
+    return _frame(source, sql, params, busy_timeout)
+
+
+def tracking_state(
+    source: Source = None, *, busy_timeout: float | None = None, **filters: Unpack[Filters]
+) -> pl.DataFrame:
+    """The current picture of each selected shipment (``tracking_state``).
+
+    >>> tracking_state(None).group_by("status").len()               # doctest: +SKIP
+    """
+    where, params = _where(filters)
+    sql = (
+        "SELECT s.order_id, s.tracking_number, t.* "
+        f"FROM tracking_state t JOIN shipments s USING (shipment_id) WHERE {where} "
+        "ORDER BY t.shipment_id"
+    )
+    return _frame(source, sql, params, busy_timeout)
+
+
+def polls(
+    source: Source = None,
+    *,
+    since: DateLike | None = None,
+    until: DateLike | None = None,
+    sources: str | Sequence[str] | None = None,
+    busy_timeout: float | None = None,
+) -> pl.DataFrame:
+    """The request log (``polls``), optionally by ``requested_at`` range and source name.
+
+    >>> polls(None, sources="17track").group_by("outcome").len()    # doctest: +SKIP
+    """
+    clauses = ["true"]
+    params: dict[str, Any] = {}
+    if since is not None:
+        clauses.append("p.requested_at >= $since")
+        params["since"] = _instant(since)
+    if until is not None:
+        clauses.append("p.requested_at < $until")
+        params["until"] = _instant(until, end=True)
+    if sources is not None:
+        clauses.append("list_contains($sources, p.source)")
+        params["sources"] = _names(sources, lower=False)
+    sql = f"SELECT p.* FROM polls p WHERE {' AND '.join(clauses)} ORDER BY p.poll_id"
+    return _frame(source, sql, params, busy_timeout)
+
+
+# ------------------------------------------------------------------ derived views
+
+
+def transit_times(
+    source: Source = None,
+    *,
+    now: datetime | None = None,
+    busy_timeout: float | None = None,
+    **filters: Unpack[Filters],
+) -> pl.DataFrame:
+    """Per shipment: shipped -> first scan -> arrival in the destination country -> delivered.
+
+    Instants: ``shipped_at``, ``first_scan_at`` (the first event that is a physical
+    scan, not a label or a verdict), ``arrived_destination_at`` (the first event in
+    the destination country, or, when an event has no country, one whose status or
+    wording says so: out for delivery, "arrived at destination country", import
+    customs...), ``delivered_at``. Legs in days: ``handover_days`` (shipped -> first
+    scan), ``to_destination_days`` (first scan -> arrival), ``last_mile_days``
+    (arrival -> delivered) and ``transit_days`` (shipped -> delivered); a leg is
+    null until both ends happened. ``origin_country`` is the country of the first
+    event that has one, else the suffix of a UPU S10 number (the issuing post).
+    ``plausible`` is false for a recycled number (first event before the order, or
+    delivered before shipping): :func:`lane_stats` leaves those out. ``on_time`` is
+    true/false once decided against ``promised_date`` (see :func:`store_scorecard`)::
+
+        >>> t = transit_times(None, carrier="china post")             # doctest: +SKIP
+        >>> t.select("tracking_number", "transit_days").drop_nulls()  # doctest: +SKIP
+    """
+    sql = _facts_sql(filters) + (
+        "SELECT shipment_id, order_id, tracking_number, marketplace, store, carrier, courier, "
+        "origin_country, destination_country, status, ordered_at, shipped_at, first_scan_at, "
+        "arrived_destination_at, delivered_at, promised_to, promised_date, "
+        "delivered_local_date, on_time, "
+        f"{_days('shipped_at', 'first_scan_at')} AS handover_days, "
+        f"{_days('first_scan_at', 'arrived_destination_at')} AS to_destination_days, "
+        f"{_days('arrived_destination_at', 'delivered_at')} AS last_mile_days, "
+        f"{_days('shipped_at', 'delivered_at')} AS transit_days, "
+        "plausible "
+        "FROM facts ORDER BY shipment_id"
+    )
+    return _frame(source, sql, _params(filters, now=now), busy_timeout)
+
+
+def last_activity(
+    source: Source = None,
+    *,
+    now: datetime | None = None,
+    stalled_days: float | None = None,
+    busy_timeout: float | None = None,
+    **filters: Unpack[Filters],
+) -> pl.DataFrame:
+    """Per shipment: the last event, days since it, and whether the parcel is stalled.
+
+    ``days_since_last_event`` is measured at ``now``; ``stalled`` is true when that is
+    more than ``stalled_days`` (default ``rules.stalled_days``, 10) and the parcel is
+    neither delivered nor returned. ``max_gap_days`` is the longest quiet spell
+    between scans, up to now while the parcel is still moving::
+
+        >>> last_activity(None).filter("stalled").sort("days_since_last_event")  # doctest: +SKIP
+    """
+    sql = _facts_sql(filters, gaps=True) + (
+        "SELECT shipment_id, order_id, tracking_number, store, carrier, status, "
+        "event_count, last_event_at, last_event_description, last_event_location, "
+        f"days_since_last_event, {_days('shipped_at', '$now::TIMESTAMPTZ')} AS days_since_shipped, "
+        "max_gap_days, stalled_now AS stalled "
+        "FROM facts ORDER BY days_since_last_event DESC NULLS LAST, shipment_id"
+    )
+    params = _params(filters, now=now, stalled_days=stalled_days)
+    return _frame(source, sql, params, busy_timeout)
+
+
+def lane_stats(  # noqa: PLR0913 - keyword-only knobs for notebooks
+    source: Source = None,
+    *,
+    by: str | Sequence[str] = ("carrier", "origin_country", "destination_country"),
+    quantiles: Sequence[float] = (0.5, 0.8, 0.95),
+    now: datetime | None = None,
+    stalled_days: float | None = None,
+    busy_timeout: float | None = None,
+    **filters: Unpack[Filters],
+) -> pl.DataFrame:
+    """Per carrier and lane: transit-time quantiles, delivered share and stall rate.
+
+    One row per ``by`` group (default carrier, origin and destination country) with
+    ``shipments``, ``delivered``, ``transit_days_pNN`` (one column per quantile, over
+    delivered and plausible shipments), the same for ``handover_days``,
+    ``stalled`` and ``stall_rate``: the share of shipments that went quiet for more
+    than ``stalled_days`` between two scans, or are quiet that long now without
+    being delivered or returned::
+
+        >>> lane_stats(None, by="carrier", quantiles=[0.5, 0.9])     # doctest: +SKIP
+    """
+    groups = _group_columns(by)
+    cols = ", ".join(groups)
+    qs = []
+    for q in quantiles:
+        if not 0 <= q <= 1:
+            raise ValueError(f"quantile {q} is not between 0 and 1")
+        name = f"p{q * 100:g}".replace(".", "_")
+        qs.append(
+            f"quantile_cont(transit_days, {q!r}) FILTER (WHERE plausible) AS transit_days_{name}"
+        )
+        qs.append(
+            f"quantile_cont(handover_days, {q!r}) FILTER (WHERE plausible) AS handover_days_{name}"
+        )
+    sql = _facts_sql(filters, gaps=True) + (
+        f"SELECT {cols}, count(*) AS shipments, "
+        "count(delivered_at) AS delivered, "
+        "count(delivered_at) / count(*) AS delivered_share, "
+        f"{', '.join(qs)}, "
+        "avg(transit_days) FILTER (WHERE plausible) AS transit_days_mean, "
+        "count(*) FILTER (WHERE stalled_ever) AS stalled, "
+        "count(*) FILTER (WHERE stalled_ever) / count(*) AS stall_rate "
+        f"FROM (SELECT *, {_days('shipped_at', 'delivered_at')} AS transit_days, "
+        f"{_days('shipped_at', 'first_scan_at')} AS handover_days FROM facts) "
+        f"GROUP BY ALL ORDER BY shipments DESC, {cols}"
+    )
+    params = _params(filters, now=now, stalled_days=stalled_days)
+    return _frame(source, sql, params, busy_timeout)
+
+
+def store_scorecard(
+    source: Source = None,
+    *,
+    now: datetime | None = None,
+    label_only_days: float | None = None,
+    not_found_days: float | None = None,
+    busy_timeout: float | None = None,
+    **filters: Unpack[Filters],
+) -> pl.DataFrame:
+    """Per store: on-time rate against the promised window, and how bad its numbers are.
+
+    ``on_time``: delivered on or before the promised day (both as local dates: the
+    delivery scan's own day, the promised date as imported); ``late``: delivered
+    after it, or not delivered and the promised day is over at ``now``;
+    ``pending``: not delivered, promised day still ahead; ``no_promise``: no
+    promised date. A recycled number's "delivery" counts as not delivered.
+    ``on_time_rate`` is on_time / (on_time + late). ``transit_days_p50`` is the
+    median over delivered, plausible shipments. ``invalid``, ``not_found`` and ``label_only`` count
+    numbers as :func:`number_quality` does; ``bad_number_share`` is their share;
+    ``flagged`` counts shipments with an open flag::
+
+        >>> store_scorecard(None).sort("on_time_rate")              # doctest: +SKIP
+    """
+    sql = _facts_sql(filters, quality=True) + (
+        "SELECT store, count(*) AS shipments, "
+        "count(delivered_at) FILTER (WHERE plausible) AS delivered, "
+        "count(*) FILTER (WHERE on_time) AS on_time, "
+        "count(*) FILTER (WHERE NOT on_time) AS late, "
+        "count(*) FILTER (WHERE promised_to IS NOT NULL AND on_time IS NULL) AS pending, "
+        "count(*) FILTER (WHERE promised_to IS NULL) AS no_promise, "
+        "count(*) FILTER (WHERE on_time) / nullif(count(on_time), 0) AS on_time_rate, "
+        f"quantile_cont({_days('shipped_at', 'delivered_at')}, 0.5) FILTER (WHERE plausible) "
+        "  AS transit_days_p50, "
+        "count(*) FILTER (WHERE number_problem = 'invalid') AS invalid, "
+        "count(*) FILTER (WHERE number_problem = 'not_found') AS not_found, "
+        "count(*) FILTER (WHERE number_problem = 'label_only') AS label_only, "
+        "count(number_problem) / count(*) AS bad_number_share, "
+        "count(*) FILTER (WHERE open_flags > 0) AS flagged "
+        "FROM facts GROUP BY store ORDER BY shipments DESC, store"
+    )
+    params = _params(
+        filters, now=now, label_only_days=label_only_days, not_found_days=not_found_days
+    )
+    return _frame(source, sql, params, busy_timeout)
+
+
+def number_quality(  # noqa: PLR0913 - keyword-only knobs for notebooks
+    source: Source = None,
+    *,
+    by: str | Sequence[str] = ("store", "carrier"),
+    now: datetime | None = None,
+    label_only_days: float | None = None,
+    not_found_days: float | None = None,
+    busy_timeout: float | None = None,
+    **filters: Unpack[Filters],
+) -> pl.DataFrame:
+    """Share of invalid, not-found and label-only numbers per ``by`` group.
+
+    Each shipment counts once, in the first that applies: ``invalid`` (the number
+    fails its format's check, or a source said it is invalid), ``not_found`` (no
+    source ever found it, one answered "not found", and ``not_found_days`` have
+    passed since shipping), ``label_only`` (only "info received" events
+    ``label_only_days`` after shipping). Thresholds default to ``[rules]``::
+
+        >>> number_quality(None, by="store").sort("bad_share", descending=True)  # doctest: +SKIP
+    """
+    groups = _group_columns(by)
+    cols = ", ".join(groups)
+    sql = _facts_sql(filters, quality=True) + (
+        f"SELECT {cols}, count(*) AS shipments, "
+        "count(*) FILTER (WHERE number_problem = 'invalid') AS invalid, "
+        "count(*) FILTER (WHERE number_problem = 'not_found') AS not_found, "
+        "count(*) FILTER (WHERE number_problem = 'label_only') AS label_only, "
+        "invalid / count(*) AS invalid_share, "
+        "not_found / count(*) AS not_found_share, "
+        "label_only / count(*) AS label_only_share, "
+        "count(number_problem) / count(*) AS bad_share "
+        f"FROM facts GROUP BY ALL ORDER BY shipments DESC, {cols}"
+    )
+    params = _params(
+        filters, now=now, label_only_days=label_only_days, not_found_days=not_found_days
+    )
+    return _frame(source, sql, params, busy_timeout)
+
+
+# ----------------------------------------------------------------------- helpers
+
+
+def _frame(
+    source: Source, sql: str, params: dict[str, Any], busy_timeout: float | None
+) -> pl.DataFrame:
+    # DuckDB refuses unused named parameters; each view binds only what it uses.
+    used = set(re.findall(r"\$(\w+)", sql))
+    with connect(source, busy_timeout=busy_timeout) as conn:
+        return frame_of(conn, sql, {k: v for k, v in params.items() if k in used})
+
+
+def _days(start: str, end: str) -> str:
+    """SQL for the days (fractional) from ``start`` to ``end``; null when either is."""
+    return f"((epoch({end}) - epoch({start})) / 86400.0)"
+
+
+def _instant(value: DateLike, *, end: bool = False) -> datetime:
+    """A UTC instant; a bare date is its start, or (``end``) the start of the next day."""
+    if isinstance(value, str):
+        text = value.strip()
+        value = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    day = value + timedelta(days=1) if end else value
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+def _names(value: str | Sequence[str], *, lower: bool = True) -> list[str]:
+    names = [value] if isinstance(value, str) else list(value)
+    return [n.lower() for n in names] if lower else names
+
+
+def _group_columns(by: str | Sequence[str]) -> list[str]:
+    groups = _names(by, lower=False)
+    unknown = [g for g in groups if g not in GROUPABLE]
+    if unknown or not groups:
+        raise ValueError(f"cannot group by {unknown or groups}; choose from {GROUPABLE}")
+    return groups
+
+
+def _where(filters: Filters) -> tuple[str, dict[str, Any]]:
+    """SQL over the shipments alias ``s`` selecting the filtered shipments."""
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
+    field = filters.get("date_field", "ordered_at")
+    if field not in ("ordered_at", "shipped_at"):
+        raise ValueError(f"date_field must be ordered_at or shipped_at, not {field!r}")
+    other = "shipped_at" if field == "ordered_at" else "ordered_at"
+    day = f"coalesce(s.{field}, s.{other})"
+    since, until = filters.get("since"), filters.get("until")
+    if since is not None:
+        clauses.append(f"{day} >= $since")
+        params["since"] = _instant(since)
+    if until is not None:
+        clauses.append(f"{day} < $until")
+        params["until"] = _instant(until, end=True)
+    store = filters.get("store")
+    if store is not None:
+        clauses.append("list_contains($stores, s.store)")
+        params["stores"] = _names(store, lower=False)
+    carrier = filters.get("carrier")
+    if carrier is not None:
+        clauses.append(
+            "(list_contains($carriers, lower(s.carrier)) "
+            "OR list_contains($carriers, lower(s.courier)))"
+        )
+        params["carriers"] = _names(carrier)
+    if not filters.get("include_archived", False):
+        clauses.append("NOT s.archived")
+    return " AND ".join(clauses) or "true", params
+
+
+def _params(
+    filters: Filters,
+    *,
+    now: datetime | None,
+    stalled_days: float | None = None,
+    label_only_days: float | None = None,
+    not_found_days: float | None = None,
+) -> dict[str, Any]:
+    rules = RulesConfig()
+    _, params = _where(filters)
+    params["now"] = (now or clock.now()).astimezone(UTC)
+    params["stalled_days"] = rules.stalled_days if stalled_days is None else stalled_days
+    params["label_only_days"] = (
+        rules.label_only_days if label_only_days is None else label_only_days
+    )
+    params["not_found_days"] = rules.not_found_days if not_found_days is None else not_found_days
+    zones = zone_names()
+    params["zone_countries"] = list(zones)
+    params["zone_names"] = list(zones.values())
+    return params
+
+
+def _facts_sql(filters: Filters, *, gaps: bool = False, quality: bool = False) -> str:
+    """CTEs ending in ``facts``: one row per selected shipment with its derived instants.
+
+    ``gaps`` adds the longest quiet spell (a window over the events: only the
+    views that need it pay for it); ``quality`` adds what sources answered and the
+    open flags. The parameters ``$now``, ``$stalled_days``, ``$label_only_days``
+    and ``$not_found_days`` must be bound (see :func:`_params`).
+    """
+    where, _ = _where(filters)
+    not_a_scan = ", ".join(f"'{s}'" for s in NOT_A_SCAN)
+    settled = ", ".join(f"'{s}'" for s in SETTLED)
+    last_mile = ", ".join(f"'{s}'" for s in LAST_MILE)
+    arrival = (
+        "e.country = s.destination_country OR (e.country IS NULL AND ("
+        f"e.status IN ({last_mile}) "
+        f"OR regexp_matches(lower(concat_ws(' ', e.description, e.raw_status)), "
+        f"'{ARRIVAL_PATTERN}') "
+        f"OR regexp_matches(coalesce(e.raw_code, ''), '{ARRIVAL_CODE_PATTERN}')))"
+    )
+    ctes = [
+        f"s AS (SELECT * FROM shipments s WHERE {where})",
+        "ev AS (SELECT e.shipment_id, count(*) AS event_count, "
+        "min(e.occurred_at) AS first_event_at, max(e.occurred_at) AS last_event_at, "
+        "arg_max(e.status, e.occurred_at) AS last_event_status, "
+        "arg_max(e.description, e.occurred_at) AS last_event_description, "
+        "arg_max(coalesce(e.location, nullif(concat_ws(', ', e.city, e.country), '')), "
+        "e.occurred_at) AS last_event_location, "
+        f"min(e.occurred_at) FILTER (WHERE e.status NOT IN ({not_a_scan})) AS first_scan_at, "
+        "min(e.occurred_at) FILTER (WHERE e.status = 'delivered') AS delivered_event_at, "
+        f"min(e.occurred_at) FILTER (WHERE {arrival}) AS arrived_destination_at, "
+        "arg_min(e.country, e.occurred_at) FILTER (WHERE e.country IS NOT NULL) "
+        "AS first_event_country, "
+        "arg_min(e.utc_offset_minutes, e.occurred_at) FILTER (WHERE e.status = 'delivered' "
+        "AND e.tz_known) AS delivered_offset_minutes "
+        "FROM events e JOIN s USING (shipment_id) GROUP BY e.shipment_id)",
+        # The zone a bare date of the destination was read in (as the importer does).
+        "zones AS (SELECT unnest($zone_countries) AS destination_country, "
+        "unnest($zone_names) AS zone)",
+    ]
+    extra_cols = ""
+    extra_joins = ""
+    if gaps:
+        # Gaps between consecutive scans only: the wait before the first scan is a
+        # label-only parcel's problem, not a stall.
+        prev_scan = "lag(e.occurred_at) OVER (PARTITION BY e.shipment_id ORDER BY e.occurred_at)"
+        ctes.append(
+            "gap AS (SELECT shipment_id, max(gap) AS max_scan_gap_days FROM ("
+            "SELECT e.shipment_id, "
+            f"{_days(prev_scan, 'e.occurred_at')} AS gap "
+            f"FROM events e JOIN s USING (shipment_id) WHERE e.status NOT IN ({not_a_scan})) "
+            "GROUP BY shipment_id)"
+        )
+        extra_cols += ", gap.max_scan_gap_days"
+        extra_joins += " LEFT JOIN gap USING (shipment_id)"
+    if quality:
+        ctes.append(
+            "pr AS (SELECT shipment_id, bool_or(outcome = 'invalid') AS said_invalid, "
+            "bool_or(outcome = 'not_found') AS said_not_found "
+            "FROM poll_results JOIN s USING (shipment_id) GROUP BY shipment_id)"
+        )
+        ctes.append(
+            "fl AS (SELECT shipment_id, count(*) AS open_flags FROM flags "
+            "JOIN s USING (shipment_id) WHERE cleared_at IS NULL GROUP BY shipment_id)"
+        )
+        extra_cols += (
+            ", coalesce(pr.said_invalid, false) AS said_invalid"
+            ", coalesce(pr.said_not_found, false) AS said_not_found"
+            ", coalesce(fl.open_flags, 0) AS open_flags"
+        )
+        extra_joins += " LEFT JOIN pr USING (shipment_id) LEFT JOIN fl USING (shipment_id)"
+    ctes.append(
+        "base AS (SELECT s.shipment_id, s.order_id, s.tracking_number, s.marketplace, s.store, "
+        "coalesce(s.carrier, s.courier) AS carrier, s.courier, s.number_verdict, "
+        # Where the parcel was first seen; without events, the post that issued a
+        # UPU S10 number (its last two letters), which is usually the origin too.
+        "coalesce(ev.first_event_country, CASE WHEN regexp_full_match(s.tracking_number, "
+        "'[A-Z]{2}[0-9]{9}[A-Z]{2}') THEN right(s.tracking_number, 2) END) AS origin_country, "
+        "s.destination_country, "
+        "coalesce(t.status, ev.last_event_status, 'unknown') AS status, "
+        "s.ordered_at, coalesce(s.shipped_at, s.ordered_at) AS shipped_at, "
+        "s.promised_to, s.protection_ends_at, "
+        "CAST(timezone(coalesce(z.zone, 'UTC'), s.promised_to) AS DATE) AS promised_date, "
+        "coalesce(ev.event_count, 0) AS event_count, ev.first_event_at, ev.first_scan_at, "
+        "ev.arrived_destination_at, coalesce(t.delivered_at, ev.delivered_event_at) "
+        "AS delivered_at, coalesce(ev.last_event_at, t.last_event_at) AS last_event_at, "
+        # The day of delivery where it happened: the scan's own offset when known.
+        "CAST(CASE WHEN ev.delivered_offset_minutes IS NOT NULL THEN "
+        "timezone('UTC', coalesce(t.delivered_at, ev.delivered_event_at)) "
+        "+ to_minutes(ev.delivered_offset_minutes) "
+        "ELSE timezone(coalesce(z.zone, 'UTC'), coalesce(t.delivered_at, ev.delivered_event_at)) "
+        "END AS DATE) AS delivered_local_date, "
+        "ev.last_event_description, ev.last_event_location, "
+        "coalesce(t.ever_found, false) OR coalesce(ev.event_count, 0) > 0 AS ever_found, "
+        "coalesce(t.consecutive_not_found, 0) AS consecutive_not_found, "
+        "t.last_outcome"
+        f"{extra_cols} "
+        "FROM s LEFT JOIN ev USING (shipment_id) LEFT JOIN tracking_state t "
+        f"USING (shipment_id) LEFT JOIN zones z USING (destination_country){extra_joins})"
+    )
+    plausible = (
+        "(ordered_at IS NULL OR first_event_at IS NULL OR first_event_at >= ordered_at) "
+        "AND (delivered_at IS NULL OR delivered_at >= shipped_at)"
+    )
+    derived = [
+        f"{plausible} AS plausible",
+        f"{_days('last_event_at', '$now::TIMESTAMPTZ')} AS days_since_last_event",
+        # Compared as local dates, so a parcel delivered at 23:30 on the promised day
+        # is on time wherever that day falls in UTC. A recycled number's "delivery"
+        # does not count.
+        "CASE WHEN promised_to IS NULL THEN NULL "
+        f"WHEN delivered_at IS NOT NULL AND {plausible} "
+        "THEN delivered_local_date <= promised_date "
+        "WHEN promised_to < $now::TIMESTAMPTZ THEN false END AS on_time",
+    ]
+    if gaps:
+        quiet_now = (
+            f"status NOT IN ({settled}) AND first_scan_at IS NOT NULL "
+            f"AND {_days('last_event_at', '$now::TIMESTAMPTZ')} > $stalled_days"
+        )
+        derived += [
+            f"CASE WHEN status IN ({settled}) OR first_scan_at IS NULL THEN max_scan_gap_days ELSE "
+            f"greatest(max_scan_gap_days, {_days('last_event_at', '$now::TIMESTAMPTZ')}) END "
+            "AS max_gap_days",
+            f"coalesce({quiet_now}, false) AS stalled_now",
+            f"coalesce(max_scan_gap_days > $stalled_days OR ({quiet_now}), false) AS stalled_ever",
+        ]
+    if quality:
+        due_not_found = f"{_days('shipped_at', '$now::TIMESTAMPTZ')} > $not_found_days"
+        due_label = f"{_days('shipped_at', '$now::TIMESTAMPTZ')} > $label_only_days"
+        derived.append(
+            "CASE WHEN number_verdict = 'invalid' OR said_invalid "
+            "OR last_outcome = 'invalid' THEN 'invalid' "
+            "WHEN NOT ever_found AND (said_not_found OR consecutive_not_found > 0 "
+            f"OR status = 'not_found') AND {due_not_found} THEN 'not_found' "
+            f"WHEN event_count > 0 AND first_scan_at IS NULL AND {due_label} "
+            "THEN 'label_only' END AS number_problem"
+        )
+    ctes.append(f"facts AS (SELECT *, {', '.join(derived)} FROM base)")
+    return "WITH " + ",\n".join(ctes) + "\n"
+
+
+__all__ = [
+    "BUSY_TIMEOUT",
+    "Filters",
+    "Source",
+    "connect",
+    "events",
+    "flags",
+    "lane_stats",
+    "last_activity",
+    "number_quality",
+    "polls",
+    "shipments",
+    "store_scorecard",
+    "tracking_state",
+    "transit_times",
+]
