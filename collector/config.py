@@ -115,13 +115,17 @@ class PollConfig:
 class RulesConfig:
     """``[rules]``: thresholds of the flags (sources of each default in the README)."""
 
+    # Each default's source is in the README's flag table.
     not_found_days: float = 7.0
+    not_found_critical_days: float = 21.0
     label_only_days: float = 7.0
     stalled_days: float = 10.0
+    stalled_critical_days: float = 21.0
     overdue_grace_days: float = 0.0
     protection_warning_days: float = 7.0
     delivered_elsewhere_city: bool = True
     number_reused_days: float = 365.0
+    scan_before_order_hours: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -141,6 +145,14 @@ class DisputesConfig:
     mastercard_wait_days: float = 30.0
     card_cap_days: float = 540.0
     ask_seller_before_days: float = 7.0
+    # Each default's source is in the README's dispute-window section.
+    aliexpress_protection_days_ru: float = 90.0
+    aliexpress_protection_days_br: float = 120.0
+    amazon_seller_wait_hours: float = 48.0
+    paypal_escalate_days: float = 20.0
+    fallback_expected_days: float = 30.0
+    other_window_days: float = 30.0
+    escalate_to_card: bool = True
 
 
 @dataclass(frozen=True)

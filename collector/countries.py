@@ -348,3 +348,11 @@ def normalise_country(value: str) -> str | None:
 def zone_for(country: str | None) -> ZoneInfo:
     """The zone in which a bare date for ``country`` is read (UTC when unknown)."""
     return ZoneInfo(_ZONES.get(country or "", "UTC"))
+
+
+def zone_names() -> dict[str, str]:
+    """Every country with a zone of its own, as ``{"DE": "Europe/Berlin", ...}``.
+
+    For set-oriented code (SQL joins); a country not listed is read in UTC.
+    """
+    return dict(_ZONES)

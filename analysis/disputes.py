@@ -1,0 +1,333 @@
+"""Dispute windows per marketplace, and what to do about each shipment today.
+
+For every shipment this computes, in one SQL statement over all shipments, the
+earliest instant a non-delivery dispute may be opened (``opens_at``), the last one
+(``deadline``) and today's recommended action:
+
+=============  =====================================================================
+``none``       delivered and nothing contradicts the delivery
+``wait``       nothing is wrong yet, or the window is not open: wait until a date
+``ask_seller`` contact the seller now (a problem before the window opens; Amazon's
+               48 h; on AliExpress, ask to extend buyer protection before it ends)
+``open_dispute`` the window is open and there is a reason: open it now
+``escalate``   the marketplace's window has closed; a card chargeback is still possible
+``too_late``   every window has closed
+=============  =====================================================================
+
+Rules (every number is a ``[disputes]`` setting; the README gives their sources):
+
+- ``aliexpress``: opens ``aliexpress_open_after_days`` after shipping when a flag
+  shows a problem, otherwise once the promised delivery time has passed; the
+  deadline is the end of buyer protection (``protection_ends_at``, else shipping +
+  60/90/120 days); for ``aliexpress_grace_days`` after it a refund request is still
+  possible.
+- ``ebay``: opens at the estimated delivery date (``promised_to``), deadline 30 days
+  after it.
+- ``amazon``: opens 3 days after the latest estimated delivery date (contact the
+  seller first), deadline 90 days after it.
+- ``paypal``: from payment, deadline 180 days after payment.
+- ``visa`` (13.1): opens at the expected date (or 15 days after the transaction),
+  deadline 120 days after the later of transaction and expected date, at most 540
+  days after the transaction.
+- ``mastercard`` (4855): opens at the expected date (or 30 days after the
+  transaction), deadline 120 days after it.
+- ``other``, ``temu``, ``shein`` (no published rule found): opens at the promised
+  date, deadline ``protection_ends_at`` or 30 days after the promised date.
+
+A ``protection_ends_at`` given in the import is the marketplace's own deadline and
+wins over the computed one. Where no promised date is known, shipping +
+``fallback_expected_days`` stands in for it.
+
+    >>> windows = dispute_windows(store, clock.now(), settings)   # doctest: +SKIP
+    >>> windows.columns[:6]                                        # doctest: +SKIP
+    ['shipment_id', 'marketplace', 'opens_at', 'deadline', 'action', 'action_detail']
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import polars as pl
+
+from collector.config import DisputesConfig, Settings
+from collector.countries import zone_names
+from collector.store import Store
+
+ACTIONS = ("none", "wait", "ask_seller", "open_dispute", "escalate", "too_late")
+#: Higher is more urgent (for sorting).
+ACTION_RANK = {
+    "open_dispute": 5,
+    "ask_seller": 4,
+    "escalate": 3,
+    "wait": 2,
+    "too_late": 1,
+    "none": 0,
+}
+#: The rule applied to each marketplace value of the import.
+MARKETPLACE_RULES = {
+    "aliexpress": "aliexpress",
+    "ebay": "ebay",
+    "amazon": "amazon",
+    "paypal": "paypal",
+    "visa": "visa",
+    "mastercard": "mastercard",
+    "temu": "other",
+    "shein": "other",
+    "other": "other",
+}
+DISPUTE_NAMES = {
+    "aliexpress": "AliExpress dispute",
+    "ebay": "eBay item-not-received request",
+    "amazon": "Amazon A-to-z claim",
+    "paypal": "PayPal dispute",
+    "visa": "Visa chargeback (13.1)",
+    "mastercard": "Mastercard chargeback (4855)",
+    "other": "dispute",
+}
+# Flags that are no reason to dispute on their own.
+_NOT_PROBLEMS = ("protection_expiring",)
+# Flags that contradict a "delivered" status.
+_CONTESTING = ("delivered_elsewhere", "scan_before_order", "number_reused", "invalid_number")
+
+COLUMNS = (
+    "shipment_id",
+    "marketplace",
+    "opens_at",
+    "deadline",
+    "action",
+    "action_detail",
+    "rule",
+    "order_id",
+    "tracking_number",
+    "archived",
+)
+
+
+def dispute_windows(
+    store: Store,
+    now: datetime,
+    settings: Settings,
+    *,
+    flags: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """One row per shipment: ``shipment_id, marketplace, opens_at, deadline, action,
+    action_detail, rule, order_id, tracking_number, archived``.
+
+    ``flags`` is the current flag set (``shipment_id, code, severity``, e.g.
+    ``evaluate_flags(...).current``); without it the open rows of the ``flags``
+    table are used, so evaluate first (:func:`analysis.flags.evaluate_flags`).
+    """
+    conn = store.conn
+    if flags is None:
+        flag_source = "SELECT shipment_id, code, severity FROM flags WHERE cleared_at IS NULL"
+    else:
+        conn.register("dispute_flags", flags.select("shipment_id", "code", "severity").to_arrow())
+        flag_source = "SELECT shipment_id, code, severity FROM dispute_flags"
+    try:
+        frame: pl.DataFrame = conn.execute(
+            disputes_sql(flag_source), _params(now, settings.disputes)
+        ).pl()
+    finally:
+        if flags is not None:
+            conn.unregister("dispute_flags")
+    return frame.sort("shipment_id")
+
+
+def _params(now: datetime, d: DisputesConfig) -> dict[str, Any]:
+    def days(value: float) -> timedelta:
+        return timedelta(days=value)
+
+    return {
+        "now": now,
+        "ae_open": days(d.aliexpress_open_after_days),
+        "ae_grace": days(d.aliexpress_grace_days),
+        "ae_protection": days(d.aliexpress_default_protection_days),
+        "ae_protection_ru": days(d.aliexpress_protection_days_ru),
+        "ae_protection_br": days(d.aliexpress_protection_days_br),
+        "ebay_window": days(d.ebay_window_days),
+        "amazon_wait": days(d.amazon_wait_days),
+        "amazon_window": days(d.amazon_window_days),
+        "amazon_seller_hours": f"{d.amazon_seller_wait_hours:g}",
+        "paypal_window": days(d.paypal_window_days),
+        "paypal_escalate": f"{d.paypal_escalate_days:g}",
+        "visa_window": days(d.visa_window_days),
+        "visa_wait": days(d.visa_wait_days),
+        "mc_window": days(d.mastercard_window_days),
+        "mc_wait": days(d.mastercard_wait_days),
+        "card_cap": days(d.card_cap_days),
+        "ask_before": days(d.ask_seller_before_days),
+        "fallback": days(d.fallback_expected_days),
+        "other_window": days(d.other_window_days),
+        "to_card": d.escalate_to_card,
+        "ae_grace_days": f"{d.aliexpress_grace_days:g}",
+    }
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _values(pairs: dict[str, str]) -> str:
+    return ", ".join(f"({_sql_str(k)}, {_sql_str(v)})" for k, v in sorted(pairs.items()))
+
+
+# A parcel on its way with the window open: wait for the expected date, at most until
+# shortly before the deadline.
+_WAIT_UNTIL = (
+    "CASE WHEN $now < w.expected THEN least(w.expected, w.deadline - $ask_before) "
+    "ELSE w.deadline - $ask_before END"
+)
+
+
+def _date(expr: str) -> str:
+    return f"strftime(timezone(w.zone, {expr}), '%Y-%m-%d')"
+
+
+def disputes_sql(flag_source: str) -> str:
+    """The whole computation as one SQL statement over ``flag_source``'s flags."""
+    not_problems = ", ".join(_sql_str(c) for c in _NOT_PROBLEMS)
+    contesting = ", ".join(_sql_str(c) for c in _CONTESTING)
+    return f"""
+WITH
+zones(country, zone) AS (VALUES {_values(zone_names())}),
+rules(marketplace, rule) AS (VALUES {_values(MARKETPLACE_RULES)}),
+names(rule, dispute) AS (VALUES {_values(DISPUTE_NAMES)}),
+fl AS (
+    SELECT shipment_id,
+           list(DISTINCT replace(code, '_', ' ') ORDER BY replace(code, '_', ' '))
+               FILTER (WHERE code NOT IN ({not_problems}) AND severity <> 'info') AS problems,
+           bool_or(code IN ({contesting}) AND severity <> 'info') AS contested
+    FROM ({flag_source}) GROUP BY shipment_id
+),
+base AS (
+    SELECT s.shipment_id, s.order_id, s.tracking_number, s.archived, s.marketplace,
+           coalesce(r.rule, 'other') AS rule, coalesce(z.zone, 'UTC') AS zone,
+           coalesce(s.ordered_at, s.shipped_at) AS paid_at,
+           coalesce(s.shipped_at, s.ordered_at) AS shipped_ref,
+           s.promised_to, s.protection_ends_at, s.destination_country,
+           coalesce(t.status = 'delivered', false) AS delivered,
+           coalesce(t.delivered_at, t.last_event_at) AS delivered_at,
+           coalesce(fl.problems, []) AS problems, coalesce(fl.contested, false) AS contested
+    FROM shipments s
+    LEFT JOIN tracking_state t USING (shipment_id)
+    LEFT JOIN fl USING (shipment_id)
+    LEFT JOIN rules r ON r.marketplace = s.marketplace
+    LEFT JOIN zones z ON z.country = s.destination_country
+),
+dates AS (
+    SELECT b.*,
+           coalesce(b.promised_to, b.shipped_ref + $fallback) AS expected,
+           coalesce(b.protection_ends_at, b.shipped_ref + CASE b.destination_country
+               WHEN 'RU' THEN $ae_protection_ru WHEN 'BR' THEN $ae_protection_br
+               ELSE $ae_protection END) AS ae_protection_end,
+           len(b.problems) > 0 OR (b.delivered AND b.contested) AS has_problem,
+           b.delivered AND NOT b.contested AS settled
+    FROM base b
+),
+windows AS (
+    SELECT d.*,
+           CASE d.rule
+               WHEN 'aliexpress' THEN CASE WHEN d.has_problem THEN d.shipped_ref + $ae_open
+                    ELSE greatest(d.shipped_ref + $ae_open,
+                                  least(coalesce(d.promised_to, d.ae_protection_end),
+                                        d.ae_protection_end)) END
+               WHEN 'ebay' THEN d.expected
+               WHEN 'amazon' THEN d.expected + $amazon_wait
+               WHEN 'paypal' THEN d.paid_at
+               WHEN 'visa' THEN coalesce(d.promised_to, d.paid_at + $visa_wait)
+               WHEN 'mastercard' THEN coalesce(d.promised_to, d.paid_at + $mc_wait)
+               ELSE d.expected END AS opens_at,
+           CASE d.rule
+               WHEN 'aliexpress' THEN d.ae_protection_end
+               WHEN 'ebay' THEN coalesce(d.protection_ends_at, d.expected + $ebay_window)
+               WHEN 'amazon' THEN coalesce(d.protection_ends_at, d.expected + $amazon_window)
+               WHEN 'paypal' THEN coalesce(d.protection_ends_at, d.paid_at + $paypal_window)
+               WHEN 'visa' THEN least(greatest(d.paid_at, coalesce(d.promised_to, d.paid_at))
+                                      + $visa_window, d.paid_at + $card_cap)
+               WHEN 'mastercard' THEN least(coalesce(d.promised_to, d.paid_at) + $mc_window,
+                                            d.paid_at + $card_cap)
+               ELSE coalesce(d.protection_ends_at, d.expected + $other_window) END AS deadline,
+           CASE WHEN d.rule = 'aliexpress' THEN d.ae_protection_end + $ae_grace END
+               AS grace_until,
+           CASE WHEN $to_card AND d.rule NOT IN ('visa', 'mastercard')
+                THEN least(greatest(d.paid_at, d.expected) + $visa_window,
+                           d.paid_at + $card_cap) END AS card_deadline
+    FROM dates d
+),
+decided AS (
+    SELECT w.*, n.dispute,
+           CASE
+               WHEN w.settled THEN 'none'
+               WHEN w.shipped_ref IS NULL OR w.deadline IS NULL THEN 'wait'
+               WHEN $now > w.deadline AND w.grace_until IS NOT NULL AND $now <= w.grace_until
+                   THEN 'open_dispute'
+               WHEN $now > w.deadline AND w.card_deadline IS NOT NULL
+                    AND $now <= w.card_deadline THEN 'escalate'
+               WHEN $now > w.deadline THEN 'too_late'
+               WHEN $now < w.opens_at AND w.has_problem THEN 'ask_seller'
+               WHEN $now < w.opens_at AND w.rule = 'amazon' AND $now >= w.expected
+                   THEN 'ask_seller'
+               WHEN $now < w.opens_at AND w.rule = 'aliexpress'
+                    AND $now >= w.deadline - $ask_before THEN 'ask_seller'
+               WHEN $now < w.opens_at THEN 'wait'
+               WHEN w.has_problem THEN 'open_dispute'
+               WHEN $now >= w.deadline - $ask_before AND w.rule = 'aliexpress'
+                   THEN 'ask_seller'
+               WHEN $now >= w.deadline - $ask_before THEN 'open_dispute'
+               ELSE 'wait'
+           END AS action
+    FROM windows w LEFT JOIN names n USING (rule)
+)
+SELECT w.shipment_id, w.marketplace, w.opens_at, w.deadline, w.action,
+       CASE w.action
+           WHEN 'none' THEN 'delivered' || coalesce(' on ' || {_date("w.delivered_at")}, '')
+                || '; nothing to do'
+           WHEN 'too_late' THEN 'the last day for a ' || w.dispute || ' was '
+                || {_date("coalesce(w.grace_until, w.deadline)")}
+           WHEN 'escalate' THEN 'the ' || w.dispute || ' window closed on '
+                || {_date("coalesce(w.grace_until, w.deadline)")}
+                || '; if you paid by card, ask your card issuer for a chargeback '
+                || '(Visa 13.1 / Mastercard 4855) by ' || {_date("w.card_deadline")}
+           WHEN 'ask_seller' THEN CASE
+                WHEN w.has_problem AND $now < w.opens_at
+                    THEN 'contact the seller now about: ' || array_to_string(w.problems, ', ')
+                         || '; a ' || w.dispute || ' can be opened from '
+                         || {_date("w.opens_at")} || ' until ' || {_date("w.deadline")}
+                WHEN w.rule = 'amazon'
+                    THEN 'contact the seller now: Amazon expects ' || $amazon_seller_hours
+                         || ' h for an answer before an A-to-z claim, possible from '
+                         || {_date("w.opens_at")} || ' until ' || {_date("w.deadline")}
+                ELSE 'buyer protection ends ' || {_date("w.deadline")}
+                     || ' and the parcel is not delivered: ask the seller to extend it; '
+                     || 'if they refuse, open the dispute before then' END
+           WHEN 'open_dispute' THEN CASE
+                WHEN $now > w.deadline
+                    THEN 'buyer protection ended ' || {_date("w.deadline")}
+                         || '; AliExpress allows a refund request up to ' || $ae_grace_days
+                         || ' days after the order closes (until '
+                         || {_date("w.grace_until")} || '): open it today'
+                ELSE 'open the ' || w.dispute || ' now'
+                     || coalesce(' (' || nullif(array_to_string(w.problems, ', '), '') || ')',
+                                 '')
+                     || '; last day ' || {_date("w.deadline")}
+                     || CASE w.rule
+                            WHEN 'ebay' THEN '; the seller has 3 business days, then ask '
+                                 || 'eBay to step in'
+                            WHEN 'paypal' THEN '; escalate it to a claim within '
+                                 || $paypal_escalate || ' days'
+                            WHEN 'aliexpress' THEN '; the seller has 5 days to respond'
+                            ELSE '' END END
+           ELSE CASE
+                WHEN w.shipped_ref IS NULL OR w.deadline IS NULL
+                    THEN 'no shipping date: the window cannot be computed'
+                WHEN $now < w.opens_at
+                    THEN 'wait until ' || {_date("w.opens_at")} || ': the ' || w.dispute
+                         || ' window opens then (last day ' || {_date("w.deadline")} || ')'
+                ELSE 'on its way and nothing is wrong; the ' || w.dispute
+                     || ' window is open until ' || {_date("w.deadline")}
+                     || ': wait until ' || {_date(_WAIT_UNTIL)} END
+       END AS action_detail,
+       w.rule, w.order_id, w.tracking_number, w.archived
+FROM decided w
+"""

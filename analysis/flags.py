@@ -1,0 +1,643 @@
+"""Flag rules over the store, and the flag history they keep.
+
+Every rule of the catalogue (ARCHITECTURE.md, "Flags") is one set-oriented SQL
+query over *all* shipments: the rules read ``shipments``, ``tracking_state`` (the
+collector's current picture of each shipment), ``events`` (only for the shipments a
+rule needs details of) and ``poll_results`` (what each source answered). Thresholds
+come from ``[rules]`` (:class:`collector.config.RulesConfig`; the README names the
+source of each default). A rule's "N days" are complete at the same clock time N
+days later: at that instant the flag is raised (``>=``).
+
+:func:`evaluate_flags` computes the set of flags that hold at "now" and records it
+in the ``flags`` history (raised, confirmed, cleared; see
+:mod:`collector.store.flag_writes`)::
+
+    with Store.open(path) as store:
+        evaluation = evaluate_flags(store, clock.now(), settings)
+        for row in evaluation.raised.iter_rows(named=True):
+            print(row["order_id"], row["code"], row["detail"])
+
+``flags``, ``status``, ``report`` and ``run`` call it before reading flags, so that
+their output never depends on another command having run first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import polars as pl
+
+from collector.config import RulesConfig, Settings
+from collector.countries import zone_names
+from collector.store import Store
+from collector.store.flag_writes import apply_flag_evaluation
+
+#: Every flag code, in catalogue order.
+FLAG_CODES = (
+    "invalid_number",
+    "carrier_mismatch",
+    "not_found",
+    "label_only",
+    "stalled",
+    "overdue",
+    "protection_expiring",
+    "delivered_elsewhere",
+    "scan_before_order",
+    "number_reused",
+    "returned",
+    "exception",
+    "expired",
+)
+SEVERITIES = ("critical", "warning", "info")
+#: Higher is more urgent (for sorting).
+SEVERITY_RANK = {"critical": 3, "warning": 2, "info": 1}
+
+# UTC offsets run from -12:00 to +14:00: an event whose zone the source did not give
+# may be off by up to this much, so "before the order" allows for it.
+UNKNOWN_ZONE_SLACK = timedelta(hours=14)
+
+# English and transliterated names of cities that carriers spell differently from
+# buyers; keys and values are city keys (lower case, no accents, letters/digits).
+CITY_EXONYMS = {
+    "warsaw": "warszawa",
+    "milan": "milano",
+    "lisbon": "lisboa",
+    "munich": "munchen",
+    "muenchen": "munchen",
+    "rome": "roma",
+    "prague": "praha",
+    "vienna": "wien",
+    "cologne": "koln",
+    "koeln": "koln",
+    "moscow": "moskva",
+    "kiev": "kyiv",
+    "brussels": "bruxelles",
+    "brussel": "bruxelles",
+    "thehague": "denhaag",
+    "sgravenhage": "denhaag",
+    "gothenburg": "goteborg",
+    "goeteborg": "goteborg",
+    "copenhagen": "kobenhavn",
+    "turin": "torino",
+    "naples": "napoli",
+    "florence": "firenze",
+    "venice": "venezia",
+    "genoa": "genova",
+    "seville": "sevilla",
+    "athens": "athina",
+    "bucharest": "bucuresti",
+    "belgrade": "beograd",
+    "cracow": "krakow",
+    "antwerp": "antwerpen",
+    "geneva": "geneve",
+    "zuerich": "zurich",
+    "nuremberg": "nurnberg",
+    "nuernberg": "nurnberg",
+    "hanover": "hannover",
+    "oporto": "porto",
+    "mexicocity": "ciudaddemexico",
+    "peking": "beijing",
+    "canton": "guangzhou",
+    "lyons": "lyon",
+    "marseilles": "marseille",
+    "basle": "basel",
+    "berne": "bern",
+    "lucerne": "luzern",
+    "odessa": "odesa",
+    "kharkov": "kharkiv",
+    "lvov": "lviv",
+    "salonica": "thessaloniki",
+}
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The result of one flag evaluation at ``now``.
+
+    ``current`` is the set of flags that hold (``shipment_id, code, severity,
+    threshold, detail, evidence``); ``raised`` and ``cleared`` are the history rows
+    this evaluation added or closed, with ``order_id`` and ``tracking_number``;
+    ``written`` is False when ``now`` was earlier than the latest recorded
+    evaluation (nothing was stored, the frames say what would change).
+    """
+
+    now: datetime
+    current: pl.DataFrame
+    raised: pl.DataFrame
+    cleared: pl.DataFrame
+    confirmed: int
+    written: bool
+
+    @property
+    def changed(self) -> bool:
+        """Whether any flag was raised or cleared."""
+        return bool(self.raised.height or self.cleared.height)
+
+
+def evaluate_flags(store: Store, now: datetime, settings: Settings) -> Evaluation:
+    """Compute every flag at ``now`` and record the result in the flag history.
+
+    Re-evaluating without new data raises and clears nothing (only
+    ``confirmed_at`` moves to ``now``).
+    """
+    current = compute_flags(store, now, settings.rules)
+    changes = apply_flag_evaluation(store, current, now)
+    return Evaluation(
+        now=now,
+        current=current,
+        raised=_with_orders(store, changes.raised),
+        cleared=_with_orders(store, changes.cleared),
+        confirmed=changes.confirmed,
+        written=changes.written,
+    )
+
+
+def compute_flags(store: Store, now: datetime, rules: RulesConfig) -> pl.DataFrame:
+    """The flags that hold at ``now``: one row per (shipment, code), nothing stored.
+
+    Columns: ``shipment_id, code, severity, threshold, detail, evidence`` (evidence is
+    JSON text ``{"event_keys": [...], "poll_ids": [...]}``, plus ``shipment_ids``
+    for ``number_reused``).
+    """
+    frame: pl.DataFrame = store.conn.execute(flags_sql(), _params(now, rules)).pl()
+    return frame.sort("shipment_id", "code")
+
+
+def _days(value: float) -> timedelta:
+    return timedelta(days=value)
+
+
+def _num(value: float) -> str:
+    return f"{value:g}"
+
+
+def _params(now: datetime, rules: RulesConfig) -> dict[str, Any]:
+    return {
+        "now": now,
+        "not_found": _days(rules.not_found_days),
+        "not_found_critical": _days(rules.not_found_critical_days),
+        "label_only": _days(rules.label_only_days),
+        "stalled": _days(rules.stalled_days),
+        "stalled_critical": _days(rules.stalled_critical_days),
+        "overdue_grace": _days(rules.overdue_grace_days),
+        "protection_warning": _days(rules.protection_warning_days),
+        "reuse_window": _days(rules.number_reused_days),
+        "scan_tolerance": timedelta(hours=rules.scan_before_order_hours),
+        "city_rule": rules.delivered_elsewhere_city,
+        "zone_slack": UNKNOWN_ZONE_SLACK,
+        "t_not_found": f"not_found_days={_num(rules.not_found_days)}",
+        "t_label_only": f"label_only_days={_num(rules.label_only_days)}",
+        "t_stalled": f"stalled_days={_num(rules.stalled_days)}",
+        "t_overdue": f"overdue_grace_days={_num(rules.overdue_grace_days)}",
+        "t_protection": f"protection_warning_days={_num(rules.protection_warning_days)}",
+        "t_elsewhere": f"delivered_elsewhere_city={str(rules.delivered_elsewhere_city).lower()}",
+        "t_scan": f"scan_before_order_hours={_num(rules.scan_before_order_hours)}",
+        "t_reuse": f"number_reused_days={_num(rules.number_reused_days)}",
+    }
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _zones_values() -> str:
+    return ", ".join(f"({_sql_str(c)}, {_sql_str(z)})" for c, z in sorted(zone_names().items()))
+
+
+def _exonym_lists() -> tuple[str, str]:
+    keys = ", ".join(_sql_str(k) for k in CITY_EXONYMS)
+    values = ", ".join(_sql_str(v) for v in CITY_EXONYMS.values())
+    return f"[{keys}]", f"[{values}]"
+
+
+# --- SQL building blocks ---------------------------------------------------------
+
+# An event as a line of text: 'Departed from sorting center', Guangzhou, 2026-10-24
+# (the date is the event's local date when its offset is known).
+EVENT_TEXT = (
+    "concat_ws(', ', '''' || coalesce(e.description, e.raw_status, e.status) || '''', "
+    "coalesce(e.city, e.location), "
+    "strftime(e.occurred_at + to_minutes(coalesce(e.utc_offset_minutes, 0)), '%Y-%m-%d'))"
+)
+EVENT_STRUCT = (
+    f"struct_pack(key := e.event_key, poll := e.first_poll_id, at := e.occurred_at, "
+    f"status := e.status, text := {EVENT_TEXT})"
+)
+EVENT_ORDER = "struct_pack(at := e.occurred_at, k := e.event_key)"
+
+
+def _date(expr: str) -> str:
+    """A shipment instant as a date in the destination's zone."""
+    return f"strftime(timezone(b.zone, {expr}), '%Y-%m-%d')"
+
+
+def _days_since(expr: str) -> str:
+    return f"CAST(floor(epoch($now - ({expr})) / 86400) AS BIGINT)"
+
+
+def _days_text(expr: str) -> str:
+    """'27 days' / '1 day' / 'less than a day' for a non-negative day count."""
+    return (
+        f"CASE WHEN ({expr}) <= 0 THEN 'less than a day' WHEN ({expr}) = 1 THEN '1 day' "
+        f"ELSE ({expr})::VARCHAR || ' days' END"
+    )
+
+
+def _evidence(keys: str, polls: str, extra: str = "") -> str:
+    return (
+        "to_json(struct_pack("
+        f"event_keys := list_filter(CAST({keys} AS VARCHAR[]), x -> x IS NOT NULL), "
+        f"poll_ids := list_distinct(list_filter(CAST({polls} AS BIGINT[]), x -> x IS NOT NULL))"
+        f"{extra}))::VARCHAR"
+    )
+
+
+def _postcode_key(pc: str, country: str) -> str:
+    """A postcode reduced to what can be compared, per country where that is simple.
+
+    US: ZIP5; GB: outward code; CA: forward sortation area; NL: the 4 digits;
+    IE: routing key; elsewhere: letters and digits only.
+    """
+    clean = f"regexp_replace(upper({pc}), '[^A-Z0-9]', '', 'g')"
+    return (
+        f"CASE WHEN {pc} IS NULL THEN NULL "
+        f"WHEN {country} = 'US' THEN left(regexp_replace({pc}, '[^0-9]', '', 'g'), 5) "
+        f"WHEN {country} = 'GB' THEN regexp_replace({clean}, '[0-9][A-Z][A-Z]$', '') "
+        f"WHEN {country} IN ('CA', 'IE') THEN left({clean}, 3) "
+        f"WHEN {country} = 'NL' THEN regexp_extract({clean}, '^[0-9]{{4}}') "
+        f"ELSE {clean} END"
+    )
+
+
+def _city_key(city: str, german: bool) -> str:
+    """A city reduced for comparison: no case, accents, punctuation; exonyms mapped."""
+    text = f"lower({city})"
+    if german:
+        # Transliterations like Muenchen for München, beside the plain accent strip.
+        for src, dst in (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss")):
+            text = f"replace({text}, '{src}', '{dst}')"
+    text = f"regexp_replace(strip_accents({text}), '\\b(saint|sankt|ste|st)\\b', 'st', 'g')"
+    key = f"regexp_replace({text}, '[^a-z0-9]', '', 'g')"
+    keys, values = _exonym_lists()
+    return f"coalesce({values}[list_position({keys}, {key})], {key})"
+
+
+def _country_key(expr: str) -> str:
+    upper = f"upper(trim({expr}))"
+    return f"CASE WHEN {upper} = 'UK' THEN 'GB' WHEN length({upper}) = 2 THEN {upper} END"
+
+
+def flags_sql() -> str:
+    """The whole evaluation as one SQL statement (parameters: see ``_params``)."""
+    ev_city = "nullif(trim(coalesce(d.ev.city, split_part(d.ev.location, ',', 1))), '')"
+    # A ZIP in free text such as "AUSTIN, TX 73301" when the source gave no postcode.
+    ev_postcode = (
+        "coalesce(nullif(trim(d.ev.postcode), ''), "
+        "CASE WHEN b.dest_country = 'US' THEN nullif(regexp_extract(d.ev.location, "
+        "'\\b[A-Z]{2}\\s+([0-9]{5})(-[0-9]{4})?\\b', 1), '') END)"
+    )
+    city_match = (
+        "(p.ev_ck1 = p.dest_ck1 OR p.ev_ck2 = p.dest_ck2 OR p.ev_ck1 = p.dest_ck2 "
+        "OR p.ev_ck2 = p.dest_ck1 "
+        "OR (least(length(p.ev_ck1), length(p.dest_ck1)) >= 4 "
+        "AND (contains(p.ev_ck1, p.dest_ck1) OR contains(p.dest_ck1, p.ev_ck1))))"
+    )
+    return f"""
+WITH
+zones(country, zone) AS (VALUES {_zones_values()}),
+per_source AS (
+    SELECT pr.shipment_id, p.source,
+           arg_max(pr.outcome, pr.poll_id) AS outcome,
+           max(pr.poll_id) AS poll_id,
+           arg_max(p.requested_at, pr.poll_id) AS answered_at
+    FROM poll_results pr JOIN polls p USING (poll_id)
+    WHERE pr.outcome IN ('ok', 'not_found', 'invalid')
+    GROUP BY pr.shipment_id, p.source
+),
+answers AS (
+    SELECT shipment_id,
+           arg_max(outcome, poll_id) AS last_outcome,
+           arg_max(source, poll_id) AS last_source,
+           arg_max(answered_at, poll_id) AS last_answered_at,
+           max(poll_id) AS last_answer_poll,
+           list(poll_id ORDER BY poll_id) FILTER (WHERE outcome = 'invalid') AS invalid_polls,
+           list(source ORDER BY source) FILTER (WHERE outcome = 'invalid') AS invalid_sources,
+           list(poll_id ORDER BY poll_id) FILTER (WHERE outcome = 'not_found') AS nf_polls,
+           list(source ORDER BY source) FILTER (WHERE outcome = 'not_found') AS nf_sources
+    FROM per_source GROUP BY shipment_id
+),
+base AS MATERIALIZED (
+    SELECT s.shipment_id, s.order_id, s.tracking_number, s.store, s.carrier, s.courier,
+           s.number_format, s.number_verdict, s.number_reason,
+           coalesce(s.carrier_mismatch, false) AS carrier_mismatch,
+           s.ordered_at, coalesce(s.shipped_at, s.ordered_at) AS shipped_ref,
+           s.promised_to, s.protection_ends_at, s.archived,
+           s.destination_country AS dest_country,
+           nullif(trim(s.destination_postcode), '') AS dest_postcode,
+           nullif(trim(s.destination_city), '') AS dest_city,
+           coalesce(z.zone, 'UTC') AS zone,
+           coalesce(t.status, 'unknown') AS status, t.sub_status, t.source AS state_source,
+           t.source_status_raw, t.first_event_at, t.last_event_at, t.last_poll_id,
+           coalesce(t.status = 'delivered', false) AS delivered,
+           (coalesce(t.event_count, 0) = 0 AND NOT coalesce(t.ever_found, false)
+            AND t.last_event_at IS NULL) AS never_found,
+           a.last_outcome, a.last_source, a.last_answered_at, a.last_answer_poll,
+           coalesce(a.invalid_polls, []) AS invalid_polls,
+           coalesce(a.invalid_sources, []) AS invalid_sources,
+           coalesce(a.nf_polls, []) AS nf_polls, coalesce(a.nf_sources, []) AS nf_sources,
+           (s.number_format IS NULL AND s.courier IS NULL
+            AND coalesce(s.number_verdict, 'unknown') = 'unknown') AS no_format
+    FROM shipments s
+    LEFT JOIN tracking_state t USING (shipment_id)
+    LEFT JOIN answers a USING (shipment_id)
+    LEFT JOIN zones z ON z.country = s.destination_country
+),
+-- The latest event, only for the shipments whose flag text needs it.
+last_ev AS (
+    SELECT e.shipment_id, arg_max({EVENT_STRUCT}, {EVENT_ORDER}) AS ev
+    FROM events e
+    WHERE e.occurred_at IS NOT NULL AND e.shipment_id IN (
+        SELECT shipment_id FROM base
+        WHERE NOT delivered AND last_event_at IS NOT NULL
+          AND (status IN ('info_received', 'exception', 'delivery_failed', 'returning',
+                          'returned', 'expired')
+               OR last_event_at <= $now - $stalled))
+    GROUP BY e.shipment_id
+),
+-- The latest delivery event of delivered shipments.
+deliv AS (
+    SELECT e.shipment_id,
+           arg_max(struct_pack(key := e.event_key, poll := e.first_poll_id,
+                               at := e.occurred_at, country := e.country,
+                               postcode := e.postcode, city := e.city, state := e.state,
+                               location := e.location,
+                               day := strftime(e.occurred_at
+                                     + to_minutes(coalesce(e.utc_offset_minutes, 0)),
+                                     '%Y-%m-%d')),
+                   {EVENT_ORDER}) AS ev
+    FROM events e
+    WHERE e.status = 'delivered' AND e.occurred_at IS NOT NULL
+      AND e.shipment_id IN (SELECT shipment_id FROM base WHERE delivered)
+    GROUP BY e.shipment_id
+),
+-- Events before the order (tracking_state.first_event_at narrows the search).
+early AS (
+    SELECT e.shipment_id, arg_min({EVENT_STRUCT}, {EVENT_ORDER}) AS ev,
+           list(e.event_key ORDER BY e.occurred_at, e.event_key) AS keys,
+           list(DISTINCT e.first_poll_id) AS polls
+    FROM events e JOIN base b USING (shipment_id)
+    WHERE b.ordered_at IS NOT NULL
+      AND (b.first_event_at IS NULL OR b.first_event_at < b.ordered_at - $scan_tolerance)
+      AND e.occurred_at IS NOT NULL
+      AND e.occurred_at + CASE WHEN e.tz_known THEN INTERVAL 0 HOUR ELSE $zone_slack END
+          < b.ordered_at - $scan_tolerance
+    GROUP BY e.shipment_id
+),
+reused AS (
+    SELECT a.shipment_id,
+           list(o.order_id || coalesce(' (' || nullif(concat_ws(', ', o.destination_city,
+                o.destination_country), '') || ')', '') ORDER BY o.order_id) AS others,
+           list(o.shipment_id ORDER BY o.order_id) AS other_ids,
+           bool_and(o.store IS NOT DISTINCT FROM a.store
+                    AND o.destination_country IS NOT DISTINCT FROM a.destination_country
+                    AND o.destination_postcode IS NOT DISTINCT FROM a.destination_postcode)
+               AS same_parcel
+    FROM shipments a
+    JOIN shipments o ON o.tracking_number = a.tracking_number AND o.order_id <> a.order_id
+    WHERE a.tracking_number IN (SELECT tracking_number FROM shipments GROUP BY 1
+                                HAVING count(DISTINCT order_id) > 1)
+      AND NOT o.archived
+      AND abs(epoch(coalesce(a.ordered_at, a.shipped_at) - coalesce(o.ordered_at, o.shipped_at)))
+          <= epoch($reuse_window)
+    GROUP BY a.shipment_id
+),
+place AS (
+    SELECT q.*,
+           {_postcode_key("q.ev_postcode", "coalesce(q.ev_country, q.dest_country)")} AS ev_pc,
+           {_postcode_key("q.dest_postcode", "q.dest_country")} AS dest_pc,
+           {_city_key("q.ev_city", False)} AS ev_ck1, {_city_key("q.ev_city", True)} AS ev_ck2,
+           {_city_key("q.dest_city", False)} AS dest_ck1,
+           {_city_key("q.dest_city", True)} AS dest_ck2
+    FROM (
+        SELECT b.shipment_id, b.dest_country, b.dest_postcode, b.dest_city, b.zone,
+               d.ev.key AS ev_key, d.ev.poll AS ev_poll, d.ev.day AS ev_day,
+               {_country_key("d.ev.country")} AS ev_country,
+               {ev_postcode} AS ev_postcode, {ev_city} AS ev_city,
+               nullif(trim(d.ev.state), '') AS ev_state
+        FROM base b JOIN deliv d USING (shipment_id)
+    ) q
+),
+place_cmp AS (
+    SELECT p.*,
+           (p.ev_country IS NOT NULL AND p.dest_country IS NOT NULL
+            AND p.ev_country <> p.dest_country) AS country_diff,
+           (coalesce(p.ev_pc, '') <> '' AND coalesce(p.dest_pc, '') <> '') AS pc_known,
+           (coalesce(p.ev_pc, '') <> '' AND coalesce(p.dest_pc, '') <> ''
+            AND NOT starts_with(p.ev_pc, p.dest_pc) AND NOT starts_with(p.dest_pc, p.ev_pc))
+               AS pc_diff,
+           ($city_rule AND coalesce(p.ev_ck1, '') <> '' AND coalesce(p.dest_ck1, '') <> ''
+            AND NOT {city_match}) AS city_differs
+    FROM place p
+)
+
+SELECT b.shipment_id, 'invalid_number' AS code,
+       CASE WHEN b.never_found THEN 'critical' ELSE 'warning' END AS severity,
+       NULL::VARCHAR AS threshold,
+       concat_ws('; ',
+           CASE WHEN b.number_verdict = 'invalid' THEN b.tracking_number
+                || ' fails the check of its format' || coalesce(' ' || b.number_format, '')
+                || coalesce(' (' || b.number_reason || ')', '') END,
+           CASE WHEN x.implausible THEN b.tracking_number
+                || ' is not a plausible tracking number' END,
+           CASE WHEN b.no_format AND NOT x.implausible AND x.source_denies THEN b.tracking_number
+                || ' matches no known tracking-number format' END,
+           CASE WHEN x.source_invalid THEN list_aggr(b.invalid_sources, 'string_agg', ', ')
+                || ' answered that the number is invalid' END,
+           CASE WHEN b.never_found AND b.last_outcome = 'not_found' THEN b.last_source
+                || ' answered ''not found'' on ' || {_date("b.last_answered_at")} END,
+           CASE WHEN NOT b.never_found THEN 'although a source has tracking events for it' END
+       ) AS detail,
+       {_evidence("[]", "b.invalid_polls || [b.last_answer_poll]")} AS evidence
+FROM base b, LATERAL (SELECT
+        (b.no_format AND (NOT regexp_full_match(b.tracking_number, '[A-Z0-9-]{{8,40}}')
+                          OR NOT regexp_matches(b.tracking_number, '[0-9]'))) AS implausible,
+        (b.never_found AND (b.last_outcome = 'invalid' OR (b.last_outcome = 'not_found'
+             AND $now >= b.shipped_ref + $not_found))) AS source_denies,
+        (b.never_found AND len(b.invalid_polls) > 0) AS source_invalid) x
+WHERE b.number_verdict = 'invalid' OR x.implausible OR (b.no_format AND x.source_denies)
+      OR x.source_invalid
+
+UNION ALL
+SELECT b.shipment_id, 'carrier_mismatch', 'warning', NULL,
+       'declared carrier ' || coalesce('''' || b.carrier || '''', '(none)')
+       || ' cannot issue this number'
+       || coalesce(': it is a ' || b.courier || coalesce(' (' || b.number_format || ')', '')
+                   || ' number', ''),
+       {_evidence("[]", "[]")}
+FROM base b WHERE b.carrier_mismatch
+
+UNION ALL
+SELECT b.shipment_id, 'not_found',
+       CASE WHEN $now >= b.shipped_ref + $not_found_critical THEN 'critical' ELSE 'warning' END,
+       $t_not_found,
+       'no source has found it: '
+       || coalesce(nullif(list_aggr(b.nf_sources, 'string_agg', ', '), '') || ' answered '
+                   || '''not found'' (latest ' || {_date("b.last_answered_at")} || ')',
+                   'status not found')
+       || '; shipped ' || {_date("b.shipped_ref")} || ', '
+       || {_days_text(_days_since("b.shipped_ref"))} || ' ago',
+       {_evidence("[]", "b.nf_polls")}
+FROM base b
+WHERE NOT b.delivered AND b.never_found AND b.shipped_ref IS NOT NULL
+  AND (b.last_outcome = 'not_found' OR (b.last_outcome IS NULL AND b.status = 'not_found'))
+  AND $now >= b.shipped_ref + $not_found
+
+UNION ALL
+SELECT b.shipment_id, 'label_only', 'warning', $t_label_only,
+       'only pre-shipment information' || coalesce(' (' || l.ev.text || ')', '')
+       || ' ' || {_days_text(_days_since("b.shipped_ref"))} || ' after shipping on '
+       || {_date("b.shipped_ref")} || ': never handed to the carrier',
+       {_evidence("[l.ev.key]", "[l.ev.poll, b.last_poll_id]")}
+FROM base b LEFT JOIN last_ev l USING (shipment_id)
+WHERE NOT b.delivered AND b.status = 'info_received' AND b.shipped_ref IS NOT NULL
+  AND $now >= b.shipped_ref + $label_only
+
+UNION ALL
+SELECT b.shipment_id, 'stalled',
+       CASE WHEN b.last_event_at <= $now - $stalled_critical THEN 'critical' ELSE 'warning' END,
+       $t_stalled,
+       'no movement for ' || {_days_text(_days_since("b.last_event_at"))} || ' since '
+       || coalesce(l.ev.text, {_date("b.last_event_at")}),
+       {_evidence("[l.ev.key]", "[l.ev.poll, b.last_poll_id]")}
+FROM base b LEFT JOIN last_ev l USING (shipment_id)
+WHERE NOT b.delivered AND b.last_event_at IS NOT NULL
+  AND b.status NOT IN ('delivered', 'returned', 'returning', 'expired', 'info_received')
+  AND b.last_event_at <= $now - $stalled
+
+UNION ALL
+SELECT b.shipment_id, 'overdue', 'warning', $t_overdue,
+       'not delivered by the promised date ' || {_date("b.promised_to")} || ' ('
+       || {_days_text(_days_since("b.promised_to"))} || ' ago); status '
+       || replace(b.status, '_', ' '),
+       {_evidence("[]", "[b.last_poll_id]")}
+FROM base b
+WHERE NOT b.delivered AND b.promised_to IS NOT NULL AND $now > b.promised_to + $overdue_grace
+
+UNION ALL
+SELECT b.shipment_id, 'protection_expiring', 'critical', $t_protection,
+       'buyer protection ends ' || {_date("b.protection_ends_at")} || ' (in '
+       || {_days_text("CAST(floor(epoch(b.protection_ends_at - $now) / 86400) AS BIGINT)")}
+       || '); not delivered, status ' || replace(b.status, '_', ' '),
+       {_evidence("[]", "[b.last_poll_id]")}
+FROM base b
+WHERE NOT b.delivered AND b.protection_ends_at IS NOT NULL
+  AND $now >= b.protection_ends_at - $protection_warning AND $now <= b.protection_ends_at
+
+UNION ALL
+SELECT p.shipment_id, 'delivered_elsewhere', 'critical', $t_elsewhere,
+       'delivered ' || coalesce(p.ev_day, '') || ' in '
+       || coalesce(nullif(concat_ws(' ', p.ev_city, p.ev_state, p.ev_postcode,
+                                    '(' || p.ev_country || ')'), ''), '?')
+       || ', not at the destination '
+       || concat_ws(' ', p.dest_city, p.dest_postcode, '(' || p.dest_country || ')')
+       || ': ' || concat_ws(', ', CASE WHEN p.country_diff THEN 'country' END,
+                            CASE WHEN p.pc_diff THEN 'postcode' END,
+                            CASE WHEN p.city_differs AND NOT (p.pc_known AND NOT p.pc_diff)
+                                 THEN 'city' END) || ' differ',
+       {_evidence("[p.ev_key]", "[p.ev_poll]")}
+FROM place_cmp p
+WHERE p.country_diff OR p.pc_diff OR (p.city_differs AND NOT (p.pc_known AND NOT p.pc_diff))
+
+UNION ALL
+SELECT b.shipment_id, 'scan_before_order', 'critical', $t_scan,
+       'first scan ' || r.ev.text || ' is '
+       || CASE WHEN epoch(b.ordered_at - r.ev.at) < 172800
+               THEN CAST(floor(epoch(b.ordered_at - r.ev.at) / 3600) AS BIGINT)::VARCHAR
+                    || ' hours'
+               ELSE CAST(floor(epoch(b.ordered_at - r.ev.at) / 86400) AS BIGINT)::VARCHAR
+                    || ' days' END
+       || ' before the order (' || {_date("b.ordered_at")}
+       || '): the number was used for an earlier parcel',
+       {_evidence("r.keys", "r.polls")}
+FROM base b JOIN early r USING (shipment_id)
+
+UNION ALL
+SELECT b.shipment_id, 'number_reused',
+       CASE WHEN u.same_parcel THEN 'info' ELSE 'warning' END, $t_reuse,
+       'the same number is on ' || CASE WHEN len(u.others) = 1 THEN 'order '
+                                        ELSE len(u.others)::VARCHAR || ' other orders: ' END
+       || list_aggr(u.others, 'string_agg', ', ')
+       || CASE WHEN u.same_parcel
+               THEN ' (same store and destination: possibly one parcel for several orders)'
+               ELSE '' END,
+       {_evidence("[]", "[]", ", shipment_ids := u.other_ids")}
+FROM base b JOIN reused u USING (shipment_id)
+
+UNION ALL
+SELECT b.shipment_id, 'returned', 'critical', NULL,
+       CASE WHEN b.status = 'returned' OR b.sub_status = 'returned'
+            THEN 'returned to sender' ELSE 'being returned to sender' END
+       || coalesce(': ' || l.ev.text, ''),
+       {_evidence("[l.ev.key]", "[l.ev.poll, b.last_poll_id]")}
+FROM base b LEFT JOIN last_ev l USING (shipment_id)
+WHERE b.status IN ('returning', 'returned')
+   OR (b.status = 'exception' AND b.sub_status IN ('returning', 'returned'))
+
+UNION ALL
+SELECT b.shipment_id, 'exception', 'warning', NULL,
+       CASE WHEN b.status = 'delivery_failed' THEN 'delivery failed' ELSE 'exception' END
+       || coalesce(' (' || replace(b.sub_status, '_', ' ') || ')', '')
+       || coalesce(': ' || l.ev.text, ': ' || b.source_status_raw, ''),
+       {_evidence("[l.ev.key]", "[l.ev.poll, b.last_poll_id]")}
+FROM base b LEFT JOIN last_ev l USING (shipment_id)
+WHERE b.status IN ('exception', 'delivery_failed')
+  AND coalesce(b.sub_status, '') NOT IN ('returning', 'returned')
+
+UNION ALL
+SELECT b.shipment_id, 'expired', 'warning', NULL,
+       coalesce(b.state_source, 'the source') || ' stopped tracking it without a delivery'
+       || coalesce('; last event ' || l.ev.text, ''),
+       {_evidence("[l.ev.key]", "[l.ev.poll, b.last_poll_id]")}
+FROM base b LEFT JOIN last_ev l USING (shipment_id)
+WHERE b.status = 'expired'
+"""
+
+
+# --- reading the history ---------------------------------------------------------
+
+_HISTORY_SQL = """
+SELECT f.flag_id, f.shipment_id, s.order_id, s.tracking_number, f.code, f.severity,
+       f.raised_at, f.confirmed_at, f.cleared_at, f.threshold, f.detail,
+       f.evidence::VARCHAR AS evidence
+FROM flags f JOIN shipments s USING (shipment_id)
+WHERE ($cleared OR f.cleared_at IS NULL) AND ($archived OR NOT s.archived)
+ORDER BY s.order_id, s.tracking_number, f.raised_at, f.flag_id
+"""
+
+
+def flag_history(
+    store: Store, *, include_cleared: bool = False, include_archived: bool = False
+) -> pl.DataFrame:
+    """Flag rows with their order id and number (open ones only, by default).
+
+    Columns: ``flag_id, shipment_id, order_id, tracking_number, code, severity,
+    raised_at, confirmed_at, cleared_at, threshold, detail, evidence``.
+    """
+    return store.frame(_HISTORY_SQL, {"cleared": include_cleared, "archived": include_archived})
+
+
+def _with_orders(store: Store, rows: pl.DataFrame) -> pl.DataFrame:
+    """Add order_id and tracking_number to flag rows (a join, not a loop)."""
+    if rows.is_empty():
+        return rows.with_columns(
+            pl.lit(None, pl.String).alias("order_id"),
+            pl.lit(None, pl.String).alias("tracking_number"),
+        )
+    ids = store.frame(
+        "SELECT shipment_id, order_id, tracking_number FROM shipments "
+        "WHERE shipment_id IN (SELECT unnest($ids))",
+        {"ids": rows["shipment_id"].unique().to_list()},
+    )
+    return rows.join(ids, on="shipment_id", how="left")
