@@ -95,7 +95,7 @@ class Store:
                 if time.monotonic() >= deadline:
                     raise DatabaseBusy(
                         f"database {target} is in use by another process "
-                        f"(waited {busy_timeout:.0f}s): {_holder(str(exc))}"
+                        f"(waited {busy_timeout:g}s): {_holder(str(exc))}"
                     ) from exc
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
@@ -193,7 +193,25 @@ def frame_of(conn: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> p
 
 
 def _holder(message: str) -> str:
-    # DuckDB's lock error names the process: "... Conflicting lock is held in
-    # /usr/bin/python3 (PID 1234) by user root ..."; keep that part when present.
-    match = re.search(r"(Conflicting lock is held in .*?)(?:\. See also|$)", message)
-    return match.group(1) if match else message.splitlines()[0]
+    """Who holds the file, from DuckDB's lock error, in words a person can act on.
+
+    DuckDB says "Conflicting lock is held in /usr/bin/python3 (PID 1234) [by user
+    x]." and, when that process only reads, adds that read-only access would work;
+    we keep the PID, show its command line when this machine can see it, and say
+    whether it reads or writes.
+    """
+    match = re.search(r"Conflicting lock is held in (.*?) \(PID (\d+)\)", message)
+    if not match:
+        return message.splitlines()[0]
+    program, pid = match.group(1), int(match.group(2))
+    mode = "reading" if "read-only mode" in message else "writing"
+    return f"PID {pid} ({_command_line(pid) or program}) has it open for {mode}"
+
+
+def _command_line(pid: int) -> str | None:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # another OS, another container, or the process just ended
+        return None
+    text = " ".join(raw.replace(b"\0", b" ").decode("utf-8", "replace").split())
+    return text if len(text) <= 160 else text[:157] + "..."
