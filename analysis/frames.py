@@ -31,7 +31,16 @@ a selected shipment follows:
 - ``include_archived``: archived shipments are left out unless this is true.
 
 Functions that depend on the time (ages, stalls, deadlines) take ``now``, which
-defaults to :func:`collector.clock.now` (so ``PARCELPROOF_NOW`` fixes it).
+defaults to :func:`collector.clock.now` (so ``PARCELPROOF_NOW`` fixes it), and
+those that apply thresholds take ``settings`` (default: ``parcelproof.toml`` when
+present, else the built-in defaults). Flags are those the rules find at ``now``
+(:func:`current_flags`, nothing is written), so they agree with
+``parcelproof flags`` run at the same instant.
+
+Tables: :func:`shipments`, :func:`events`, :func:`flags` (the stored history),
+:func:`tracking_state`, :func:`polls`. Views: :func:`transit_times`,
+:func:`last_activity`, :func:`lane_stats`, :func:`store_scorecard`,
+:func:`number_quality`, :func:`current_flags`, :func:`dispute_deadlines`.
 """
 
 from __future__ import annotations
@@ -46,8 +55,9 @@ from typing import Any, Literal, TypeAlias, TypedDict, Unpack
 import duckdb
 import polars as pl
 
+from analysis.flags import compute_flags
 from collector import clock
-from collector.config import PollConfig, RulesConfig
+from collector.config import PollConfig, RulesConfig, Settings, find_config_path, load_settings
 from collector.countries import zone_names
 from collector.errors import StoreError
 from collector.store import Store, default_db_path, frame_of
@@ -273,13 +283,15 @@ def last_activity(
     *,
     now: datetime | None = None,
     stalled_days: float | None = None,
+    settings: Settings | None = None,
     busy_timeout: float | None = None,
     **filters: Unpack[Filters],
 ) -> pl.DataFrame:
     """Per shipment: the last event, days since it, and whether the parcel is stalled.
 
     ``days_since_last_event`` is measured at ``now``; ``stalled`` is true when that is
-    more than ``stalled_days`` (default ``rules.stalled_days``, 10) and the parcel is
+    more than ``stalled_days`` (default: ``rules.stalled_days`` of ``settings``,
+    which default to the configuration file's) and the parcel is
     neither delivered nor returned. ``max_gap_days`` is the longest quiet spell
     between scans, up to now while the parcel is still moving::
 
@@ -292,7 +304,7 @@ def last_activity(
         "max_gap_days, stalled_now AS stalled "
         "FROM facts ORDER BY days_since_last_event DESC NULLS LAST, shipment_id"
     )
-    params = _params(filters, now=now, stalled_days=stalled_days)
+    params = _params(filters, now=now, rules=_settings(settings).rules, stalled_days=stalled_days)
     return _frame(source, sql, params, busy_timeout)
 
 
@@ -303,6 +315,7 @@ def lane_stats(  # noqa: PLR0913 - keyword-only knobs for notebooks
     quantiles: Sequence[float] = (0.5, 0.8, 0.95),
     now: datetime | None = None,
     stalled_days: float | None = None,
+    settings: Settings | None = None,
     busy_timeout: float | None = None,
     **filters: Unpack[Filters],
 ) -> pl.DataFrame:
@@ -342,7 +355,7 @@ def lane_stats(  # noqa: PLR0913 - keyword-only knobs for notebooks
         f"{_days('shipped_at', 'first_scan_at')} AS handover_days FROM facts) "
         f"GROUP BY ALL ORDER BY shipments DESC, {cols}"
     )
-    params = _params(filters, now=now, stalled_days=stalled_days)
+    params = _params(filters, now=now, rules=_settings(settings).rules, stalled_days=stalled_days)
     return _frame(source, sql, params, busy_timeout)
 
 
@@ -350,8 +363,7 @@ def store_scorecard(
     source: Source = None,
     *,
     now: datetime | None = None,
-    label_only_days: float | None = None,
-    not_found_days: float | None = None,
+    settings: Settings | None = None,
     busy_timeout: float | None = None,
     **filters: Unpack[Filters],
 ) -> pl.DataFrame:
@@ -363,9 +375,10 @@ def store_scorecard(
     ``pending``: not delivered, promised day still ahead; ``no_promise``: no
     promised date. A recycled number's "delivery" counts as not delivered.
     ``on_time_rate`` is on_time / (on_time + late). ``transit_days_p50`` is the
-    median over delivered, plausible shipments. ``invalid``, ``not_found`` and ``label_only`` count
-    numbers as :func:`number_quality` does; ``bad_number_share`` is their share;
-    ``flagged`` counts shipments with an open flag::
+    median over delivered, plausible shipments. ``invalid``, ``not_found`` and
+    ``label_only`` count numbers as :func:`number_quality` does and
+    ``bad_number_share`` is their share; ``flagged`` counts shipments with any
+    flag at ``now``::
 
         >>> store_scorecard(None).sort("on_time_rate")              # doctest: +SKIP
     """
@@ -383,32 +396,28 @@ def store_scorecard(
         "count(*) FILTER (WHERE number_problem = 'not_found') AS not_found, "
         "count(*) FILTER (WHERE number_problem = 'label_only') AS label_only, "
         "count(number_problem) / count(*) AS bad_number_share, "
-        "count(*) FILTER (WHERE open_flags > 0) AS flagged "
+        "count(*) FILTER (WHERE flag_count > 0) AS flagged "
         "FROM facts GROUP BY store ORDER BY shipments DESC, store"
     )
-    params = _params(
-        filters, now=now, label_only_days=label_only_days, not_found_days=not_found_days
+    return _flagged_frame(
+        source, sql, filters, now=now, settings=settings, busy_timeout=busy_timeout
     )
-    return _frame(source, sql, params, busy_timeout)
 
 
-def number_quality(  # noqa: PLR0913 - keyword-only knobs for notebooks
+def number_quality(
     source: Source = None,
     *,
     by: str | Sequence[str] = ("store", "carrier"),
     now: datetime | None = None,
-    label_only_days: float | None = None,
-    not_found_days: float | None = None,
+    settings: Settings | None = None,
     busy_timeout: float | None = None,
     **filters: Unpack[Filters],
 ) -> pl.DataFrame:
     """Share of invalid, not-found and label-only numbers per ``by`` group.
 
-    Each shipment counts once, in the first that applies: ``invalid`` (the number
-    fails its format's check, or a source said it is invalid), ``not_found`` (no
-    source ever found it, one answered "not found", and ``not_found_days`` have
-    passed since shipping), ``label_only`` (only "info received" events
-    ``label_only_days`` after shipping). Thresholds default to ``[rules]``::
+    The verdicts are the flag rules' at ``now`` (:func:`current_flags`), so they
+    agree with ``parcelproof flags``; each shipment counts once, in the first that
+    applies: ``invalid`` (``invalid_number``), ``not_found``, ``label_only``::
 
         >>> number_quality(None, by="store").sort("bad_share", descending=True)  # doctest: +SKIP
     """
@@ -425,10 +434,84 @@ def number_quality(  # noqa: PLR0913 - keyword-only knobs for notebooks
         "count(number_problem) / count(*) AS bad_share "
         f"FROM facts GROUP BY ALL ORDER BY shipments DESC, {cols}"
     )
-    params = _params(
-        filters, now=now, label_only_days=label_only_days, not_found_days=not_found_days
+    return _flagged_frame(
+        source, sql, filters, now=now, settings=settings, busy_timeout=busy_timeout
     )
-    return _frame(source, sql, params, busy_timeout)
+
+
+def current_flags(
+    source: Source = None,
+    *,
+    now: datetime | None = None,
+    settings: Settings | None = None,
+    busy_timeout: float | None = None,
+    **filters: Unpack[Filters],
+) -> pl.DataFrame:
+    """The flags that hold at ``now``, computed by the flag rules and stored nowhere.
+
+    Unlike :func:`flags` (the history the last ``flags``/``run`` wrote), this is
+    always as of ``now``, with the thresholds of ``settings`` (default: the
+    configuration file, if any). One row per shipment and code::
+
+        >>> current_flags(None).group_by("code").len()               # doctest: +SKIP
+    """
+    where, params = _where(filters)
+    sql = (
+        "SELECT s.order_id, s.tracking_number, s.store, "
+        "coalesce(s.carrier, s.courier) AS carrier, f.* "
+        f"FROM current_flags f JOIN shipments s USING (shipment_id) WHERE {where} "
+        "ORDER BY f.shipment_id, f.code"
+    )
+    return _flagged_frame(
+        source, sql, filters, now=now, settings=settings, busy_timeout=busy_timeout, params=params
+    )
+
+
+def dispute_deadlines(
+    source: Source = None,
+    *,
+    now: datetime | None = None,
+    settings: Settings | None = None,
+    busy_timeout: float | None = None,
+    **filters: Unpack[Filters],
+) -> pl.DataFrame:
+    """Per shipment: the dispute window, today's recommended action and the days left.
+
+    The windows and actions are :func:`analysis.disputes.dispute_windows` over the
+    flags at ``now`` (``action`` is one of ``open_dispute, ask_seller, escalate,
+    wait, too_late, none``). Added here: ``store``, ``carrier``, ``status``,
+    ``flags`` (the codes at ``now``), ``days_left`` (to the deadline; negative once
+    it has passed) and ``urgency`` (higher is more urgent). Sorted for triage: most
+    urgent action first, then the nearest deadline::
+
+        >>> todo = dispute_deadlines(None).filter(pl.col("action") != "none")  # doctest: +SKIP
+    """
+    from analysis.disputes import ACTION_RANK, dispute_windows
+
+    at = (now or clock.now()).astimezone(UTC)
+    config = _settings(settings)
+    where, params = _where(filters)
+    params["now"] = at
+    sql = (
+        "SELECT w.shipment_id, s.order_id, s.tracking_number, s.marketplace, s.store, "
+        "coalesce(s.carrier, s.courier) AS carrier, coalesce(t.status, 'unknown') AS status, "
+        "coalesce(f.codes, []::VARCHAR[]) AS flags, w.action, w.action_detail, w.opens_at, "
+        f"w.deadline, {_days('$now::TIMESTAMPTZ', 'w.deadline')} AS days_left, "
+        "w.urgency, w.rule "
+        "FROM dispute_windows_now w JOIN shipments s USING (shipment_id) "
+        "LEFT JOIN tracking_state t USING (shipment_id) "
+        "LEFT JOIN (SELECT shipment_id, list(code ORDER BY code) AS codes "
+        "FROM current_flags GROUP BY shipment_id) f USING (shipment_id) "
+        f"WHERE {where} ORDER BY urgency DESC, w.deadline NULLS LAST, s.order_id"
+    )
+    with connect(source, busy_timeout=busy_timeout) as conn:
+        view = Store(conn, None)  # the same connection; closed by its owner, not here
+        flagged = compute_flags(view, at, config.rules)
+        windows = dispute_windows(view, at, config, flags=flagged).with_columns(
+            urgency=pl.col("action").replace_strict(ACTION_RANK, return_dtype=pl.Int8)
+        )
+        with _registered(conn, current_flags=flagged, dispute_windows_now=windows):
+            return _query(conn, sql, params)
 
 
 # ----------------------------------------------------------------------- helpers
@@ -437,10 +520,54 @@ def number_quality(  # noqa: PLR0913 - keyword-only knobs for notebooks
 def _frame(
     source: Source, sql: str, params: dict[str, Any], busy_timeout: float | None
 ) -> pl.DataFrame:
+    with connect(source, busy_timeout=busy_timeout) as conn:
+        return _query(conn, sql, params)
+
+
+def _query(conn: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> pl.DataFrame:
     # DuckDB refuses unused named parameters; each view binds only what it uses.
     used = set(re.findall(r"\$(\w+)", sql))
+    return frame_of(conn, sql, {k: v for k, v in params.items() if k in used})
+
+
+def _flagged_frame(  # noqa: PLR0913 - internal: the shared tail of the flag-based views
+    source: Source,
+    sql: str,
+    filters: Filters,
+    *,
+    now: datetime | None,
+    settings: Settings | None,
+    busy_timeout: float | None,
+    params: dict[str, Any] | None = None,
+) -> pl.DataFrame:
+    """Run ``sql`` with the flags at ``now`` available as the view ``current_flags``."""
+    config = _settings(settings)
+    bound = _params(filters, now=now, rules=config.rules) if params is None else params
+    bound.setdefault("now", (now or clock.now()).astimezone(UTC))
     with connect(source, busy_timeout=busy_timeout) as conn:
-        return frame_of(conn, sql, {k: v for k, v in params.items() if k in used})
+        flagged = compute_flags(Store(conn, None), bound["now"], config.rules)
+        with _registered(conn, current_flags=flagged):
+            return _query(conn, sql, bound)
+
+
+@contextmanager
+def _registered(conn: duckdb.DuckDBPyConnection, **frames: pl.DataFrame) -> Iterator[None]:
+    """Make polars frames visible to SQL on ``conn`` by name, for one block."""
+    for name, frame in frames.items():
+        conn.register(name, frame.to_arrow())
+    try:
+        yield
+    finally:
+        for name in frames:
+            conn.unregister(name)
+
+
+def _settings(settings: Settings | None) -> Settings:
+    """The given settings, else the configuration file's (if any), else the defaults."""
+    if settings is not None:
+        return settings
+    path = find_config_path(None)
+    return load_settings(path) if path else Settings()
 
 
 def _days(start: str, end: str) -> str:
@@ -508,18 +635,13 @@ def _params(
     filters: Filters,
     *,
     now: datetime | None,
+    rules: RulesConfig | None = None,
     stalled_days: float | None = None,
-    label_only_days: float | None = None,
-    not_found_days: float | None = None,
 ) -> dict[str, Any]:
-    rules = RulesConfig()
+    rules = rules or RulesConfig()
     _, params = _where(filters)
     params["now"] = (now or clock.now()).astimezone(UTC)
     params["stalled_days"] = rules.stalled_days if stalled_days is None else stalled_days
-    params["label_only_days"] = (
-        rules.label_only_days if label_only_days is None else label_only_days
-    )
-    params["not_found_days"] = rules.not_found_days if not_found_days is None else not_found_days
     zones = zone_names()
     params["zone_countries"] = list(zones)
     params["zone_names"] = list(zones.values())
@@ -530,9 +652,9 @@ def _facts_sql(filters: Filters, *, gaps: bool = False, quality: bool = False) -
     """CTEs ending in ``facts``: one row per selected shipment with its derived instants.
 
     ``gaps`` adds the longest quiet spell (a window over the events: only the
-    views that need it pay for it); ``quality`` adds what sources answered and the
-    open flags. The parameters ``$now``, ``$stalled_days``, ``$label_only_days``
-    and ``$not_found_days`` must be bound (see :func:`_params`).
+    views that need it pay for it); ``quality`` adds the flags at now (the view
+    ``current_flags`` must be registered). ``$now``, ``$stalled_days`` and the
+    zone lists must be bound (see :func:`_params`).
     """
     where, _ = _where(filters)
     not_a_scan = ", ".join(f"'{s}'" for s in NOT_A_SCAN)
@@ -581,24 +703,23 @@ def _facts_sql(filters: Filters, *, gaps: bool = False, quality: bool = False) -
         extra_cols += ", gap.max_scan_gap_days"
         extra_joins += " LEFT JOIN gap USING (shipment_id)"
     if quality:
+        # The flag rules' verdicts at $now (registered as `current_flags`).
         ctes.append(
-            "pr AS (SELECT shipment_id, bool_or(outcome = 'invalid') AS said_invalid, "
-            "bool_or(outcome = 'not_found') AS said_not_found "
-            "FROM poll_results JOIN s USING (shipment_id) GROUP BY shipment_id)"
-        )
-        ctes.append(
-            "fl AS (SELECT shipment_id, count(*) AS open_flags FROM flags "
-            "JOIN s USING (shipment_id) WHERE cleared_at IS NULL GROUP BY shipment_id)"
+            "cf AS (SELECT shipment_id, count(*) AS flag_count, "
+            "bool_or(code = 'invalid_number') AS f_invalid, "
+            "bool_or(code = 'not_found') AS f_not_found, "
+            "bool_or(code = 'label_only') AS f_label_only "
+            "FROM current_flags JOIN s USING (shipment_id) GROUP BY shipment_id)"
         )
         extra_cols += (
-            ", coalesce(pr.said_invalid, false) AS said_invalid"
-            ", coalesce(pr.said_not_found, false) AS said_not_found"
-            ", coalesce(fl.open_flags, 0) AS open_flags"
+            ", coalesce(cf.flag_count, 0) AS flag_count, CASE WHEN cf.f_invalid THEN 'invalid' "
+            "WHEN cf.f_not_found THEN 'not_found' WHEN cf.f_label_only THEN 'label_only' END "
+            "AS number_problem"
         )
-        extra_joins += " LEFT JOIN pr USING (shipment_id) LEFT JOIN fl USING (shipment_id)"
+        extra_joins += " LEFT JOIN cf USING (shipment_id)"
     ctes.append(
         "base AS (SELECT s.shipment_id, s.order_id, s.tracking_number, s.marketplace, s.store, "
-        "coalesce(s.carrier, s.courier) AS carrier, s.courier, s.number_verdict, "
+        "coalesce(s.carrier, s.courier) AS carrier, s.courier, "
         # Where the parcel was first seen; without events, the post that issued a
         # UPU S10 number (its last two letters), which is usually the origin too.
         "coalesce(ev.first_event_country, CASE WHEN regexp_full_match(s.tracking_number, "
@@ -617,10 +738,7 @@ def _facts_sql(filters: Filters, *, gaps: bool = False, quality: bool = False) -
         "+ to_minutes(ev.delivered_offset_minutes) "
         "ELSE timezone(coalesce(z.zone, 'UTC'), coalesce(t.delivered_at, ev.delivered_event_at)) "
         "END AS DATE) AS delivered_local_date, "
-        "ev.last_event_description, ev.last_event_location, "
-        "coalesce(t.ever_found, false) OR coalesce(ev.event_count, 0) > 0 AS ever_found, "
-        "coalesce(t.consecutive_not_found, 0) AS consecutive_not_found, "
-        "t.last_outcome"
+        "ev.last_event_description, ev.last_event_location"
         f"{extra_cols} "
         "FROM s LEFT JOIN ev USING (shipment_id) LEFT JOIN tracking_state t "
         f"USING (shipment_id) LEFT JOIN zones z USING (destination_country){extra_joins})"
@@ -652,17 +770,6 @@ def _facts_sql(filters: Filters, *, gaps: bool = False, quality: bool = False) -
             f"coalesce({quiet_now}, false) AS stalled_now",
             f"coalesce(max_scan_gap_days > $stalled_days OR ({quiet_now}), false) AS stalled_ever",
         ]
-    if quality:
-        due_not_found = f"{_days('shipped_at', '$now::TIMESTAMPTZ')} > $not_found_days"
-        due_label = f"{_days('shipped_at', '$now::TIMESTAMPTZ')} > $label_only_days"
-        derived.append(
-            "CASE WHEN number_verdict = 'invalid' OR said_invalid "
-            "OR last_outcome = 'invalid' THEN 'invalid' "
-            "WHEN NOT ever_found AND (said_not_found OR consecutive_not_found > 0 "
-            f"OR status = 'not_found') AND {due_not_found} THEN 'not_found' "
-            f"WHEN event_count > 0 AND first_scan_at IS NULL AND {due_label} "
-            "THEN 'label_only' END AS number_problem"
-        )
     ctes.append(f"facts AS (SELECT *, {', '.join(derived)} FROM base)")
     return "WITH " + ",\n".join(ctes) + "\n"
 
@@ -672,6 +779,8 @@ __all__ = [
     "Filters",
     "Source",
     "connect",
+    "current_flags",
+    "dispute_deadlines",
     "events",
     "flags",
     "lane_stats",

@@ -1,0 +1,322 @@
+"""Synthetic scenarios for N numbers (benchmarks), deterministic by seed.
+
+Each synthetic parcel leaves China (China Post S10 numbers with a valid check
+digit, Cainiao ``LP00...``, YunExpress ``YT...``), crosses to one of a dozen
+destination countries and is handed to that country's post for the last mile.
+Outcomes are mixed like a real shop's book: mostly delivered or in transit, some
+stalled, label-only, not found, invalid, in customs trouble, failed or returned.
+Events carry the local offset of where they happened (IANA zones, so daylight
+saving is right) and never lie after ``end``.
+
+    >>> a = synthetic_scenarios(50, seed=7)
+    >>> b = synthetic_scenarios(50, seed=7)
+    >>> [s.number for s in a] == [s.number for s in b], len(a)
+    (True, 50)
+
+:func:`synthetic_orders` gives the matching import rows (one order per number) and
+:func:`write_orders_csv` writes them in the import format.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from collector.simulator.model import (
+    KINDS,
+    Carrier,
+    Event,
+    Place,
+    Scenario,
+    catalogue,
+    final_canonical,
+    read_document,
+)
+
+DEFAULT_END = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+_ORIGINS = ("shenzhen", "guangzhou", "yiwu", "dongguan")
+
+# destination country -> (last-mile carrier, hub place, [delivery places])
+_DESTINATIONS: dict[str, tuple[str, Place, tuple[Place, ...]]] = {
+    "US": (
+        "usps",
+        Place("Jamaica", "NY", "11430", "US", "America/New_York"),
+        (
+            Place("New York", "NY", "10001", "US", "America/New_York"),
+            Place("Chicago", "IL", "60614", "US", "America/Chicago"),
+            Place("Los Angeles", "CA", "90012", "US", "America/Los_Angeles"),
+        ),
+    ),
+    "DE": (
+        "deutsche-post",
+        Place("Frankfurt", None, "60549", "DE", "Europe/Berlin"),
+        (Place("Berlin", None, "10115", "DE", "Europe/Berlin"),),
+    ),
+    "FR": (
+        "la-poste",
+        Place("Roissy-en-France", None, "95700", "FR", "Europe/Paris"),
+        (Place("Paris", None, "75011", "FR", "Europe/Paris"),),
+    ),
+    "ES": (
+        "correos",
+        Place("Madrid Barajas", None, "28042", "ES", "Europe/Madrid"),
+        (Place("Madrid", None, "28013", "ES", "Europe/Madrid"),),
+    ),
+    "GB": (
+        "royal-mail",
+        Place("London Heathrow", None, "TW6 2PJ", "GB", "Europe/London"),
+        (Place("Manchester", None, "M1 1AE", "GB", "Europe/London"),),
+    ),
+    "IT": (
+        "poste-italiane",
+        Place("Milano Linate", None, "20138", "IT", "Europe/Rome"),
+        (Place("Roma", None, "00184", "IT", "Europe/Rome"),),
+    ),
+    "NL": (
+        "postnl",
+        Place("Hoofddorp", None, "2132", "NL", "Europe/Amsterdam"),
+        (Place("Utrecht", None, "3511 AA", "NL", "Europe/Amsterdam"),),
+    ),
+    "PL": (
+        "poczta-polska",
+        Place("Warszawa", None, "02-999", "PL", "Europe/Warsaw"),
+        (Place("Krakow", None, "31-001", "PL", "Europe/Warsaw"),),
+    ),
+    "BR": (
+        "correios",
+        Place("Curitiba", "PR", None, "BR", "America/Sao_Paulo"),
+        (Place("Sao Paulo", "SP", "01310-100", "BR", "America/Sao_Paulo"),),
+    ),
+    "AU": (
+        "auspost",
+        Place("Sydney", "NSW", "2020", "AU", "Australia/Sydney"),
+        (Place("Melbourne", "VIC", "3000", "AU", "Australia/Melbourne"),),
+    ),
+    "JP": (
+        "japan-post",
+        Place("Tokyo International", None, "135-8799", "JP", "Asia/Tokyo"),
+        (Place("Osaka", None, "530-0001", "JP", "Asia/Tokyo"),),
+    ),
+    "CA": (
+        "canada-post",
+        Place("Mississauga", "ON", "L5T 2N4", "CA", "America/Toronto"),
+        (Place("Vancouver", "BC", "V6B 1A1", "CA", "America/Vancouver"),),
+    ),
+}
+
+# (outcome label, weight)
+_MIX = (
+    ("delivered", 30),
+    ("in_transit", 30),
+    ("out_for_delivery", 5),
+    ("stalled", 8),
+    ("label_only", 5),
+    ("not_found", 5),
+    ("invalid", 2),
+    ("exception", 4),
+    ("available_for_pickup", 4),
+    ("delivery_failed", 3),
+    ("returned", 4),
+)
+
+# The standard journey: (kind, where).
+_JOURNEY = (
+    ("info_received", "origin"),
+    ("picked_up", "origin"),
+    ("sorting_inbound", "hub"),
+    ("sorting_outbound", "hub"),
+    ("export_customs_done", "hub"),
+    ("departed_origin", "hub"),
+    ("arrived_destination", "dest_hub"),
+    ("import_customs_done", "dest_hub"),
+    ("arrived_facility", "city"),
+    ("out_for_delivery", "city"),
+    ("delivered", "city"),
+)
+
+
+def s10_check_digit(serial: str) -> int:
+    """The UPU S10 check digit of an 8-digit serial.
+
+    >>> s10_check_digit("12345678")
+    5
+    """
+    total = sum(int(d) * w for d, w in zip(serial, (8, 6, 4, 2, 3, 5, 9, 7), strict=True))
+    check = 11 - total % 11
+    return {10: 0, 11: 5}.get(check, check)
+
+
+def _number(rng: random.Random, first_mile: str) -> str:
+    if first_mile == "cainiao":
+        return "LP00" + "".join(rng.choices("0123456789", k=12))
+    if first_mile == "yunexpress":
+        return "YT" + "".join(rng.choices("0123456789", k=16))
+    serial = "".join(rng.choices("0123456789", k=8))
+    prefix = rng.choice(("LX", "LY", "LZ", "RB", "RR", "UB", "UG", "UH", "CE"))
+    return f"{prefix}{serial}{s10_check_digit(serial)}CN"
+
+
+def _local(instant: datetime, place: Place | None) -> datetime:
+    zone = ZoneInfo(place.zone) if place and place.zone else UTC
+    return instant.astimezone(zone)
+
+
+def _events(
+    rng: random.Random,
+    outcome: str,
+    places: dict[str, Place],
+    start: datetime,
+    end: datetime,
+) -> list[Event]:
+    destination = places["city"].country
+    steps: list[tuple[str, str]] = list(_JOURNEY)
+    if outcome == "label_only":
+        steps = steps[:1]
+    elif outcome in ("in_transit", "stalled"):
+        steps = steps[: rng.randint(3, 9)]
+    elif outcome == "out_for_delivery":
+        steps = steps[:10]
+    elif outcome == "exception":
+        steps = [*steps[:7], ("customs_held", "dest_hub")]
+    elif outcome == "available_for_pickup":
+        steps = [*steps[:9], ("available_for_pickup", "city")]
+    elif outcome == "delivery_failed":
+        steps = [*steps[:10], ("delivery_failed", "city")]
+    elif outcome == "returned":
+        steps = [*steps[:10], ("delivery_failed", "city"), ("returning", "city")]
+        steps.append(("returned", "origin"))
+    instants: list[datetime] = []
+    at = start
+    for kind, _ in steps:
+        if instants:
+            # A flight takes days; a scan after the previous one takes hours.
+            hours = rng.uniform(72, 200) if kind == "arrived_destination" else rng.uniform(2, 60)
+            at = at + timedelta(hours=hours)
+        instants.append(at.replace(second=0, microsecond=0))
+    if outcome == "stalled":
+        shift = instants[-1] - (end - timedelta(days=rng.uniform(14, 40)))
+        instants = [i - shift for i in instants]
+    events = []
+    for (kind, where), instant in zip(steps, instants, strict=True):
+        if instant > end:
+            break
+        place = places[where]
+        leg = 1 if place.country == destination and kind != "returned" else 0
+        events.append(Event(_local(instant, place), kind, KINDS[kind].text, place=place, leg=leg))
+    return events
+
+
+def synthetic_scenarios(
+    n: int, *, seed: int = 0, end: datetime = DEFAULT_END, days: float = 60.0
+) -> list[Scenario]:
+    """``n`` scenarios with distinct numbers, the same for the same ``seed``.
+
+    Parcels ship within the ``days`` before ``end``; no event lies after ``end``.
+    Each scenario's ``extra["order"]`` is the order it belongs to (import columns).
+    """
+    rng = random.Random(seed)
+    carriers, places = catalogue(read_document())
+    seen: set[str] = set()
+    labels = [label for label, _ in _MIX]
+    weights = [weight for _, weight in _MIX]
+    out: list[Scenario] = []
+    while len(out) < n:
+        first_mile = rng.choice(("china-post", "cainiao", "yunexpress"))
+        number = _number(rng, first_mile)
+        if number in seen:
+            continue
+        seen.add(number)
+        outcome = rng.choices(labels, weights)[0]
+        country = rng.choice(sorted(_DESTINATIONS))
+        last_mile, hub, cities = _DESTINATIONS[country]
+        origin = places[rng.choice(_ORIGINS)]
+        route = {
+            "origin": origin,
+            "hub": places["guangzhou"],
+            "dest_hub": hub,
+            "city": rng.choice(cities),
+        }
+        shipped = end - timedelta(days=rng.uniform(2, days))
+        events = _events(rng, outcome, route, shipped, end)
+        chain: tuple[Carrier, ...] = (carriers[first_mile], carriers[last_mile])
+        low = shipped + timedelta(days=rng.randint(10, 20))
+        eta = (low, low + timedelta(days=rng.randint(5, 15)))
+        city = route["city"]
+        scenario = Scenario(
+            number=number,
+            shows=f"synthetic {outcome}",
+            origin="CN",
+            destination=country,
+            carriers=chain,
+            events=tuple(events),
+            outcome={"not_found": "not_found", "invalid": "invalid"}.get(outcome, "tracked"),
+            eta=eta,
+            extra={
+                "order": {
+                    "order_id": f"SIM{seed:03d}-{len(out):06d}",
+                    "marketplace": "aliexpress",
+                    "store": "Synthetic Store",
+                    "tracking_number": number,
+                    "carrier": carriers[first_mile].name,
+                    "ordered_at": (shipped - timedelta(days=2)).isoformat(timespec="seconds"),
+                    "shipped_at": shipped.date().isoformat(),
+                    "promised_from": eta[0].date().isoformat(),
+                    "promised_to": eta[1].date().isoformat(),
+                    "protection_ends_at": (eta[1] + timedelta(days=15)).date().isoformat(),
+                    "destination_country": country,
+                    "destination_postcode": city.postal_code or "",
+                    "destination_city": city.city or "",
+                    "item": "Synthetic item",
+                    "amount": f"{rng.uniform(2, 80):.2f}",
+                    "currency": "USD",
+                }
+            },
+        )
+        out.append(_with_expect(scenario))
+    return out
+
+
+def _with_expect(scenario: Scenario) -> Scenario:
+    return replace(scenario, expect=final_canonical(scenario))
+
+
+ORDER_COLUMNS = (
+    "order_id",
+    "marketplace",
+    "store",
+    "tracking_number",
+    "carrier",
+    "ordered_at",
+    "shipped_at",
+    "promised_from",
+    "promised_to",
+    "protection_ends_at",
+    "destination_country",
+    "destination_postcode",
+    "destination_city",
+    "item",
+    "amount",
+    "currency",
+)
+
+
+def synthetic_orders(scenarios: Iterable[Scenario]) -> list[dict[str, Any]]:
+    """The import rows of synthetic scenarios (one order per number)."""
+    return [dict(s.extra["order"]) for s in scenarios if "order" in s.extra]
+
+
+def write_orders_csv(scenarios: Iterable[Scenario], path: str | Path) -> Path:
+    """Write the orders of synthetic scenarios as an import CSV; returns the path."""
+    target = Path(path)
+    with target.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=ORDER_COLUMNS)
+        writer.writeheader()
+        writer.writerows(synthetic_orders(scenarios))
+    return target
