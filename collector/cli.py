@@ -150,6 +150,75 @@ def import_command(app: AppContext, file: Path) -> None:
     sys.exit(1 if result.rejected else 0)
 
 
+@cli.command("poll")
+@click.option("--all", "all_shipments", is_flag=True, help="Poll every non-archived shipment.")
+@click.option(
+    "--carrier",
+    "carriers",
+    multiple=True,
+    metavar="NAME",
+    help="Only shipments routed to this source, or of this courier/carrier (repeatable).",
+)
+@click.option(
+    "--shipment",
+    "shipments",
+    multiple=True,
+    metavar="ID",
+    help="Only this order id, tracking number or shipment id (repeatable).",
+)
+@click.option("--limit", type=click.IntRange(min=0), help="Poll at most this many shipments.")
+@pass_app
+@handle_errors
+def poll_command(
+    app: AppContext,
+    all_shipments: bool,
+    carriers: tuple[str, ...],
+    shipments: tuple[str, ...],
+    limit: int | None,
+) -> None:
+    """Poll the due shipments at their sources and store the answers as evidence.
+
+    Never-polled shipments go first, then the stalest. Each shipment goes to the
+    first source of [routing] that is configured ([carriers.<name>] table, plus a
+    key if the source needs one) and can serve its courier. The poll lock
+    (<db>.poll.lock) is taken before the database is opened. Exit 0 ok, 1 some
+    source failed, 2 configuration error, 75 another poll holds the lock.
+    """
+    from collector.poll import run_poll
+
+    report = run_poll(
+        app.db_path,
+        app.settings,
+        all_shipments=all_shipments,
+        carriers=carriers,
+        shipments=shipments,
+        limit=limit,
+    )
+    for line in report.summary_lines():
+        click.echo(line)
+    sys.exit(report.exit_code)
+
+
+@cli.command("verify")
+@pass_app
+@handle_errors
+def verify_command(app: AppContext) -> None:
+    """Recompute every raw document's hashes and the whole poll hash chain.
+
+    Exit 0 when the evidence is intact, 1 when something was changed (the first
+    broken row is named: a raw document's sha256 or a poll id).
+    """
+    from collector.verify import verify_store
+
+    with app.open_store(read_only=True) as store:
+        report = verify_store(store)
+    if report.intact:
+        click.echo(report.summary())
+    else:
+        err_console.print(f"[bold red]{report.summary()}[/]", markup=True, highlight=False)
+    sys.exit(report.exit_code)
+
+
 def main() -> None:
     """Entry point of ``python -m collector``."""
     cli(prog_name="python -m collector")

@@ -16,7 +16,8 @@ Commands turn these into a message and an exit code; retry code asks
         ├── SourceUnavailable       timeouts, connection errors, 5xx (transient)
         ├── RateLimited             HTTP 429 or a per-second limit (transient)
         ├── QuotaExhausted          daily/monthly quota used up: stop the source
-        └── SourceRejected          401/403, bad key, malformed answer (terminal)
+        ├── SourceRejected          401/403, bad key, malformed answer (terminal)
+        └── ResponseTooLarge        a body over max_body_bytes (this request only)
 
 What a carrier *says* ("not found", "invalid number") is data, not an exception:
 parsers return it as an outcome and it is stored as evidence.
@@ -104,3 +105,7 @@ class QuotaExhausted(SourceError):
 
 class SourceRejected(SourceError):
     """The source refused the request for good (bad key, forbidden, bad request)."""
+
+
+class ResponseTooLarge(SourceError):
+    """A response body went over ``max_body_bytes``; it was dropped, not stored."""

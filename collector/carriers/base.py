@@ -1,0 +1,355 @@
+"""What a tracking source is, and the normalised records its parser returns.
+
+A source is a small declared object (:class:`Source`): its registry name, how many
+numbers one call carries, its default rate, whether it needs a key, which couriers
+it can serve, how to build its requests and a **pure** parser from response bytes to
+records. What a source *says* ("not found", "invalid", "rate limited") is data: a
+:class:`Result` with an :class:`Outcome`, never an exception.
+
+The only I/O a source does is through the ``send`` callable it is handed (owned by
+:mod:`collector.http`), so a source's whole protocol can be driven by a script in
+tests::
+
+    >>> a = event_key(None, "  Arrived at  HUB ", "Madrid")
+    >>> a == event_key(None, "arrived at hub", "MADRID")
+    True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from collector.carriers.status import Status
+from collector.config import SourceConfig
+from collector.errors import QuotaExhausted, RateLimited, SourceError, SourceRejected
+
+
+class Outcome(StrEnum):
+    """What one request, or one number in it, came to (stored in ``polls``/``poll_results``)."""
+
+    OK = "ok"
+    NOT_FOUND = "not_found"
+    INVALID = "invalid"
+    RATE_LIMITED = "rate_limited"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One normalised tracking event, with the source's raw code and text kept beside it.
+
+    ``occurred_at`` is a time-zone-aware UTC instant; ``local_time`` is the source's
+    local wall-clock text and ``utc_offset_minutes`` its offset when the source states
+    one (``tz_known``).
+    """
+
+    occurred_at: datetime | None
+    local_time: str | None
+    utc_offset_minutes: int | None
+    tz_known: bool
+    status: Status
+    sub_status: str | None
+    raw_code: str | None
+    raw_status: str | None
+    description: str | None
+    location: str | None = None
+    city: str | None = None
+    state: str | None = None
+    postcode: str | None = None
+    country: str | None = None
+    provider: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The stable de-duplication key (instant, normalised description, location)."""
+        return event_key(self.occurred_at, self.description, self.location, self.local_time)
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What a source answered about one tracking number."""
+
+    number: str
+    outcome: Outcome
+    code: str | None = None
+    message: str | None = None
+    status: Status | None = None
+    sub_status: str | None = None
+    source_status_raw: str | None = None
+    events: tuple[Event, ...] = ()
+    last_mile_number: str | None = None
+    last_mile_carrier: str | None = None
+    estimated_from: datetime | None = None
+    estimated_to: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One HTTP request a source wants sent; secrets are added by :mod:`collector.http`."""
+
+    operation: str
+    method: str
+    url: str
+    numbers: tuple[str, ...]
+    params: tuple[tuple[str, str], ...] = ()
+    body: bytes | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """What came back for a :class:`Request` (transport-neutral).
+
+    ``error`` is set when no usable answer arrived after the retries (timeouts, 429
+    or 5xx storms, a body over the size cap, a refused key); ``body`` then holds the
+    last body received, if any, which is still stored as evidence.
+    """
+
+    request: Request
+    requested_at: datetime
+    url: str  # redacted
+    status: int | None
+    body: bytes | None
+    content_type: str | None
+    duration_ms: float
+    error: SourceError | None = None
+    attempts: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """A parser's verdict on one response: the call's outcome plus one result per number.
+
+    ``stop`` is set when the source must not be used again in this run (quota used
+    up, key refused); it is the message to show.
+    """
+
+    outcome: Outcome
+    results: tuple[Result, ...]
+    message: str | None = None
+    stop: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One request sent, its response, and what the parser made of it (one ``polls`` row)."""
+
+    response: Response
+    parsed: Parsed
+
+
+@dataclass(slots=True)
+class BatchOutcome:
+    """Everything one batch produced: the exchanges and the final result per number."""
+
+    exchanges: list[Exchange] = field(default_factory=list)
+    results: dict[str, Result] = field(default_factory=dict)
+    registered: set[str] = field(default_factory=set)
+    stop: str | None = None
+
+
+#: The transport-owning function a source calls to send one request.
+Sender = Callable[[Request], Awaitable[Response]]
+
+
+class Source(ABC):
+    """A tracking source: declared properties, request builders and pure parsers.
+
+    Subclasses set the class attributes and implement :meth:`serves` and
+    :meth:`track`. Instances are cheap and bound to one ``[carriers.<name>]`` table.
+    """
+
+    #: Registry name, also the ``[carriers.<name>]`` table name.
+    name: ClassVar[str]
+    #: Most numbers one call may carry.
+    batch_size: ClassVar[int]
+    #: Requests per second when the config does not say.
+    default_rate: ClassVar[float]
+    #: Whether a key is needed (a source without one is not configured).
+    needs_key: ClassVar[bool] = False
+    #: Header that carries the key, when the key travels in a header.
+    auth_header: ClassVar[str | None] = None
+    #: Query parameter that carries the key, when the key travels in the URL.
+    auth_param: ClassVar[str | None] = None
+    #: Used when the config has no ``base_url``.
+    default_base_url: ClassVar[str]
+
+    def __init__(self, config: SourceConfig | None = None) -> None:
+        self.config = config or SourceConfig()
+        self.base_url = (self.config.base_url or self.default_base_url).rstrip("/")
+
+    @property
+    def effective_batch_size(self) -> int:
+        """The configured batch size, never above what the protocol allows."""
+        configured = self.config.batch_size or self.batch_size
+        return max(1, min(configured, self.batch_size))
+
+    @property
+    def rate(self) -> float:
+        """Requests per second: the configured rate, else the source's default."""
+        return self.config.requests_per_second or self.default_rate
+
+    @abstractmethod
+    def serves(self, courier: str | None) -> bool:
+        """Whether this source can track numbers of ``courier`` (None: undetected)."""
+
+    @abstractmethod
+    async def track(
+        self, numbers: Sequence[str], *, registered: frozenset[str], send: Sender
+    ) -> BatchOutcome:
+        """Fetch one batch of (distinct) numbers; ``registered`` are numbers known to the source."""
+
+
+# --- helpers shared by the parsers ----------------------------------------------------
+
+_SPACES = re.compile(r"\s+")
+
+
+def normalise_text(text: str | None) -> str:
+    """Case-folded, NFKC-normalised text with runs of white space collapsed."""
+    if not text:
+        return ""
+    return _SPACES.sub(" ", unicodedata.normalize("NFKC", text)).strip().casefold()
+
+
+def event_key(
+    occurred_at: datetime | None,
+    description: str | None,
+    location: str | None,
+    local_time: str | None = None,
+) -> str:
+    """A stable hash of an event's instant, normalised description and location.
+
+    Two answers that describe the same scan produce the same key, whatever their
+    spacing or case, so that a rerun never duplicates an event.
+    """
+    if occurred_at is not None:
+        instant = occurred_at.astimezone(UTC).isoformat(timespec="milliseconds")
+    else:
+        instant = "local:" + normalise_text(local_time)
+    text = "\x1f".join((instant, normalise_text(description), normalise_text(location)))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def load_json(body: bytes | None, content_type: str | None = None) -> tuple[Any, str | None]:
+    """Decode a JSON body, or say in one line why it cannot be used.
+
+    Returns ``(value, None)`` or ``(None, message)``; never raises. Truncated JSON,
+    HTML error pages, binary garbage and absurdly nested input all become messages.
+    """
+    if body is None or not body.strip():
+        return None, "empty body"
+    head = body.lstrip()[:1]
+    if head == b"<":
+        return None, f"body is HTML/XML, not JSON ({_preview(body)})"
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None, f"body is not UTF-8 text ({len(body)} bytes)"
+    try:
+        return json.loads(text), None
+    except RecursionError:
+        return None, "body is JSON nested too deeply"
+    except ValueError as exc:
+        return None, f"body is not valid JSON ({exc.__class__.__name__}: {exc}; {_preview(body)})"
+
+
+def _preview(body: bytes, size: int = 60) -> str:
+    text = body[:size].decode("utf-8", "replace")
+    return "starts " + repr(_SPACES.sub(" ", text).strip())
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty dict (hostile input is common)."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    """``value`` when it is a JSON array, else an empty list."""
+    return value if isinstance(value, list) else []
+
+
+def as_text(value: Any) -> str | None:
+    """A non-empty stripped string, numbers as text, anything else None."""
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def error_results(
+    numbers: Iterable[str], outcome: Outcome, message: str, code: str | None = None
+) -> tuple[Result, ...]:
+    """The same outcome for every number of a call (the call as a whole failed)."""
+    return tuple(Result(n, outcome, code=code, message=message) for n in numbers)
+
+
+def transport_failure(response: Response) -> Parsed | None:
+    """The verdict on a response that never produced a usable answer, else None.
+
+    Used by every source before parsing: exhausted retries on 429 and quota errors
+    stop the source for the run; a refused key too; other failures are errors of
+    this call only.
+    """
+    error = response.error
+    if error is None:
+        return None
+    numbers = response.request.numbers
+    message = str(error)
+    if isinstance(error, QuotaExhausted):
+        return Parsed(
+            Outcome.RATE_LIMITED,
+            error_results(numbers, Outcome.RATE_LIMITED, message),
+            message,
+            stop=message,
+        )
+    if isinstance(error, RateLimited):
+        stop = f"{message}; still rate limited after retries, stopping this source for the run"
+        return Parsed(
+            Outcome.RATE_LIMITED,
+            error_results(numbers, Outcome.RATE_LIMITED, message),
+            message,
+            stop=stop,
+        )
+    if isinstance(error, SourceRejected):
+        return Parsed(
+            Outcome.ERROR, error_results(numbers, Outcome.ERROR, message), message, stop=message
+        )
+    return Parsed(Outcome.ERROR, error_results(numbers, Outcome.ERROR, message), message)
+
+
+def call_outcome(results: Sequence[Result]) -> Outcome:
+    """The outcome of a whole call from its per-number results (any ok wins)."""
+    outcomes = {r.outcome for r in results}
+    for candidate in (
+        Outcome.OK,
+        Outcome.NOT_FOUND,
+        Outcome.INVALID,
+        Outcome.RATE_LIMITED,
+        Outcome.ERROR,
+    ):
+        if candidate in outcomes:
+            return candidate
+    return Outcome.OK
+
+
+def missing_results(
+    numbers: Sequence[str], seen: Mapping[str, Result], what: str
+) -> tuple[Result, ...]:
+    """Error results for numbers asked for but absent from the answer."""
+    return tuple(
+        Result(n, Outcome.ERROR, message=f"{what} did not mention this number")
+        for n in numbers
+        if n not in seen
+    )

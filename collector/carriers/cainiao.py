@@ -1,0 +1,293 @@
+"""Cainiao global (``cainiao``): the unofficial JSON behind AliExpress tracking pages.
+
+Protocol (``reference/carriers.md`` §2): ``GET {base_url}/global/detail.json
+?mailNos=a,b,c&lang=en-US``, no key, several numbers per call. The answer is
+``{"success": true, "module": [{...}]}`` with one module per number; events are in
+``detailList[]``, newest first: ``time`` (epoch milliseconds) is the instant,
+``timeStr`` the local text and ``timeZone`` its zone (``GMT+8``, ``GMT+0800``,
+``GMT+08:00`` or empty: unknown), ``actionCode`` the machine code. The stored
+offset is always the one that makes ``timeStr`` agree with ``time``; the zone counts
+as known only when ``timeZone`` is given *and* agrees with it (in the real capture
+``GMT+2`` and ``GMT+0`` events carry China-time text). A module whose
+``mailNoSource`` is ``EXTERNAL`` with no details means "not found". ``realMailNo`` /
+``destCpInfo`` name the last-mile number and carrier.
+
+The service is unofficial: the default rate is low (one call every two seconds) and
+the parser takes any shape without crashing::
+
+    >>> parse_gmt_offset("GMT+0800"), parse_gmt_offset("GMT-3:30"), parse_gmt_offset("")
+    (480, -210, None)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+from collector.carriers.base import (
+    BatchOutcome,
+    Event,
+    Exchange,
+    Outcome,
+    Parsed,
+    Request,
+    Result,
+    Sender,
+    Source,
+    as_dict,
+    as_list,
+    as_text,
+    call_outcome,
+    error_results,
+    load_json,
+    missing_results,
+    transport_failure,
+)
+from collector.carriers.cainiao_map import map_action, map_module_status
+from collector.carriers.status import Status
+
+NAME = "cainiao"
+
+#: Couriers whose numbers Cainiao's AliExpress tracking knows: undetected formats
+#: (LP..., AE..., CAINIAO...), UPU S10 numbers and the China-origin consolidators.
+SERVED_COURIERS = frozenset({"s10", "cainiao", "aliexpress", "yunexpress", "4px", "yanwen"})
+
+_GMT = re.compile(r"^(?:GMT|UTC)?\s*(?:([+-])\s*(\d{1,2})(?::?(\d{2}))?)?$", re.IGNORECASE)
+_LOCATION = re.compile(r"^\s*\[([^\]]{1,120})\]\s*(.*)$", re.DOTALL)
+# Epoch milliseconds between 1990 and 2100: anything else is not a time.
+_MS_MIN, _MS_MAX = 631_152_000_000, 4_102_444_800_000
+
+
+class Cainiao(Source):
+    """Cainiao global detail.json: AliExpress shipments, 10 numbers per call, no key."""
+
+    name: ClassVar[str] = NAME
+    batch_size: ClassVar[int] = 10
+    default_rate: ClassVar[float] = 0.5
+    needs_key: ClassVar[bool] = False
+    default_base_url: ClassVar[str] = "https://global.cainiao.com"
+
+    def serves(self, courier: str | None) -> bool:
+        """Undetected numbers and the formats AliExpress shipments use."""
+        return courier is None or courier.lower() in SERVED_COURIERS
+
+    def detail_request(self, numbers: Sequence[str]) -> Request:
+        """``GET /global/detail.json?mailNos=a,b,c&lang=...``."""
+        return Request(
+            operation="detail",
+            method="GET",
+            url=f"{self.base_url}/global/detail.json",
+            numbers=tuple(numbers),
+            params=(("mailNos", ",".join(numbers)), ("lang", self.config.lang)),
+        )
+
+    async def track(
+        self, numbers: Sequence[str], *, registered: frozenset[str], send: Sender
+    ) -> BatchOutcome:
+        """One call for the whole batch (Cainiao needs no registration)."""
+        response = await send(self.detail_request(numbers))
+        parsed = transport_failure(response) or parse_detail(
+            response.body, response.request.numbers, response.status
+        )
+        out = BatchOutcome(stop=parsed.stop)
+        out.exchanges.append(Exchange(response, parsed))
+        out.results = {r.number: r for r in parsed.results}
+        return out
+
+
+def parse_detail(body: bytes | None, numbers: Sequence[str], http_status: int | None) -> Parsed:
+    """Parse a ``detail.json`` answer into one result (with events) per number."""
+    document, problem = load_json(body)
+    prefix = f"HTTP {http_status}: " if http_status and not 200 <= http_status < 300 else ""
+    if problem is not None:
+        message = f"detail: {prefix}{problem}"
+        return Parsed(Outcome.ERROR, error_results(numbers, Outcome.ERROR, message), message)
+    doc = as_dict(document)
+    if doc.get("success") is False or "module" not in doc:
+        reason = (
+            as_text(doc.get("errorMsg"))
+            or as_text(doc.get("errorCode"))
+            or as_text(doc.get("message"))
+            or ("success=false" if doc.get("success") is False else "no 'module' in the answer")
+        )
+        message = f"detail: {prefix}call failed ({reason})"
+        return Parsed(Outcome.ERROR, error_results(numbers, Outcome.ERROR, message), message)
+    if prefix:
+        message = f"detail: {prefix.rstrip(': ')} with a success body"
+        return Parsed(Outcome.ERROR, error_results(numbers, Outcome.ERROR, message), message)
+    wanted = {n.upper(): n for n in numbers}
+    seen: dict[str, Result] = {}
+    for entry in as_list(doc.get("module")):
+        module = as_dict(entry)
+        number = wanted.get((as_text(module.get("mailNo")) or "").upper())
+        if number is None or number in seen:
+            continue
+        try:
+            seen[number] = module_result(module, number)
+        except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
+            message = f"detail: unreadable module ({exc})"
+            seen[number] = Result(number, Outcome.ERROR, message=message)
+    results = tuple(seen[n] for n in numbers if n in seen) + missing_results(
+        numbers, seen, "detail"
+    )
+    return Parsed(call_outcome(results), results)
+
+
+def module_result(module: dict[str, Any], number: str) -> Result:
+    """One ``module[]`` entry as a normalised :class:`Result`."""
+    raw_status = as_text(module.get("status"))
+    module_status = map_module_status(raw_status)
+    source = as_text(module.get("mailNoSource"))
+    indexed = [
+        (i, e)
+        for i, e in enumerate(_event(as_dict(d)) for d in as_list(module.get("detailList")))
+        if e is not None
+    ]
+    # detailList is newest first: sort on the instant, older first, and among equal
+    # instants keep the reverse of the list order.
+    floor = datetime.min.replace(tzinfo=UTC)
+    indexed.sort(key=lambda ie: (ie[1].occurred_at or floor, -ie[0]))
+    events = tuple(e for _, e in indexed)
+    eta = as_dict(module.get("globalEtaInfo"))
+    dest = as_dict(module.get("destCpInfo"))
+    common: dict[str, Any] = {
+        "source_status_raw": "/".join(x for x in (source, raw_status) if x) or None,
+        "events": events,
+        "last_mile_number": _last_mile_number(module, number),
+        "last_mile_carrier": as_text(dest.get("cpName")) or as_text(dest.get("cpCode")),
+        "estimated_from": _epoch_ms(eta.get("deliveryMinTime")),
+        "estimated_to": _epoch_ms(eta.get("deliveryMaxTime")),
+    }
+    if not events:
+        why = (
+            "not known to Cainiao (mailNoSource EXTERNAL, no details)"
+            if source == "EXTERNAL"
+            else "no tracking details"
+        )
+        return Result(
+            number,
+            Outcome.NOT_FOUND,
+            code=raw_status or source,
+            message=why,
+            status=Status.NOT_FOUND,
+            **common,
+        )
+    status, sub_status = events[-1].status, events[-1].sub_status
+    if module_status is Status.EXPIRED or status is Status.UNKNOWN:
+        # The page's summary wins when it says tracking stopped, or when the last
+        # event's code is one we do not know.
+        status, sub_status = module_status, None
+    return Result(
+        number,
+        Outcome.OK,
+        code=raw_status,
+        status=None if status in (Status.UNKNOWN, Status.NOT_FOUND) else status,
+        sub_status=sub_status,
+        **common,
+    )
+
+
+def _event(raw: dict[str, Any]) -> Event | None:
+    occurred_at = _epoch_ms(raw.get("time"))
+    local_time = as_text(raw.get("timeStr"))
+    zone_text = raw.get("timeZone")
+    offset = parse_gmt_offset(zone_text) if isinstance(zone_text, str) else None
+    if occurred_at is None and local_time:
+        # No epoch: the local text and its zone are all there is.
+        try:
+            naive = datetime.fromisoformat(local_time)
+        except ValueError:
+            naive = None
+        if naive is not None and naive.tzinfo is None:
+            shift = timedelta(minutes=offset or 0)
+            occurred_at = (naive - shift).replace(tzinfo=UTC)
+    desc = as_text(raw.get("desc"))
+    standard = as_text(raw.get("standerdDesc")) or as_text(raw.get("standardDesc"))
+    if occurred_at is None and desc is None and standard is None:
+        return None
+    location = None
+    for text in (standard, desc):
+        match = _LOCATION.match(text or "")
+        if match:
+            location = match.group(1).strip() or None
+            break
+    code = as_text(raw.get("actionCode"))
+    status, sub_status = map_action(code)
+    implied = implied_offset(occurred_at, local_time)
+    return Event(
+        occurred_at=occurred_at,
+        local_time=local_time,
+        utc_offset_minutes=implied if implied is not None else offset,
+        tz_known=offset is not None and implied in (None, offset),
+        status=status,
+        sub_status=sub_status,
+        raw_code=code,
+        raw_status=standard,
+        description=desc or standard,
+        location=location,
+    )
+
+
+def implied_offset(instant: datetime | None, local_time: str | None) -> int | None:
+    """The offset (minutes) that turns ``instant`` into the wall-clock text ``local_time``.
+
+    Cainiao's ``timeStr`` is not always in the ``timeZone`` it states (the real capture
+    has ``GMT+2`` and ``GMT+0`` events whose text is China time), so the offset stored
+    beside ``local_time`` is the one its own two clocks agree on; None when they do
+    not agree on a whole quarter-hour.
+    """
+    if instant is None or not local_time:
+        return None
+    try:
+        naive = datetime.fromisoformat(local_time.strip())
+    except ValueError:
+        return None
+    if naive.tzinfo is not None:
+        return None
+    seconds = (naive - instant.replace(tzinfo=None)).total_seconds()
+    minutes = round(seconds / 60)
+    if abs(seconds - minutes * 60) > 60 or minutes % 15 or abs(minutes) > 14 * 60:
+        return None
+    return minutes
+
+
+def parse_gmt_offset(text: str | None) -> int | None:
+    """Minutes east of UTC for Cainiao's ``timeZone`` forms; None when empty or odd."""
+    if not text or not text.strip():
+        return None
+    match = _GMT.match(text.strip())
+    if not match:
+        return None
+    sign, hours, minutes = match.groups()
+    if sign is None:
+        return 0  # plain "GMT" / "UTC"
+    total = int(hours) * 60 + int(minutes or 0)
+    if total > 14 * 60 or int(minutes or 0) >= 60:
+        return None
+    return -total if sign == "-" else total
+
+
+def _epoch_ms(value: Any) -> datetime | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if not isinstance(value, int | float) or math.isnan(value):
+        return None
+    if not _MS_MIN <= value <= _MS_MAX:
+        return None
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=int(value))
+
+
+def _last_mile_number(module: dict[str, Any], number: str) -> str | None:
+    """``copyRealMailNo``, else the last token of ``realMailNo`` ("Latest ...:\\tRC..EE")."""
+    for key in ("copyRealMailNo", "realMailNo"):
+        text = as_text(module.get(key))
+        if text:
+            token = text.replace(":", " ").split()[-1].strip()
+            if token and token.upper() != number.upper():
+                return token
+    return None

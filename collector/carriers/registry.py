@@ -1,0 +1,72 @@
+"""The registry of tracking sources, by name.
+
+Built-in sources are registered explicitly below. Third-party sources are found
+through the entry point group ``parcelproof.sources`` (name → a :class:`Source`
+subclass), loaded lazily, only when a name is not built in::
+
+    # in a plug-in's pyproject.toml
+    [project.entry-points."parcelproof.sources"]
+    mycarrier = "my_package.tracking:MyCarrierSource"
+
+    >>> source_class("cainiao").batch_size
+    10
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+from collector.carriers.base import Source
+from collector.carriers.cainiao import Cainiao
+from collector.carriers.seventeentrack import SeventeenTrack
+from collector.config import SourceConfig
+from collector.errors import ConfigError
+
+ENTRY_POINT_GROUP = "parcelproof.sources"
+
+BUILTIN: dict[str, type[Source]] = {
+    SeventeenTrack.name: SeventeenTrack,
+    Cainiao.name: Cainiao,
+}
+
+_plugins: dict[str, type[Source]] = {}
+
+
+def source_class(name: str) -> type[Source]:
+    """The :class:`Source` class registered as ``name``; ConfigError when none is."""
+    if name in BUILTIN:
+        return BUILTIN[name]
+    if name in _plugins:
+        return _plugins[name]
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        if entry.name != name:
+            continue
+        try:
+            loaded = entry.load()
+        except Exception as exc:  # a broken plug-in is a configuration problem
+            raise ConfigError(
+                f"source {name!r}: cannot load entry point {entry.value}: {exc}"
+            ) from exc
+        if not (isinstance(loaded, type) and issubclass(loaded, Source)):
+            raise ConfigError(f"source {name!r}: entry point {entry.value} is not a Source class")
+        _plugins[name] = loaded
+        return loaded
+    raise ConfigError(f"unknown source {name!r} (known: {', '.join(available_sources())})")
+
+
+def create_source(name: str, config: SourceConfig | None = None) -> Source:
+    """An instance of source ``name`` bound to its ``[carriers.<name>]`` settings."""
+    return source_class(name)(config)
+
+
+def available_sources() -> list[str]:
+    """Built-in names, then the names of installed plug-ins (without loading them)."""
+    names = list(BUILTIN)
+    names += sorted({e.name for e in entry_points(group=ENTRY_POINT_GROUP)} - set(names))
+    return names
+
+
+def register_source(cls: type[Source]) -> type[Source]:
+    """Register a source class at run time (tests and embedding code); returns it."""
+    _plugins[cls.name] = cls
+    return cls

@@ -1,0 +1,554 @@
+"""The poller: which shipments are due, routing, batching, concurrency, quotas.
+
+:func:`run_poll` is the library entry point (``poll`` and ``run`` call it)::
+
+    >>> report = run_poll(Path("data/parcelproof.duckdb"), load_settings())  # doctest: +SKIP
+    >>> report.exit_code, report.summary_lines()[0]
+    (0, '17track: 25 shipments, 2 requests, 22 ok, 2 not found, 1 invalid, 41 new events')
+
+What it does, in order:
+
+1. takes the poll lock (``<db>.poll.lock``) *before* opening the database; a second
+   poll gets :class:`~collector.errors.LockHeld` (exit 75) within a second;
+2. picks the due shipments: not archived; never polled first, then the stalest;
+   ``--all`` ignores due-ness. ``tracking_state.next_poll_at`` says when a shipment
+   is due: after ``poll.interval_hours``; not-found answers back off exponentially
+   (``not_found_backoff_hours`` doubling up to ``not_found_backoff_max_hours``);
+   delivered/returned/expired shipments stop ``final_grace_days`` after the final
+   event;
+3. routes each shipment: the first source in ``[routing]`` (the courier's own list,
+   else ``default``) that is *configured* and can serve the courier. A source is
+   configured only when it has a ``[carriers.<name>]`` table (and a key, if it needs
+   one): nothing ever calls a real service by default. Shipments no configured
+   source can serve are reported once per run (a count and a few ids);
+4. polls each source's distinct numbers in batches of its batch size, all sources
+   concurrently, each at its own rate (several batches in flight per source so that
+   the allowance is kept busy), and writes each batch in one transaction as soon as
+   it completes: a crash loses at most the batches in flight;
+5. stops a source for the run on a quota error, on a 429 storm that outlasts the
+   retries, on a refused key, or after three batches in a row failed at the
+   transport level.
+
+Exit codes (:attr:`PollReport.exit_code`): 0 ok, 1 some source failed (stopped, or
+a request ended in an error after its retries), 2 configuration error, 75 lock held.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import sys
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from collector import clock
+from collector.carriers.base import BatchOutcome, Outcome, Source
+from collector.carriers.registry import create_source, source_class
+from collector.config import Settings
+from collector.errors import ConfigError, ParcelproofError
+from collector.http import SourceClient, Transport
+from collector.poll_lock import PollLock
+from collector.store import Store
+from collector.store.evidence import (
+    BatchWrite,
+    EvidenceWriter,
+    finish_run,
+    registered_numbers,
+    requests_today,
+    start_run,
+)
+
+#: A source stops for the run after this many batches in a row failed to get any answer.
+MAX_FAILED_BATCHES_IN_A_ROW = 3
+#: How many shipment ids a report line names at most.
+EXAMPLES = 5
+
+_DUE_SQL = """
+SELECT s.shipment_id, s.order_id, s.tracking_number, s.courier, s.carrier
+FROM shipments s
+LEFT JOIN tracking_state t USING (shipment_id)
+WHERE NOT s.archived AND s.tracking_number <> ''
+  AND ($all OR t.last_poll_at IS NULL
+       OR (t.next_poll_at IS NOT NULL AND t.next_poll_at <= $now))
+ORDER BY t.last_poll_at ASC NULLS FIRST, s.shipment_id
+"""
+
+
+@dataclass
+class SourceSummary:
+    """What one source did in a run (counts are per tracking number)."""
+
+    name: str
+    shipments: int = 0
+    numbers: int = 0
+    batches: int = 0
+    requests: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    skipped: int = 0
+    new_events: int = 0
+    new_documents: int = 0
+    failed_requests: int = 0
+    stopped: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        """Stopped for the run, or some request got no usable answer."""
+        return self.stopped is not None or self.failed_requests > 0
+
+    def count(self, outcome: Outcome | str) -> int:
+        """Numbers whose final outcome in this run was ``outcome``."""
+        return self.outcomes.get(str(outcome), 0)
+
+    def line(self) -> str:
+        """The one-line summary printed at the end of a poll."""
+        parts = [
+            f"{self.shipments} shipments",
+            f"{self.requests} requests",
+            f"{self.count(Outcome.OK)} ok",
+            f"{self.count(Outcome.NOT_FOUND)} not found",
+            f"{self.count(Outcome.INVALID)} invalid",
+        ]
+        for label, key in (("rate limited", Outcome.RATE_LIMITED), ("errors", Outcome.ERROR)):
+            if self.count(key):
+                parts.append(f"{self.count(key)} {label}")
+        if self.skipped:
+            parts.append(f"{self.skipped} not polled")
+        parts.append(f"{self.new_events} new events")
+        parts.append(f"{self.seconds:.1f}s")
+        text = f"{self.name}: " + ", ".join(parts)
+        if self.stopped:
+            text += f"; STOPPED: {self.stopped}"
+        return text
+
+
+@dataclass
+class PollReport:
+    """The result of :func:`run_poll`: per-source summaries and what was left out."""
+
+    run_id: str
+    selected: int = 0
+    sources: dict[str, SourceSummary] = field(default_factory=dict)
+    unserved: int = 0
+    unserved_examples: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        """0 ok, 1 some source failed."""
+        return 1 if any(s.failed for s in self.sources.values()) else 0
+
+    @property
+    def polled(self) -> int:
+        """Shipments routed to a source in this run."""
+        return sum(s.shipments for s in self.sources.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        """The summary stored in ``runs.summary``."""
+        return {
+            "selected": self.selected,
+            "unserved": self.unserved,
+            "exit_code": self.exit_code,
+            "sources": {
+                n: {
+                    "shipments": s.shipments,
+                    "requests": s.requests,
+                    "outcomes": s.outcomes,
+                    "new_events": s.new_events,
+                    "stopped": s.stopped,
+                }
+                for n, s in self.sources.items()
+            },
+        }
+
+    def summary_lines(self) -> list[str]:
+        """One line per source, then the unserved shipments and the warnings."""
+        lines = [s.line() for s in self.sources.values()]
+        if self.unserved:
+            examples = ", ".join(self.unserved_examples)
+            more = ", ..." if self.unserved > len(self.unserved_examples) else ""
+            lines.append(
+                f"{self.unserved} shipments no configured source can serve "
+                f"(e.g. {examples}{more}): add a source for them ([carriers.<name>], [routing])"
+            )
+        if not self.sources and not self.unserved:
+            lines.append("nothing to poll")
+        lines.extend(f"warning: {w}" for w in self.warnings)
+        return lines
+
+
+@dataclass(frozen=True)
+class _Shipment:
+    shipment_id: int
+    order_id: str
+    number: str
+    courier: str | None
+    carrier: str | None
+
+
+def configured_sources(settings: Settings) -> tuple[dict[str, Source], list[str]]:
+    """The sources this configuration may use, and warnings about unusable tables.
+
+    Every ``[carriers.<name>]`` table must name a known source (ConfigError
+    otherwise). A table with ``enabled = false``, or of a source that needs a key
+    when no key is set, is not used.
+    """
+    sources: dict[str, Source] = {}
+    warnings: list[str] = []
+    for name, config in settings.carriers.items():
+        cls = source_class(name)
+        if not config.enabled:
+            continue
+        if cls.needs_key and not config.secret():
+            where = f"set {config.api_key_env}" if config.api_key_env else "set api_key_env"
+            warnings.append(f"[carriers.{name}] has no key ({where}); source not used")
+            continue
+        sources[name] = create_source(name, config)
+    for names in (settings.routing.default, *settings.routing.couriers.values()):
+        for name in names:
+            source_class(name)  # an unknown name in [routing] is a config error too
+    return sources, warnings
+
+
+def route(
+    shipments: Iterable[_Shipment], settings: Settings, sources: Mapping[str, Source]
+) -> tuple[dict[str, list[_Shipment]], list[_Shipment]]:
+    """Assign each shipment the first configured source of its routing list that serves it."""
+    routed: dict[str, list[_Shipment]] = {}
+    unserved: list[_Shipment] = []
+    for shipment in shipments:
+        for name in settings.routing.sources_for(shipment.courier):
+            source = sources.get(name)
+            if source is not None and source.serves(shipment.courier):
+                routed.setdefault(name, []).append(shipment)
+                break
+        else:
+            unserved.append(shipment)
+    return routed, unserved
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which shipments a poll considers (the options of ``poll``)."""
+
+    all_shipments: bool = False
+    carriers: tuple[str, ...] = ()
+    shipments: tuple[str, ...] = ()
+    limit: int | None = None
+
+
+def run_poll(  # noqa: PLR0913 - the options of `poll`, keyword-only
+    db_path: Path | str,
+    settings: Settings,
+    *,
+    all_shipments: bool = False,
+    carriers: Sequence[str] = (),
+    shipments: Sequence[str] = (),
+    limit: int | None = None,
+    progress: bool | None = None,
+    transports: Mapping[str, Transport] | None = None,
+    run_id: str | None = None,
+) -> PollReport:
+    """Poll the due shipments of the database at ``db_path``; see the module docstring.
+
+    - ``all_shipments``: every non-archived shipment, due or not (``--all``);
+    - ``carriers``: only shipments routed to these sources, or whose detected courier
+      or declared carrier is one of these (case-insensitive) (``--carrier``);
+    - ``shipments``: only these order ids, tracking numbers or shipment ids
+      (``--shipment``);
+    - ``limit``: at most this many shipments (default ``poll.limit``; none);
+    - ``progress``: show a progress bar on stderr (None: when stderr is a terminal);
+    - ``transports``: per-source httpx transports (tests);
+    - ``run_id``: the id stored with every poll of this run (default: generated).
+
+    Raises LockHeld (exit 75) when another poll holds the lock, ConfigError (exit 2)
+    for an unusable configuration. Must be called outside a running event loop.
+    """
+    db_path = Path(db_path)
+    selection = Selection(
+        all_shipments=all_shipments,
+        carriers=tuple(c.strip().lower() for c in carriers if c.strip()),
+        shipments=tuple(s.strip() for s in shipments if s.strip()),
+        limit=limit if limit is not None else settings.poll.limit,
+    )
+    sources, warnings = configured_sources(settings)
+    started = time.perf_counter()
+    with (
+        PollLock(db_path),
+        Store.open(db_path, busy_timeout=settings.poll.database_busy_timeout_seconds) as store,
+    ):
+        now = clock.now().astimezone(UTC)
+        report = PollReport(run_id=run_id or f"poll-{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}")
+        report.warnings.extend(warnings)
+        routed, unserved = _select(store, settings, now, selection, sources)
+        report.selected = sum(len(v) for v in routed.values()) + len(unserved)
+        report.unserved = len(unserved)
+        report.unserved_examples = [f"{s.order_id}/{s.number}" for s in unserved[:EXAMPLES]]
+        if report.selected and not sources:
+            raise ConfigError(
+                "no tracking source is configured: add a [carriers.<name>] table "
+                "(e.g. [carriers.17track] with api_key_env, or [carriers.cainiao])"
+                + "".join(f"; {w}" for w in warnings)
+            )
+        start_run(store, report.run_id, "poll", now)
+        context = _RunContext(store, settings, now, report, transports or {})
+        show = sys.stderr.isatty() if progress is None else progress
+        asyncio.run(_poll_sources(context, sources, routed, show))
+        report.seconds = time.perf_counter() - started
+        finish_run(store, report.run_id, clock.now(), report.as_dict())
+    return report
+
+
+def _select(
+    store: Store,
+    settings: Settings,
+    now: datetime,
+    selection: Selection,
+    sources: Mapping[str, Source],
+) -> tuple[dict[str, list[_Shipment]], list[_Shipment]]:
+    """The due shipments, filtered, routed and limited: (by source, unserved)."""
+    rows = store.query(_DUE_SQL, {"all": selection.all_shipments, "now": now})
+    picked = [_Shipment(int(r[0]), str(r[1]), str(r[2]), r[3], r[4]) for r in rows]
+    if selection.shipments:
+        ids = set(selection.shipments)
+        upper = {s.upper() for s in ids}
+        picked = [
+            s
+            for s in picked
+            if s.order_id in ids or s.number.upper() in upper or str(s.shipment_id) in ids
+        ]
+    routed, unserved = route(picked, settings, sources)
+    if selection.carriers:
+        wanted = set(selection.carriers)
+        by_source = {s.shipment_id for name in wanted for s in routed.get(name, [])}
+        keep = {
+            s.shipment_id
+            for s in picked
+            if s.shipment_id in by_source
+            or (s.courier or "").lower() in wanted
+            or (s.carrier or "").lower() in wanted
+        }
+        routed = {k: [s for s in v if s.shipment_id in keep] for k, v in routed.items()}
+        unserved = [s for s in unserved if s.shipment_id in keep]
+        picked = [s for s in picked if s.shipment_id in keep]
+    if selection.limit is not None:
+        routed, unserved = _apply_limit(picked, routed, unserved, selection.limit)
+    return {k: v for k, v in routed.items() if v}, unserved
+
+
+def _apply_limit(
+    picked: Sequence[_Shipment],
+    routed: dict[str, list[_Shipment]],
+    unserved: list[_Shipment],
+    limit: int,
+) -> tuple[dict[str, list[_Shipment]], list[_Shipment]]:
+    keep_ids: set[int] = set()
+    candidates = {s.shipment_id for v in routed.values() for s in v} | {
+        s.shipment_id for s in unserved
+    }
+    for shipment in picked:  # due order: new first, then stalest
+        if len(keep_ids) >= limit:
+            break
+        if shipment.shipment_id in candidates:
+            keep_ids.add(shipment.shipment_id)
+    return (
+        {k: [s for s in v if s.shipment_id in keep_ids] for k, v in routed.items()},
+        [s for s in unserved if s.shipment_id in keep_ids],
+    )
+
+
+@dataclass(frozen=True)
+class _RunContext:
+    store: Store
+    settings: Settings
+    now: datetime
+    report: PollReport
+    transports: Mapping[str, Transport]
+
+
+async def _poll_sources(
+    context: _RunContext,
+    sources: Mapping[str, Source],
+    routed: Mapping[str, list[_Shipment]],
+    show_progress: bool,
+) -> None:
+    if not routed:
+        return
+    report = context.report
+    writer = EvidenceWriter(context.store, run_id=report.run_id, poll=context.settings.poll)
+    bar = _ProgressBar(show_progress)
+    # One writer thread: DuckDB gets one batch at a time, the event loop stays free.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="poll-writer") as executor, bar:
+        jobs = []
+        for name, items in routed.items():
+            summary = SourceSummary(name)
+            report.sources[name] = summary
+            jobs.append(
+                _SourceRun(
+                    source=sources[name],
+                    shipments=items,
+                    summary=summary,
+                    context=context,
+                    writer=writer,
+                    executor=executor,
+                    bar=bar,
+                ).run()
+            )
+        await asyncio.gather(*jobs)
+
+
+class _ProgressBar:
+    """A rich progress bar on stderr with one task per source (or nothing)."""
+
+    def __init__(self, show: bool) -> None:
+        self._progress: Any = None
+        if show:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+            self._progress = Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=False,
+            )
+        self._tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> _ProgressBar:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def add(self, name: str, total: int) -> None:
+        if self._progress is not None:
+            self._tasks[name] = self._progress.add_task(name, total=total)
+
+    def advance(self, name: str, count: int) -> None:
+        if self._progress is not None and name in self._tasks:
+            self._progress.advance(self._tasks[name], count)
+
+
+@dataclass
+class _SourceRun:
+    """Polls one source's shipments: batches, in-flight limit, stop rules, writes."""
+
+    source: Source
+    shipments: list[_Shipment]
+    summary: SourceSummary
+    context: _RunContext
+    writer: EvidenceWriter
+    executor: ThreadPoolExecutor
+    bar: _ProgressBar
+    _failed_in_a_row: int = 0
+
+    async def run(self) -> None:
+        started = time.perf_counter()
+        name = self.source.name
+        ids_by_number: dict[str, list[int]] = {}
+        for shipment in self.shipments:
+            ids_by_number.setdefault(shipment.number, []).append(shipment.shipment_id)
+        numbers = list(ids_by_number)
+        size = self.source.effective_batch_size
+        batches = [numbers[i : i + size] for i in range(0, len(numbers), size)]
+        self.summary.shipments = len(self.shipments)
+        self.summary.numbers = len(numbers)
+        self.bar.add(name, len(numbers))
+        loop = asyncio.get_running_loop()
+        store = self.context.store
+        known = await loop.run_in_executor(self.executor, registered_numbers, store, name, numbers)
+        used = await loop.run_in_executor(
+            self.executor, requests_today, store, name, self.context.now
+        )
+        rate = self.source.rate
+        # Enough batches in flight to keep the allowance busy at ~1 s latency, bounded.
+        in_flight = max(2, min(32, math.ceil(rate) * 2))
+        config = self.source.config
+        client = SourceClient(
+            name,
+            config,
+            rate=rate,
+            secret=config.secret(),
+            auth_header=self.source.auth_header,
+            auth_param=self.source.auth_param,
+            transport=self.context.transports.get(name),
+            max_connections=in_flight,
+            quota_used_today=used,
+        )
+        gate = asyncio.Semaphore(in_flight)
+        try:
+            async with client:
+
+                async def one(batch: list[str]) -> None:
+                    async with gate:
+                        if self.summary.stopped:
+                            self.summary.skipped += len(batch)
+                            self.bar.advance(name, len(batch))
+                            return
+                        await self._batch(batch, known, client, ids_by_number, loop)
+
+                await asyncio.gather(*(one(b) for b in batches))
+        finally:
+            self.summary.seconds = time.perf_counter() - started
+
+    async def _batch(
+        self,
+        batch: list[str],
+        known: frozenset[str],
+        client: SourceClient,
+        ids_by_number: Mapping[str, list[int]],
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        name = self.source.name
+        try:
+            outcome = await self.source.track(
+                batch, registered=frozenset(n for n in batch if n in known), send=client.send
+            )
+        except ParcelproofError as exc:  # a source bug must not end the whole run
+            outcome = BatchOutcome(stop=f"{exc}")
+        written: BatchWrite = await loop.run_in_executor(
+            self.executor, self.writer.write_batch, name, outcome, ids_by_number, self.context.now
+        )
+        summary = self.summary
+        summary.batches += 1
+        summary.requests += len(outcome.exchanges)
+        summary.new_events += written.new_events
+        summary.new_documents += written.new_documents
+        for result in outcome.results.values():
+            key = result.outcome.value
+            summary.outcomes[key] = summary.outcomes.get(key, 0) + 1
+        summary.skipped += sum(1 for n in batch if n not in outcome.results)
+        transport_failed = [e for e in outcome.exchanges if e.response.error is not None]
+        # A request failed when no answer came, or the answer as a whole was unusable
+        # (per-number rejections are data, not failures).
+        summary.failed_requests += sum(
+            1
+            for e in outcome.exchanges
+            if e.response.error is not None
+            or (e.parsed.outcome is Outcome.ERROR and e.parsed.message is not None)
+        )
+        if outcome.exchanges and len(transport_failed) == len(outcome.exchanges):
+            self._failed_in_a_row += 1
+        else:
+            self._failed_in_a_row = 0
+        if outcome.stop and not summary.stopped:
+            summary.stopped = outcome.stop
+        elif self._failed_in_a_row >= MAX_FAILED_BATCHES_IN_A_ROW and not summary.stopped:
+            last = transport_failed[-1].response.error
+            summary.stopped = (
+                f"{self._failed_in_a_row} batches in a row got no answer (last: {last}); "
+                "stopping this source for the run"
+            )
+        self.bar.advance(name, len(batch))

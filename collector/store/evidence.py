@@ -1,0 +1,629 @@
+"""Evidence writes: raw bodies, the hash-chained poll log, events and tracking state.
+
+Everything one batch produced lands in **one transaction** through
+:meth:`EvidenceWriter.write_batch`, so that a crash loses at most the batch in
+flight:
+
+- ``raw_documents``: content-addressed by the sha256 of the body as received,
+  zlib-compressed, with the sha256 of the stored bytes beside it; an identical
+  body is stored once;
+- ``polls``: one row per request, with ``chain_hash = sha256(previous chain_hash +
+  canonical form of the row)`` in ``poll_id`` order (see :func:`canonical_poll`),
+  so that any later edit of the log is detectable by ``verify``;
+- ``poll_results`` per number and shipment, ``source_registrations`` for numbers
+  a source now knows;
+- ``events``, de-duplicated on ``(shipment_id, event_key)`` with an anti-join of one
+  Arrow batch (never row by row);
+- ``tracking_state`` of the touched shipments, recomputed by one set-oriented
+  statement.
+
+A rerun whose answers did not change stores no new body and no new event (only
+the new ``polls`` rows that record the requests)::
+
+    >>> writer = EvidenceWriter(store, run_id="poll-1")         # doctest: +SKIP
+    >>> writer.write_batch("cainiao", outcome, {"LP001": [7]}, clock.now())
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+
+from collector.carriers.base import BatchOutcome, Outcome, Result
+from collector.config import PollConfig
+from collector.store import Store
+
+#: chain_hash of the (absent) row before the first poll.
+GENESIS = ""
+CHAIN_VERSION = 1
+COMPRESSION = "zlib"
+
+POLL_COLUMNS = (
+    "poll_id",
+    "run_id",
+    "requested_at",
+    "source",
+    "operation",
+    "method",
+    "url",
+    "request_sha256",
+    "numbers",
+    "http_status",
+    "duration_ms",
+    "outcome",
+    "error",
+    "body_sha256",
+)
+
+
+def sha256_hex(data: bytes) -> str:
+    """Lower-case hex sha256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def compress(body: bytes) -> bytes:
+    """The stored form of a body (zlib, level 6)."""
+    return zlib.compress(body, 6)
+
+
+def _instant_text(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical_poll(row: Mapping[str, Any]) -> str:
+    """The canonical text of a ``polls`` row that its chain hash covers.
+
+    Sorted-key compact JSON of every column but ``chain_hash``; instants as UTC text
+    with microseconds, so that the same row always gives the same text whether it
+    comes from Python or from the database.
+    """
+    doc: dict[str, Any] = {"v": CHAIN_VERSION}
+    for column in POLL_COLUMNS:
+        value = row.get(column)
+        if column == "requested_at":
+            value = _instant_text(value)
+        elif column == "numbers":
+            value = list(value) if value is not None else None
+        elif column == "duration_ms" and value is not None:
+            value = float(value)
+        elif column in ("poll_id", "http_status") and value is not None:
+            value = int(value)
+        doc[column] = value
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def chain_hash(previous: str | None, row: Mapping[str, Any]) -> str:
+    """``sha256(previous chain_hash + canonical form of row)``."""
+    return sha256_hex(((previous or GENESIS) + canonical_poll(row)).encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class BatchWrite:
+    """What one batch added to the database."""
+
+    polls: int
+    poll_ids: tuple[int, ...]
+    new_documents: int
+    new_events: int
+    results: int
+    registrations: int
+
+
+EVENT_SCHEMA: dict[str, Any] = {
+    "shipment_id": pl.Int64,
+    "event_key": pl.String,
+    "occurred_at": pl.Datetime("us", "UTC"),
+    "local_time": pl.String,
+    "utc_offset_minutes": pl.Int32,
+    "tz_known": pl.Boolean,
+    "status": pl.String,
+    "sub_status": pl.String,
+    "raw_code": pl.String,
+    "raw_status": pl.String,
+    "description": pl.String,
+    "location": pl.String,
+    "city": pl.String,
+    "state": pl.String,
+    "postcode": pl.String,
+    "country": pl.String,
+    "source": pl.String,
+    "provider": pl.String,
+    "first_poll_id": pl.Int64,
+    "recorded_at": pl.Datetime("us", "UTC"),
+}
+
+RESULT_SCHEMA: dict[str, Any] = {
+    "shipment_id": pl.Int64,
+    "outcome": pl.String,
+    "status": pl.String,
+    "sub_status": pl.String,
+    "source_status_raw": pl.String,
+    "last_mile_number": pl.String,
+    "last_mile_carrier": pl.String,
+    "estimated_from": pl.Datetime("us", "UTC"),
+    "estimated_to": pl.Datetime("us", "UTC"),
+    "poll_id": pl.Int64,
+    "poll_at": pl.Datetime("us", "UTC"),
+}
+
+# One statement recomputes the state of every shipment of the batch from its
+# events and the batch's final result per shipment.
+_STATE_SQL = """
+INSERT OR REPLACE INTO tracking_state (
+    shipment_id, status, sub_status, source, source_status_raw, first_event_at,
+    last_event_at, last_event_key, delivered_at, event_count, last_poll_at,
+    last_poll_id, last_outcome, next_poll_at, consecutive_not_found, ever_found,
+    last_mile_number, last_mile_carrier, estimated_from, estimated_to, updated_at)
+WITH ev AS (
+    SELECT e.shipment_id,
+           min(e.occurred_at) AS first_event_at,
+           max(e.occurred_at) AS last_event_at,
+           arg_max(e.event_key, (e.occurred_at, e.event_key)) AS last_event_key,
+           arg_max(e.status, (e.occurred_at, e.event_key)) AS last_event_status,
+           arg_max(e.sub_status, (e.occurred_at, e.event_key)) AS last_event_sub,
+           min(e.occurred_at) FILTER (WHERE e.status = 'delivered') AS first_delivered_at,
+           count(*) AS event_count
+    FROM events e
+    WHERE e.shipment_id IN (SELECT shipment_id FROM staged_results)
+    GROUP BY e.shipment_id
+), merged AS (
+    SELECT r.*,
+           ev.first_event_at, ev.last_event_at, ev.last_event_key, ev.first_delivered_at,
+           coalesce(ev.event_count, 0) AS event_count,
+           old.status AS old_status, old.sub_status AS old_sub_status,
+           old.source_status_raw AS old_source_status_raw,
+           coalesce(old.consecutive_not_found, 0) AS old_not_found,
+           coalesce(old.ever_found, false) AS old_ever_found,
+           old.last_mile_number AS old_last_mile_number,
+           old.last_mile_carrier AS old_last_mile_carrier,
+           old.estimated_from AS old_estimated_from,
+           old.estimated_to AS old_estimated_to,
+           CASE
+               WHEN r.outcome = 'ok' AND r.status IS NOT NULL THEN r.status
+               WHEN r.outcome = 'ok' AND ev.last_event_status IS NOT NULL
+                   THEN ev.last_event_status
+               WHEN r.outcome IN ('not_found', 'invalid') AND coalesce(ev.event_count, 0) = 0
+                   THEN 'not_found'
+               ELSE coalesce(old.status, ev.last_event_status, 'unknown')
+           END AS new_status,
+           CASE
+               WHEN r.outcome = 'ok' AND r.status IS NOT NULL THEN r.sub_status
+               WHEN r.outcome = 'ok' AND ev.last_event_status IS NOT NULL
+                   THEN ev.last_event_sub
+               WHEN r.outcome IN ('not_found', 'invalid') AND coalesce(ev.event_count, 0) = 0
+                   THEN r.sub_status
+               ELSE old.sub_status
+           END AS new_sub_status,
+           CASE
+               WHEN r.outcome IN ('not_found', 'invalid')
+                   THEN coalesce(old.consecutive_not_found, 0) + 1
+               WHEN r.outcome = 'ok' THEN 0
+               ELSE coalesce(old.consecutive_not_found, 0)
+           END AS new_not_found
+    FROM staged_results r
+    LEFT JOIN ev USING (shipment_id)
+    LEFT JOIN tracking_state old USING (shipment_id)
+), final AS (
+    SELECT *,
+           coalesce(first_delivered_at,
+                    CASE WHEN new_status = 'delivered' THEN last_event_at END) AS delivered_at,
+           coalesce(
+               CASE WHEN new_status = 'delivered' THEN first_delivered_at END,
+               last_event_at, poll_at) AS final_since
+    FROM merged
+)
+SELECT shipment_id,
+       new_status,
+       new_sub_status,
+       $source,
+       CASE WHEN outcome IN ('ok', 'not_found', 'invalid')
+            THEN coalesce(source_status_raw, old_source_status_raw)
+            ELSE old_source_status_raw END,
+       first_event_at,
+       last_event_at,
+       last_event_key,
+       delivered_at,
+       event_count,
+       poll_at,
+       poll_id,
+       outcome,
+       CASE
+           WHEN new_status IN ('delivered', 'returned', 'expired') THEN
+               CASE WHEN final_since + to_microseconds(CAST($grace_us AS BIGINT)) <= $now
+                    THEN NULL
+                    ELSE $now + to_microseconds(CAST($interval_us AS BIGINT)) END
+           WHEN outcome IN ('not_found', 'invalid') THEN
+               $now + to_microseconds(CAST(least(
+                   $backoff_us * pow(2, least(new_not_found - 1, 40)),
+                   $backoff_max_us) AS BIGINT))
+           WHEN outcome IN ('error', 'rate_limited') THEN $now
+           ELSE $now + to_microseconds(CAST($interval_us AS BIGINT))
+       END,
+       new_not_found,
+       old_ever_found OR outcome = 'ok',
+       coalesce(last_mile_number, old_last_mile_number),
+       coalesce(last_mile_carrier, old_last_mile_carrier),
+       coalesce(estimated_from, old_estimated_from),
+       coalesce(estimated_to, old_estimated_to),
+       $now
+FROM final
+"""
+
+
+class EvidenceWriter:
+    """Writes batches of evidence; remembers the chain's head between batches.
+
+    One writer per database and process (the poll lock guarantees a single
+    writing process); its ``write_batch`` calls must not run concurrently.
+    """
+
+    def __init__(self, store: Store, *, run_id: str, poll: PollConfig | None = None) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.poll = poll or PollConfig()
+        self._head: tuple[int, str] | None = None
+
+    def head(self) -> tuple[int, str]:
+        """``(last poll_id, its chain_hash)``; ``(0, "")`` for an empty log."""
+        if self._head is None:
+            row = self.store.conn.execute(
+                "SELECT poll_id, chain_hash FROM polls ORDER BY poll_id DESC LIMIT 1"
+            ).fetchone()
+            self._head = (int(row[0]), str(row[1])) if row else (0, GENESIS)
+        return self._head
+
+    def write_batch(
+        self,
+        source: str,
+        batch: BatchOutcome,
+        ids_by_number: Mapping[str, Sequence[int]],
+        now: datetime,
+    ) -> BatchWrite:
+        """Store everything ``batch`` produced in one transaction; returns what was added."""
+        if not batch.exchanges:
+            return BatchWrite(0, (), 0, 0, 0, 0)
+        now = now.astimezone(UTC)
+        conn = self.store.conn
+        documents: dict[str, dict[str, Any]] = {}
+        polls: list[dict[str, Any]] = []
+        poll_results: list[dict[str, Any]] = []
+        final_poll: dict[str, int] = {}
+        registered_by: dict[str, int] = {}
+        final_ids = {id(r) for r in batch.results.values()}
+        with self.store.transaction():
+            last_id, last_hash = self.head()
+            for exchange in batch.exchanges:
+                response, parsed = exchange.response, exchange.parsed
+                last_id += 1
+                body_sha = None
+                if response.body is not None:
+                    body_sha = sha256_hex(response.body)
+                    if body_sha not in documents:
+                        stored = compress(response.body)
+                        documents[body_sha] = {
+                            "sha256": body_sha,
+                            "content_type": response.content_type,
+                            "byte_length": len(response.body),
+                            "compression": COMPRESSION,
+                            "stored_sha256": sha256_hex(stored),
+                            "body": stored,
+                            "first_seen_at": now,
+                        }
+                request = response.request
+                error = parsed.message if parsed.outcome is not Outcome.OK else None
+                if response.error is not None and error is None:
+                    error = str(response.error)
+                row: dict[str, Any] = {
+                    "poll_id": last_id,
+                    "run_id": self.run_id,
+                    "requested_at": response.requested_at.astimezone(UTC),
+                    "source": source,
+                    "operation": request.operation,
+                    "method": request.method,
+                    "url": response.url,
+                    "request_sha256": sha256_hex(request.body) if request.body else None,
+                    "numbers": list(request.numbers),
+                    "http_status": response.status,
+                    "duration_ms": round(response.duration_ms, 3),
+                    "outcome": parsed.outcome.value,
+                    "error": error,
+                    "body_sha256": body_sha,
+                }
+                last_hash = chain_hash(last_hash, row)
+                row["chain_hash"] = last_hash
+                polls.append(row)
+                for result in parsed.results:
+                    if id(result) in final_ids:
+                        final_poll[result.number] = last_id
+                    if request.operation == "register" and result.outcome is Outcome.OK:
+                        registered_by.setdefault(result.number, last_id)
+                    for shipment_id in ids_by_number.get(result.number, ()):
+                        poll_results.append(
+                            {
+                                "poll_id": last_id,
+                                "shipment_id": shipment_id,
+                                "tracking_number": result.number,
+                                "outcome": result.outcome.value,
+                                "code": result.code,
+                                "message": result.message,
+                            }
+                        )
+            new_documents = self._insert_documents(list(documents.values()))
+            self._insert_polls(polls)
+            if poll_results:
+                _insert_frame(conn, "poll_results", pl.DataFrame(poll_results))
+            registrations = self._insert_registrations(
+                source, batch.registered, registered_by, polls[-1]["poll_id"], now
+            )
+            new_events = self._insert_events(source, batch.results, final_poll, ids_by_number, now)
+            requested = {p["poll_id"]: p["requested_at"] for p in polls}
+            state_rows = _state_rows(batch.results, final_poll, requested, ids_by_number)
+            self._recompute_state(source, state_rows, now)
+        self._head = (last_id, last_hash)
+        return BatchWrite(
+            polls=len(polls),
+            poll_ids=tuple(p["poll_id"] for p in polls),
+            new_documents=new_documents,
+            new_events=new_events,
+            results=len(poll_results),
+            registrations=registrations,
+        )
+
+    def _insert_documents(self, rows: list[dict[str, Any]]) -> int:
+        if not rows:
+            return 0
+        frame = pl.DataFrame(
+            rows,
+            schema={
+                "sha256": pl.String,
+                "content_type": pl.String,
+                "byte_length": pl.Int64,
+                "compression": pl.String,
+                "stored_sha256": pl.String,
+                "body": pl.Binary,
+                "first_seen_at": pl.Datetime("us", "UTC"),
+            },
+        )
+        return _insert_new(self.store.conn, "raw_documents", frame, "t.sha256 = s.sha256")
+
+    def _insert_polls(self, rows: list[dict[str, Any]]) -> None:
+        frame = pl.DataFrame(
+            rows,
+            schema={
+                "poll_id": pl.Int64,
+                "run_id": pl.String,
+                "requested_at": pl.Datetime("us", "UTC"),
+                "source": pl.String,
+                "operation": pl.String,
+                "method": pl.String,
+                "url": pl.String,
+                "request_sha256": pl.String,
+                "numbers": pl.List(pl.String),
+                "http_status": pl.Int32,
+                "duration_ms": pl.Float64,
+                "outcome": pl.String,
+                "error": pl.String,
+                "body_sha256": pl.String,
+                "chain_hash": pl.String,
+            },
+        )
+        _insert_frame(self.store.conn, "polls", frame)
+
+    def _insert_registrations(
+        self,
+        source: str,
+        numbers: Iterable[str],
+        registered_by: Mapping[str, int],
+        fallback_poll: int,
+        now: datetime,
+    ) -> int:
+        rows = [
+            {
+                "source": source,
+                "tracking_number": n,
+                "registered_at": now,
+                "poll_id": registered_by.get(n, fallback_poll),
+            }
+            for n in sorted(set(numbers))
+        ]
+        if not rows:
+            return 0
+        frame = pl.DataFrame(
+            rows,
+            schema={
+                "source": pl.String,
+                "tracking_number": pl.String,
+                "registered_at": pl.Datetime("us", "UTC"),
+                "poll_id": pl.Int64,
+            },
+        )
+        return _insert_new(
+            self.store.conn,
+            "source_registrations",
+            frame,
+            "t.source = s.source AND t.tracking_number = s.tracking_number",
+        )
+
+    def _insert_events(
+        self,
+        source: str,
+        results: Mapping[str, Result],
+        final_poll: Mapping[str, int],
+        ids_by_number: Mapping[str, Sequence[int]],
+        now: datetime,
+    ) -> int:
+        rows: list[dict[str, Any]] = []
+        for number, result in results.items():
+            if not result.events or number not in final_poll:
+                continue
+            poll_id = final_poll[number]
+            for shipment_id in ids_by_number.get(number, ()):
+                for event in result.events:
+                    rows.append(
+                        {
+                            "shipment_id": shipment_id,
+                            "event_key": event.key,
+                            "occurred_at": event.occurred_at,
+                            "local_time": event.local_time,
+                            "utc_offset_minutes": event.utc_offset_minutes,
+                            "tz_known": event.tz_known,
+                            "status": event.status.value,
+                            "sub_status": event.sub_status,
+                            "raw_code": event.raw_code,
+                            "raw_status": event.raw_status,
+                            "description": event.description,
+                            "location": event.location,
+                            "city": event.city,
+                            "state": event.state,
+                            "postcode": event.postcode,
+                            "country": event.country,
+                            "source": source,
+                            "provider": event.provider,
+                            "first_poll_id": poll_id,
+                            "recorded_at": now,
+                        }
+                    )
+        if not rows:
+            return 0
+        frame = pl.DataFrame(rows, schema=EVENT_SCHEMA).unique(
+            ["shipment_id", "event_key"], keep="first", maintain_order=True
+        )
+        return _insert_new(
+            self.store.conn,
+            "events",
+            frame,
+            "t.shipment_id = s.shipment_id AND t.event_key = s.event_key",
+        )
+
+    def _recompute_state(self, source: str, rows: list[dict[str, Any]], now: datetime) -> None:
+        if not rows:
+            return
+        frame = pl.DataFrame(rows, schema=RESULT_SCHEMA)
+        conn = self.store.conn
+        hour_us = 3_600_000_000
+        conn.register("staged_results", frame.to_arrow())
+        try:
+            conn.execute(
+                _STATE_SQL,
+                {
+                    "source": source,
+                    "now": now,
+                    "grace_us": int(self.poll.final_grace_days * 24 * hour_us),
+                    "interval_us": int(self.poll.interval_hours * hour_us),
+                    "backoff_us": int(self.poll.not_found_backoff_hours * hour_us),
+                    "backoff_max_us": int(self.poll.not_found_backoff_max_hours * hour_us),
+                },
+            )
+        finally:
+            conn.unregister("staged_results")
+
+
+def _state_rows(
+    results: Mapping[str, Result],
+    final_poll: Mapping[str, int],
+    requested: Mapping[int, datetime],
+    ids_by_number: Mapping[str, Sequence[int]],
+) -> list[dict[str, Any]]:
+    """One row per shipment of the batch: the final result that decides its state."""
+    rows = []
+    for number, result in results.items():
+        poll_id = final_poll.get(number)
+        if poll_id is None:
+            continue
+        for shipment_id in ids_by_number.get(number, ()):
+            rows.append(
+                {
+                    "shipment_id": shipment_id,
+                    "outcome": result.outcome.value,
+                    "status": result.status.value if result.status else None,
+                    "sub_status": result.sub_status,
+                    "source_status_raw": result.source_status_raw,
+                    "last_mile_number": result.last_mile_number,
+                    "last_mile_carrier": result.last_mile_carrier,
+                    "estimated_from": result.estimated_from,
+                    "estimated_to": result.estimated_to,
+                    "poll_id": poll_id,
+                    "poll_at": requested[poll_id],
+                }
+            )
+    return rows
+
+
+def _insert_frame(conn: Any, table: str, frame: pl.DataFrame) -> None:
+    name = f"staged_{table}"
+    conn.register(name, frame.to_arrow())
+    try:
+        columns = ", ".join(frame.columns)
+        conn.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {name}")
+    finally:
+        conn.unregister(name)
+
+
+def _insert_new(conn: Any, table: str, frame: pl.DataFrame, match: str) -> int:
+    """Insert the rows of ``frame`` that ``table`` does not hold yet (an anti-join)."""
+    name = f"staged_{table}"
+    conn.register(name, frame.to_arrow())
+    try:
+        columns = ", ".join(frame.columns)
+        row = conn.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {', '.join('s.' + c for c in frame.columns)} "
+            f"FROM {name} s WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {match})"
+        ).fetchone()
+    finally:
+        conn.unregister(name)
+    return int(row[0]) if row else 0
+
+
+def start_run(store: Store, run_id: str, command: str, started_at: datetime) -> None:
+    """Record that a run began (bookkeeping for ``run``/``status``)."""
+    store.conn.execute(
+        "INSERT OR REPLACE INTO runs (run_id, command, started_at) VALUES (?, ?, ?)",
+        [run_id, command, started_at],
+    )
+
+
+def finish_run(
+    store: Store, run_id: str, finished_at: datetime, summary: Mapping[str, Any]
+) -> None:
+    """Record that a run ended, with its summary as JSON."""
+    store.conn.execute(
+        "UPDATE runs SET finished_at = ?, summary = ? WHERE run_id = ?",
+        [finished_at, json.dumps(summary, sort_keys=True, default=str), run_id],
+    )
+
+
+def registered_numbers(store: Store, source: str, numbers: Iterable[str]) -> frozenset[str]:
+    """Which of ``numbers`` ``source`` has registered according to this database."""
+    wanted = sorted(set(numbers))
+    if not wanted:
+        return frozenset()
+    frame = pl.DataFrame({"tracking_number": wanted}, schema={"tracking_number": pl.String})
+    conn = store.conn
+    conn.register("wanted_numbers", frame.to_arrow())
+    try:
+        rows = conn.execute(
+            "SELECT r.tracking_number FROM source_registrations r "
+            "JOIN wanted_numbers w USING (tracking_number) WHERE r.source = ?",
+            [source],
+        ).fetchall()
+    finally:
+        conn.unregister("wanted_numbers")
+    return frozenset(str(r[0]) for r in rows)
+
+
+def requests_today(store: Store, source: str, now: datetime) -> int:
+    """Requests already sent to ``source`` since 00:00 UTC today (for ``daily_quota``)."""
+    start = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    row = store.conn.execute(
+        "SELECT count(*) FROM polls WHERE source = ? AND requested_at >= ?", [source, start]
+    ).fetchone()
+    return int(row[0]) if row else 0
