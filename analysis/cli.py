@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 import polars as pl
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from collector import clock
@@ -51,7 +52,9 @@ def status(app: AppContext, as_json: bool, include_archived: bool) -> None:
     from analysis.status import shipment_status
 
     with app.open_store() as store:
-        frame = shipment_status(store, clock.now(), include_archived=include_archived)
+        frame = shipment_status(
+            store, clock.now(), include_archived=include_archived, settings=app.settings
+        )
     if as_json:
         for row in frame.iter_rows(named=True):
             click.echo(json.dumps(_jsonable(row), ensure_ascii=False))
@@ -73,6 +76,8 @@ def print_status_table(frame: pl.DataFrame, console: Console | None = None) -> N
         "Promised",
         "Protection ends",
         "Flags",
+        "Dispute deadline",
+        "Action",
     ):
         table.add_column(column, overflow="fold")
     for row in frame.iter_rows(named=True):
@@ -87,6 +92,8 @@ def print_status_table(frame: pl.DataFrame, console: Console | None = None) -> N
             _fmt_date(row["promised_to"]),
             _fmt_date(row["protection_ends_at"]),
             ", ".join(row["flags"]) or "-",
+            row.get("dispute_deadline_date") or "-",
+            row.get("action_detail") or "-",
         )
     console.print(table)
 
@@ -104,6 +111,123 @@ def _jsonable(row: dict[str, object]) -> dict[str, object]:
 
 
 @cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per shipment.")
+@click.option(
+    "--all", "include_all", is_flag=True, help="Add archived shipments and cleared flags."
+)
+@pass_app
+@handle_errors
+def flags(app: AppContext, as_json: bool, include_all: bool) -> None:
+    """Evaluate the flag rules now and list the flags of every shipment.
+
+    The rules run at "now" first (--now fixes it) and their result is recorded in
+    the flag history. --json prints one line per non-archived shipment, flagged or
+    not: {"order_id", "tracking_number", "status", "flags": [{"code", "severity",
+    "since", "detail"}]}; --all adds archived shipments and cleared flags (with
+    "cleared_at"). Without --json: a table of flagged shipments, most urgent first.
+    """
+    from analysis.flags import list_flags, listing_json_lines
+
+    with app.open_store() as store:
+        _, listing = list_flags(store, clock.now(), app.settings, include_all=include_all)
+    if as_json:
+        for line in listing_json_lines(listing, include_all=include_all):
+            click.echo(line)
+        return
+    print_flags_table(listing)
+
+
+_SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def print_flags_table(listing: pl.DataFrame, console: Console | None = None) -> None:
+    """Render a ``list_flags`` listing: flagged shipments, most urgent first."""
+    console = console or Console()
+    flagged = listing.filter(pl.col("flags").list.len() > 0).sort(
+        ["urgency", "deadline", "order_id"], descending=[True, False, False], nulls_last=True
+    )
+    table = Table(title=f"{flagged.height} of {listing.height} shipments flagged")
+    for column in ("Order", "Number", "Status", "Flags", "Dispute deadline", "Action"):
+        table.add_column(column, overflow="fold")
+    for row in flagged.iter_rows(named=True):
+        lines = []
+        for item in row["flags"]:
+            style = _SEVERITY_STYLE.get(item["severity"], "")
+            cleared = item["cleared_at"]
+            state = f" [dim](cleared {_fmt_date(cleared)})[/]" if cleared else ""
+            lines.append(
+                f"[{style}]{item['code']}[/] ({item['severity']}, since "
+                f"{_fmt_date(item['since'])}){state}: {escape(item['detail'])}"
+            )
+        table.add_row(
+            row["order_id"],
+            row["tracking_number"],
+            row["status"],
+            "\n".join(lines),
+            row["deadline_date"] or "-",
+            escape(row["action_detail"] or "-"),
+        )
+    console.print(table)
+
+
+@cli.command()
+@click.argument("ids", nargs=-1, metavar="ID...")
+@click.option("--flagged", is_flag=True, help="Every flagged parcel, plus an index.html.")
+@click.option(
+    "--format",
+    "formats",
+    metavar="LIST",
+    default=None,
+    help="Comma-separated: html,pdf,png,json (default: [reports] formats, all four).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the packs (default: [reports] out_dir, data/reports).",
+)
+@pass_app
+@handle_errors
+def report(
+    app: AppContext, ids: tuple[str, ...], flagged: bool, formats: str | None, out_dir: Path | None
+) -> None:
+    """Write evidence packs for order ids or tracking numbers (ID...), or --flagged.
+
+    The flag rules run at "now" first. Each shipment gets a folder
+    <order_id>-<tracking_number>/ with evidence-<number>.html (self-contained), .pdf,
+    one evidence-<number>-page-N.png per PDF page, and manifest.json (the facts and
+    the SHA-256 of every file). --flagged also writes index.html, soonest deadline
+    first. An unknown ID is an error (exit 1) and writes nothing.
+    """
+    from analysis.reports import make_report, parse_formats
+    from collector.cli import err_console
+
+    if not ids and not flagged:
+        raise click.UsageError("give order ids or tracking numbers, or --flagged")
+    chosen = parse_formats(formats) if formats else None
+    with app.open_store() as store:
+        result = make_report(
+            store,
+            ids,
+            flagged=flagged,
+            now=clock.now(),
+            settings=app.settings,
+            formats=chosen,
+            out_dir=out_dir,
+        )
+    for note in result.notes:
+        err_console.print(f"[yellow]note:[/] {note}")
+    for pack in result.packs:
+        flags_text = ", ".join(pack.flags) or "no flags"
+        click.echo(f"{pack.folder}  ({flags_text}; {len(pack.files)} files)")
+    if result.index is not None:
+        click.echo(f"{result.index}  (index of {len(result.packs)} flagged parcels)")
+    if not result.packs:
+        click.echo("no parcel to report" + (" (nothing is flagged)" if flagged else ""))
+
+
+@cli.command()
 @click.option(
     "--orders",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -117,6 +241,35 @@ def demo(app: AppContext, orders: Path | None) -> None:
     from analysis.demo import run_demo
 
     sys.exit(run_demo(app, orders))
+
+
+@cli.command()
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["parquet", "csv"]),
+    default="parquet",
+    show_default=True,
+    help="Parquet keeps every type; CSV is plain text.",
+)
+@click.option("--with-raw", is_flag=True, help="Also export the evidence bodies (raw_documents).")
+@pass_app
+@handle_errors
+def export(app: AppContext, out: Path, fmt: str, with_raw: bool) -> None:
+    """Write shipments, events, flags, polls, tracking_state and poll_results to OUT.
+
+    One file per table, named after it (OUT/shipments.parquet, ...), read from one
+    snapshot through a read-only connection. The evidence bodies are left out
+    unless --with-raw is given.
+    """
+    from analysis.export import Format, export_tables
+
+    kind: Format = "csv" if fmt == "csv" else "parquet"
+    with app.open_store(read_only=True) as store:
+        written = export_tables(store.conn, out, kind, with_raw=with_raw)
+    for item in written:
+        click.echo(f"{item.path}: {item.rows} rows")
 
 
 def main() -> None:

@@ -101,6 +101,8 @@ COLUMNS = (
     "order_id",
     "tracking_number",
     "archived",
+    "opens_date",
+    "deadline_date",
 )
 
 
@@ -112,7 +114,8 @@ def dispute_windows(
     flags: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """One row per shipment: ``shipment_id, marketplace, opens_at, deadline, action,
-    action_detail, rule, order_id, tracking_number, archived``.
+    action_detail, rule, order_id, tracking_number, archived, opens_date,
+    deadline_date`` (the two dates as text, in the destination's zone).
 
     ``flags`` is the current flag set (``shipment_id, code, severity``, e.g.
     ``evaluate_flags(...).current``); without it the open rows of the ``flags``
@@ -328,6 +331,7 @@ SELECT w.shipment_id, w.marketplace, w.opens_at, w.deadline, w.action,
                      || ' window is open until ' || {_date("w.deadline")}
                      || ': wait until ' || {_date(_WAIT_UNTIL)} END
        END AS action_detail,
-       w.rule, w.order_id, w.tracking_number, w.archived
+       w.rule, w.order_id, w.tracking_number, w.archived,
+       {_date("w.opens_at")} AS opens_date, {_date("w.deadline")} AS deadline_date
 FROM decided w
 """

@@ -23,6 +23,7 @@ their output never depends on another command having run first.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -641,3 +642,146 @@ def _with_orders(store: Store, rows: pl.DataFrame) -> pl.DataFrame:
         {"ids": rows["shipment_id"].unique().to_list()},
     )
     return rows.join(ids, on="shipment_id", how="left")
+
+
+# --- listing ---------------------------------------------------------------------
+
+_SHIPMENTS_SQL = """
+SELECT s.shipment_id, s.order_id, s.tracking_number, coalesce(t.status, 'unknown') AS status,
+       s.archived
+FROM shipments s LEFT JOIN tracking_state t USING (shipment_id)
+WHERE $all OR NOT s.archived
+ORDER BY s.order_id, s.tracking_number, s.shipment_id
+"""
+
+_FLAG_ITEM = pl.Struct(
+    {
+        "code": pl.String,
+        "severity": pl.String,
+        "since": pl.Datetime("us", "UTC"),
+        "detail": pl.String,
+        "cleared_at": pl.Datetime("us", "UTC"),
+    }
+)
+
+
+def flag_listing(
+    store: Store, evaluation: Evaluation, *, include_all: bool = False
+) -> pl.DataFrame:
+    """One row per shipment with its flags at ``evaluation.now``, for ``flags``.
+
+    Columns: ``shipment_id, order_id, tracking_number, status, archived, flags`` where
+    ``flags`` is a list of ``{code, severity, since, detail, cleared_at}`` (most
+    severe first). Non-archived shipments and open flags only, unless
+    ``include_all`` (archived shipments and cleared flags too). ``since`` is when
+    the flag was raised (its open row's ``raised_at``).
+    """
+    now = evaluation.now
+    ships = store.frame(_SHIPMENTS_SQL, {"all": include_all})
+    history = flag_history(store, include_cleared=include_all, include_archived=include_all)
+    history = history.filter(pl.col("raised_at") <= now)
+    open_rows = history.filter(pl.col("cleared_at").is_null() | (pl.col("cleared_at") > now))
+    current = evaluation.current.select("shipment_id", "code", "severity", "detail").join(
+        open_rows.group_by("shipment_id", "code").agg(pl.col("raised_at").min()),
+        on=["shipment_id", "code"],
+        how="left",
+    )
+    items = current.select(
+        "shipment_id",
+        "code",
+        "severity",
+        pl.col("raised_at").fill_null(pl.lit(now)).alias("since"),
+        "detail",
+        pl.lit(None, pl.Datetime("us", "UTC")).alias("cleared_at"),
+    )
+    if include_all:
+        cleared = history.filter(pl.col("cleared_at") <= now).select(
+            "shipment_id",
+            "code",
+            "severity",
+            pl.col("raised_at").alias("since"),
+            "detail",
+            "cleared_at",
+        )
+        items = pl.concat([items, cleared], how="vertical_relaxed")
+    items = items.with_columns(
+        pl.col("since").dt.convert_time_zone("UTC"),
+        pl.col("cleared_at").dt.convert_time_zone("UTC"),
+        pl.col("severity").replace_strict(SEVERITY_RANK, default=0).alias("_rank"),
+    ).sort(
+        ["shipment_id", "cleared_at", "_rank", "since", "code"],
+        descending=[False, False, True, False, False],
+        nulls_last=False,
+    )
+    grouped = items.group_by("shipment_id", maintain_order=True).agg(
+        pl.struct("code", "severity", "since", "detail", "cleared_at").alias("flags")
+    )
+    out = ships.join(grouped, on="shipment_id", how="left", maintain_order="left")
+    return out.with_columns(pl.col("flags").fill_null(pl.lit([], pl.List(_FLAG_ITEM))))
+
+
+def list_flags(
+    store: Store, now: datetime, settings: Settings, *, include_all: bool = False
+) -> tuple[Evaluation, pl.DataFrame]:
+    """Evaluate at ``now``, then list every shipment's flags with its dispute window.
+
+    The listing is :func:`flag_listing`'s frame plus ``deadline``, ``deadline_date``,
+    ``action``, ``action_detail`` (:func:`analysis.disputes.dispute_windows`) and
+    ``urgency`` (the rank of the most severe open flag, 0 with none).
+    """
+    from analysis.disputes import dispute_windows
+
+    evaluation = evaluate_flags(store, now, settings)
+    listing = flag_listing(store, evaluation, include_all=include_all)
+    windows = dispute_windows(store, now, settings, flags=evaluation.current)
+    listing = listing.join(
+        windows.select("shipment_id", "deadline", "deadline_date", "action", "action_detail"),
+        on="shipment_id",
+        how="left",
+        maintain_order="left",
+    ).with_columns(
+        pl.col("flags")
+        .list.eval(
+            pl.when(pl.element().struct.field("cleared_at").is_null())
+            .then(pl.element().struct.field("severity").replace_strict(SEVERITY_RANK, default=0))
+            .otherwise(0)
+        )
+        .list.max()
+        .fill_null(0)
+        .alias("urgency")
+    )
+    return evaluation, listing
+
+
+def listing_json_lines(listing: pl.DataFrame, *, include_all: bool = False) -> list[str]:
+    """The ``flags --json`` lines of a :func:`flag_listing` frame.
+
+    Each line is exactly ``{"order_id", "tracking_number", "status", "flags":
+    [{"code", "severity", "since", "detail"}]}``; with ``include_all`` every flag
+    also has ``"cleared_at"`` (null while open).
+    """
+    lines = []
+    for row in listing.iter_rows(named=True):
+        flags = []
+        for item in row["flags"]:
+            flag: dict[str, Any] = {
+                "code": item["code"],
+                "severity": item["severity"],
+                "since": _iso(item["since"]),
+                "detail": item["detail"],
+            }
+            if include_all:
+                flag["cleared_at"] = _iso(item["cleared_at"])
+            flags.append(flag)
+        line = {
+            "order_id": row["order_id"],
+            "tracking_number": row["tracking_number"],
+            "status": row["status"],
+            "flags": flags,
+        }
+        lines.append(json.dumps(line, ensure_ascii=False))
+    return lines
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None

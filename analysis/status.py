@@ -1,4 +1,9 @@
-"""The shipment overview behind ``parcelproof status``."""
+"""The shipment overview behind ``parcelproof status``.
+
+It evaluates the flag rules at "now" first (so its output never depends on another
+command having run), then adds each shipment's dispute window and recommended
+action (:mod:`analysis.disputes`).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from datetime import datetime
 
 import polars as pl
 
+from collector.config import Settings
 from collector.store import Store
 
 STATUS_SQL = """
@@ -23,10 +29,6 @@ SELECT
         AS days_since_last_event,
     s.promised_to,
     s.protection_ends_at,
-    coalesce(
-        (SELECT list(f.code ORDER BY f.code) FROM flags f
-         WHERE f.shipment_id = s.shipment_id AND f.cleared_at IS NULL),
-        []::VARCHAR[]) AS flags,
     s.archived
 FROM shipments s
 LEFT JOIN tracking_state t USING (shipment_id)
@@ -34,11 +36,53 @@ WHERE $all OR NOT s.archived
 ORDER BY s.protection_ends_at NULLS LAST, s.order_id, s.tracking_number
 """
 
+_OPEN_FLAGS_SQL = "SELECT shipment_id, code FROM flags WHERE cleared_at IS NULL"
 
-def shipment_status(store: Store, now: datetime, *, include_archived: bool = False) -> pl.DataFrame:
-    """One row per shipment: status, days since the last event, deadlines, open flags.
+
+def shipment_status(
+    store: Store,
+    now: datetime,
+    *,
+    include_archived: bool = False,
+    settings: Settings | None = None,
+    evaluate: bool = True,
+) -> pl.DataFrame:
+    """One row per shipment: status, days since the last event, deadlines, flags,
+    the dispute window (``dispute_opens_at``, ``dispute_deadline``) and today's
+    ``action`` with its ``action_detail``.
+
+    With ``evaluate`` (the default) the flag rules run at ``now`` first and their
+    result is recorded; without it the open flags of the history are shown.
 
     >>> shipment_status(store, clock.now()).columns[:4]   # doctest: +SKIP
     ['shipment_id', 'order_id', 'store', 'tracking_number']
     """
-    return store.frame(STATUS_SQL, {"now": now, "all": include_archived})
+    from analysis.disputes import dispute_windows
+    from analysis.flags import evaluate_flags
+
+    settings = settings or Settings()
+    if evaluate:
+        current = evaluate_flags(store, now, settings).current
+        windows = dispute_windows(store, now, settings, flags=current)
+    else:
+        current = store.frame(_OPEN_FLAGS_SQL)
+        windows = dispute_windows(store, now, settings)
+    flags = current.sort("code").group_by("shipment_id").agg(pl.col("code").alias("flags"))
+    frame = store.frame(STATUS_SQL, {"now": now, "all": include_archived})
+    return (
+        frame.join(flags, on="shipment_id", how="left", maintain_order="left")
+        .with_columns(pl.col("flags").fill_null(pl.lit([], pl.List(pl.String))))
+        .join(
+            windows.select(
+                "shipment_id",
+                pl.col("opens_at").alias("dispute_opens_at"),
+                pl.col("deadline").alias("dispute_deadline"),
+                pl.col("deadline_date").alias("dispute_deadline_date"),
+                "action",
+                "action_detail",
+            ),
+            on="shipment_id",
+            how="left",
+            maintain_order="left",
+        )
+    )
