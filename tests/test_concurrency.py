@@ -19,8 +19,11 @@ import pytest
 
 from analysis import frames
 from collector.errors import DatabaseBusy
+from collector.importer import import_file
+from collector.simulator import Simulator
 from collector.store import Store
 from tests.conftest import SAMPLE_ORDERS
+from tests.sample_db import NOW
 
 pytestmark = pytest.mark.slow
 COLLECTOR = (sys.executable, "-m", "collector")
@@ -68,16 +71,49 @@ def empty_db(tmp_path: Path) -> Path:
     return path
 
 
-def write_config(tmp_path: Path, busy_timeout: float) -> Path:
+def write_config(tmp_path: Path, busy_timeout: float, sim: Simulator | None = None) -> Path:
     path = tmp_path / "parcelproof.toml"
-    path.write_text(f"[poll]\ndatabase_busy_timeout_seconds = {busy_timeout}\n")
+    text = f"[poll]\ndatabase_busy_timeout_seconds = {busy_timeout}\n"
+    if sim is not None:
+        text += (
+            f'[carriers.17track]\nbase_url = "{sim.base_url_17track}"\n'
+            f'api_key = "{sim.api_key}"\n'
+            f'[carriers.cainiao]\nbase_url = "{sim.base_url_cainiao}"\n'
+        )
+    path.write_text(text)
     return path
 
 
-def run_import(db: Path, config: Path) -> tuple[subprocess.CompletedProcess[str], float]:
+@pytest.fixture
+def simulator() -> Iterator[Simulator]:
+    with Simulator(as_of=NOW) as sim:
+        sim.start()
+        yield sim
+
+
+@pytest.fixture
+def orders_db(empty_db: Path) -> Path:
+    with Store.open(empty_db) as store:
+        import_file(store, SAMPLE_ORDERS)
+    return empty_db
+
+
+def run_poll(db: Path, config: Path) -> tuple[subprocess.CompletedProcess[str], float]:
+    return run_collector(db, config, "--now", NOW.isoformat(), "poll", "--all")
+
+
+def count_rows(db: Path, table: str) -> int:
+    with Store.open(db) as store:
+        return int(store.query(f"SELECT count(*) FROM {table}")[0][0])
+
+
+def run_collector(
+    db: Path, config: Path, *args: str
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run ``python -m collector`` on ``db``; returns the result and the seconds it took."""
     started = time.monotonic()
     done = subprocess.run(
-        [*COLLECTOR, "--db", str(db), "--config", str(config), "import", str(SAMPLE_ORDERS)],
+        [*COLLECTOR, "--db", str(db), "--config", str(config), *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -86,9 +122,12 @@ def run_import(db: Path, config: Path) -> tuple[subprocess.CompletedProcess[str]
     return done, time.monotonic() - started
 
 
+def run_import(db: Path, config: Path) -> tuple[subprocess.CompletedProcess[str], float]:
+    return run_collector(db, config, "import", str(SAMPLE_ORDERS))
+
+
 def count_shipments(db: Path) -> int:
-    with Store.open(db) as store:
-        return int(store.query("SELECT count(*) FROM shipments")[0][0])
+    return count_rows(db, "shipments")
 
 
 def test_writer_waits_for_a_reader_then_succeeds(empty_db: Path, tmp_path: Path) -> None:
@@ -116,6 +155,49 @@ def test_writer_gives_up_with_exit_75_naming_the_reader(empty_db: Path, tmp_path
     done, _ = run_import(empty_db, config)
     assert done.returncode == 0, done.stderr
     assert count_shipments(empty_db) == 25
+
+
+def test_poll_waits_for_a_reader_then_polls(
+    orders_db: Path, tmp_path: Path, simulator: Simulator
+) -> None:
+    config = write_config(tmp_path, busy_timeout=60, sim=simulator)
+    with holding(HOLD_AS_READER, orders_db, seconds=2):
+        done, elapsed = run_poll(orders_db, config)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert elapsed >= 1.0
+    assert count_rows(orders_db, "events") > 0
+
+
+def test_poll_gives_up_with_exit_75_before_asking_any_source(
+    orders_db: Path, tmp_path: Path, simulator: Simulator
+) -> None:
+    config = write_config(tmp_path, busy_timeout=1, sim=simulator)
+    with holding(HOLD_AS_READER, orders_db, seconds=120) as reader:
+        done, _ = run_poll(orders_db, config)
+    assert done.returncode == 75, done.stdout + done.stderr
+    message = " ".join(done.stderr.split())
+    assert f"PID {reader.pid}" in message and "open for reading" in message
+    # The database is opened before any request: no answer was fetched and dropped.
+    assert simulator.requests == []
+    assert count_rows(orders_db, "polls") == 0
+    done, _ = run_poll(orders_db, config)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert count_rows(orders_db, "polls") > 0 and simulator.requests
+
+
+def test_export_reads_alongside_a_notebook(orders_db: Path, tmp_path: Path) -> None:
+    # Readers share the file: `export` does not wait for a notebook's connection.
+    with holding(HOLD_AS_READER, orders_db, seconds=120):
+        done = subprocess.run(
+            [sys.executable, "-m", "analysis", "--db", str(orders_db), "export", "out"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            cwd=tmp_path,
+        )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "shipments.parquet").exists()
 
 
 def test_frames_wait_for_a_writer_then_read(empty_db: Path) -> None:
