@@ -287,26 +287,6 @@ def _with_expect(scenario: Scenario) -> Scenario:
     return replace(scenario, expect=final_canonical(scenario))
 
 
-ORDER_COLUMNS = (
-    "order_id",
-    "marketplace",
-    "store",
-    "tracking_number",
-    "carrier",
-    "ordered_at",
-    "shipped_at",
-    "promised_from",
-    "promised_to",
-    "protection_ends_at",
-    "destination_country",
-    "destination_postcode",
-    "destination_city",
-    "item",
-    "amount",
-    "currency",
-)
-
-
 def synthetic_orders(scenarios: Iterable[Scenario]) -> list[dict[str, Any]]:
     """The import rows of synthetic scenarios (one order per number)."""
     return [dict(s.extra["order"]) for s in scenarios if "order" in s.extra]
@@ -315,8 +295,10 @@ def synthetic_orders(scenarios: Iterable[Scenario]) -> list[dict[str, Any]]:
 def write_orders_csv(scenarios: Iterable[Scenario], path: str | Path) -> Path:
     """Write the orders of synthetic scenarios as an import CSV; returns the path."""
     target = Path(path)
+    rows = synthetic_orders(scenarios)
     with target.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=ORDER_COLUMNS)
+        # The order dicts are built in the import format's column order.
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["order_id"])
         writer.writeheader()
-        writer.writerows(synthetic_orders(scenarios))
+        writer.writerows(rows)
     return target
