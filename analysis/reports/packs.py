@@ -1,0 +1,454 @@
+"""Writing evidence packs: one folder per shipment, files named for what they are.
+
+A pack for order 8101203344552 / LP00123456789012 is the folder
+``8101203344552-LP00123456789012/`` holding ``evidence-LP00123456789012.html``, the
+same as ``.pdf``, one ``evidence-LP00123456789012-page-N.png`` per PDF page, and
+``manifest.json`` (the facts in machine form plus the SHA-256 of every other file).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from analysis.reports import adapters, fmt, wording
+from analysis.reports.facts import Event, Flag, PackFacts, Poll, load_facts
+from analysis.reports.render import PackView, Renderer
+from collector.config import Settings
+from collector.errors import ConfigError, NotFoundError
+from collector.store import Store
+
+FORMATS = ("html", "pdf", "png", "json")
+MANIFEST_NAME = "manifest.json"
+INDEX_NAME = "index.html"
+MANIFEST_SCHEMA = "parcelproof.evidence-pack/1"
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class PackResult:
+    """What :func:`write_packs` wrote for one shipment."""
+
+    shipment_id: int
+    order_id: str
+    tracking_number: str
+    marketplace: str
+    folder: Path
+    #: Every file of the pack, the manifest last (when written).
+    files: tuple[Path, ...]
+    flags: tuple[str, ...]
+    #: The severity of each flag in ``flags`` (same order, most severe first).
+    severities: tuple[str, ...]
+    severity: str
+    deadline: datetime | None
+    status: str
+
+    def file(self, suffix: str) -> Path | None:
+        """The first file whose name ends with ``suffix`` (``.html``, ``.pdf``...)."""
+        return next((p for p in self.files if p.name.endswith(suffix)), None)
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """What :func:`make_report` did: the packs, and the index for ``--flagged``."""
+
+    packs: list[PackResult]
+    index: Path | None
+    out_dir: Path
+    flags_evaluated: bool
+    notes: list[str] = field(default_factory=list)
+
+
+def parse_formats(value: str | Iterable[str]) -> tuple[str, ...]:
+    """``"html,pdf"`` or ``["html", "pdf"]`` -> ``("html", "pdf")``, in canonical order.
+
+    >>> parse_formats("png, html")
+    ('html', 'png')
+    """
+    items = value.split(",") if isinstance(value, str) else list(value)
+    wanted = {item.strip().lower() for item in items if item.strip()}
+    unknown = sorted(wanted - set(FORMATS))
+    if unknown:
+        raise ConfigError(
+            f"unknown report format {', '.join(unknown)} (choose from {', '.join(FORMATS)})"
+        )
+    if not wanted:
+        raise ConfigError(f"no report format given (choose from {', '.join(FORMATS)})")
+    return tuple(f for f in FORMATS if f in wanted)
+
+
+def resolve_ids(store: Store, ids: Sequence[str]) -> list[int]:
+    """Shipment ids for order ids or tracking numbers (in the order given).
+
+    An order id with several numbers, or a number on several orders, gives all of
+    them. Raises :class:`NotFoundError` naming every id that matches nothing.
+    """
+    wanted = [i.strip() for i in ids if i.strip()]
+    candidates: dict[str, str] = {}
+    for given in wanted:
+        for form in _number_forms(given):
+            candidates.setdefault(form, given)
+    rows = store.query(
+        """
+        SELECT c.given, s.shipment_id
+        FROM (SELECT unnest($forms::VARCHAR[]) AS form, unnest($givens::VARCHAR[]) AS given) c
+        JOIN shipments s ON s.order_id = c.form OR s.tracking_number = c.form
+                         OR s.tracking_number_raw = c.form
+        ORDER BY s.order_id, s.tracking_number
+        """,
+        {"forms": list(candidates), "givens": list(candidates.values())},
+    )
+    found: dict[str, list[int]] = {}
+    for given, sid in rows:
+        found.setdefault(str(given), []).append(int(sid))
+    missing = [g for g in wanted if g not in found]
+    if missing:
+        raise NotFoundError(
+            "no shipment has the order id or tracking number " + ", ".join(repr(m) for m in missing)
+        )
+    return list(dict.fromkeys(sid for g in wanted for sid in found[g]))
+
+
+def flagged_ids(store: Store) -> list[int]:
+    """Non-archived shipments with at least one open flag."""
+    rows = store.query(
+        """
+        SELECT DISTINCT s.shipment_id FROM shipments s JOIN flags f USING (shipment_id)
+        WHERE f.cleared_at IS NULL AND NOT s.archived ORDER BY s.shipment_id
+        """
+    )
+    return [int(r[0]) for r in rows]
+
+
+def make_report(  # noqa: PLR0913 - keyword options of one command
+    store: Store,
+    ids: Sequence[str] = (),
+    *,
+    flagged: bool = False,
+    now: datetime,
+    settings: Settings,
+    formats: Sequence[str] | None = None,
+    out_dir: Path | None = None,
+) -> ReportResult:
+    """``parcelproof report``: evaluate the flags at ``now``, then write the packs.
+
+    ``ids`` are order ids or tracking numbers; ``flagged`` adds every flagged parcel
+    and writes ``index.html`` (sorted by deadline) next to the pack folders.
+    """
+    # Resolve before evaluating, so that a typo fails fast and writes nothing.
+    shipment_ids = resolve_ids(store, ids) if ids else []
+    evaluated = adapters.evaluate_flags(store, now, settings)
+    notes = [] if evaluated else ["flag rules not available: packs show the stored flags"]
+    if flagged:
+        shipment_ids = list(dict.fromkeys([*shipment_ids, *flagged_ids(store)]))
+    target = Path(out_dir or settings.reports.out_dir)
+    renderer = Renderer()
+    packs = write_packs(
+        store,
+        shipment_ids,
+        now=now,
+        settings=settings,
+        formats=formats,
+        out_dir=target,
+        renderer=renderer,
+    )
+    index = write_index(packs, now=now, out_dir=target, renderer=renderer) if flagged else None
+    return ReportResult(
+        packs=packs, index=index, out_dir=target, flags_evaluated=evaluated, notes=notes
+    )
+
+
+def write_packs(  # noqa: PLR0913 - the documented library signature
+    store: Store,
+    shipment_ids: Sequence[int],
+    *,
+    now: datetime,
+    settings: Settings,
+    formats: Sequence[str] | None = None,
+    out_dir: Path | str | None = None,
+    renderer: Renderer | None = None,
+) -> list[PackResult]:
+    """Write one evidence pack per shipment; flags are read as stored (evaluate first).
+
+    ``formats`` defaults to ``settings.reports.formats``, ``out_dir`` to
+    ``settings.reports.out_dir``. All shipments are read with one query per table,
+    and rendered with one template environment::
+
+        >>> write_packs(store, [3, 7], now=clock.now(), settings=settings,
+        ...             formats=("html", "json"), out_dir="data/reports")  # doctest: +SKIP
+        [PackResult(order_id='8101203344553', ...), PackResult(...)]
+    """
+    chosen = parse_formats(formats if formats is not None else settings.reports.formats)
+    target = Path(out_dir or settings.reports.out_dir)
+    disputes = adapters.dispute_windows(store, shipment_ids, now=now, settings=settings)
+    all_facts = load_facts(store, shipment_ids, now=now, settings=settings, disputes=disputes)
+    renderer = renderer or Renderer()
+    return [_write_one(facts, renderer, chosen, target) for facts in all_facts]
+
+
+def pack_folder_name(order_id: str, tracking_number: str) -> str:
+    """``<order_id>-<tracking_number>`` with anything unsafe in a file name replaced.
+
+    >>> pack_folder_name("EB-23/09876", "1Z 99")
+    'EB-23_09876-1Z_99'
+    """
+    return f"{_safe(order_id)}-{_safe(tracking_number)}"
+
+
+def _write_one(
+    facts: PackFacts, renderer: Renderer, formats: tuple[str, ...], out_dir: Path
+) -> PackResult:
+    s = facts.shipment
+    folder = out_dir / pack_folder_name(s.order_id, s.tracking_number)
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"evidence-{_safe(s.tracking_number)}"
+    names = {"html": f"{stem}.html", "pdf": f"{stem}.pdf"}
+    view = PackView(facts=facts, version=renderer.version, generated_at=facts.now)
+    view.file_names = {k: v for k, v in names.items() if k in formats}
+    html = renderer.html(view)
+    written: list[Path] = []
+    if "html" in formats:
+        written.append(_write(folder / names["html"], html.encode("utf-8")))
+    # Page images from an earlier run may outnumber this run's pages.
+    for old in folder.glob(f"{stem}-page-*.png"):
+        old.unlink()
+    if "pdf" in formats or "png" in formats:
+        pdf = renderer.pdf(html)
+        if "pdf" in formats:
+            written.append(_write(folder / names["pdf"], pdf))
+        if "png" in formats:
+            for number, png in enumerate(renderer.pngs(pdf), start=1):
+                written.append(_write(folder / f"{stem}-page-{number}.png", png))
+    if "json" in formats:
+        manifest = build_manifest(view, written)
+        data = json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8") + b"\n"
+        written.append(_write(folder / MANIFEST_NAME, data))
+    return PackResult(
+        shipment_id=s.shipment_id,
+        order_id=s.order_id,
+        tracking_number=s.tracking_number,
+        marketplace=s.marketplace,
+        folder=folder,
+        files=tuple(written),
+        flags=tuple(facts.open_codes),
+        severities=tuple(f.severity for f in facts.flags),
+        severity=view.severity,
+        deadline=view.deadline,
+        status=s.status,
+    )
+
+
+def build_manifest(view: PackView, files: Sequence[Path]) -> dict[str, Any]:
+    """The pack's facts in machine form, plus the SHA-256 of each file in ``files``."""
+    facts = view.facts
+    s = facts.shipment
+    d = facts.dispute
+    return {
+        "schema": MANIFEST_SCHEMA,
+        "tool": {"name": "parcelproof", "version": view.version},
+        "generated_at": fmt.iso(view.generated_at),
+        "evaluated_at": fmt.iso(facts.now),
+        "shipment": {
+            "shipment_id": s.shipment_id,
+            "order_id": s.order_id,
+            "tracking_number": s.tracking_number,
+            "tracking_number_raw": s.tracking_number_raw,
+            "marketplace": s.marketplace,
+            "store": s.store,
+            "carrier": s.carrier,
+            "courier": s.courier,
+            "number_format": s.number_format,
+            "number_verdict": s.number_verdict,
+            "item": s.item,
+            "amount": str(s.amount) if s.amount is not None else None,
+            "currency": s.currency,
+            "ordered_at": fmt.iso(s.ordered_at),
+            "shipped_at": fmt.iso(s.shipped_at),
+            "promised_from": fmt.iso(s.promised_from),
+            "promised_to": fmt.iso(s.promised_to),
+            "protection_ends_at": fmt.iso(s.protection_ends_at),
+            "destination": {
+                "country": s.destination_country,
+                "postcode": s.destination_postcode,
+                "city": s.destination_city,
+            },
+        },
+        "tracking": {
+            "status": s.status,
+            "sub_status": s.sub_status,
+            "source": s.state_source,
+            "first_event_at": fmt.iso(s.first_event_at),
+            "last_event_at": fmt.iso(s.last_event_at),
+            "delivered_at": fmt.iso(s.delivered_at),
+            "last_poll_at": fmt.iso(s.last_poll_at),
+            "last_mile_number": s.last_mile_number,
+            "last_mile_carrier": s.last_mile_carrier,
+        },
+        "headline": view.headline,
+        "verdict": view.verdict,
+        "flags": [_flag_json(f, view.findings.get(f.flag_id)) for f in facts.flags],
+        "cleared_flags": [_flag_json(f, None) for f in facts.cleared_flags],
+        "dispute": None
+        if d is None
+        else {
+            "marketplace": d.marketplace,
+            "opens_at": fmt.iso(d.opens_at),
+            "deadline": fmt.iso(d.deadline),
+            "action": d.action,
+            "action_detail": d.action_detail,
+        },
+        "deadline": fmt.iso(view.deadline),
+        "events": [_event_json(e) for e in facts.events],
+        "gaps": [
+            {
+                "start": fmt.iso(g.start),
+                "end": fmt.iso(g.end),
+                "days": round(g.days, 2),
+                "open_ended": g.open_ended,
+            }
+            for g in facts.gaps
+        ],
+        "stalled_days": facts.stalled_days,
+        "polls": [_poll_json(p) for p in facts.polls],
+        "chain_head": None
+        if facts.chain_head is None
+        else {
+            "poll_id": facts.chain_head.poll_id,
+            "chain_hash": facts.chain_head.chain_hash,
+            "requested_at": fmt.iso(facts.chain_head.requested_at),
+            "polls_total": facts.chain_head.polls_total,
+        },
+        "other_orders": [
+            {
+                "order_id": o.order_id,
+                "marketplace": o.marketplace,
+                "store": o.store,
+                "ordered_at": fmt.iso(o.ordered_at),
+            }
+            for o in facts.other_orders
+        ],
+        "dispute_message": view.message,
+        "verify": "parcelproof --db <database> verify",
+        "files": [{"name": p.name, "sha256": _sha256(p), "bytes": p.stat().st_size} for p in files],
+    }
+
+
+def write_index(
+    packs: Sequence[PackResult],
+    *,
+    now: datetime,
+    out_dir: Path,
+    renderer: Renderer | None = None,
+) -> Path:
+    """``index.html``: every pack, soonest deadline first (no deadline last)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    renderer = renderer or Renderer()
+    ordered = sorted(
+        packs,
+        key=lambda p: (p.deadline is None, p.deadline or now, p.order_id, p.tracking_number),
+    )
+    rows = []
+    for pack in ordered:
+        main = pack.file(".html") or pack.file(".pdf") or pack.file(MANIFEST_NAME)
+        rows.append(
+            {
+                "pack": pack,
+                "link": main.relative_to(out_dir).as_posix() if main else None,
+                "days_left": None
+                if pack.deadline is None
+                else int((pack.deadline - now).total_seconds() // 86400),
+                "findings": [
+                    (wording.rule_for(code).title, severity)
+                    for code, severity in zip(pack.flags, pack.severities, strict=True)
+                ],
+            }
+        )
+    return _write(out_dir / INDEX_NAME, renderer.index(rows, now=now).encode("utf-8"))
+
+
+def _flag_json(flag: Flag, finding: str | None) -> dict[str, Any]:
+    rule = wording.rule_for(flag.code)
+    return {
+        "code": flag.code,
+        "severity": flag.severity,
+        "title": rule.title,
+        "since": fmt.iso(flag.raised_at),
+        "confirmed_at": fmt.iso(flag.confirmed_at),
+        "cleared_at": fmt.iso(flag.cleared_at),
+        "threshold": flag.threshold,
+        "detail": flag.detail,
+        "finding": finding,
+        "rule": rule.rule,
+        "basis": rule.basis,
+        "evidence": dict(flag.evidence),
+    }
+
+
+def _event_json(e: Event) -> dict[str, Any]:
+    return {
+        "event_key": e.event_key,
+        "occurred_at": fmt.iso(e.occurred_at),
+        "local_time": e.local_time,
+        "utc_offset_minutes": e.utc_offset_minutes,
+        "tz_known": e.tz_known,
+        "status": e.status,
+        "sub_status": e.sub_status,
+        "raw_code": e.raw_code,
+        "raw_status": e.raw_status,
+        "description": e.description,
+        "location": e.place or None,
+        "country": e.country,
+        "postcode": e.postcode,
+        "source": e.source,
+        "provider": e.provider,
+        "first_poll_id": e.first_poll_id,
+    }
+
+
+def _poll_json(p: Poll) -> dict[str, Any]:
+    return {
+        "poll_id": p.poll_id,
+        "requested_at": fmt.iso(p.requested_at),
+        "source": p.source,
+        "operation": p.operation,
+        "method": p.method,
+        "url": p.url,
+        "http_status": p.http_status,
+        "outcome": p.outcome,
+        "code": p.code,
+        "message": p.message,
+        "body_sha256": p.body_sha256,
+        "body_bytes": p.body_bytes,
+        "chain_hash": p.chain_hash,
+    }
+
+
+def _number_forms(given: str) -> list[str]:
+    squeezed = "".join(given.split())
+    return list(
+        dict.fromkeys([given, squeezed, squeezed.upper(), squeezed.upper().replace("-", "")])
+    )
+
+
+def _safe(text: str) -> str:
+    return _UNSAFE.sub("_", text).strip("._") or "unnamed"
+
+
+def _write(path: Path, data: bytes) -> Path:
+    # Write then rename, so a reader (or an upload) never sees half a file.
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return path
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()

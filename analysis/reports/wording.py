@@ -1,0 +1,427 @@
+"""The words of a pack: flag titles, the rule behind each flag, the verdict and the
+suggested dispute message, all built from the facts (plain text; the template escapes).
+
+The flags themselves come from :mod:`analysis.flags`; this module only *explains*
+them to a person who has never seen the tool, citing the facts the pack shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from analysis.reports import fmt
+from analysis.reports.facts import Dispute, Event, Flag, PackFacts, Shipment
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How a flag is raised, in words, and where its default threshold comes from."""
+
+    title: str
+    rule: str
+    basis: str
+
+
+RULES: dict[str, Rule] = {
+    "invalid_number": Rule(
+        "Invalid tracking number",
+        "The number fails its format's check digit or country/service lookup, is not a "
+        "plausible tracking number at all, or a tracking source answered that it is invalid.",
+        "UPU S10 check digit and courier number formats; AliExpress seller rules treat an "
+        "invalid number as a false shipment.",
+    ),
+    "carrier_mismatch": Rule(
+        "Carrier cannot issue this number",
+        "The carrier the seller declared does not issue tracking numbers of this format.",
+        "Courier number-format data; AliExpress false-shipment rules.",
+    ),
+    "not_found": Rule(
+        "No carrier has any record",
+        "A tracking source answered 'not found' and the allowed time after shipping has passed.",
+        "AliExpress help: carriers need 3-7 days to show a parcel; seller rules: no logistics "
+        "information within 5 working days of shipping is a false shipment.",
+    ),
+    "label_only": Rule(
+        "Label created, never handed over",
+        "Only an electronic shipping notice (label) exists, the allowed time after shipping.",
+        "AliExpress seller rules: no collection scan within 5 working days of the shipment "
+        "notice is a false shipment.",
+    ),
+    "stalled": Rule(
+        "Tracking stalled",
+        "The last tracking event is older than the threshold and the parcel is neither "
+        "delivered nor returned.",
+        "No platform sets a threshold; tracking guides act after 5-10 days without an update, "
+        "aggregators stop tracking after 30-60 days.",
+    ),
+    "overdue": Rule(
+        "Promised delivery date passed",
+        "Now is past the end of the promised delivery window and the parcel is not delivered.",
+        "eBay opens item-not-received requests at the estimated delivery date, Amazon 3 days "
+        "after it, card schemes at the expected date.",
+    ),
+    "protection_expiring": Rule(
+        "Buyer protection ends soon",
+        "Buyer protection ends within the warning period and the parcel is not delivered.",
+        "AliExpress: the order closes and the seller is paid when the protection timer runs "
+        "out; act (dispute or ask for an extension) 5-7 days before.",
+    ),
+    "delivered_elsewhere": Rule(
+        "Delivered to a different place",
+        "The delivery event's country, postcode or city contradicts the order's destination.",
+        "AliExpress false-shipment rules; eBay and PayPal item-not-received cases turn on the "
+        "address in the delivery scan.",
+    ),
+    "scan_before_order": Rule(
+        "Scanned before the order was placed",
+        "The first tracking event is earlier than the order: the number belonged to an "
+        "earlier parcel (recycled number).",
+        "AliExpress: a first scan before the order time is a false shipment; UPU S10 numbers "
+        "must not be reused within 12 months.",
+    ),
+    "number_reused": Rule(
+        "Tracking number used on another order",
+        "The same tracking number is attached to another order.",
+        "UPU S10: numbers must not be reused within 12 months; AliExpress false-shipment rules.",
+    ),
+    "returned": Rule(
+        "Returned to sender",
+        "The parcel is being returned, or was returned, to the sender.",
+        "Carrier status; a parcel returned to the seller was not delivered to the buyer.",
+    ),
+    "exception": Rule(
+        "Carrier reports a problem",
+        "The shipment's current status is exception or delivery failed.",
+        "Carrier status (customs hold, failed delivery, damage, loss ...).",
+    ),
+    "expired": Rule(
+        "Tracking expired without delivery",
+        "The tracking source stopped tracking the parcel and it was never delivered.",
+        "Aggregators expire parcels after 30 days (express) or 60 days (postal) without news.",
+    ),
+}
+
+SEVERITY_LABELS = {"critical": "Critical", "warning": "Warning", "info": "Info"}
+
+
+ACTION_TITLES = {
+    "none": "Nothing to do: delivered",
+    "wait": "Wait: nothing to dispute yet",
+    "ask_seller": "Contact the seller now",
+    "open_dispute": "Open the {name} now",
+    "escalate": "Escalate: ask your card issuer for a chargeback",
+    "too_late": "Every dispute window has closed",
+}
+
+
+def action_title(d: Dispute | None) -> str:
+    """The recommended action as a short imperative line."""
+    if d is None or not d.action:
+        return "Dispute window not computed"
+    text = ACTION_TITLES.get(d.action, d.action.replace("_", " ").capitalize())
+    return text.format(name=d.name)
+
+
+def rule_for(code: str) -> Rule:
+    """The explanation of a flag code (a generic one for codes added later)."""
+    return RULES.get(
+        code,
+        Rule(code.replace("_", " ").capitalize(), "See the flag's detail.", "parcelproof rule"),
+    )
+
+
+def headline(facts: PackFacts) -> str:
+    """One line for the top of the pack: the most severe finding, or all clear."""
+    if not facts.flags:
+        return f"No problem found: {fmt.status(facts.shipment.status).lower()}"
+    titles = [rule_for(f.code).title for f in facts.flags]
+    if len(titles) <= 2:
+        return "; ".join([titles[0], *(t[0].lower() + t[1:] for t in titles[1:])])
+    return f"{titles[0]} (+{fmt.plural(len(titles) - 1, 'more finding')})"
+
+
+def verdict(facts: PackFacts) -> str:
+    """The pack's opening paragraph: what is wrong, since when, what was promised."""
+    s = facts.shipment
+    subject = (
+        f"Order {s.order_id}"
+        + (f" ({s.item})" if s.item else "")
+        + (f" from {s.store}" if s.store else "")
+        + f" on {fmt.marketplace(s.marketplace)}, tracking number {s.tracking_number}"
+        + (f" ({carrier_name(s)})" if carrier_name(s) else "")
+    )
+    if facts.flags:
+        findings = [finding(facts, f) for f in facts.flags]
+        since = min(f.raised_at for f in facts.flags)
+        opening = (
+            f"{subject}: {_lower_first(findings[0])}"
+            + (" " + " ".join(findings[1:]) if len(findings) > 1 else "")
+            + f" Flagged by parcelproof since {fmt.day(since, s.destination_country)}."
+        )
+    else:
+        opening = f"{subject}: no problem found as of {fmt.day(facts.now, s.destination_country)}. "
+        opening += f"Current status: {fmt.status(s.status).lower()}" + (
+            f", last update {fmt.day(s.last_event_at, s.destination_country)}."
+            if s.last_event_at
+            else "."
+        )
+    return f"{opening} {promise(s, facts.now)}".strip()
+
+
+def promise(s: Shipment, now: datetime) -> str:
+    """What the buyer was promised: the delivery window and the end of protection."""
+    c = s.destination_country
+    parts = []
+    if s.promised_from and s.promised_to:
+        parts.append(
+            f"The seller promised delivery between {fmt.day(s.promised_from, c)} and "
+            f"{fmt.day(s.promised_to, c)}"
+        )
+    elif s.promised_to:
+        parts.append(f"The seller promised delivery by {fmt.day(s.promised_to, c)}")
+    if s.protection_ends_at:
+        verb = "ends" if s.protection_ends_at >= now else "ended"
+        left = fmt.days(s.protection_ends_at - now)
+        tail = f" ({fmt.plural(left, 'day')} from now)" if verb == "ends" else ""
+        parts.append(f"buyer protection {verb} on {fmt.day(s.protection_ends_at, c)}{tail}")
+    if not parts:
+        return "No promised delivery date or protection end was recorded for this order."
+    text = "; ".join(parts)
+    return text[0].upper() + text[1:] + "."
+
+
+def finding(facts: PackFacts, flag: Flag) -> str:
+    """One sentence stating what a flag found, with the facts behind it."""
+    s = facts.shipment
+    c = s.destination_country
+    now = facts.now
+    events = [e for e in facts.events if e.occurred_at is not None]
+    last = events[-1] if events else None
+    code = flag.code
+    if code == "invalid_number":
+        invalid = [p for p in facts.polls if p.outcome == "invalid"]
+        reason = s.number_reason or (
+            f"{invalid[0].source} answered that it is invalid on {fmt.day(invalid[0].requested_at)}"
+            if invalid
+            else flag.detail
+        )
+        return f"The tracking number {s.tracking_number} is not valid: {_lower_first(reason)}."
+    if code == "carrier_mismatch":
+        fmt_name = s.number_format or "this format"
+        return (
+            f"The seller declared the carrier as {s.carrier or 'unknown'}, which does not issue "
+            f"numbers of the format {fmt_name}"
+            + (f" (detected courier: {s.courier})." if s.courier else ".")
+        )
+    if code == "not_found":
+        answers = [p for p in facts.polls if p.outcome == "not_found"]
+        if answers:
+            sources = ", ".join(sorted({p.source for p in answers}))
+            return (
+                f"No tracking source has any record of the number: "
+                f"{fmt.plural(len(answers), 'request')} to {sources} between "
+                f"{fmt.day(answers[0].requested_at)} and {fmt.day(answers[-1].requested_at)} "
+                f"answered 'not found'."
+            )
+        return f"No tracking source has any record of the number ({flag.detail})."
+    if code == "label_only":
+        first = events[0] if events else None
+        shipped = s.shipped_at
+        text = "The carrier only ever received an electronic shipping notice"
+        if first:
+            text += f" ({fmt.event_day(first.occurred_at, first.utc_offset_minutes)})"
+        text += "; it never reported receiving the parcel"
+        if shipped:
+            text += (
+                f", {fmt.plural(fmt.days(now - shipped), 'day')} after the seller marked it "
+                f"shipped on {fmt.day(shipped, c)}"
+            )
+        return text + "."
+    if code == "stalled" and last is not None and last.occurred_at is not None:
+        quiet = fmt.days(now - last.occurred_at)
+        return (
+            f"Tracking has not moved for {fmt.plural(quiet, 'day')}: the last event was "
+            f"{_event_phrase(last)}."
+        )
+    if code == "overdue" and s.promised_to:
+        late = fmt.days(now - s.promised_to)
+        return (
+            f"The promised delivery date, {fmt.day(s.promised_to, c)}, passed "
+            f"{fmt.plural(late, 'day')} ago and the parcel has not been delivered."
+        )
+    if code == "protection_expiring" and s.protection_ends_at:
+        left = fmt.days(s.protection_ends_at - now)
+        return (
+            f"Buyer protection ends on {fmt.day(s.protection_ends_at, c)}, in "
+            f"{fmt.plural(left, 'day')}, and the parcel has not been delivered."
+        )
+    if code == "delivered_elsewhere":
+        delivered = [e for e in events if e.status == "delivered"]
+        if delivered:
+            d = delivered[-1]
+            return (
+                f"The carrier reports the parcel delivered on "
+                f"{fmt.event_day(d.occurred_at, d.utc_offset_minutes)} in "
+                f"{d.place or 'an unnamed place'}, but the order's destination is "
+                f"{destination(s)}."
+            )
+    if code == "scan_before_order" and events and s.ordered_at:
+        first = events[0]
+        assert first.occurred_at is not None
+        before = fmt.days(s.ordered_at - first.occurred_at)
+        return (
+            f"The first scan ({fmt.event_day(first.occurred_at, first.utc_offset_minutes)}) is "
+            f"{fmt.plural(before, 'day')} before the order was placed "
+            f"({fmt.day(s.ordered_at, c)}): the number belonged to an earlier parcel."
+        )
+    if code == "number_reused" and facts.other_orders:
+        orders = ", ".join(o.order_id for o in facts.other_orders)
+        return f"The same tracking number is also attached to order {orders}."
+    if code == "returned":
+        back = [e for e in events if e.status in ("returning", "returned")]
+        if back:
+            e = back[-1]
+            verb = "was returned" if e.status == "returned" else "is being returned"
+            return (
+                f"The parcel {verb} to the sender "
+                f"({fmt.event_day(e.occurred_at, e.utc_offset_minutes)}: "
+                f"{_quote(e.description or e.raw_status or fmt.status(e.status))})."
+            )
+    if code == "exception":
+        bad = [e for e in events if e.status in ("exception", "delivery_failed")]
+        if bad:
+            return f"The carrier reports a problem: {_event_phrase(bad[-1])}."
+    if code == "expired":
+        text = "The tracking source stopped tracking the parcel without any delivery"
+        if last is not None:
+            text += f"; the last event was {_event_phrase(last)}"
+        return text + "."
+    # A flag kind added after this module, or one whose facts are missing: the rule's
+    # own detail is the most precise statement available.
+    return _sentence(flag.detail)
+
+
+def dispute_message(facts: PackFacts) -> str:
+    """A message the buyer can paste into the dispute form, citing the pack's facts."""
+    s = facts.shipment
+    c = s.destination_country
+    lines = ["Hello,", ""]
+    what = f"order {s.order_id}" + (
+        f" ({s.item}, {fmt.money(s.amount, s.currency)})" if s.item else ""
+    )
+    bought = f" from {s.store}" if s.store else ""
+    on = f" on {fmt.day(s.ordered_at, c)}" if s.ordered_at else ""
+    delivered_elsewhere = "delivered_elsewhere" in facts.open_codes
+    lines.append(
+        f"I have not received {what}, bought{bought}{on}. The tracking number the seller gave "
+        f"is {s.tracking_number}" + (f" ({carrier_name(s)})." if carrier_name(s) else ".")
+    )
+    lines.append("")
+    facts_lines = [finding(facts, f) for f in facts.flags if f.code != "protection_expiring"]
+    if not facts_lines:
+        facts_lines = [
+            f"The current tracking status is {fmt.status(s.status).lower()}"
+            + (f" (last update {fmt.day(s.last_event_at, c)})." if s.last_event_at else ".")
+        ]
+    if s.promised_to and "overdue" not in facts.open_codes and s.status != "delivered":
+        facts_lines.append(f"The promised delivery date was {fmt.day(s.promised_to, c)}.")
+    if delivered_elsewhere:
+        facts_lines.append("Nothing was delivered to my address.")
+    lines.append("The facts:")
+    lines.extend(f"- {line}" for line in facts_lines)
+    lines.append("")
+    if facts.polls:
+        sources = ", ".join(sorted({p.source for p in facts.polls}))
+        lines.append(
+            f"I checked the tracking independently: {fmt.plural(len(facts.polls), 'request')} "
+            f"to {sources} between {fmt.day(facts.polls[0].requested_at)} and "
+            f"{fmt.day(facts.polls[-1].requested_at)}, every response kept with its SHA-256 "
+            f"hash. The attached evidence pack has the full tracking timeline."
+        )
+    else:
+        lines.append("The attached evidence pack has the order details and the tracking facts.")
+    lines.append("")
+    lines.append(_request(s.marketplace, s))
+    lines.append("")
+    lines.append("Thank you.")
+    return "\n".join(lines)
+
+
+def _request(market: str, s: Shipment) -> str:
+    amount = fmt.money(s.amount, s.currency)
+    full = f"a full refund of {amount}" if s.amount is not None else "a full refund"
+    return {
+        "aliexpress": f"Under AliExpress Buyer Protection, I ask for {full}.",
+        "ebay": f"Under the eBay Money Back Guarantee, I ask for {full}.",
+        "amazon": f"Under the Amazon A-to-z Guarantee, I ask for {full}.",
+        "paypal": f"Under PayPal Purchase Protection, I ask for {full}.",
+        "visa": (
+            "I dispute this transaction as merchandise not received (Visa 13.1) "
+            f"and ask for {full}."
+        ),
+        "mastercard": (
+            "I dispute this transaction as goods not provided (Mastercard 4855) "
+            f"and ask for {full}."
+        ),
+    }.get(market, f"I ask for {full}.")
+
+
+def carrier_name(s: Shipment) -> str:
+    """The carrier as the seller declared it, else the detected courier."""
+    return s.carrier or s.courier or ""
+
+
+def destination(s: Shipment) -> str:
+    """The order's destination as one line: ``San Francisco 94107, US``."""
+    city = " ".join(p for p in (s.destination_city, s.destination_postcode) if p)
+    return ", ".join(p for p in (city, s.destination_country) if p) or "not recorded"
+
+
+def gap_text(days: float, open_ended: bool) -> str:
+    """The label of a silence in the timeline."""
+    whole = int(days)
+    if open_ended:
+        return f"No tracking update for {fmt.plural(whole, 'day')}, up to now"
+    return f"No tracking update for {fmt.plural(whole, 'day')}"
+
+
+def age(now: datetime, then: datetime | None) -> str:
+    """``35 days ago`` (or ``today``)."""
+    if then is None:
+        return "-"
+    whole = fmt.days(now - then)
+    if now - then < timedelta(days=1):
+        return "today"
+    return f"{fmt.plural(whole, 'day')} ago"
+
+
+def _event_phrase(e: Event) -> str:
+    text = _quote(e.description or e.raw_status or fmt.status(e.status))
+    if e.place:
+        text += f" in {e.place}"
+    return f"{text} on {fmt.event_day(e.occurred_at, e.utc_offset_minutes)}"
+
+
+def _quote(text: str) -> str:
+    return f"\u201c{text.strip()}\u201d"
+
+
+def _lower_first(text: str) -> str:
+    # Keep acronyms and numbers ("UPS", "LP00...") as they are.
+    if len(text) > 1 and text[0].isupper() and text[1].islower():
+        return text[0].lower() + text[1:]
+    return text
+
+
+def sentence(text: str | None) -> str:
+    """``"open the dispute now"`` -> ``"Open the dispute now."``"""
+    return _sentence(text or "")
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    if not text:
+        return ""
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
