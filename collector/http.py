@@ -31,6 +31,7 @@ import asyncio
 import email.utils
 import logging
 import math
+import random
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -40,7 +41,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
-from tenacity.wait import wait_exponential_jitter
 
 from collector import __version__, clock
 from collector.carriers.base import Request, Response
@@ -448,14 +448,12 @@ class SourceClient:
             return True
         return state.idle_for + state.upcoming_sleep > self.config.max_retry_wait_seconds
 
-    _backoff = wait_exponential_jitter(initial=0.5, max=30.0, jitter=0.5)
-
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         hint = getattr(exc, "retry_after", None)
         if isinstance(hint, int | float) and hint >= 0:
             return float(hint)
-        return float(self._backoff(state))
+        return backoff(state.attempt_number)
 
     def _log_retry(self, request: Request, url: str) -> Callable[[RetryCallState], None]:
         def before_sleep(state: RetryCallState) -> None:
@@ -469,6 +467,17 @@ class SourceClient:
             )
 
         return before_sleep
+
+
+#: Exponential backoff: 0.5 s doubling per attempt, at most 30 s, plus up to 0.5 s jitter.
+BACKOFF_INITIAL, BACKOFF_MAX, BACKOFF_JITTER = 0.5, 30.0, 0.5
+
+
+def backoff(attempt: int) -> float:
+    """Seconds to wait after failed attempt number ``attempt`` (1-based) without a hint."""
+    base = min(BACKOFF_MAX, BACKOFF_INITIAL * 2 ** max(0, min(attempt - 1, 30)))
+    # Jitter spreads retries of concurrent batches apart; not for security.
+    return base + random.uniform(0, BACKOFF_JITTER)
 
 
 def _is_transient(exc: BaseException) -> bool:
