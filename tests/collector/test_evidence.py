@@ -188,9 +188,15 @@ def test_events_are_deduplicated_on_a_normalised_key(
     doc = json.loads(body)
     details = doc["module"][0]["detailList"]
     details[1]["desc"] = "  ODPRAWA   celna zakonczona "
-    details.insert(0, {**details[0], "time": details[0]["time"] + 3_600_000,
-                       "timeStr": "2026-11-09 11:30:00", "desc": "Picked up by the buyer",
-                       "standerdDesc": "[Warszawa] Delivered", "actionCode": "GTMS_SIGNED"})  # fmt: skip
+    newer = {
+        **details[0],
+        "time": details[0]["time"] + 3_600_000,
+        "timeStr": "2026-11-09 11:30:00",
+        "desc": "Picked up by the buyer",
+        "standerdDesc": "[Warszawa] Delivered",
+        "actionCode": "GTMS_SIGNED",
+    }
+    details.insert(0, newer)
     changed = json.dumps(doc).encode()
     written = writer.write_batch("cainiao", cainiao_batch(changed), ids, NOW)
     assert (written.new_documents, written.new_events) == (1, 1)
@@ -248,8 +254,8 @@ def test_failed_request_is_logged_without_a_body(store: Store, ids: dict[str, li
     from collector.errors import SourceUnavailable
 
     async def down(request: Request) -> Response:
-        return Response(request, NOW, request.url, None, None, None, 5.0,
-                        SourceUnavailable("cainiao", "timed out after 20s"), attempts=5)  # fmt: skip
+        error = SourceUnavailable("cainiao", "timed out after 20s")
+        return Response(request, NOW, request.url, None, None, None, 5.0, error, attempts=5)
 
     batch = asyncio.run(Source().track(MULTI, registered=frozenset(), send=down))
     EvidenceWriter(store, run_id="r").write_batch("cainiao", batch, ids, NOW)
