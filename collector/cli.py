@@ -219,6 +219,118 @@ def verify_command(app: AppContext) -> None:
     sys.exit(report.exit_code)
 
 
+@cli.command("simulate")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=0, help="Port (default: a free one)."
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True),
+    help="17TRACK requests a second per key; above it HTTP 429 (default: no limit).",
+)
+@click.option(
+    "--cainiao-rate",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Cainiao requests a second; above it HTTP 429 (default: no limit).",
+)
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    metavar="SPEC",
+    help="Inject a fault: 503:3, 429:5,retry_after=2, timeout:1,seconds=30, truncate, html, "
+    "huge; options endpoint=, number=, skip=, status=, size= (repeatable).",
+)
+@click.option(
+    "--scenarios",
+    "scenarios_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Scenario file (default: the bundled histories of the sample orders).",
+)
+@click.option("--synthetic", type=click.IntRange(min=1), help="Also serve N synthetic numbers.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of --synthetic.")
+@click.option(
+    "--quota",
+    type=click.IntRange(min=0),
+    default=1_000_000,
+    show_default=True,
+    help="17TRACK registrations allowed before -18019908.",
+)
+@click.option(
+    "--api-key-env",
+    default="SEVENTEENTRACK_API_KEY",
+    show_default=True,
+    help="Variable holding the 17token to expect (unset: a dummy key, printed).",
+)
+def simulate_command(  # noqa: PLR0913, PLR0917 - one parameter per option
+    host: str,
+    port: int,
+    rate: float | None,
+    cainiao_rate: float | None,
+    faults: tuple[str, ...],
+    scenarios_path: Path | None,
+    synthetic: int | None,
+    seed: int,
+    quota: int,
+    api_key_env: str,
+) -> None:
+    """Serve the loopback 17TRACK v2.2 and Cainiao simulator until Ctrl-C.
+
+    Prints the base URLs and a parcelproof.toml snippet pointing both sources at
+    it. The answers come from scenario histories (the sample orders by default);
+    --fault injects 503 bursts, 429 storms, timeouts, truncated JSON, HTML error
+    pages or 10 MB bodies.
+    """
+    import os
+
+    from collector.simulator import (
+        DEFAULT_API_KEY,
+        Fault,
+        ScenarioError,
+        Simulator,
+        load_scenarios,
+        synthetic_scenarios,
+    )
+
+    try:
+        parsed = [Fault.parse(spec) for spec in faults]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--fault") from None
+    try:
+        scenarios = list(load_scenarios(scenarios_path).values())
+    except ScenarioError as exc:
+        raise click.BadParameter(str(exc), param_hint="--scenarios") from None
+    if synthetic:
+        scenarios += synthetic_scenarios(synthetic, seed=seed)
+    key = os.environ.get(api_key_env) or DEFAULT_API_KEY
+    try:
+        simulator = Simulator(
+            scenarios,
+            api_key=key,
+            rate_limit=rate,
+            cainiao_rate_limit=cainiao_rate,
+            faults=parsed,
+            quota=quota,
+            host=host,
+            port=port,
+        )
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from None
+    click.echo(f"parcelproof simulator: {len(scenarios)} numbers, Ctrl-C stops")
+    click.echo(f"17TRACK v2.2  {simulator.base_url_17track}  (17token from ${api_key_env})")
+    click.echo(f"Cainiao       {simulator.base_url_cainiao}/global/detail.json")
+    for fault in parsed:
+        click.echo(f"fault         {fault!r}")
+    click.echo("\n# parcelproof.toml\n" + simulator.config_toml(api_key_env))
+    if key == DEFAULT_API_KEY:
+        click.echo(f"# the simulator's dummy key:\nexport {api_key_env}={key}\n")
+    try:
+        simulator.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("simulator stopped")
+
+
 def main() -> None:
     """Entry point of ``python -m collector``."""
     cli(prog_name="python -m collector")

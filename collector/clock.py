@@ -36,6 +36,11 @@ def set_now(value: datetime | None) -> None:
     _override = value.astimezone(UTC) if value is not None else None
 
 
+def is_fixed() -> bool:
+    """Whether "now" is fixed (``--now``, ``PARCELPROOF_NOW`` or :func:`set_now`)."""
+    return _override is not None or bool(os.environ.get("PARCELPROOF_NOW"))
+
+
 def now() -> datetime:
     """The current instant in UTC, honouring ``--now`` and ``PARCELPROOF_NOW``."""
     if _override is not None:
