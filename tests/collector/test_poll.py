@@ -1,0 +1,315 @@
+"""The poller without a network: routing, what counts as configured, due-ness, filters, lock.
+
+Sources are answered by an ``httpx.MockTransport`` that speaks just enough of both
+protocols (everything "not found"); the simulator tests cover real loopback HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from collector import clock
+from collector.config import Settings, settings_from_dict
+from collector.errors import ConfigError, LockHeld
+from collector.importer import import_rows
+from collector.poll import PollReport, run_poll
+from collector.poll_lock import PollLock, lock_path_for
+from collector.store import Store
+
+NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
+KEY_ENV = "PP_TEST_17TRACK_KEY"
+
+
+class FakeSources:
+    """Both protocols, minimally: 17TRACK registers and answers NotFound; Cainiao EXTERNAL."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, list[str]]] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/detail.json"):
+            numbers = request.url.params["mailNos"].split(",")
+            self.seen.append(("detail", numbers))
+            modules = [{"mailNo": n, "mailNoSource": "EXTERNAL", "detailList": []} for n in numbers]
+            return httpx.Response(200, json={"module": modules, "success": True})
+        assert request.headers["17token"] == "k-123456"
+        operation = request.url.path.rsplit("/", 1)[1]
+        numbers = [item["number"] for item in json.loads(request.content)]
+        self.seen.append((operation, numbers))
+        if operation == "register":
+            accepted: list[dict[str, Any]] = [{"number": n, "carrier": 3011} for n in numbers]
+        else:
+            accepted = [
+                {"number": n, "track_info": {"latest_status": {"status": "NotFound"}}}
+                for n in numbers
+            ]
+        return httpx.Response(200, json={"code": 0, "data": {"accepted": accepted, "rejected": []}})
+
+    def operations(self) -> list[str]:
+        return [op for op, _ in self.seen]
+
+
+@pytest.fixture
+def fake() -> FakeSources:
+    return FakeSources()
+
+
+@pytest.fixture(autouse=True)
+def _clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock.set_now(NOW)
+    monkeypatch.setenv(KEY_ENV, "k-123456")
+
+
+def settings(**tables: Any) -> Settings:
+    return settings_from_dict(tables)
+
+
+BOTH = {
+    "carriers": {
+        "17track": {
+            "api_key_env": KEY_ENV,
+            "base_url": "https://17.test/track/v2.2",
+            "requests_per_second": 100,
+        },
+        "cainiao": {"base_url": "https://cn.test", "requests_per_second": 100},
+    },
+}
+CAINIAO_FIRST = {**BOTH, "routing": {"default": ["cainiao", "17track"]}}
+
+
+def seed(db_path: Path, rows: list[tuple[str, str, str | None]]) -> None:
+    """Shipments (order id, number, detected courier)."""
+    header = ["order_id", "tracking_number", "shipped_at"]
+    with Store.open(db_path) as store:
+        result = import_rows(
+            store,
+            header,
+            [(i + 2, {"order_id": o, "tracking_number": n, "shipped_at": "2026-11-01"})
+             for i, (o, n, _) in enumerate(rows)],
+        )  # fmt: skip
+        assert not result.rejected
+        for order, _, courier in rows:
+            store.conn.execute(
+                "UPDATE shipments SET courier = ? WHERE order_id = ?", [courier, order]
+            )
+
+
+@pytest.fixture
+def shipments(db_path: Path) -> Path:
+    seed(
+        db_path,
+        [
+            ("o1", "UB123456785CN", "s10"),
+            ("o2", "9400111206206406260787", "usps"),
+            ("o3", "LP00123456789012", None),
+            ("o4", "1Z4F8W310368260410", "ups"),
+        ],
+    )
+    return db_path
+
+
+def poll(db: Path, config: Settings, fake: FakeSources, **options: Any) -> PollReport:
+    transport = httpx.MockTransport(fake)
+    return run_poll(db, config, transports={"17track": transport, "cainiao": transport}, **options)
+
+
+def test_nothing_is_called_when_nothing_is_configured(shipments: Path, fake: FakeSources) -> None:
+    with pytest.raises(ConfigError, match="no tracking source is configured"):
+        poll(shipments, Settings(), fake)
+    assert fake.seen == []
+
+
+def test_a_source_needing_a_key_without_one_is_not_used(
+    shipments: Path, fake: FakeSources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(KEY_ENV)
+    report = poll(shipments, settings_from_dict(BOTH), fake)
+    assert set(report.sources) == {"cainiao"}
+    assert f"[carriers.17track] has no key (set {KEY_ENV}); source not used" in report.warnings
+    # Cainiao serves S10 and undetected numbers; USPS and UPS numbers are left over.
+    assert report.sources["cainiao"].shipments == 2
+    assert report.unserved == 2
+    assert report.summary_lines()[-2] == (
+        "2 shipments no configured source can serve (e.g. o2/9400111206206406260787, "
+        "o4/1Z4F8W310368260410): add a source for them ([carriers.<name>], [routing])"
+    )
+    assert report.exit_code == 0
+
+
+def test_first_configured_source_that_serves_the_courier_wins(
+    shipments: Path, fake: FakeSources
+) -> None:
+    config = settings_from_dict(CAINIAO_FIRST)
+    report = poll(shipments, config, fake)
+    assert {n: s.shipments for n, s in report.sources.items()} == {"cainiao": 2, "17track": 2}
+    assert report.unserved == 0
+    # New numbers at 17TRACK are registered, then fetched in the same run.
+    assert [(op, sorted(ns)) for op, ns in fake.seen if op != "detail"] == [
+        ("register", ["1Z4F8W310368260410", "9400111206206406260787"]),
+        ("gettrackinfo", ["1Z4F8W310368260410", "9400111206206406260787"]),
+    ]
+
+
+def test_per_courier_routing(shipments: Path, fake: FakeSources) -> None:
+    config = settings_from_dict({**BOTH, "routing": {"default": ["17track"], "s10": ["cainiao"]}})
+    report = poll(shipments, config, fake)
+    assert {n: s.shipments for n, s in report.sources.items()} == {"cainiao": 1, "17track": 3}
+
+
+def test_unknown_source_in_config_is_a_config_error(shipments: Path, fake: FakeSources) -> None:
+    with pytest.raises(ConfigError, match="unknown source 'fedex-direct'"):
+        poll(shipments, settings_from_dict({"carriers": {"fedex-direct": {}}}), fake)
+    with pytest.raises(ConfigError, match="unknown source 'nope'"):
+        poll(shipments, settings_from_dict({**BOTH, "routing": {"default": ["nope"]}}), fake)
+
+
+def test_disabled_source_is_not_used(shipments: Path, fake: FakeSources) -> None:
+    config = settings_from_dict({"carriers": {**BOTH["carriers"], "cainiao": {"enabled": False}}})
+    report = poll(shipments, config, fake)
+    assert set(report.sources) == {"17track"}
+
+
+def test_due_ness_and_backoff(shipments: Path, fake: FakeSources) -> None:
+    config = settings_from_dict(BOTH)
+    assert poll(shipments, config, fake).polled == 4
+    # Everything answered "not found": backed off 12 h, so nothing is due now...
+    again = poll(shipments, config, fake)
+    assert again.polled == 0 and again.summary_lines() == ["nothing to poll"]
+    # ...but --all polls every non-archived shipment regardless.
+    assert poll(shipments, config, fake, all_shipments=True).polled == 4
+    # A second "not found" in a row: the wait doubles to 24 h.
+    clock.set_now(NOW + timedelta(hours=23))
+    assert poll(shipments, config, fake).polled == 0
+    clock.set_now(NOW + timedelta(hours=24))
+    assert poll(shipments, config, fake).polled == 4
+
+
+def test_new_shipments_go_first_and_limit(shipments: Path, fake: FakeSources) -> None:
+    config = settings_from_dict(CAINIAO_FIRST)
+    poll(shipments, config, fake)
+    seed(shipments, [("o9", "LP00999999999999", None)])
+    report = poll(shipments, config, fake, all_shipments=True, limit=1)
+    assert report.polled == 1
+    assert fake.seen[-1] == ("detail", ["LP00999999999999"])
+
+
+def test_archived_shipments_are_not_polled(shipments: Path, fake: FakeSources) -> None:
+    with Store.open(shipments) as store:
+        store.conn.execute("UPDATE shipments SET archived = true WHERE order_id <> 'o3'")
+    report = poll(shipments, settings_from_dict(BOTH), fake, all_shipments=True)
+    assert report.polled == 1
+
+
+@pytest.mark.parametrize(
+    ("option", "values", "expected"),
+    [
+        ("shipments", ["o1"], {"17track": 1}),
+        ("shipments", ["lp00123456789012"], {"17track": 1}),
+        ("carriers", ["17track"], {"17track": 4}),
+        ("carriers", ["usps", "UPS"], {"17track": 2}),
+    ],
+)
+def test_filters(
+    shipments: Path, fake: FakeSources, option: str, values: list[str], expected: dict[str, int]
+) -> None:
+    report = poll(shipments, settings_from_dict(BOTH), fake, **{option: values})
+    assert {n: s.shipments for n, s in report.sources.items()} == expected
+
+
+def test_shipments_sharing_a_number_are_polled_once(db_path: Path, fake: FakeSources) -> None:
+    seed(db_path, [("a", "LP00123456789012", None), ("b", "LP00123456789012", None)])
+    report = poll(db_path, settings_from_dict(CAINIAO_FIRST), fake)
+    assert fake.seen == [("detail", ["LP00123456789012"])]
+    assert report.sources["cainiao"].shipments == 2
+    with Store.open(db_path) as store:
+        assert store.query("SELECT count(*) FROM poll_results") == [(2,)]
+
+
+def test_run_is_recorded(shipments: Path, fake: FakeSources) -> None:
+    report = poll(shipments, settings_from_dict(BOTH), fake, run_id="run-42")
+    with Store.open(shipments) as store:
+        ((command, finished, summary),) = store.query(
+            "SELECT command, finished_at, summary FROM runs WHERE run_id = 'run-42'"
+        )
+        assert {r[0] for r in store.query("SELECT DISTINCT run_id FROM polls")} == {"run-42"}
+    assert command == "poll" and finished is not None
+    assert json.loads(summary)["selected"] == report.selected == 4
+
+
+def test_progress_bar_does_not_disturb(shipments: Path, fake: FakeSources) -> None:
+    assert poll(shipments, settings_from_dict(BOTH), fake, progress=True).exit_code == 0
+
+
+# --- the poll lock ---------------------------------------------------------------------------
+
+
+def test_second_poll_gets_lock_held_naming_the_holder(shipments: Path, fake: FakeSources) -> None:
+    with PollLock(shipments, command="poll"):
+        started = time.monotonic()
+        with pytest.raises(LockHeld) as caught:
+            poll(shipments, settings_from_dict(BOTH), fake)
+        assert time.monotonic() - started < 2
+    message = str(caught.value)
+    assert f"pid {__import__('os').getpid()}" in message and "poll started" in message
+    assert caught.value.exit_code == 75
+    assert fake.seen == []
+    # Released: the next poll goes ahead, and the file's text is cleared.
+    assert poll(shipments, settings_from_dict(BOTH), fake).exit_code == 0
+    assert lock_path_for(shipments).read_text() == ""
+
+
+def test_lock_is_taken_before_the_database_is_opened(tmp_path: Path) -> None:
+    # While another poll holds the lock, the database is not even created.
+    db = tmp_path / "never-created.duckdb"
+    with PollLock(db), pytest.raises(LockHeld):
+        run_poll(db, settings_from_dict(BOTH))
+    assert not db.exists()
+
+
+HOLD_LOCK = (
+    "import sys, time\n"
+    "from pathlib import Path\n"
+    "from collector.poll_lock import PollLock\n"
+    "with PollLock(Path(sys.argv[1])):\n"
+    "    print('holding', flush=True)\n"
+    "    time.sleep(60)\n"
+)
+
+
+@pytest.mark.slow
+def test_poll_command_exits_75_within_two_seconds(shipments: Path, tmp_path: Path) -> None:
+    config = tmp_path / "parcelproof.toml"
+    config.write_text('[carriers.cainiao]\nbase_url = "http://127.0.0.1:9"\n')
+    with subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(shipments)], stdout=subprocess.PIPE, text=True
+    ) as holder:
+        try:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+            started = time.monotonic()
+            done = subprocess.run(
+                [sys.executable, "-m", "collector", "--db", str(shipments), "--config",
+                 str(config), "poll"],
+                capture_output=True, text=True, timeout=30, check=False,
+            )  # fmt: skip
+            elapsed = time.monotonic() - started
+        finally:
+            holder.kill()
+            holder.wait()
+    assert done.returncode == 75, done.stderr
+    assert elapsed < 2.0
+    assert f"pid {holder.pid}" in " ".join(done.stderr.split())
+
+
+def test_poll_command_without_sources_exits_2(shipments: Path, cli_run: Any) -> None:
+    result = cli_run("--db", str(shipments), "poll")
+    assert result.exit_code == 2
+    assert "no tracking source is configured" in result.output
