@@ -50,6 +50,8 @@ class PackResult:
     severity: str
     deadline: datetime | None
     status: str
+    #: The recommended action in words ("Open the AliExpress dispute now"), if known.
+    action: str | None = None
 
     def file(self, suffix: str) -> Path | None:
         """The first file whose name ends with ``suffix`` (``.html``, ``.pdf``...)."""
@@ -243,6 +245,7 @@ def _write_one(
         severity=view.severity,
         deadline=view.deadline,
         status=s.status,
+        action=wording.action_title(facts.dispute) if facts.dispute else None,
     )
 
 
