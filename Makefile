@@ -12,6 +12,8 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[reports,notebooks,dev]'
+	# A Jupyter kernel named python3 inside .venv, for Jupyter/VS Code on notebooks/
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name 'Python 3 (parcelproof)' >/dev/null
 	touch $(STAMP)
 
 system-deps:

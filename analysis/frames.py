@@ -660,12 +660,15 @@ def _facts_sql(filters: Filters, *, gaps: bool = False, quality: bool = False) -
     not_a_scan = ", ".join(f"'{s}'" for s in NOT_A_SCAN)
     settled = ", ".join(f"'{s}'" for s in SETTLED)
     last_mile = ", ".join(f"'{s}'" for s in LAST_MILE)
+    # A scan (not a label or a verdict) in the destination country, or, without a
+    # country, one whose status or wording says it is there.
     arrival = (
-        "e.country = s.destination_country OR (e.country IS NULL AND ("
+        f"e.status NOT IN ({not_a_scan}) AND (e.country = s.destination_country "
+        "OR (e.country IS NULL AND ("
         f"e.status IN ({last_mile}) "
         f"OR regexp_matches(lower(concat_ws(' ', e.description, e.raw_status)), "
         f"'{ARRIVAL_PATTERN}') "
-        f"OR regexp_matches(coalesce(e.raw_code, ''), '{ARRIVAL_CODE_PATTERN}')))"
+        f"OR regexp_matches(coalesce(e.raw_code, ''), '{ARRIVAL_CODE_PATTERN}'))))"
     )
     ctes = [
         f"s AS (SELECT * FROM shipments s WHERE {where})",

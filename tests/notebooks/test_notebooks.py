@@ -1,0 +1,112 @@
+"""The notebooks run top to bottom on a database the simulator filled, and are
+committed without outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from analysis.flags import evaluate_flags
+from collector import clock
+from collector.config import load_settings
+from collector.importer import import_file
+from collector.poll import run_poll
+from collector.simulator import Simulator
+from collector.store import Store
+from tests.conftest import SAMPLE_ORDERS
+from tests.notebooks.runner import NOTEBOOKS, execute
+from tests.sample_db import NOW
+
+pytestmark = pytest.mark.slow
+
+# The plots each notebook saves when PARCELPROOF_FIGURES is set.
+FIGURES = {
+    "01-triage.ipynb": ["triage-deadlines.png"],
+    "02-carriers.ipynb": ["carriers-transit.png", "carriers-legs.png"],
+    "03-sellers.ipynb": ["sellers-scorecard.png"],
+}
+# Something each notebook must show for the sample orders.
+SHOWS = {
+    "01-triage.ipynb": ["open_dispute", "RB640192835SG", "LP00123456789012"],
+    "02-carriers.ipynb": ["China Post", "transit_days_p50", "stall_rate"],
+    "03-sellers.ipynb": ["MiniParts Factory Store", "on_time_rate", "invalid_number"],
+}
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The sample orders, polled from the simulator and flagged, as the demo does."""
+    folder = tmp_path_factory.mktemp("notebooks")
+    path = folder / "demo.duckdb"
+    clock.set_now(NOW)
+    try:
+        with Store.open(path) as store:
+            import_file(store, SAMPLE_ORDERS)
+        with Simulator(as_of=NOW) as sim:
+            sim.start()
+            config = folder / "parcelproof.toml"
+            config.write_text(
+                f'[carriers.17track]\nbase_url = "{sim.base_url_17track}"\n'
+                f'api_key = "{sim.api_key}"\n'
+                f'[carriers.cainiao]\nbase_url = "{sim.base_url_cainiao}"\n'
+            )
+            settings = load_settings(config)
+            assert run_poll(path, settings, all_shipments=True, progress=False).exit_code == 0
+        with Store.open(path) as store:
+            evaluate_flags(store, NOW, settings)
+    finally:
+        clock.set_now(None)
+    yield path
+
+
+def test_the_three_notebooks_exist() -> None:
+    assert [p.name for p in NOTEBOOKS] == list(FIGURES)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_top_to_bottom(path: Path, demo_db: Path, tmp_path: Path) -> None:
+    figures = tmp_path / "figures"
+    figures.mkdir()
+    env = {
+        "PARCELPROOF_DB": str(demo_db),
+        "PARCELPROOF_NOW": NOW.isoformat(),
+        "PARCELPROOF_FIGURES": str(figures),
+    }
+    notebook = execute(path, env)  # raises CellExecutionError on the first failing cell
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
+    # No warnings or tracebacks printed on the way.
+    stderr = [o.get("text", "") for o in outputs if o.get("name") == "stderr"]
+    assert stderr == []
+    assert not [o for o in outputs if o.output_type == "error"]
+    shown = "\n".join(
+        str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", "")) for o in outputs
+    )
+    for text in SHOWS[path.name]:
+        assert text in shown, f"{path.name} does not show {text!r}"
+    assert sorted(p.name for p in figures.iterdir()) == sorted(FIGURES[path.name])
+    for png in figures.iterdir():
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_committed_notebook_has_no_outputs(path: Path) -> None:
+    notebook = nbformat.read(path, as_version=4)
+    nbformat.validate(notebook)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"{path.name}: a cell has outputs; clear them"
+            assert cell.execution_count is None, f"{path.name}: clear the execution counts"
+    assert notebook.metadata.get("kernelspec", {}).get("name") == "python3"
+
+
+def test_notebooks_default_to_the_demo_database() -> None:
+    for path in NOTEBOOKS:
+        first_code = next(
+            c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"
+        )
+        assert (
+            'os.environ.get("PARCELPROOF_DB") or "../data/parcelproof.duckdb"' in first_code.source
+        )
