@@ -1,5 +1,5 @@
-"""The notebooks run top to bottom on a database the simulator filled, and are
-committed without outputs."""
+"""The notebooks run top to bottom on the database `parcelproof demo` builds, and
+are committed without outputs."""
 
 from __future__ import annotations
 
@@ -9,14 +9,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from analysis.flags import evaluate_flags
 from collector import clock
-from collector.config import load_settings
-from collector.importer import import_file
-from collector.poll import run_poll
-from collector.simulator import Simulator
 from collector.store import Store
-from tests.conftest import SAMPLE_ORDERS
+from tests.conftest import run_cli
 from tests.notebooks.runner import NOTEBOOKS, execute
 from tests.sample_db import NOW
 
@@ -38,27 +33,15 @@ SHOWS = {
 
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The sample orders, polled from the simulator and flagged, as the demo does."""
-    folder = tmp_path_factory.mktemp("notebooks")
-    path = folder / "demo.duckdb"
-    clock.set_now(NOW)
+    """The database `parcelproof demo` builds: sample orders polled from the simulator."""
+    path = tmp_path_factory.mktemp("notebooks") / "demo.duckdb"
     try:
-        with Store.open(path) as store:
-            import_file(store, SAMPLE_ORDERS)
-        with Simulator(as_of=NOW) as sim:
-            sim.start()
-            config = folder / "parcelproof.toml"
-            config.write_text(
-                f'[carriers.17track]\nbase_url = "{sim.base_url_17track}"\n'
-                f'api_key = "{sim.api_key}"\n'
-                f'[carriers.cainiao]\nbase_url = "{sim.base_url_cainiao}"\n'
-            )
-            settings = load_settings(config)
-            assert run_poll(path, settings, all_shipments=True, progress=False).exit_code == 0
-        with Store.open(path) as store:
-            evaluate_flags(store, NOW, settings)
+        result = run_cli("--db", str(path), "--now", NOW.isoformat(), "demo")
     finally:
         clock.set_now(None)
+    assert result.exit_code == 0, result.output
+    with Store.open(path) as store:
+        assert store.query("SELECT count(*) > 100 FROM events") == [(True,)]
     yield path
 
 
