@@ -22,6 +22,8 @@ from decimal import Decimal
 from itertools import pairwise
 from typing import Any
 
+import pyarrow as pa
+
 from collector.config import Settings
 from collector.store import Store
 
@@ -227,7 +229,7 @@ SELECT s.shipment_id, s.order_id, s.tracking_number, s.tracking_number_raw, s.ma
        t.last_poll_at, coalesce(t.consecutive_not_found, 0) AS consecutive_not_found,
        coalesce(t.ever_found, false) AS ever_found, t.last_mile_number, t.last_mile_carrier
 FROM shipments s
-JOIN (SELECT unnest($ids::BIGINT[]) AS shipment_id) w USING (shipment_id)
+JOIN pack_ids w USING (shipment_id)
 LEFT JOIN tracking_state t USING (shipment_id)
 """
 
@@ -237,7 +239,7 @@ SELECT e.shipment_id, e.event_key, e.occurred_at, e.local_time, e.utc_offset_min
        e.location, e.city, e.state, e.postcode, e.country, e.source, e.provider,
        e.first_poll_id
 FROM events e
-JOIN (SELECT unnest($ids::BIGINT[]) AS shipment_id) w USING (shipment_id)
+JOIN pack_ids w USING (shipment_id)
 ORDER BY e.shipment_id, e.occurred_at NULLS LAST, e.recorded_at, e.event_key
 """
 
@@ -246,7 +248,7 @@ SELECT r.shipment_id, p.poll_id, p.run_id, p.requested_at, p.source, p.operation
        p.url, p.http_status, p.duration_ms, r.outcome, r.code, r.message, p.body_sha256,
        d.byte_length AS body_bytes, d.content_type, p.chain_hash
 FROM poll_results r
-JOIN (SELECT unnest($ids::BIGINT[]) AS shipment_id) w USING (shipment_id)
+JOIN pack_ids w USING (shipment_id)
 JOIN polls p USING (poll_id)
 LEFT JOIN raw_documents d ON d.sha256 = p.body_sha256
 ORDER BY r.shipment_id, p.poll_id
@@ -256,14 +258,14 @@ _FLAGS_SQL = """
 SELECT f.shipment_id, f.flag_id, f.code, f.severity, f.raised_at, f.confirmed_at,
        f.cleared_at, f.threshold, f.detail, CAST(f.evidence AS VARCHAR) AS evidence
 FROM flags f
-JOIN (SELECT unnest($ids::BIGINT[]) AS shipment_id) w USING (shipment_id)
+JOIN pack_ids w USING (shipment_id)
 ORDER BY f.shipment_id, f.raised_at, f.flag_id
 """
 
 _OTHER_ORDERS_SQL = """
 WITH mine AS (
     SELECT s.shipment_id, s.tracking_number FROM shipments s
-    JOIN (SELECT unnest($ids::BIGINT[]) AS shipment_id) w USING (shipment_id)
+    JOIN pack_ids w USING (shipment_id)
 )
 SELECT m.shipment_id, o.order_id, o.marketplace, o.store, o.ordered_at,
        o.destination_country, o.destination_city
@@ -297,13 +299,18 @@ def load_facts(
     ids = list(dict.fromkeys(int(i) for i in shipment_ids))
     if not ids:
         return []
-    params = {"ids": ids}
-    shipments = store.frame(_SHIPMENTS_SQL, params).to_dicts()
-    events = _grouped(store.frame(_EVENTS_SQL, params).to_dicts())
-    polls = _grouped(store.frame(_POLLS_SQL, params).to_dicts())
-    flags = _grouped(store.frame(_FLAGS_SQL, params).to_dicts())
-    others = _grouped(store.frame(_OTHER_ORDERS_SQL, params).to_dicts())
-    head_rows = store.query(_CHAIN_HEAD_SQL)
+    # The ids travel as an Arrow column: a Python list parameter is converted element
+    # by element, which costs more than the queries themselves at 1,000 packs.
+    store.conn.register("pack_ids", pa.table({"shipment_id": pa.array(ids, pa.int64())}))
+    try:
+        shipments = store.frame(_SHIPMENTS_SQL).to_dicts()
+        events = _grouped(store.frame(_EVENTS_SQL).to_dicts())
+        polls = _grouped(store.frame(_POLLS_SQL).to_dicts())
+        flags = _grouped(store.frame(_FLAGS_SQL).to_dicts())
+        others = _grouped(store.frame(_OTHER_ORDERS_SQL).to_dicts())
+        head_rows = store.query(_CHAIN_HEAD_SQL)
+    finally:
+        store.conn.unregister("pack_ids")
     head = (
         ChainHead(
             poll_id=int(head_rows[0][0]),
