@@ -49,7 +49,7 @@ class RequestRecord:
     numbers: tuple[str, ...]
     status: int
     fault: str | None
-    duration: float
+    duration: float  # seconds spent answering, without sending the body
 
 
 @dataclass
@@ -373,7 +373,8 @@ class Simulator:
         except Exception:  # a bug here must show up as a 500, not a hung client
             log.exception("simulator failed on %s %s", method, path)
             reply = _text_reply(500, "Internal Server Error")
-        self._send(handler, reply)
+        # Logged before the answer leaves, so that a client that has its answer
+        # always finds its request in the log.
         record = RequestRecord(
             at=started,
             method=method,
@@ -386,6 +387,7 @@ class Simulator:
         )
         with self._lock:
             self._log.append(record)
+        self._send(handler, reply)
 
     def _take_fault(self, endpoint: str, numbers: tuple[str, ...]) -> Fault | None:
         with self._lock:
