@@ -144,6 +144,7 @@ def headline(facts: PackFacts) -> str:
 def verdict(facts: PackFacts) -> str:
     """The pack's opening paragraph: what is wrong, since when, what was promised."""
     s = facts.shipment
+    c = s.destination_country
     subject = (
         f"Order {s.order_id}"
         + (f" ({s.item})" if s.item else "")
@@ -151,54 +152,79 @@ def verdict(facts: PackFacts) -> str:
         + f" on {fmt.marketplace(s.marketplace)}, tracking number {s.tracking_number}"
         + (f" ({carrier_name(s)})" if carrier_name(s) else "")
     )
+    codes = set(facts.open_codes)
     if facts.flags:
-        findings = [finding(facts, f) for f in facts.flags]
+        # Findings in a row: an event quoted once is referred to, not quoted again.
+        quoted: set[str] = set()
+        findings = [finding(facts, f, quoted) for f in facts.flags]
         since = min(f.raised_at for f in facts.flags)
-        opening = (
-            f"{subject}: {_lower_first(findings[0])}"
-            + (" " + " ".join(findings[1:]) if len(findings) > 1 else "")
-            + f" Flagged by parcelproof since {fmt.day(since, s.destination_country)}."
+        parts = [f"{subject}: {_lower_first(findings[0])}", *findings[1:]]
+        told = promise(
+            s,
+            facts.now,
+            skip_window="overdue" in codes,
+            skip_protection="protection_expiring" in codes,
         )
-    else:
-        opening = f"{subject}: no problem found as of {fmt.day(facts.now, s.destination_country)}. "
-        opening += f"Current status: {fmt.status(s.status).lower()}" + (
-            f", last update {fmt.day(s.last_event_at, s.destination_country)}."
-            if s.last_event_at
-            else "."
-        )
+        if told:
+            parts.append(told)
+        parts.append(f"Flagged by parcelproof since {fmt.day(since, c)}.")
+        return " ".join(parts)
+    opening = f"{subject}: no problem found as of {fmt.day(facts.now, c)}."
+    opening += f" Current status: {fmt.status(s.status).lower()}" + (
+        f", last update {fmt.day(s.last_event_at, c)}." if s.last_event_at else "."
+    )
     return f"{opening} {promise(s, facts.now)}".strip()
 
 
-def promise(s: Shipment, now: datetime) -> str:
-    """What the buyer was promised: the delivery window and the end of protection."""
+def promise(
+    s: Shipment, now: datetime, *, skip_window: bool = False, skip_protection: bool = False
+) -> str:
+    """What the buyer was promised: the delivery window and the end of protection.
+
+    ``skip_window``/``skip_protection`` leave out what a finding already said.
+    """
     c = s.destination_country
     parts = []
-    if s.promised_from and s.promised_to:
+    if skip_window:
+        pass
+    elif s.promised_from and s.promised_to:
         parts.append(
             f"The seller promised delivery between {fmt.day(s.promised_from, c)} and "
             f"{fmt.day(s.promised_to, c)}"
         )
     elif s.promised_to:
         parts.append(f"The seller promised delivery by {fmt.day(s.promised_to, c)}")
-    if s.protection_ends_at:
+    if s.protection_ends_at and not skip_protection:
         verb = "ends" if s.protection_ends_at >= now else "ended"
         left = fmt.days(s.protection_ends_at - now)
         tail = f" ({fmt.plural(left, 'day')} from now)" if verb == "ends" else ""
         parts.append(f"buyer protection {verb} on {fmt.day(s.protection_ends_at, c)}{tail}")
     if not parts:
+        if skip_window or skip_protection:
+            return ""
         return "No promised delivery date or protection end was recorded for this order."
     text = "; ".join(parts)
     return text[0].upper() + text[1:] + "."
 
 
-def finding(facts: PackFacts, flag: Flag) -> str:
-    """One sentence stating what a flag found, with the facts behind it."""
+def finding(facts: PackFacts, flag: Flag, quoted: set[str] | None = None) -> str:
+    """One sentence stating what a flag found, with the facts behind it.
+
+    ``quoted`` collects the keys of events already quoted in the same paragraph; an
+    event in it is referred to ("since then") instead of being quoted again.
+    """
+    quoted = set() if quoted is None else quoted
     s = facts.shipment
     c = s.destination_country
     now = facts.now
     events = [e for e in facts.events if e.occurred_at is not None]
     last = events[-1] if events else None
     code = flag.code
+
+    def quote(e: Event) -> str:
+        quoted.add(e.event_key)
+        return _event_phrase(e)
+
     if code == "invalid_number":
         invalid = [p for p in facts.polls if p.outcome == "invalid"]
         reason = s.number_reason or (
@@ -218,10 +244,11 @@ def finding(facts: PackFacts, flag: Flag) -> str:
         answers = [p for p in facts.polls if p.outcome == "not_found"]
         if answers:
             sources = ", ".join(sorted({p.source for p in answers}))
+            start, end = fmt.day(answers[0].requested_at), fmt.day(answers[-1].requested_at)
+            when = f"on {start}" if start == end else f"between {start} and {end}"
             return (
                 f"No tracking source has any record of the number: "
-                f"{fmt.plural(len(answers), 'request')} to {sources} between "
-                f"{fmt.day(answers[0].requested_at)} and {fmt.day(answers[-1].requested_at)} "
+                f"{fmt.plural(len(answers), 'request')} to {sources} {when} "
                 f"answered 'not found'."
             )
         return f"No tracking source has any record of the number ({flag.detail})."
@@ -239,27 +266,29 @@ def finding(facts: PackFacts, flag: Flag) -> str:
             )
         return text + "."
     if code == "stalled" and last is not None and last.occurred_at is not None:
-        quiet = fmt.days(now - last.occurred_at)
-        return (
-            f"Tracking has not moved for {fmt.plural(quiet, 'day')}: the last event was "
-            f"{_event_phrase(last)}."
-        )
+        quiet = fmt.plural(fmt.days(now - last.occurred_at), "day")
+        if last.event_key in quoted:
+            return f"Tracking has not moved since then ({quiet})."
+        return f"Tracking has not moved for {quiet}: the last event was {quote(last)}."
     if code == "overdue" and s.promised_to:
-        late = fmt.days(now - s.promised_to)
+        late = fmt.plural(fmt.days(now - s.promised_to), "day")
+        promised = (
+            f"between {fmt.day(s.promised_from, c)} and {fmt.day(s.promised_to, c)}"
+            if s.promised_from
+            else f"by {fmt.day(s.promised_to, c)}"
+        )
         return (
-            f"The promised delivery date, {fmt.day(s.promised_to, c)}, passed "
-            f"{fmt.plural(late, 'day')} ago and the parcel has not been delivered."
+            f"The seller promised delivery {promised}; that date passed {late} ago and the "
+            f"parcel has not been delivered."
         )
     if code == "protection_expiring" and s.protection_ends_at:
-        left = fmt.days(s.protection_ends_at - now)
-        return (
-            f"Buyer protection ends on {fmt.day(s.protection_ends_at, c)}, in "
-            f"{fmt.plural(left, 'day')}, and the parcel has not been delivered."
-        )
+        left = fmt.plural(fmt.days(s.protection_ends_at - now), "day")
+        return f"Buyer protection ends on {fmt.day(s.protection_ends_at, c)}, in {left}."
     if code == "delivered_elsewhere":
         delivered = [e for e in events if e.status == "delivered"]
         if delivered:
             d = delivered[-1]
+            quoted.add(d.event_key)
             return (
                 f"The carrier reports the parcel delivered on "
                 f"{fmt.event_day(d.occurred_at, d.utc_offset_minutes)} in "
@@ -282,6 +311,7 @@ def finding(facts: PackFacts, flag: Flag) -> str:
         back = [e for e in events if e.status in ("returning", "returned")]
         if back:
             e = back[-1]
+            quoted.add(e.event_key)
             verb = "was returned" if e.status == "returned" else "is being returned"
             return (
                 f"The parcel {verb} to the sender "
@@ -291,11 +321,11 @@ def finding(facts: PackFacts, flag: Flag) -> str:
     if code == "exception":
         bad = [e for e in events if e.status in ("exception", "delivery_failed")]
         if bad:
-            return f"The carrier reports a problem: {_event_phrase(bad[-1])}."
+            return f"The carrier reports a problem: {quote(bad[-1])}."
     if code == "expired":
         text = "The tracking source stopped tracking the parcel without any delivery"
-        if last is not None:
-            text += f"; the last event was {_event_phrase(last)}"
+        if last is not None and last.event_key not in quoted:
+            text += f"; the last event was {quote(last)}"
         return text + "."
     # A flag kind added after this module, or one whose facts are missing: the rule's
     # own detail is the most precise statement available.

@@ -100,8 +100,30 @@ def test_order_section_states_the_order(pack_of: Callable[..., PackResult]) -> N
 def test_verdict_states_the_promise(pack_of: Callable[..., PackResult]) -> None:
     verdict = text_of(parse(pack_of("stalled")), "#verdict")
     assert "promised delivery between 28 Oct 2026 and 15 Nov 2026" in verdict
-    assert "buyer protection ends on 14 Dec 2026 (16 days from now)" in verdict
+    assert "Buyer protection ends on 14 Dec 2026 (16 days from now)" in verdict
     assert "Flagged by parcelproof since 3 Nov 2026" in verdict
+    # Each fact once: the overdue finding states the window, so no second mention.
+    assert verdict.count("15 Nov 2026") == 1
+
+
+def test_verdict_quotes_an_event_once(
+    store: Store, scenarios: dict[str, int], tmp_path: Path
+) -> None:
+    sid = scenarios["exception"]
+    store.conn.execute(
+        "INSERT INTO flags (shipment_id, code, severity, raised_at, confirmed_at, detail) "
+        "VALUES (?, 'stalled', 'warning', ?, ?, 'no event for 10 days')",
+        [sid, NOW, NOW],
+    )
+    (pack,) = write_packs(
+        store, [sid], now=NOW, settings=Settings(), formats=["html"], out_dir=tmp_path
+    )
+    tree = parse(pack)
+    verdict = text_of(tree, "#verdict")
+    assert verdict.count("Held by customs") == 1
+    assert "Tracking has not moved since then (9 days)." in verdict
+    # The finding cards stand alone: each quotes its event.
+    assert "the last event was “Held by customs" in text_of(tree, 'article[data-flag="stalled"]')
 
 
 def test_timeline_has_local_and_utc_times_and_marks_the_stall(
