@@ -358,7 +358,7 @@ class SourceClient:
             await retrying(attempt)
         except SourceError as exc:
             error = exc
-            log.warning("%s", self.redactor.text(f"{self.source} {request.operation}: {exc}"))
+            log.warning("%s", self.redactor.text(str(exc)))
         answer = progress.answer
         duration_ms = (time.perf_counter() - started) * 1000.0
         return Response(
@@ -461,8 +461,8 @@ class SourceClient:
             log.warning(
                 "%s",
                 self.redactor.text(
-                    f"{self.source} {request.operation}: {exc}; retry {state.attempt_number} "
-                    f"of {self.config.max_retries} in {state.upcoming_sleep:.2f}s"
+                    f"{exc}; retry {state.attempt_number} of {self.config.max_retries} "
+                    f"in {state.upcoming_sleep:.2f}s"
                 ),
             )
 

@@ -253,8 +253,11 @@ def load_json(body: bytes | None, content_type: str | None = None) -> tuple[Any,
         return None, f"body is HTML/XML, not JSON ({_preview(body)})"
     try:
         text = body.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return None, f"body is not UTF-8 text ({len(body)} bytes)"
+    except UnicodeDecodeError as exc:
+        if exc.start < len(body) - 4:
+            return None, f"body is not UTF-8 text (bad byte at {exc.start} of {len(body)})"
+        # A character cut at the very end: the body was truncated; say so as JSON does.
+        text = body[: exc.start].decode("utf-8-sig")
     try:
         return json.loads(text), None
     except RecursionError:

@@ -1,0 +1,393 @@
+"""The poller over real loopback HTTP against the simulator (collector.simulator).
+
+Covers the whole path (import, register then fetch, store, derive state, verify)
+and what goes wrong on the way: 429 storms, 503 bursts, timeouts, malformed and
+oversized bodies, a poll killed with SIGKILL mid-run, and two polls at once.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from collector import clock
+from collector.config import Settings, settings_from_dict
+from collector.importer import import_file
+from collector.poll import PollReport, run_poll
+from collector.simulator import Fault, Simulator, serve_in_thread, synthetic_scenarios
+from collector.simulator.synthetic import write_orders_csv
+from collector.store import Store
+from collector.verify import verify_store
+from tests.conftest import SAMPLE_ORDERS
+
+NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
+KEY_ENV = "PP_SIM_17TRACK_KEY"
+
+
+@pytest.fixture(autouse=True)
+def _now(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock.set_now(NOW)
+
+
+@pytest.fixture
+def sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[Simulator]:
+    with serve_in_thread(as_of=NOW) as running:
+        monkeypatch.setenv(KEY_ENV, running.api_key)
+        yield running
+
+
+def config(sim: Simulator, routing: list[str] | None = None, **overrides: Any) -> Settings:
+    """Both sources at the simulator, fast rates and short retry waits for tests."""
+    common = {"max_retry_wait_seconds": 5.0, "timeout_seconds": 5.0, **overrides}
+    return settings_from_dict(
+        {
+            "carriers": {
+                "17track": {
+                    "base_url": sim.base_url_17track,
+                    "api_key_env": KEY_ENV,
+                    "requests_per_second": 50,
+                    **common,
+                },
+                "cainiao": {
+                    "base_url": sim.base_url_cainiao,
+                    "requests_per_second": 50,
+                    "batch_size": 5,
+                    **common,
+                },
+            },
+            "routing": {"default": routing or ["17track", "cainiao"]},
+        }
+    )
+
+
+@pytest.fixture
+def orders(db_path: Path) -> Path:
+    with Store.open(db_path) as store:
+        import_file(store, SAMPLE_ORDERS)
+    return db_path
+
+
+def state(db: Path) -> dict[str, tuple[Any, ...]]:
+    with Store.open(db) as store:
+        rows = store.query(
+            "SELECT s.order_id, t.status, t.last_outcome, t.event_count, t.source "
+            "FROM shipments s LEFT JOIN tracking_state t USING (shipment_id)"
+        )
+    return {r[0]: tuple(r[1:]) for r in rows}
+
+
+def table_counts(db: Path) -> dict[str, int]:
+    with Store.open(db) as store:
+        return {
+            t: int(store.query(f"SELECT count(*) FROM {t}")[0][0])
+            for t in ("raw_documents", "polls", "events", "tracking_state", "source_registrations")
+        }
+
+
+def assert_intact_and_unique(db: Path) -> None:
+    with Store.open(db) as store:
+        assert verify_store(store).intact
+        dupes = store.query(
+            "SELECT count(*) - count(DISTINCT (shipment_id, event_key)) FROM events"
+        )[0][0]
+        assert dupes == 0
+
+
+EXPECTED_17TRACK = {
+    "8101203344551": "delivered",
+    "8101203344552": "in_transit",
+    "8101203344553": "info_received",
+    "8101203344554": "not_found",
+    "8101203344555": "not_found",
+    "8101203344556": "returned",
+    "8101203344565": "exception",
+    "8101203344566": "available_for_pickup",
+    "8101203344569": "out_for_delivery",
+    "8101203344570": "not_found",
+    "8101203344571": "expired",
+    "8101203344572": "delivery_failed",
+}
+
+
+def test_sample_orders_over_17track(orders: Path, sim: Simulator) -> None:
+    report = run_poll(orders, config(sim))
+    assert report.exit_code == 0, report.summary_lines()
+    # 25 shipments, 24 distinct numbers: registered and fetched in the same run.
+    assert sim.counts() == {"register": 1, "gettrackinfo": 1}
+    summary = report.sources["17track"]
+    assert (summary.shipments, summary.numbers, summary.requests) == (25, 24, 2)
+    assert summary.outcomes == {"ok": 21, "not_found": 1, "invalid": 2}
+    now = state(orders)
+    assert {k: now[k][0] for k in EXPECTED_17TRACK} == EXPECTED_17TRACK
+    assert now["8101203344555"][1] == now["8101203344570"][1] == "invalid"
+    assert all(v[0] is not None for v in now.values())
+    with Store.open(orders) as store:
+        # Japanese times keep their +09:00 offset; the delivery happened at 14:05 JST.
+        rows = store.query(
+            "SELECT local_time, utc_offset_minutes, occurred_at FROM events e "
+            "JOIN shipments s USING (shipment_id) WHERE s.tracking_number = 'EB908172638CN' "
+            "AND e.status = 'delivered'"
+        )
+    assert [(r[1], r[2].astimezone(UTC).hour) for r in rows] == [(540, 5)]
+    assert_intact_and_unique(orders)
+
+
+def test_rerun_with_nothing_changed_stores_no_new_evidence(orders: Path, sim: Simulator) -> None:
+    run_poll(orders, config(sim))
+    second = run_poll(orders, config(sim), all_shipments=True)
+    assert second.sources["17track"].new_events == 0
+    # Registered numbers are fetched straight away; only the number 17TRACK refused
+    # to register is offered again.
+    assert [r.numbers for r in sim.requests if r.endpoint == "register"][1:] == [
+        ("GARBAGE123",)
+    ]
+    before = table_counts(orders)
+    third = run_poll(orders, config(sim), all_shipments=True)
+    after = table_counts(orders)
+    # The same answers again: no new body, no new event; only the requests are logged.
+    assert third.sources["17track"].new_documents == 0
+    assert after == {**before, "polls": before["polls"] + 2}
+
+
+def test_sample_orders_over_cainiao(orders: Path, sim: Simulator) -> None:
+    report = run_poll(orders, config(sim, routing=["cainiao"]))
+    assert report.exit_code == 0
+    assert sim.counts() == {"cainiao": 5}  # 24 numbers, 5 per call
+    now = state(orders)
+    assert now["8101203344566"][0] == "available_for_pickup"
+    assert now["8101203344554"][:2] == ("not_found", "not_found")
+    with Store.open(orders) as store:
+        last_mile = store.query(
+            "SELECT t.last_mile_number, t.last_mile_carrier FROM tracking_state t "
+            "JOIN shipments s USING (shipment_id) WHERE s.order_id = '8101203344569'"
+        )
+    assert last_mile[0][0] and last_mile[0][1] == "Poste Italiane"
+    assert_intact_and_unique(orders)
+
+
+def test_number_unknown_to_17track_is_registered_again(orders: Path, sim: Simulator) -> None:
+    run_poll(orders, config(sim))
+    # As if the database had been restored elsewhere: 17TRACK no longer knows the numbers.
+    sim.clear_registrations()
+    sim.reset_log()
+    report = run_poll(orders, config(sim), all_shipments=True)
+    assert report.exit_code == 0
+    assert [(r.endpoint, len(r.numbers), r.status) for r in sim.requests] == [
+        ("register", 1, 200),  # GARBAGE123, refused last time, is offered again
+        ("gettrackinfo", 23, 200),  # every answer: -18019902 not registered
+        ("register", 23, 200),
+        ("gettrackinfo", 23, 200),
+    ]
+    assert report.sources["17track"].outcomes == {"ok": 21, "not_found": 1, "invalid": 2}
+
+
+def test_429_with_retry_after_then_success(orders: Path, sim: Simulator) -> None:
+    sim.set_faults([Fault("429", count=2, retry_after=0.2)])
+    report = run_poll(orders, config(sim))
+    assert report.exit_code == 0
+    assert sim.count(status=429) == 2 and sim.count(status=200) == 2
+
+
+def test_429_storm_at_the_rate_limit_is_absorbed(orders: Path, sim: Simulator) -> None:
+    # The simulator allows 1 request/s with no burst, the project asks for 50/s.
+    sim.set_rate_limit(1, burst=1)
+    report = run_poll(orders, config(sim, routing=["17track"]))
+    assert report.exit_code == 0, report.summary_lines()
+    assert sim.count(status=429) >= 1
+    assert report.sources["17track"].outcomes["ok"] == 21
+
+
+def test_429_storm_beyond_the_retries_stops_only_that_source(
+    orders: Path, sim: Simulator
+) -> None:
+    with Store.open(orders) as store:
+        store.conn.execute("UPDATE shipments SET courier = 'usps' WHERE tracking_number LIKE '9%'")
+    settings = config(sim, max_retries=2, max_retry_wait_seconds=1.0)
+    settings = settings_from_dict(
+        {
+            "carriers": {
+                n: {k: getattr(c, k) for k in ("base_url", "api_key_env", "requests_per_second",
+                                               "max_retries", "max_retry_wait_seconds")
+                    if getattr(c, k) is not None}
+                for n, c in settings.carriers.items()
+            },
+            "routing": {"default": ["cainiao"], "usps": ["17track"]},
+        }
+    )  # fmt: skip
+    sim.set_faults([Fault("429", endpoint="17track")])
+    report = run_poll(orders, settings)
+    assert report.exit_code == 1
+    stopped = report.sources["17track"].stopped or ""
+    assert "HTTP 429" in stopped and "stopping this source for the run" in stopped
+    assert "STOPPED" in report.sources["17track"].line()
+    assert report.sources["cainiao"].stopped is None
+    assert report.sources["cainiao"].count("ok") > 0
+    now = state(orders)
+    assert now["8101203344557"][1] == "rate_limited"
+    # Faults gone: the next run picks the rate-limited shipments up again.
+    sim.clear_faults()
+    again = run_poll(orders, settings)
+    assert again.exit_code == 0
+    assert again.sources["17track"].shipments == 3
+    assert state(orders)["8101203344557"][:2] == ("delivered", "ok")
+
+
+def test_503_then_success(orders: Path, sim: Simulator) -> None:
+    sim.set_faults([Fault("error", count=2, status=503)])
+    report = run_poll(orders, config(sim))
+    assert report.exit_code == 0
+    assert sim.count(status=503) == 2
+    assert report.sources["17track"].outcomes["ok"] == 21
+
+
+def test_timeout_then_success(orders: Path, sim: Simulator) -> None:
+    sim.set_faults([Fault("timeout", count=1, seconds=3)])
+    report = run_poll(orders, config(sim, timeout_seconds=0.5))
+    assert report.exit_code == 0, report.summary_lines()
+    assert report.sources["17track"].outcomes["ok"] == 21
+
+
+def test_malformed_bodies_are_error_outcomes_and_the_run_goes_on(
+    orders: Path, sim: Simulator
+) -> None:
+    sim.set_faults(
+        [
+            Fault("truncate", count=1, endpoint="cainiao"),
+            Fault("html", count=1, endpoint="cainiao", status=200),
+            Fault("huge", count=1, endpoint="cainiao", size=10_000_000),
+        ]
+    )
+    report = run_poll(orders, config(sim, routing=["cainiao"]))
+    summary = report.sources["cainiao"]
+    assert report.exit_code == 1
+    assert summary.failed_requests == 3 and summary.stopped is None
+    assert summary.count("error") == 15 and summary.count("ok") + summary.count("not_found") == 9
+    with Store.open(orders) as store:
+        errors = store.query(
+            "SELECT error, body_sha256 IS NOT NULL FROM polls WHERE outcome = 'error' ORDER BY 1"
+        )
+    # The broken bodies are kept as evidence; the oversized one was dropped.
+    assert [(e.split(" (")[0], kept) for e, kept in errors] == [
+        ("cainiao: detail: body over the 5000000 byte cap", False),
+        ("detail: body is HTML/XML, not JSON", True),
+        ("detail: body is not valid JSON", True),
+    ]
+    assert_intact_and_unique(orders)
+    # The next run asks again for the shipments whose answers were unusable.
+    again = run_poll(orders, config(sim, routing=["cainiao"]))
+    assert again.exit_code == 0 and again.sources["cainiao"].numbers == 15
+
+
+# --- real processes: SIGKILL mid-poll, concurrent polls ------------------------------------
+
+
+def _project(tmp_path: Path, sim: Simulator, n: int, rate: float) -> tuple[Path, Path]:
+    """A database with ``n`` synthetic orders and a config pointing 17TRACK at ``sim``."""
+    scenarios = synthetic_scenarios(n, seed=11)
+    sim.add_scenarios(scenarios)
+    csv = write_orders_csv(scenarios, tmp_path / f"orders-{n}.csv")
+    db = tmp_path / f"db-{n}-{time.monotonic_ns()}.duckdb"
+    with Store.open(db) as store:
+        import_file(store, csv)
+    config = tmp_path / "parcelproof.toml"
+    config.write_text(
+        f'[carriers.17track]\nbase_url = "{sim.base_url_17track}"\napi_key_env = "{KEY_ENV}"\n'
+        f"requests_per_second = {rate}\nbatch_size = 10\n"
+    )
+    return db, config
+
+
+def _poll_process(db: Path, config: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "collector", "--db", str(db), "--config", str(config),
+         "--now", NOW.isoformat(), "poll", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ},
+    )  # fmt: skip
+
+
+def _wait_for(condition: Any, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.02)
+
+
+def _events_by_shipment(db: Path) -> dict[str, set[str]]:
+    with Store.open(db) as store:
+        rows = store.query(
+            "SELECT s.order_id, e.event_key FROM events e JOIN shipments s USING (shipment_id)"
+        )
+    out: dict[str, set[str]] = {}
+    for order, key in rows:
+        out.setdefault(order, set()).add(key)
+    return out
+
+
+@pytest.mark.slow
+def test_sigkill_mid_poll_then_rerun_loses_nothing_and_duplicates_nothing(
+    tmp_path: Path, sim: Simulator
+) -> None:
+    db, cfg = _project(tmp_path, sim, n=200, rate=20)  # 20 batches, 40 calls: ~2 s
+    with _poll_process(db, cfg) as proc:
+        try:
+            _wait_for(lambda: sim.count("gettrackinfo") >= 6)
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    partial = table_counts(db)
+    assert 0 < partial["tracking_state"] < 200  # some batches were written, not all
+    assert_intact_and_unique(db)
+    rerun = _poll_process(db, cfg)
+    out, err = rerun.communicate(timeout=60)
+    assert rerun.returncode == 0, out + err
+    assert table_counts(db)["tracking_state"] == 200
+    assert_intact_and_unique(db)
+    # The same events as one uninterrupted run against the same answers.
+    reference, ref_cfg = _project(tmp_path, sim, n=200, rate=50)
+    with _poll_process(reference, ref_cfg) as done:
+        out, err = done.communicate(timeout=60)
+    assert done.returncode == 0, out + err
+    assert _events_by_shipment(db) == _events_by_shipment(reference)
+
+
+@pytest.mark.slow
+def test_concurrent_poll_exits_75_naming_the_holder(tmp_path: Path, sim: Simulator) -> None:
+    db, cfg = _project(tmp_path, sim, n=100, rate=5)  # 20 calls: ~4 s
+    with _poll_process(db, cfg) as first:
+        try:
+            _wait_for(lambda: sim.count() >= 1)
+            started = time.monotonic()
+            with _poll_process(db, cfg) as second:
+                out, err = second.communicate(timeout=30)
+            elapsed = time.monotonic() - started
+            assert second.returncode == 75, out + err
+            assert elapsed < 2.0
+            message = " ".join(err.split())
+            assert f"pid {first.pid}" in message and "another poll holds the lock" in message
+            out, err = first.communicate(timeout=60)
+            assert first.returncode == 0, out + err
+        finally:
+            if first.poll() is None:
+                first.kill()
+                first.communicate()
+    report_line = out.strip().splitlines()[0]
+    assert report_line.startswith("17track: 100 shipments")
+
+
+def test_report_lines(orders: Path, sim: Simulator) -> None:
+    report: PollReport = run_poll(orders, config(sim))
+    line = report.summary_lines()[0]
+    assert line.startswith(
+        "17track: 25 shipments, 2 requests, 21 ok, 1 not found, 2 invalid, 142 new events, "
+    )
