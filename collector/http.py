@@ -475,7 +475,7 @@ BACKOFF_INITIAL, BACKOFF_MAX, BACKOFF_JITTER = 0.5, 30.0, 0.5
 
 def backoff(attempt: int) -> float:
     """Seconds to wait after failed attempt number ``attempt`` (1-based) without a hint."""
-    base = min(BACKOFF_MAX, BACKOFF_INITIAL * 2 ** max(0, min(attempt - 1, 30)))
+    base = min(BACKOFF_MAX, BACKOFF_INITIAL * float(2 ** max(0, min(attempt - 1, 30))))
     # Jitter spreads retries of concurrent batches apart; not for security.
     return base + random.uniform(0, BACKOFF_JITTER)
 
