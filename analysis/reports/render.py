@@ -135,6 +135,12 @@ class PackView:
         return rows
 
     @property
+    def last_event(self) -> Event | None:
+        """The latest dated event (its local date is the one the carrier printed)."""
+        dated = [e for e in self.facts.events if e.occurred_at is not None]
+        return dated[-1] if dated else None
+
+    @property
     def deadline(self) -> datetime | None:
         """The dispute deadline, else the end of buyer protection."""
         d = self.facts.dispute
@@ -184,6 +190,7 @@ def make_environment() -> jinja2.Environment:
         plural=fmt.plural,
         short_hash=fmt.short_hash,
         event_local=lambda e: fmt.event_local(e.occurred_at, e.utc_offset_minutes, e.local_time),
+        event_day=lambda e: fmt.event_day(e.occurred_at, e.utc_offset_minutes),
         age=lambda then, now: wording.age(now, then),
         sentence=wording.sentence,
         action_title=wording.action_title,

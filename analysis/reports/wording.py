@@ -170,8 +170,11 @@ def verdict(facts: PackFacts) -> str:
         parts.append(f"Flagged by parcelproof since {fmt.day(since, c)}.")
         return " ".join(parts)
     opening = f"{subject}: no problem found as of {fmt.day(facts.now, c)}."
+    dated = [e for e in facts.events if e.occurred_at is not None]
     opening += f" Current status: {fmt.status(s.status).lower()}" + (
-        f", last update {fmt.day(s.last_event_at, c)}." if s.last_event_at else "."
+        f", last update {fmt.event_day(dated[-1].occurred_at, dated[-1].utc_offset_minutes)}."
+        if dated
+        else "."
     )
     return f"{opening} {promise(s, facts.now)}".strip()
 
@@ -350,10 +353,13 @@ def dispute_message(facts: PackFacts) -> str:
     lines.append("")
     facts_lines = [finding(facts, f) for f in facts.flags if f.code != "protection_expiring"]
     if not facts_lines:
-        facts_lines = [
-            f"The current tracking status is {fmt.status(s.status).lower()}"
-            + (f" (last update {fmt.day(s.last_event_at, c)})." if s.last_event_at else ".")
-        ]
+        dated = [e for e in facts.events if e.occurred_at is not None]
+        last = (
+            f" (last update {fmt.event_day(dated[-1].occurred_at, dated[-1].utc_offset_minutes)})"
+            if dated
+            else ""
+        )
+        facts_lines = [f"The current tracking status is {fmt.status(s.status).lower()}{last}."]
     if s.promised_to and "overdue" not in facts.open_codes and s.status != "delivered":
         facts_lines.append(f"The promised delivery date was {fmt.day(s.promised_to, c)}.")
     if delivered_elsewhere:
