@@ -219,9 +219,10 @@ def _write_one(
     written: list[Path] = []
     if "html" in formats:
         written.append(_write(folder / names["html"], html.encode("utf-8")))
-    # Page images from an earlier run may outnumber this run's pages.
-    for old in folder.glob(f"{stem}-page-*.png"):
-        old.unlink()
+    if "png" in formats:
+        # Page images from an earlier run may outnumber this run's pages.
+        for old in folder.glob(f"{stem}-page-*.png"):
+            old.unlink()
     if "pdf" in formats or "png" in formats:
         pdf = renderer.pdf(html)
         if "pdf" in formats:
