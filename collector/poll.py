@@ -56,6 +56,7 @@ from collector.http import SourceClient, Transport
 from collector.poll_lock import PollLock
 from collector.store import Store
 from collector.store.evidence import (
+    BatchItem,
     BatchWrite,
     EvidenceWriter,
     finish_run,
@@ -384,8 +385,9 @@ async def _poll_sources(
     report = context.report
     writer = EvidenceWriter(context.store, run_id=report.run_id, poll=context.settings.poll)
     bar = _ProgressBar(show_progress)
-    # One writer thread: DuckDB gets one batch at a time, the event loop stays free.
+    # One writer thread: DuckDB gets one write at a time, the event loop stays free.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="poll-writer") as executor, bar:
+        sink = _WriteQueue(writer, executor, context.now)
         jobs = []
         for name, items in routed.items():
             summary = SourceSummary(name)
@@ -396,12 +398,72 @@ async def _poll_sources(
                     shipments=items,
                     summary=summary,
                     context=context,
-                    writer=writer,
+                    sink=sink,
                     executor=executor,
                     bar=bar,
                 ).run()
             )
-        await asyncio.gather(*jobs)
+        try:
+            await asyncio.gather(*jobs)
+        finally:
+            await sink.close()
+
+
+class _WriteQueue:
+    """Writes completed batches in the writer thread, several at once when they queue up.
+
+    A batch is written as soon as the writer is free; batches that completed while
+    it was busy go in together, in one transaction (group commit). A crash loses
+    only batches not yet written, as it would without grouping.
+    """
+
+    def __init__(self, writer: EvidenceWriter, executor: ThreadPoolExecutor, now: datetime):
+        self._writer = writer
+        self._executor = executor
+        self._now = now
+        self._queue: asyncio.Queue[tuple[BatchItem, asyncio.Future[BatchWrite]] | None] = (
+            asyncio.Queue()
+        )
+        self._task = asyncio.create_task(self._run())
+
+    async def write(self, item: BatchItem) -> BatchWrite:
+        """Queue one batch and wait until it is in the database."""
+        done: asyncio.Future[BatchWrite] = asyncio.get_running_loop().create_future()
+        await self._queue.put((item, done))
+        return await done
+
+    async def close(self) -> None:
+        """Finish the writes queued so far and stop."""
+        await self._queue.put(None)
+        await self._task
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        closing = False
+        while not closing:
+            entry = await self._queue.get()
+            if entry is None:
+                return
+            pending = [entry]
+            while not self._queue.empty():
+                more = self._queue.get_nowait()
+                if more is None:
+                    closing = True
+                    break
+                pending.append(more)
+            try:
+                results = await loop.run_in_executor(
+                    self._executor,
+                    self._writer.write_batches,
+                    [item for item, _ in pending],
+                    self._now,
+                )
+            except Exception as exc:  # each waiting batch sees the failure
+                for _, done in pending:
+                    done.set_exception(exc)
+                continue
+            for (_, done), result in zip(pending, results, strict=True):
+                done.set_result(result)
 
 
 class _ProgressBar:
@@ -449,7 +511,7 @@ class _SourceRun:
     shipments: list[_Shipment]
     summary: SourceSummary
     context: _RunContext
-    writer: EvidenceWriter
+    sink: _WriteQueue
     executor: ThreadPoolExecutor
     bar: _ProgressBar
     _failed_in_a_row: int = 0
@@ -497,7 +559,7 @@ class _SourceRun:
                             self.summary.skipped += len(batch)
                             self.bar.advance(name, len(batch))
                             return
-                        await self._batch(batch, known, client, ids_by_number, loop)
+                        await self._batch(batch, known, client, ids_by_number)
 
                 await asyncio.gather(*(one(b) for b in batches))
         finally:
@@ -509,7 +571,6 @@ class _SourceRun:
         known: frozenset[str],
         client: SourceClient,
         ids_by_number: Mapping[str, list[int]],
-        loop: asyncio.AbstractEventLoop,
     ) -> None:
         name = self.source.name
         try:
@@ -518,9 +579,7 @@ class _SourceRun:
             )
         except ParcelproofError as exc:  # a source bug must not end the whole run
             outcome = BatchOutcome(stop=f"{exc}")
-        written: BatchWrite = await loop.run_in_executor(
-            self.executor, self.writer.write_batch, name, outcome, ids_by_number, self.context.now
-        )
+        written = await self.sink.write(BatchItem(name, outcome, ids_by_number))
         summary = self.summary
         summary.batches += 1
         summary.requests += len(outcome.exchanges)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -118,6 +119,50 @@ class BatchWrite:
     registrations: int
 
 
+@dataclass(frozen=True)
+class BatchItem:
+    """One completed batch waiting to be written: its source, outcome and shipment ids."""
+
+    source: str
+    batch: BatchOutcome
+    ids_by_number: Mapping[str, Sequence[int]]
+
+
+DOCUMENT_SCHEMA: dict[str, Any] = {
+    "sha256": pl.String,
+    "content_type": pl.String,
+    "byte_length": pl.Int64,
+    "compression": pl.String,
+    "stored_sha256": pl.String,
+    "body": pl.Binary,
+    "first_seen_at": pl.Datetime("us", "UTC"),
+}
+
+POLL_SCHEMA: dict[str, Any] = {
+    "poll_id": pl.Int64,
+    "run_id": pl.String,
+    "requested_at": pl.Datetime("us", "UTC"),
+    "source": pl.String,
+    "operation": pl.String,
+    "method": pl.String,
+    "url": pl.String,
+    "request_sha256": pl.String,
+    "numbers": pl.List(pl.String),
+    "http_status": pl.Int32,
+    "duration_ms": pl.Float64,
+    "outcome": pl.String,
+    "error": pl.String,
+    "body_sha256": pl.String,
+    "chain_hash": pl.String,
+}
+
+REGISTRATION_SCHEMA: dict[str, Any] = {
+    "source": pl.String,
+    "tracking_number": pl.String,
+    "registered_at": pl.Datetime("us", "UTC"),
+    "poll_id": pl.Int64,
+}
+
 EVENT_SCHEMA: dict[str, Any] = {
     "shipment_id": pl.Int64,
     "event_key": pl.String,
@@ -143,6 +188,7 @@ EVENT_SCHEMA: dict[str, Any] = {
 
 RESULT_SCHEMA: dict[str, Any] = {
     "shipment_id": pl.Int64,
+    "source": pl.String,
     "outcome": pl.String,
     "status": pl.String,
     "sub_status": pl.String,
@@ -224,7 +270,7 @@ WITH ev AS (
 SELECT shipment_id,
        new_status,
        new_sub_status,
-       $source,
+       source,
        CASE WHEN outcome IN ('ok', 'not_found', 'invalid')
             THEN coalesce(source_status_raw, old_source_status_raw)
             ELSE old_source_status_raw END,
@@ -289,186 +335,227 @@ class EvidenceWriter:
         now: datetime,
     ) -> BatchWrite:
         """Store everything ``batch`` produced in one transaction; returns what was added."""
-        if not batch.exchanges:
-            return BatchWrite(0, (), 0, 0, 0, 0)
+        return self.write_batches([BatchItem(source, batch, ids_by_number)], now)[0]
+
+    def write_batches(self, items: Sequence[BatchItem], now: datetime) -> list[BatchWrite]:
+        """Store several completed batches in one transaction (group commit).
+
+        The poller hands over every batch that completed while the previous write
+        was running, so that a busy run pays the per-transaction cost once; each
+        batch still gets its own :class:`BatchWrite`.
+        """
+        written = [i for i, item in enumerate(items) if item.batch.exchanges]
+        nothing = BatchWrite(0, (), 0, 0, 0, 0)
+        if len(written) < len(items):
+            done = self.write_batches([items[i] for i in written], now) if written else []
+            out = [nothing] * len(items)
+            for i, result in zip(written, done, strict=True):
+                out[i] = result
+            return out
         now = now.astimezone(UTC)
-        conn = self.store.conn
-        documents: dict[str, dict[str, Any]] = {}
-        polls: list[dict[str, Any]] = []
-        poll_results: list[dict[str, Any]] = []
-        final_poll: dict[str, int] = {}
-        registered_by: dict[str, int] = {}
-        final_ids = {id(r) for r in batch.results.values()}
         with self.store.transaction():
             last_id, last_hash = self.head()
-            for exchange in batch.exchanges:
-                response, parsed = exchange.response, exchange.parsed
-                last_id += 1
-                body_sha = None
-                if response.body is not None:
-                    body_sha = sha256_hex(response.body)
-                    if body_sha not in documents:
-                        stored = compress(response.body)
-                        documents[body_sha] = {
-                            "sha256": body_sha,
-                            "content_type": response.content_type,
-                            "byte_length": len(response.body),
-                            "compression": COMPRESSION,
-                            "stored_sha256": sha256_hex(stored),
-                            "body": stored,
-                            "first_seen_at": now,
-                        }
-                request = response.request
-                error = parsed.message if parsed.outcome is not Outcome.OK else None
-                if response.error is not None and error is None:
-                    error = str(response.error)
-                row: dict[str, Any] = {
-                    "poll_id": last_id,
-                    "run_id": self.run_id,
-                    "requested_at": response.requested_at.astimezone(UTC),
-                    "source": source,
-                    "operation": request.operation,
-                    "method": request.method,
-                    "url": response.url,
-                    "request_sha256": sha256_hex(request.body) if request.body else None,
-                    "numbers": list(request.numbers),
-                    "http_status": response.status,
-                    "duration_ms": round(response.duration_ms, 3),
-                    "outcome": parsed.outcome.value,
-                    "error": error,
-                    "body_sha256": body_sha,
-                }
-                last_hash = chain_hash(last_hash, row)
-                row["chain_hash"] = last_hash
-                polls.append(row)
-                for result in parsed.results:
-                    if id(result) in final_ids:
-                        final_poll[result.number] = last_id
-                    if request.operation == "register" and result.outcome is Outcome.OK:
-                        registered_by.setdefault(result.number, last_id)
-                    for shipment_id in ids_by_number.get(result.number, ()):
-                        poll_results.append(
-                            {
-                                "poll_id": last_id,
-                                "shipment_id": shipment_id,
-                                "tracking_number": result.number,
-                                "outcome": result.outcome.value,
-                                "code": result.code,
-                                "message": result.message,
-                            }
-                        )
-            new_documents = self._insert_documents(list(documents.values()))
-            self._insert_polls(polls)
-            if poll_results:
-                _insert_frame(conn, "poll_results", pl.DataFrame(poll_results))
-            registrations = self._insert_registrations(
-                source, batch.registered, registered_by, polls[-1]["poll_id"], now
-            )
-            new_events = self._insert_events(source, batch.results, final_poll, ids_by_number, now)
-            requested = {p["poll_id"]: p["requested_at"] for p in polls}
-            state_rows = _state_rows(batch.results, final_poll, requested, ids_by_number)
-            self._recompute_state(source, state_rows, now)
+            staged = _Staging(now)
+            for index, item in enumerate(items):
+                last_id, last_hash = staged.add(index, item, self.run_id, last_id, last_hash)
+            new_documents = self._insert_documents(list(staged.documents.values()))
+            self._insert_polls(staged.polls)
+            if staged.poll_results:
+                _insert_frame(self.store.conn, "poll_results", pl.DataFrame(staged.poll_results))
+            registrations = self._insert_registrations(staged.registrations)
+            new_events = self._insert_events(staged.events)
+            self._recompute_state(staged.state, now)
         self._head = (last_id, last_hash)
-        return BatchWrite(
-            polls=len(polls),
-            poll_ids=tuple(p["poll_id"] for p in polls),
-            new_documents=new_documents,
-            new_events=new_events,
-            results=len(poll_results),
-            registrations=registrations,
-        )
+        item_of = staged.item_of
+        poll_ids: dict[int, list[int]] = {}
+        for poll in staged.polls:
+            poll_ids.setdefault(item_of[poll["poll_id"]], []).append(poll["poll_id"])
+        documents = Counter(staged.doc_item[sha] for sha in new_documents)
+        events = Counter(item_of[p] for p in new_events)
+        results = Counter(item_of[r["poll_id"]] for r in staged.poll_results)
+        registered = Counter(item_of[p] for p in registrations)
+        out = [
+            BatchWrite(
+                polls=len(poll_ids.get(index, ())),
+                poll_ids=tuple(poll_ids.get(index, ())),
+                new_documents=documents[index],
+                new_events=events[index],
+                results=results[index],
+                registrations=registered[index],
+            )
+            for index in range(len(items))
+        ]
+        return out
 
-    def _insert_documents(self, rows: list[dict[str, Any]]) -> int:
+    def _insert_documents(self, rows: list[dict[str, Any]]) -> list[str]:
         if not rows:
-            return 0
-        frame = pl.DataFrame(
-            rows,
-            schema={
-                "sha256": pl.String,
-                "content_type": pl.String,
-                "byte_length": pl.Int64,
-                "compression": pl.String,
-                "stored_sha256": pl.String,
-                "body": pl.Binary,
-                "first_seen_at": pl.Datetime("us", "UTC"),
-            },
-        )
-        return _insert_new(self.store.conn, "raw_documents", frame, "t.sha256 = s.sha256")
+            return []
+        frame = pl.DataFrame(rows, schema=DOCUMENT_SCHEMA)
+        return [
+            str(r[0])
+            for r in _insert_new(
+                self.store.conn, "raw_documents", frame, "t.sha256 = s.sha256", "sha256"
+            )
+        ]
 
     def _insert_polls(self, rows: list[dict[str, Any]]) -> None:
-        frame = pl.DataFrame(
-            rows,
-            schema={
-                "poll_id": pl.Int64,
-                "run_id": pl.String,
-                "requested_at": pl.Datetime("us", "UTC"),
-                "source": pl.String,
-                "operation": pl.String,
-                "method": pl.String,
-                "url": pl.String,
-                "request_sha256": pl.String,
-                "numbers": pl.List(pl.String),
-                "http_status": pl.Int32,
-                "duration_ms": pl.Float64,
-                "outcome": pl.String,
-                "error": pl.String,
-                "body_sha256": pl.String,
-                "chain_hash": pl.String,
-            },
-        )
-        _insert_frame(self.store.conn, "polls", frame)
+        _insert_frame(self.store.conn, "polls", pl.DataFrame(rows, schema=POLL_SCHEMA))
 
-    def _insert_registrations(
-        self,
-        source: str,
-        numbers: Iterable[str],
-        registered_by: Mapping[str, int],
-        fallback_poll: int,
-        now: datetime,
-    ) -> int:
-        rows = [
-            {
-                "source": source,
-                "tracking_number": n,
-                "registered_at": now,
-                "poll_id": registered_by.get(n, fallback_poll),
-            }
-            for n in sorted(set(numbers))
-        ]
+    def _insert_registrations(self, rows: list[dict[str, Any]]) -> list[int]:
         if not rows:
-            return 0
-        frame = pl.DataFrame(
-            rows,
-            schema={
-                "source": pl.String,
-                "tracking_number": pl.String,
-                "registered_at": pl.Datetime("us", "UTC"),
-                "poll_id": pl.Int64,
-            },
+            return []
+        frame = pl.DataFrame(rows, schema=REGISTRATION_SCHEMA).unique(
+            ["source", "tracking_number"], keep="first", maintain_order=True
         )
-        return _insert_new(
-            self.store.conn,
-            "source_registrations",
-            frame,
-            "t.source = s.source AND t.tracking_number = s.tracking_number",
-        )
+        match = "t.source = s.source AND t.tracking_number = s.tracking_number"
+        return [
+            int(r[0])
+            for r in _insert_new(self.store.conn, "source_registrations", frame, match, "poll_id")
+        ]
 
-    def _insert_events(
-        self,
-        source: str,
-        results: Mapping[str, Result],
-        final_poll: Mapping[str, int],
-        ids_by_number: Mapping[str, Sequence[int]],
-        now: datetime,
-    ) -> int:
-        rows: list[dict[str, Any]] = []
-        for number, result in results.items():
-            if not result.events or number not in final_poll:
+    def _insert_events(self, rows: list[dict[str, Any]]) -> list[int]:
+        if not rows:
+            return []
+        frame = pl.DataFrame(rows, schema=EVENT_SCHEMA).unique(
+            ["shipment_id", "event_key"], keep="first", maintain_order=True
+        )
+        match = "t.shipment_id = s.shipment_id AND t.event_key = s.event_key"
+        return [
+            int(r[0]) for r in _insert_new(self.store.conn, "events", frame, match, "first_poll_id")
+        ]
+
+    def _recompute_state(self, rows: list[dict[str, Any]], now: datetime) -> None:
+        if not rows:
+            return
+        # One row per shipment (the last answer wins if a shipment came twice).
+        frame = pl.DataFrame(rows, schema=RESULT_SCHEMA).unique(
+            "shipment_id", keep="last", maintain_order=True
+        )
+        conn = self.store.conn
+        hour_us = 3_600_000_000
+        conn.register("staged_results", frame.to_arrow())
+        try:
+            conn.execute(
+                _STATE_SQL,
+                {
+                    "now": now,
+                    "grace_us": int(self.poll.final_grace_days * 24 * hour_us),
+                    "interval_us": int(self.poll.interval_hours * hour_us),
+                    "backoff_us": int(self.poll.not_found_backoff_hours * hour_us),
+                    "backoff_max_us": int(self.poll.not_found_backoff_max_hours * hour_us),
+                },
+            )
+        finally:
+            conn.unregister("staged_results")
+
+
+class _Staging:
+    """The rows of one write (one or more batches), before they go in as Arrow batches."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self.documents: dict[str, dict[str, Any]] = {}
+        self.doc_item: dict[str, int] = {}
+        self.polls: list[dict[str, Any]] = []
+        self.poll_results: list[dict[str, Any]] = []
+        self.registrations: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []
+        self.state: list[dict[str, Any]] = []
+        self.item_of: dict[int, int] = {}
+
+    def add(
+        self, index: int, item: BatchItem, run_id: str, last_id: int, last_hash: str
+    ) -> tuple[int, str]:
+        """Stage one batch; returns the new chain head ``(poll_id, chain_hash)``."""
+        batch, ids = item.batch, item.ids_by_number
+        final_ids = {id(r) for r in batch.results.values()}
+        final_poll: dict[str, int] = {}
+        registered_by: dict[str, int] = {}
+        requested: dict[int, datetime] = {}
+        for exchange in batch.exchanges:
+            response, parsed = exchange.response, exchange.parsed
+            request = response.request
+            last_id += 1
+            self.item_of[last_id] = index
+            body_sha = self._document(index, response.body, response.content_type)
+            error = parsed.message if parsed.outcome is not Outcome.OK else None
+            if response.error is not None and error is None:
+                error = str(response.error)
+            row: dict[str, Any] = {
+                "poll_id": last_id,
+                "run_id": run_id,
+                "requested_at": response.requested_at.astimezone(UTC),
+                "source": item.source,
+                "operation": request.operation,
+                "method": request.method,
+                "url": response.url,
+                "request_sha256": sha256_hex(request.body) if request.body else None,
+                "numbers": list(request.numbers),
+                "http_status": response.status,
+                "duration_ms": round(response.duration_ms, 3),
+                "outcome": parsed.outcome.value,
+                "error": error,
+                "body_sha256": body_sha,
+            }
+            last_hash = chain_hash(last_hash, row)
+            row["chain_hash"] = last_hash
+            self.polls.append(row)
+            requested[last_id] = row["requested_at"]
+            for result in parsed.results:
+                if id(result) in final_ids:
+                    final_poll[result.number] = last_id
+                if request.operation == "register" and result.outcome is Outcome.OK:
+                    registered_by.setdefault(result.number, last_id)
+                for shipment_id in ids.get(result.number, ()):
+                    self.poll_results.append(
+                        {
+                            "poll_id": last_id,
+                            "shipment_id": shipment_id,
+                            "tracking_number": result.number,
+                            "outcome": result.outcome.value,
+                            "code": result.code,
+                            "message": result.message,
+                        }
+                    )
+        for number in sorted(batch.registered):
+            self.registrations.append(
+                {
+                    "source": item.source,
+                    "tracking_number": number,
+                    "registered_at": self.now,
+                    "poll_id": registered_by.get(number, last_id),
+                }
+            )
+        self._events(item, final_poll)
+        self.state += _state_rows(item.source, batch.results, final_poll, requested, ids)
+        return last_id, last_hash
+
+    def _document(self, index: int, body: bytes | None, content_type: str | None) -> str | None:
+        if body is None:
+            return None
+        sha = sha256_hex(body)
+        if sha not in self.documents:
+            stored = compress(body)
+            self.documents[sha] = {
+                "sha256": sha,
+                "content_type": content_type,
+                "byte_length": len(body),
+                "compression": COMPRESSION,
+                "stored_sha256": sha256_hex(stored),
+                "body": stored,
+                "first_seen_at": self.now,
+            }
+            self.doc_item[sha] = index
+        return sha
+
+    def _events(self, item: BatchItem, final_poll: Mapping[str, int]) -> None:
+        for number, result in item.batch.results.items():
+            poll_id = final_poll.get(number)
+            if not result.events or poll_id is None:
                 continue
-            poll_id = final_poll[number]
-            for shipment_id in ids_by_number.get(number, ()):
+            for shipment_id in item.ids_by_number.get(number, ()):
                 for event in result.events:
-                    rows.append(
+                    self.events.append(
                         {
                             "shipment_id": shipment_id,
                             "event_key": event.key,
@@ -486,48 +573,16 @@ class EvidenceWriter:
                             "state": event.state,
                             "postcode": event.postcode,
                             "country": event.country,
-                            "source": source,
+                            "source": item.source,
                             "provider": event.provider,
                             "first_poll_id": poll_id,
-                            "recorded_at": now,
+                            "recorded_at": self.now,
                         }
                     )
-        if not rows:
-            return 0
-        frame = pl.DataFrame(rows, schema=EVENT_SCHEMA).unique(
-            ["shipment_id", "event_key"], keep="first", maintain_order=True
-        )
-        return _insert_new(
-            self.store.conn,
-            "events",
-            frame,
-            "t.shipment_id = s.shipment_id AND t.event_key = s.event_key",
-        )
-
-    def _recompute_state(self, source: str, rows: list[dict[str, Any]], now: datetime) -> None:
-        if not rows:
-            return
-        frame = pl.DataFrame(rows, schema=RESULT_SCHEMA)
-        conn = self.store.conn
-        hour_us = 3_600_000_000
-        conn.register("staged_results", frame.to_arrow())
-        try:
-            conn.execute(
-                _STATE_SQL,
-                {
-                    "source": source,
-                    "now": now,
-                    "grace_us": int(self.poll.final_grace_days * 24 * hour_us),
-                    "interval_us": int(self.poll.interval_hours * hour_us),
-                    "backoff_us": int(self.poll.not_found_backoff_hours * hour_us),
-                    "backoff_max_us": int(self.poll.not_found_backoff_max_hours * hour_us),
-                },
-            )
-        finally:
-            conn.unregister("staged_results")
 
 
 def _state_rows(
+    source: str,
     results: Mapping[str, Result],
     final_poll: Mapping[str, int],
     requested: Mapping[int, datetime],
@@ -543,6 +598,7 @@ def _state_rows(
             rows.append(
                 {
                     "shipment_id": shipment_id,
+                    "source": source,
                     "outcome": result.outcome.value,
                     "status": result.status.value if result.status else None,
                     "sub_status": result.sub_status,
@@ -568,19 +624,25 @@ def _insert_frame(conn: Any, table: str, frame: pl.DataFrame) -> None:
         conn.unregister(name)
 
 
-def _insert_new(conn: Any, table: str, frame: pl.DataFrame, match: str) -> int:
-    """Insert the rows of ``frame`` that ``table`` does not hold yet (an anti-join)."""
+def _insert_new(
+    conn: Any, table: str, frame: pl.DataFrame, match: str, returning: str
+) -> list[tuple[Any, ...]]:
+    """Insert the rows of ``frame`` that ``table`` does not hold yet (an anti-join).
+
+    Returns the ``returning`` column of the rows inserted.
+    """
     name = f"staged_{table}"
     conn.register(name, frame.to_arrow())
     try:
         columns = ", ".join(frame.columns)
-        row = conn.execute(
+        rows: list[tuple[Any, ...]] = conn.execute(
             f"INSERT INTO {table} ({columns}) SELECT {', '.join('s.' + c for c in frame.columns)} "
-            f"FROM {name} s WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {match})"
-        ).fetchone()
+            f"FROM {name} s WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {match}) "
+            f"RETURNING {returning}"
+        ).fetchall()
     finally:
         conn.unregister(name)
-    return int(row[0]) if row else 0
+    return rows
 
 
 def start_run(store: Store, run_id: str, command: str, started_at: datetime) -> None:
