@@ -90,6 +90,9 @@ class Result:
     last_mile_carrier: str | None = None
     estimated_from: datetime | None = None
     estimated_to: datetime | None = None
+    #: The source accepted the number moments ago and has not looked it up yet: no
+    #: evidence either way, ask again at the next run.
+    pending: bool = False
 
 
 @dataclass(frozen=True, slots=True)

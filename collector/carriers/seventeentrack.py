@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -119,6 +120,16 @@ class SeventeenTrack(Source):
             again = [n for n in retry if n in ok]
             if again and not out.stop:
                 await self._fetch(again, send, out, final=True)
+        for number, result in list(out.results.items()):
+            if not result.pending:
+                continue
+            # 17TRACK looks a number up after registering it: "NotFound" before any
+            # provider has synced, in the run that registered it, means "not looked up
+            # yet". Later, the same answer is a plain "not found".
+            fresh = number in out.registered
+            out.results[number] = (
+                pending_result(result) if fresh else replace(result, pending=False)
+            )
         return out
 
     async def _register(self, numbers: list[str], send: Sender, out: BatchOutcome) -> set[str]:
@@ -273,6 +284,18 @@ def rejected_result(number: str, error: dict[str, Any], what: str) -> Result:
     return Result(number, Outcome.ERROR, code=raw, message=f"{what}: {text or 'rejected'}")
 
 
+def pending_result(result: Result) -> Result:
+    """A fresh registration's "NotFound": an ok answer with nothing in it yet."""
+    return Result(
+        result.number,
+        Outcome.OK,
+        code=result.code,
+        message="registered in this run; 17TRACK has not looked it up yet",
+        source_status_raw=result.source_status_raw,
+        pending=True,
+    )
+
+
 def track_result(item: dict[str, Any], number: str) -> Result:
     """One ``gettrackinfo`` accepted entry as a normalised :class:`Result`."""
     info = as_dict(item.get("track_info"))
@@ -299,6 +322,7 @@ def track_result(item: dict[str, Any], number: str) -> Result:
             message="invalid tracking number" if invalid else "no tracking information yet",
             status=Status.NOT_FOUND,
             sub_status=sub_status,
+            pending=not invalid and not _synced(info),
             **common,
         )
     if status in (Status.NOT_FOUND, Status.UNKNOWN):
@@ -311,6 +335,15 @@ def track_result(item: dict[str, Any], number: str) -> Result:
         status=status,
         sub_status=sub_status,
         **common,
+    )
+
+
+def _synced(info: dict[str, Any]) -> bool:
+    """Whether some provider reports a completed look-up (``latest_sync_status``)."""
+    providers = as_list(as_dict(info.get("tracking")).get("providers"))
+    return any(
+        (as_text(as_dict(p).get("latest_sync_status")) or "").lower() == "success"
+        for p in providers
     )
 
 

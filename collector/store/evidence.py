@@ -199,6 +199,7 @@ RESULT_SCHEMA: dict[str, Any] = {
     "estimated_to": pl.Datetime("us", "UTC"),
     "poll_id": pl.Int64,
     "poll_at": pl.Datetime("us", "UTC"),
+    "pending": pl.Boolean,
 }
 
 # One statement recomputes the state of every shipment of the batch from its
@@ -291,11 +292,11 @@ SELECT shipment_id,
                $now + to_microseconds(CAST(least(
                    $backoff_us * pow(2, least(new_not_found - 1, 40)),
                    $backoff_max_us) AS BIGINT))
-           WHEN outcome IN ('error', 'rate_limited') THEN $now
+           WHEN outcome IN ('error', 'rate_limited') OR pending THEN $now
            ELSE $now + to_microseconds(CAST($interval_us AS BIGINT))
        END,
        new_not_found,
-       old_ever_found OR outcome = 'ok',
+       old_ever_found OR (outcome = 'ok' AND NOT pending),
        coalesce(last_mile_number, old_last_mile_number),
        coalesce(last_mile_carrier, old_last_mile_carrier),
        coalesce(estimated_from, old_estimated_from),
@@ -468,7 +469,7 @@ class _Staging:
     ) -> tuple[int, str]:
         """Stage one batch; returns the new chain head ``(poll_id, chain_hash)``."""
         batch, ids = item.batch, item.ids_by_number
-        final_ids = {id(r) for r in batch.results.values()}
+        # A number's final answer came from the last request that mentioned it.
         final_poll: dict[str, int] = {}
         registered_by: dict[str, int] = {}
         requested: dict[int, datetime] = {}
@@ -502,8 +503,7 @@ class _Staging:
             self.polls.append(row)
             requested[last_id] = row["requested_at"]
             for result in parsed.results:
-                if id(result) in final_ids:
-                    final_poll[result.number] = last_id
+                final_poll[result.number] = last_id
                 if request.operation == "register" and result.outcome is Outcome.OK:
                     registered_by.setdefault(result.number, last_id)
                 for shipment_id in ids.get(result.number, ()):
@@ -609,6 +609,7 @@ def _state_rows(
                     "estimated_to": result.estimated_to,
                     "poll_id": poll_id,
                     "poll_at": requested[poll_id],
+                    "pending": result.pending,
                 }
             )
     return rows

@@ -181,7 +181,13 @@ def test_disabled_source_is_not_used(shipments: Path, fake: FakeSources) -> None
 def test_due_ness_and_backoff(shipments: Path, fake: FakeSources) -> None:
     config = settings_from_dict(BOTH)
     assert poll(shipments, config, fake).polled == 4
-    # Everything answered "not found": backed off 12 h, so nothing is due now...
+    # "NotFound" right after registering means "not looked up yet": due again at once.
+    with Store.open(shipments) as store:
+        assert store.query("SELECT DISTINCT last_outcome, next_poll_at FROM tracking_state") == [
+            ("ok", NOW)
+        ]
+    assert poll(shipments, config, fake).polled == 4
+    # Now "not found" is an answer: backed off 12 h, so nothing is due now...
     again = poll(shipments, config, fake)
     assert again.polled == 0 and again.summary_lines() == ["nothing to poll"]
     # ...but --all polls every non-archived shipment regardless.

@@ -147,9 +147,7 @@ def test_rerun_with_nothing_changed_stores_no_new_evidence(orders: Path, sim: Si
     assert second.sources["17track"].new_events == 0
     # Registered numbers are fetched straight away; only the number 17TRACK refused
     # to register is offered again.
-    assert [r.numbers for r in sim.requests if r.endpoint == "register"][1:] == [
-        ("GARBAGE123",)
-    ]
+    assert [r.numbers for r in sim.requests if r.endpoint == "register"][1:] == [("GARBAGE123",)]
     before = table_counts(orders)
     third = run_poll(orders, config(sim), all_shipments=True)
     after = table_counts(orders)
@@ -206,9 +204,7 @@ def test_429_storm_at_the_rate_limit_is_absorbed(orders: Path, sim: Simulator) -
     assert report.sources["17track"].outcomes["ok"] == 21
 
 
-def test_429_storm_beyond_the_retries_stops_only_that_source(
-    orders: Path, sim: Simulator
-) -> None:
+def test_429_storm_beyond_the_retries_stops_only_that_source(orders: Path, sim: Simulator) -> None:
     with Store.open(orders) as store:
         store.conn.execute("UPDATE shipments SET courier = 'usps' WHERE tracking_number LIKE '9%'")
     settings = config(sim, max_retries=2, max_retry_wait_seconds=1.0)
