@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from analysis.flags import Evaluation
 from analysis.reports import adapters, fmt, wording
 from analysis.reports.facts import Event, Flag, PackFacts, Poll, load_facts
 from analysis.reports.render import PackView, Renderer
@@ -65,7 +66,9 @@ class ReportResult:
     packs: list[PackResult]
     index: Path | None
     out_dir: Path
-    flags_evaluated: bool
+    #: The flag evaluation the packs rest on (what it raised and cleared).
+    evaluation: Evaluation
+    #: Lines worth telling the user (flags raised or cleared by this evaluation).
     notes: list[str] = field(default_factory=list)
 
 
@@ -147,8 +150,15 @@ def make_report(  # noqa: PLR0913 - keyword options of one command
     """
     # Resolve before evaluating, so that a typo fails fast and writes nothing.
     shipment_ids = resolve_ids(store, ids) if ids else []
-    evaluated = adapters.evaluate_flags(store, now, settings)
-    notes = [] if evaluated else ["flag rules not available: packs show the stored flags"]
+    evaluation = adapters.evaluate_flags(store, now, settings)
+    notes = []
+    if evaluation.changed:
+        notes.append(
+            f"flags at {fmt.utc(now)}: {evaluation.raised.height} raised, "
+            f"{evaluation.cleared.height} cleared"
+        )
+    if not evaluation.written:
+        notes.append("'now' is before the latest flag evaluation: the flag history is unchanged")
     if flagged:
         shipment_ids = list(dict.fromkeys([*shipment_ids, *flagged_ids(store)]))
     target = Path(out_dir or settings.reports.out_dir)
@@ -164,7 +174,7 @@ def make_report(  # noqa: PLR0913 - keyword options of one command
     )
     index = write_index(packs, now=now, out_dir=target, renderer=renderer) if flagged else None
     return ReportResult(
-        packs=packs, index=index, out_dir=target, flags_evaluated=evaluated, notes=notes
+        packs=packs, index=index, out_dir=target, evaluation=evaluation, notes=notes
     )
 
 

@@ -260,21 +260,16 @@ def test_footer_has_version_and_time(pack_of: Callable[..., PackResult]) -> None
 def test_dispute_section_uses_the_dispute_windows(
     pack_of: Callable[..., PackResult],
 ) -> None:
-    pytest.importorskip("analysis.disputes")
-    tree = parse(pack_of("stalled"))
-    section = text_of(tree, "#dispute")
+    section = text_of(parse(pack_of("stalled")), "#dispute")
     assert "Open a dispute by 14 Dec 2026" in section
     assert "Open the AliExpress dispute now" in section
     assert "last day 14 Dec 2026 23:59 (UTC+01:00)" in section
 
 
-def test_dispute_section_without_the_dispute_module(
+def test_dispute_section_without_a_window(
     pack_of: Callable[..., PackResult], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = adapters._optional
-    monkeypatch.setattr(
-        adapters, "_optional", lambda name: None if name == "analysis.disputes" else real(name)
-    )
+    monkeypatch.setattr(adapters, "dispute_windows", lambda *a, **k: {})
     section = text_of(parse(pack_of("stalled")), "#dispute")
     assert "Dispute window not computed" in section
     assert "Buyer protection ends on 14 Dec 2026" in section

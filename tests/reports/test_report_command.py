@@ -89,7 +89,6 @@ def test_index_order_follows_the_deadlines(db_path: Path, tmp_path: Path) -> Non
 
 
 def test_report_evaluates_flags_first(tmp_path: Path) -> None:
-    pytest.importorskip("analysis.flags")
     db = tmp_path / "fresh.duckdb"
     assert run_cli("--db", str(db), "import", str(SAMPLE_ORDERS)).exit_code == 0
     # No `flags` run before: the report must still find the parcel overdue.
