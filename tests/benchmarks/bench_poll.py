@@ -129,7 +129,8 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-poll-") as tmp:
         figures = bench(args.n, args.rate, Path(tmp))
-    if not quick and figures["ratio"] > 1.1:
+    # The goal is stated for N=4,000 at R=20; other sizes are reported, not judged.
+    if (args.n, args.rate) == (4000, 20.0) and figures["ratio"] > 1.1:
         print(f"  ratio {figures['ratio']:.3f} is above the 1.1 goal", file=sys.stderr)
         return 1
     return 0
