@@ -200,7 +200,8 @@ def build_chart(facts: PackFacts) -> Chart | None:
         chart.requests.append(
             Request(x(p.requested_at), tone, f"{fmt.utc(p.requested_at)}: {p.source}: {p.outcome}")
         )
-    chart.ticks = _ticks(start, end, x)
+    # A tick label centred too close to an edge would be cut off.
+    chart.ticks = [t for t in _ticks(start, end, x) if LEFT + 18 <= t.x <= RIGHT - 18]
     chart.description = _describe(facts)
     return chart
 

@@ -247,8 +247,7 @@ def finding(facts: PackFacts, flag: Flag, quoted: set[str] | None = None) -> str
         answers = [p for p in facts.polls if p.outcome == "not_found"]
         if answers:
             sources = ", ".join(sorted({p.source for p in answers}))
-            start, end = fmt.day(answers[0].requested_at), fmt.day(answers[-1].requested_at)
-            when = f"on {start}" if start == end else f"between {start} and {end}"
+            when = _span(answers[0].requested_at, answers[-1].requested_at)
             return (
                 f"No tracking source has any record of the number: "
                 f"{fmt.plural(len(answers), 'request')} to {sources} {when} "
@@ -361,7 +360,8 @@ def dispute_message(facts: PackFacts) -> str:
         )
         facts_lines = [f"The current tracking status is {fmt.status(s.status).lower()}{last}."]
     if s.promised_to and "overdue" not in facts.open_codes and s.status != "delivered":
-        facts_lines.append(f"The promised delivery date was {fmt.day(s.promised_to, c)}.")
+        tense = "was" if s.promised_to < facts.now else "is"
+        facts_lines.append(f"The promised delivery date {tense} {fmt.day(s.promised_to, c)}.")
     if delivered_elsewhere:
         facts_lines.append("Nothing was delivered to my address.")
     lines.append("The facts:")
@@ -371,9 +371,9 @@ def dispute_message(facts: PackFacts) -> str:
         sources = ", ".join(sorted({p.source for p in facts.polls}))
         lines.append(
             f"I checked the tracking independently: {fmt.plural(len(facts.polls), 'request')} "
-            f"to {sources} between {fmt.day(facts.polls[0].requested_at)} and "
-            f"{fmt.day(facts.polls[-1].requested_at)}, every response kept with its SHA-256 "
-            f"hash. The attached evidence pack has the full tracking timeline."
+            f"to {sources} {_span(facts.polls[0].requested_at, facts.polls[-1].requested_at)}, "
+            f"every response kept with its SHA-256 hash. The attached evidence pack has the "
+            f"full tracking record."
         )
     else:
         lines.append("The attached evidence pack has the order details and the tracking facts.")
@@ -430,6 +430,12 @@ def age(now: datetime, then: datetime | None) -> str:
     if now - then < timedelta(days=1):
         return "today"
     return f"{fmt.plural(whole, 'day')} ago"
+
+
+def _span(first: datetime, last: datetime) -> str:
+    """``on 28 Nov 2026`` or ``between 13 Oct 2026 and 23 Oct 2026`` (UTC dates)."""
+    start, end = fmt.day(first), fmt.day(last)
+    return f"on {start}" if start == end else f"between {start} and {end}"
 
 
 def _event_phrase(e: Event) -> str:
