@@ -14,8 +14,11 @@ from pathlib import Path
 import pypdfium2
 import pytest
 
-from analysis.reports import PackResult
+from analysis.reports import PackResult, write_packs
 from analysis.reports.render import PNG_MAX_BYTES, Renderer
+from collector.config import Settings
+from collector.store import Store
+from tests.reports.builder import NOW
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -141,3 +144,30 @@ def test_pdf_rendering_never_fetches_anything() -> None:
         with pytest.raises(TimeoutError):
             server.accept()
     assert pdf.startswith(b"%PDF")
+
+
+@pytest.mark.skipif(shutil.which("pdffonts") is None, reason="poppler-utils not installed")
+def test_chinese_carrier_text_gets_a_cjk_font(
+    store: Store, scenarios: dict[str, int], tmp_path: Path
+) -> None:
+    # Chinese posts describe events in Chinese; DejaVu has no CJK glyphs, so the
+    # pack's font stack falls back to WenQuanYi Micro Hei (scripts/system-deps.sh).
+    sid = scenarios["stalled"]
+    store.conn.execute(
+        "UPDATE events SET description = '【深圳市】已收寄' WHERE shipment_id = ?", [sid]
+    )
+    (pack,) = write_packs(
+        store, [sid], now=NOW, settings=Settings(), formats=["pdf"], out_dir=tmp_path
+    )
+    pdf = pack.file(".pdf")
+    assert pdf is not None
+    fonts = subprocess.run(
+        ["pdffonts", str(pdf)], capture_output=True, text=True, check=True
+    ).stdout
+    assert "WenQuanYi" in fonts or "CJK" in fonts, fonts
+    document = pypdfium2.PdfDocument(pdf)
+    try:
+        text = "".join(document[i].get_textpage().get_text_range() for i in range(len(document)))
+    finally:
+        document.close()
+    assert "【深圳市】已收寄" in text
