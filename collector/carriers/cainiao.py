@@ -51,10 +51,6 @@ from collector.carriers.status import Status
 
 NAME = "cainiao"
 
-#: Couriers whose numbers Cainiao's AliExpress tracking knows: undetected formats
-#: (LP..., AE..., CAINIAO...), UPU S10 numbers and the China-origin consolidators.
-SERVED_COURIERS = frozenset({"s10", "cainiao", "aliexpress", "yunexpress", "4px", "yanwen"})
-
 _GMT = re.compile(r"^(?:GMT|UTC)?\s*(?:([+-])\s*(\d{1,2})(?::?(\d{2}))?)?$", re.IGNORECASE)
 _LOCATION = re.compile(r"^\s*\[([^\]]{1,120})\]\s*(.*)$", re.DOTALL)
 # Epoch milliseconds between 1990 and 2100: anything else is not a time.
@@ -71,8 +67,14 @@ class Cainiao(Source):
     default_base_url: ClassVar[str] = "https://global.cainiao.com"
 
     def serves(self, courier: str | None) -> bool:
-        """Undetected numbers and the formats AliExpress shipments use."""
-        return courier is None or courier.lower() in SERVED_COURIERS
+        """Any number: AliExpress tracking follows its orders across carriers.
+
+        It knows its own formats (LP..., AE...), UPU S10 numbers and the numbers of
+        the carriers it hands parcels to; a number it has nothing on comes back as
+        ``mailNoSource: EXTERNAL`` with no details (not found). Which couriers go to
+        Cainiao at all is ``[routing]``'s call.
+        """
+        return True
 
     def detail_request(self, numbers: Sequence[str]) -> Request:
         """``GET /global/detail.json?mailNos=a,b,c&lang=...``."""
