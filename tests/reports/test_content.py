@@ -16,7 +16,7 @@ import pytest
 from analysis.reports import PackResult, adapters, write_packs
 from collector.config import RulesConfig, Settings
 from collector.store import Store
-from tests.reports.builder import NOW
+from tests.reports.builder import NOW, Builder
 from tests.reports.conftest import parse, text_of
 
 # For each flag kind: facts the verdict must state (dates as the buyer reads them).
@@ -288,3 +288,52 @@ def test_chart_draws_events_window_and_protection(pack_of: Callable[..., PackRes
     titles = [t.text() for t in svg.css("title")]
     assert "Promised delivery window" in titles
     assert len([t for t in titles if "17track: ok" in t]) == 6  # one tick per request
+
+
+def test_a_bare_shipment_still_makes_a_complete_pack(tmp_path: Path) -> None:
+    # Only what the import requires: an order id, a number and a shipping date; one
+    # event whose time the source did not give; an unknown flag kind.
+    with Store.open(tmp_path / "bare.duckdb") as store:
+        b = Builder(store)
+        sid = b.shipment(
+            "B-1",
+            "XX1",
+            ordered_at=None,
+            promised_from=None,
+            promised_to=None,
+            protection_ends_at=None,
+            destination_country=None,
+            destination_city=None,
+            destination_postcode=None,
+            item=None,
+            amount=None,
+            currency=None,
+            store=None,
+            carrier=None,
+            courier=None,
+            number_format=None,
+            number_verdict=None,
+            marketplace="other",
+        )
+        store.conn.execute(
+            "INSERT INTO events (shipment_id, event_key, occurred_at, local_time, tz_known, "
+            "status, description, source, first_poll_id, recorded_at) "
+            "VALUES (?, 'k', NULL, 'yesterday 10:00', false, 'in_transit', 'Moving', 's', 0, ?)",
+            [sid, NOW],
+        )
+        b.flag(sid, "some_future_rule", "a rule added later said so", severity="info")
+        (pack,) = write_packs(
+            store,
+            [sid],
+            now=NOW,
+            settings=Settings(),
+            formats=["html", "pdf", "json"],
+            out_dir=tmp_path / "out",
+        )
+    tree = parse(pack)
+    assert "A rule added later said so." in text_of(tree, "#verdict")
+    assert "No promised delivery date or protection end was recorded" in text_of(tree, "#verdict")
+    row = " ".join(text_of(tree, "#timeline tbody tr").split())
+    assert row.startswith("yesterday 10:00 (zone unknown) -")
+    assert "I ask for a full refund." in text_of(tree, "#message pre")
+    assert pack.file(".pdf") is not None
