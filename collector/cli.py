@@ -150,6 +150,28 @@ def import_command(app: AppContext, file: Path) -> None:
     sys.exit(1 if result.rejected else 0)
 
 
+@cli.command("check")
+@click.argument("numbers", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per number, in order.")
+def check_command(numbers: tuple[str, ...], as_json: bool) -> None:
+    """Detect the courier and format of tracking NUMBERS, check digits, decoded fields.
+
+    `-` reads numbers from stdin, one per line; `--` ends the options (for a number
+    that starts with a dash). Exit 0 when every number is valid (a passing check
+    digit, or a known format that has none), 1 otherwise.
+    """
+    from collector.numbers import detect_many
+    from collector.numbers.render import json_line, read_numbers, table
+
+    detections = detect_many(read_numbers(numbers, sys.stdin))
+    if as_json:
+        for detection in detections:
+            click.echo(json_line(detection))
+    else:
+        table(detections, Console(highlight=False))
+    sys.exit(0 if all(d.valid for d in detections) else 1)
+
+
 @cli.command("poll")
 @click.option("--all", "all_shipments", is_flag=True, help="Poll every non-archived shipment.")
 @click.option(

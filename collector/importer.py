@@ -401,15 +401,23 @@ def parse_import_date(text: str, country: str | None, *, end_of_day: bool = Fals
 def _detect_numbers(frame: pl.DataFrame) -> pl.DataFrame:
     """Normalise the numbers and record what format each one is.
 
-    Until the number engine fills ``courier``/``number_format``, the normalisation
-    is the minimal one: surrounding and inner spaces removed, upper case.
+    One batch over the whole column (:func:`collector.numbers.detect_column`):
+    the normalised number, the detected courier and format (id, or name for the few
+    formats without one), the verdict and its reason, and whether the declared
+    carrier cannot issue that format. A bad or unknown number is stored as it is.
     """
-    normalised = pl.col("tracking_number_raw").str.replace_all(r"\s+", "").str.to_uppercase()
+    from collector.numbers import detect_column
+
+    found = detect_column(
+        frame["tracking_number_raw"],
+        declared=frame["carrier"],
+        destination=frame["destination_country"],
+    )
     return frame.with_columns(
-        normalised.alias("tracking_number"),
-        pl.lit(None, pl.String).alias("courier"),
-        pl.lit(None, pl.String).alias("number_format"),
-        pl.lit(None, pl.String).alias("number_verdict"),
-        pl.lit(None, pl.String).alias("number_reason"),
-        pl.lit(None, pl.Boolean).alias("carrier_mismatch"),
+        found["number"].alias("tracking_number"),
+        found["courier"].alias("courier"),
+        found.select(pl.coalesce("format", "format_name")).to_series().alias("number_format"),
+        found["verdict"].alias("number_verdict"),
+        found["reason"].alias("number_reason"),
+        found["carrier_mismatch"].alias("carrier_mismatch"),
     )

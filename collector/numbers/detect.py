@@ -94,6 +94,7 @@ def normalise(text: str) -> str:
     if not text.isascii():
         text = "".join(text.split())
     if "-" in text:
+        text = text.strip("-")  # a dash at either end is punctuation, never a format's
         reg = registry()
         if reg.dash_formats:
             if reg.keeps_dashes(text):

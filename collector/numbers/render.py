@@ -30,6 +30,7 @@ _DETAILS = (
     ("shipper_id", "shipper"),
     ("destination_zip", "to ZIP"),
     ("container_type_name", "container"),
+    ("application_identifier_name", "label"),
 )
 
 
@@ -67,23 +68,28 @@ def _details(detection: Detection) -> Text:
 
 
 def table(detections: Iterable[Detection], console: Console | None = None) -> Table:
-    """A rich table of detections (printed on ``console`` when one is given)."""
-    grid = Table(show_lines=False, header_style="bold")
+    """A rich table of detections (printed on ``console`` when one is given).
+
+    One row per number: the number (and the input, where normalising changed it),
+    the verdict, the courier code and format name, and the decoded details of a
+    valid number or the reason for any other verdict.
+    """
+    grid = Table(header_style="bold", expand=False)
     grid.add_column("number", no_wrap=True)
     grid.add_column("verdict", no_wrap=True)
-    grid.add_column("courier")
+    grid.add_column("courier", no_wrap=True)
     grid.add_column("format")
-    grid.add_column("check", no_wrap=True)
-    grid.add_column("details / reason")
+    grid.add_column("details / reason", ratio=1)
     for d in detections:
         best = d.best
-        shown = d.number if d.number == d.input else f"{d.number}\n[dim]{d.input}[/]"
+        number = Text(d.number or "(empty)")
+        if d.input.strip() != d.number:
+            number.append(f"\n{d.input.strip()}", style="dim")
         grid.add_row(
-            shown,
+            number,
             Text(d.verdict, style=_STYLE[d.verdict]),
-            best.courier_name if best else "-",
+            best.courier if best else "-",
             best.format_name if best else "-",
-            best.checksum if best else "-",
             _details(d),
         )
     if console is not None:
