@@ -27,6 +27,8 @@ from collector.store import Store
 from collector.store.evidence import COMPRESSION, GENESIS, POLL_COLUMNS, chain_hash, sha256_hex
 
 _CHUNK = 2_000
+#: Raw documents per fetch: bodies can be megabytes each.
+_DOCUMENT_CHUNK = 64
 
 
 @dataclass
@@ -99,7 +101,7 @@ def verify_store(store: Store, *, all_problems: bool = False) -> VerifyReport:
             "SELECT sha256, byte_length, compression, stored_sha256, body "
             "FROM raw_documents ORDER BY sha256"
         )
-        while rows := cursor.fetchmany(_CHUNK):
+        while rows := cursor.fetchmany(_DOCUMENT_CHUNK):
             for sha, length, compression, stored_sha, body in rows:
                 report.documents += 1
                 problem = check_document(sha, int(length), compression, stored_sha, bytes(body))

@@ -394,9 +394,7 @@ class EvidenceWriter:
         frame = pl.DataFrame(rows, schema=DOCUMENT_SCHEMA)
         return [
             str(r[0])
-            for r in _insert_new(
-                self.store.conn, "raw_documents", frame, "t.sha256 = s.sha256", "sha256"
-            )
+            for r in _insert_new(self.store.conn, "raw_documents", frame, ("sha256",), "sha256")
         ]
 
     def _insert_polls(self, rows: list[dict[str, Any]]) -> None:
@@ -408,10 +406,10 @@ class EvidenceWriter:
         frame = pl.DataFrame(rows, schema=REGISTRATION_SCHEMA).unique(
             ["source", "tracking_number"], keep="first", maintain_order=True
         )
-        match = "t.source = s.source AND t.tracking_number = s.tracking_number"
+        keys = ("source", "tracking_number")
         return [
             int(r[0])
-            for r in _insert_new(self.store.conn, "source_registrations", frame, match, "poll_id")
+            for r in _insert_new(self.store.conn, "source_registrations", frame, keys, "poll_id")
         ]
 
     def _insert_events(self, rows: list[dict[str, Any]]) -> list[int]:
@@ -420,10 +418,15 @@ class EvidenceWriter:
         frame = pl.DataFrame(rows, schema=EVENT_SCHEMA).unique(
             ["shipment_id", "event_key"], keep="first", maintain_order=True
         )
-        match = "t.shipment_id = s.shipment_id AND t.event_key = s.event_key"
-        return [
-            int(r[0]) for r in _insert_new(self.store.conn, "events", frame, match, "first_poll_id")
-        ]
+        inserted = _insert_new(
+            self.store.conn,
+            "events",
+            frame,
+            ("shipment_id", "event_key"),
+            "first_poll_id",
+            narrow="shipment_id",
+        )
+        return [int(r[0]) for r in inserted]
 
     def _recompute_state(self, rows: list[dict[str, Any]], now: datetime) -> None:
         if not rows:
@@ -625,20 +628,33 @@ def _insert_frame(conn: Any, table: str, frame: pl.DataFrame) -> None:
         conn.unregister(name)
 
 
-def _insert_new(
-    conn: Any, table: str, frame: pl.DataFrame, match: str, returning: str
+def _insert_new(  # noqa: PLR0913 - one statement's parts, named
+    conn: Any,
+    table: str,
+    frame: pl.DataFrame,
+    keys: tuple[str, ...],
+    returning: str,
+    *,
+    narrow: str | None = None,
 ) -> list[tuple[Any, ...]]:
-    """Insert the rows of ``frame`` that ``table`` does not hold yet (an anti-join).
+    """Insert the rows of ``frame`` whose ``keys`` ``table`` does not hold yet (an anti-join).
 
+    ``narrow`` is a column whose staged values bound the rows of ``table`` worth
+    comparing (a semi-join first): on a large ``events`` table this keeps the
+    anti-join to the shipments of the batch instead of the whole history.
     Returns the ``returning`` column of the rows inserted.
     """
     name = f"staged_{table}"
     conn.register(name, frame.to_arrow())
     try:
         columns = ", ".join(frame.columns)
+        existing = f"(SELECT {', '.join(keys)} FROM {table}"
+        if narrow:
+            existing += f" WHERE {narrow} IN (SELECT {narrow} FROM {name})"
+        existing += ")"
         rows: list[tuple[Any, ...]] = conn.execute(
             f"INSERT INTO {table} ({columns}) SELECT {', '.join('s.' + c for c in frame.columns)} "
-            f"FROM {name} s WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {match}) "
+            f"FROM {name} s ANTI JOIN {existing} t USING ({', '.join(keys)}) "
             f"RETURNING {returning}"
         ).fetchall()
     finally:
