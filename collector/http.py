@@ -323,7 +323,10 @@ class SourceClient:
         params = list(request.params)
         if self._auth_param and self._secret:
             params.append((self._auth_param, self._secret.reveal()))
-        url = str(httpx.URL(request.url, params=params)) if params else request.url
+        try:
+            url = str(httpx.URL(request.url, params=params)) if params else request.url
+        except httpx.InvalidURL:
+            url = request.url
         return self.redactor.url(url)
 
     async def send(self, request: Request) -> Response:
@@ -387,7 +390,11 @@ class SourceClient:
                 f"{request.operation}: body over the {self.config.max_body_bytes} byte cap "
                 f"({exc.size}+ bytes, dropped) from {url}",
             ) from exc
-        except httpx.HTTPError as exc:
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            raise SourceRejected(
+                self.source, f"{request.operation}: unusable URL {url} ({exc.__class__.__name__})"
+            ) from exc
+        except (httpx.HTTPError, httpx.StreamError) as exc:
             raise SourceUnavailable(
                 self.source,
                 f"{request.operation}: {exc.__class__.__name__}: "

@@ -27,10 +27,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from collector.carriers.status import Status
 from collector.config import SourceConfig
-from collector.errors import QuotaExhausted, RateLimited, SourceError, SourceRejected
+from collector.errors import (
+    ConfigError,
+    QuotaExhausted,
+    RateLimited,
+    SourceError,
+    SourceRejected,
+)
 
 
 class Outcome(StrEnum):
@@ -189,6 +196,11 @@ class Source(ABC):
     def __init__(self, config: SourceConfig | None = None) -> None:
         self.config = config or SourceConfig()
         self.base_url = (self.config.base_url or self.default_base_url).rstrip("/")
+        parts = urlsplit(self.base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(
+                f"carriers.{self.name}.base_url: expected an http(s) URL, got {self.base_url!r}"
+            )
 
     @property
     def effective_batch_size(self) -> int:
