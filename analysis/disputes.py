@@ -295,7 +295,7 @@ SELECT w.shipment_id, w.marketplace, w.opens_at, w.deadline, w.action,
            WHEN 'ask_seller' THEN CASE
                 WHEN w.has_problem AND $now < w.opens_at
                     THEN 'contact the seller now about: ' || array_to_string(w.problems, ', ')
-                         || '; a ' || w.dispute || ' can be opened from '
+                         || '; the ' || w.dispute || ' can be opened from '
                          || {_date("w.opens_at")} || ' until ' || {_date("w.deadline")}
                 WHEN w.rule = 'amazon'
                     THEN 'contact the seller now: Amazon expects ' || $amazon_seller_hours

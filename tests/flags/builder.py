@@ -55,7 +55,11 @@ class World:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._keys = itertools.count(1)
+        # Continue after what an earlier builder on the same database wrote.
+        row = store.conn.execute(
+            "SELECT coalesce(max(poll_id), 0) + (SELECT count(*) FROM events) FROM polls"
+        ).fetchone()
+        self._keys = itertools.count(int(row[0]) + 1 if row else 1)
 
     # -- shipments ------------------------------------------------------------------
 

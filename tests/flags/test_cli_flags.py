@@ -1,0 +1,181 @@
+"""`parcelproof flags` and `status`: the JSON shape in full, --all, the table, evaluation first."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from collector.store import Store
+from tests.conftest import SAMPLE_ORDERS, run_cli
+from tests.flags.builder import NOW, Ev, World
+from tests.sample_db import write_history
+
+
+def small_db(path: Path) -> None:
+    with Store.open(path) as store:
+        world = World(store)
+        a = world.shipment("A1", "LP00123456789012", promised_to=None, protection_ends_at=None)
+        world.events(a, Ev("2026-11-01T06:00:00+08:00", "in_transit",
+                           "Departed from sorting center", city="Guangzhou"))  # fmt: skip
+        b = world.shipment("B2", "LP00000000000002", promised_to=None, protection_ends_at=None)
+        world.events(b, Ev("2026-11-27T06:00:00+01:00", "in_transit", "Arrived", city="Madrid"))
+        world.shipment("C3", "RR507128933CN", number_verdict="invalid", archived=True,
+                       promised_to=None, protection_ends_at=None)  # fmt: skip
+
+
+def lines(*args: str) -> list[dict[str, object]]:
+    result = run_cli(*args)
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in result.output.splitlines()]
+
+
+def test_flags_json_shape_in_full(db_path: Path) -> None:
+    small_db(db_path)
+    rows = lines("--db", str(db_path), "--now", NOW, "flags", "--json")
+    assert rows == [
+        {
+            "order_id": "A1",
+            "tracking_number": "LP00123456789012",
+            "status": "in_transit",
+            "flags": [
+                {
+                    "code": "stalled",
+                    "severity": "critical",
+                    "since": "2026-11-28T12:00:00+00:00",
+                    "detail": "no movement for 27 days since "
+                    "'Departed from sorting center', Guangzhou, 2026-11-01",
+                }
+            ],
+        },
+        {"order_id": "B2", "tracking_number": "LP00000000000002", "status": "in_transit",
+         "flags": []},
+    ]  # fmt: skip
+
+
+def test_since_is_when_the_flag_was_first_raised(db_path: Path) -> None:
+    small_db(db_path)
+    lines("--db", str(db_path), "--now", "2026-11-20T00:00:00Z", "flags", "--json")
+    rows = lines("--db", str(db_path), "--now", NOW, "flags", "--json")
+    assert rows[0]["flags"][0]["since"] == "2026-11-20T00:00:00+00:00"  # type: ignore[index]
+
+
+def test_flags_all_adds_archived_shipments_and_cleared_flags(db_path: Path) -> None:
+    small_db(db_path)
+    assert run_cli("--db", str(db_path), "--now", NOW, "flags").exit_code == 0
+    with Store.open(db_path) as store:
+        world = World(store)
+        world.events(1, Ev("2026-11-28T13:00:00Z", "in_transit", "Moving again"))
+    rows = lines("--db", str(db_path), "--now", "2026-11-29T00:00:00Z", "flags", "--json", "--all")
+    assert [r["order_id"] for r in rows] == ["A1", "B2", "C3"]
+    assert rows[0]["flags"] == [
+        {
+            "code": "stalled",
+            "severity": "critical",
+            "since": "2026-11-28T12:00:00+00:00",
+            "detail": "no movement for 27 days since "
+            "'Departed from sorting center', Guangzhou, 2026-11-01",
+            "cleared_at": "2026-11-29T00:00:00+00:00",
+        }
+    ]
+    assert rows[2]["flags"] == [
+        {
+            "code": "invalid_number",
+            "severity": "critical",
+            "since": "2026-11-28T12:00:00+00:00",
+            "detail": "RR507128933CN fails the check of its format cainiao-lp",
+            "cleared_at": None,
+        }
+    ]
+    plain = lines("--db", str(db_path), "--now", "2026-11-29T00:00:00Z", "flags", "--json")
+    assert [r["flags"] for r in plain] == [[], []]
+
+
+def test_flags_table_most_urgent_first(db_path: Path) -> None:
+    small_db(db_path)
+    with Store.open(db_path) as store:
+        world = World(store)
+        world.shipment("D4", "LP00000000000004", promised_to="2026-11-27T00:00:00Z",
+                       protection_ends_at=None)  # fmt: skip
+    result = run_cli("--db", str(db_path), "--now", NOW, "flags")
+    assert result.exit_code == 0
+    out = result.output
+    assert "2 of 3 shipments flagged" in out
+    assert out.index("A1") < out.index("D4")  # critical before warning
+    assert "stalled" in out and "overdue" in out and "B2" not in out
+
+
+def test_flags_on_an_empty_database(db_path: Path) -> None:
+    assert lines("--db", str(db_path), "--now", NOW, "flags", "--json") == []
+    result = run_cli("--db", str(db_path), "--now", NOW, "flags")
+    assert result.exit_code == 0 and "0 of 0 shipments flagged" in result.output
+
+
+def test_status_evaluates_first_and_shows_deadline_and_action(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "300")
+    small_db(db_path)
+    rows = lines("--db", str(db_path), "--now", NOW, "status", "--json")
+    by_order = {r["order_id"]: r for r in rows}
+    assert by_order["A1"]["flags"] == ["stalled"]
+    assert by_order["A1"]["action"] == "open_dispute"
+    assert by_order["A1"]["dispute_deadline_date"] == "2026-12-31"
+    assert str(by_order["A1"]["action_detail"]).startswith("open the AliExpress dispute now")
+    assert by_order["B2"]["action"] == "wait"
+    table = run_cli("--db", str(db_path), "--now", NOW, "status")
+    assert "Dispute deadline" in table.output and "2026-12-31" in table.output
+
+
+def test_sample_orders_show_their_scenarios(db_path: Path) -> None:
+    assert run_cli("--db", str(db_path), "import", str(SAMPLE_ORDERS)).exit_code == 0
+    with Store.open(db_path) as store:
+        store.conn.execute(
+            "UPDATE shipments SET courier = 'china-post', number_format = 's10', "
+            "number_verdict = 'valid' WHERE tracking_number = 'LY839205143CN'"
+        )
+        store.conn.execute(
+            "UPDATE shipments SET carrier_mismatch = true WHERE tracking_number = 'UG390176528CN'"
+        )
+        write_history(store)
+        store.conn.execute("DELETE FROM flags")
+    rows = lines("--db", str(db_path), "--now", NOW, "flags", "--json")
+    got = {(r["order_id"], r["tracking_number"]): {f["code"] for f in r["flags"]} for r in rows}  # type: ignore[attr-defined]
+    by_number = {number: codes for (_, number), codes in got.items()}
+    expected = {
+        "UB123456785CN": set(),
+        "LP00123456789012": {"stalled"},
+        "YT2412345678901234": {"label_only"},
+        "LY839205143CN": {"not_found"},
+        "RR507128933CN": {"invalid_number"},
+        "UH204817360CN": {"returned"},
+        "9400111206206406260787": {"delivered_elsewhere"},
+        "RB640192835SG": {"overdue", "protection_expiring"},
+        "4PX3001234567890CN": {"protection_expiring"},
+        "1Z4F8W310368260410": {"scan_before_order"},
+        "LE703159285NL": set(),
+        "CE119832745CN": {"number_reused"},
+        "UG390176528CN": {"carrier_mismatch"},
+        "772986123539": {"exception"},
+        "LX593028170CN": set(),
+        "9200190305014376214122": set(),
+        "EB908172638CN": set(),
+        "YT2498765432109876": set(),
+        "GARBAGE123": {"invalid_number"},
+        "LP00987654321098": {"expired"},
+        "RS312456780NL": {"exception"},
+        "1Z9AA293YW03482200": set(),
+        "LP00555666777888": set(),
+    }
+    for number, codes in expected.items():
+        assert codes <= by_number[number], (number, by_number[number])
+        if not codes:
+            assert by_number[number] == set(), (number, by_number[number])
+    # Never a delivered parcel stalled, overdue, label-only or not found.
+    for r in rows:
+        if r["status"] == "delivered":
+            codes = {f["code"] for f in r["flags"]}  # type: ignore[attr-defined]
+            assert not codes & {"stalled", "overdue", "label_only", "not_found"}
+    assert got[("8101203344562", "CE119832745CN")] == {"number_reused"}
+    assert got[("8101203344563", "CE119832745CN")] == {"number_reused", "delivered_elsewhere"}

@@ -1,0 +1,112 @@
+"""The flag history: raise, confirm, clear, raise again; idempotency; no rewriting."""
+
+from __future__ import annotations
+
+import json
+
+from tests.flags.builder import Ev, T, World
+
+FLAG_ROWS = (
+    "SELECT flag_id, shipment_id, code, severity, raised_at, confirmed_at, cleared_at, "
+    "threshold, detail, evidence::VARCHAR FROM flags ORDER BY flag_id"
+)
+
+
+def stalled_world(world: World) -> int:
+    sid = world.shipment("o1", promised_to=None, protection_ends_at=None)
+    world.events(sid, Ev("2026-11-01T00:00:00Z", "in_transit", "Departed", city="Guangzhou"))
+    return sid
+
+
+def test_raise_confirm_clear_and_raise_again(world: World) -> None:
+    sid = stalled_world(world)
+    assert world.evaluate("2026-11-10T00:00:00Z").raised.is_empty()
+
+    first = world.evaluate("2026-11-11T00:00:00Z")
+    assert first.raised.select("order_id", "code", "severity").rows() == [
+        ("o1", "stalled", "warning")
+    ]
+    assert first.raised["raised_at"][0] == T("2026-11-11T00:00:00Z")
+    rows = world.store.query(FLAG_ROWS)
+    assert len(rows) == 1
+    flag_id, _, code, _, raised, confirmed, cleared, threshold, detail, evidence = rows[0]
+    assert (code, raised, confirmed, cleared) == (
+        "stalled",
+        T("2026-11-11T00:00:00Z"),
+        T("2026-11-11T00:00:00Z"),
+        None,
+    )
+    assert threshold == "stalled_days=10"
+    assert detail == "no movement for 10 days since 'Departed', Guangzhou, 2026-11-01"
+    assert json.loads(evidence) == {"event_keys": ["k2"], "poll_ids": [1]}
+
+    # Later, still stalled: the same row, confirmed now, its detail up to date.
+    later = world.evaluate("2026-11-15T00:00:00Z")
+    assert later.raised.is_empty() and later.cleared.is_empty() and later.confirmed == 1
+    rows = world.store.query(FLAG_ROWS)
+    assert len(rows) == 1 and rows[0][0] == flag_id
+    assert rows[0][4] == T("2026-11-11T00:00:00Z")
+    assert rows[0][5] == T("2026-11-15T00:00:00Z")
+    assert rows[0][8].startswith("no movement for 14 days")
+
+    # A new scan: cleared, and the row is kept.
+    world.events(sid, Ev("2026-11-16T00:00:00Z", "in_transit", "Arrived", city="Madrid"))
+    cleared = world.evaluate("2026-11-17T00:00:00Z")
+    assert cleared.cleared.select("order_id", "code").rows() == [("o1", "stalled")]
+    assert cleared.cleared["cleared_at"][0] == T("2026-11-17T00:00:00Z")
+    rows = world.store.query(FLAG_ROWS)
+    assert len(rows) == 1 and rows[0][6] == T("2026-11-17T00:00:00Z")
+    assert rows[0][5] == T("2026-11-15T00:00:00Z")  # last confirmed while it held
+
+    # Stalled again: a new row; the old one stays cleared.
+    again = world.evaluate("2026-11-26T00:00:00Z")
+    assert again.raised.select("code").rows() == [("stalled",)]
+    rows = world.store.query(FLAG_ROWS)
+    assert [(r[2], r[4], r[6]) for r in rows] == [
+        ("stalled", T("2026-11-11T00:00:00Z"), T("2026-11-17T00:00:00Z")),
+        ("stalled", T("2026-11-26T00:00:00Z"), None),
+    ]
+    assert rows[1][7] == "stalled_days=10"
+    assert json.loads(rows[1][9])["event_keys"] == ["k4"]
+
+
+def test_evaluating_twice_without_new_data_changes_nothing(world: World) -> None:
+    stalled_world(world)
+    world.shipment("o2", "CE119832745CN", promised_to="2026-11-20T00:00:00Z")
+    world.shipment("o3", "CE119832745CN")
+    world.evaluate()
+    before = world.store.query(FLAG_ROWS)
+    again = world.evaluate()
+    assert not again.changed and again.confirmed == 0
+    assert world.store.query(FLAG_ROWS) == before
+    assert len(before) == 4  # stalled, overdue, 2x number_reused
+
+
+def test_severity_change_updates_the_open_row(world: World) -> None:
+    stalled_world(world)
+    world.evaluate("2026-11-12T00:00:00Z")
+    world.evaluate("2026-11-23T00:00:00Z")
+    rows = world.store.query(FLAG_ROWS)
+    assert len(rows) == 1 and rows[0][3] == "critical"
+
+
+def test_an_earlier_now_never_rewrites_history(world: World) -> None:
+    stalled_world(world)
+    world.evaluate("2026-11-20T00:00:00Z")
+    before = world.store.query(FLAG_ROWS)
+    past = world.evaluate("2026-11-05T00:00:00Z")
+    assert not past.written
+    # What would change is still reported, and the set at that instant is computed.
+    assert past.cleared.select("code").rows() == [("stalled",)]
+    assert past.current.is_empty()
+    assert world.store.query(FLAG_ROWS) == before
+
+
+def test_raised_and_cleared_rows_name_their_order(world: World) -> None:
+    stalled_world(world)
+    evaluation = world.evaluate()
+    assert set(evaluation.raised.columns) >= {
+        "flag_id", "shipment_id", "order_id", "tracking_number", "code", "severity",
+        "raised_at", "detail", "evidence",
+    }  # fmt: skip
+    assert evaluation.raised["tracking_number"].to_list() == ["LP00123456789012"]
