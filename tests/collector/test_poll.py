@@ -363,5 +363,5 @@ def test_poll_command_without_sources_exits_2(shipments: Path, cli_run: Any) -> 
 
 def test_a_base_url_that_is_not_http_is_a_config_error(shipments: Path, fake: FakeSources) -> None:
     config = settings_from_dict({"carriers": {"cainiao": {"base_url": "global.cainiao.com"}}})
-    with pytest.raises(ConfigError, match="carriers.cainiao.base_url: expected an http"):
+    with pytest.raises(ConfigError, match=r"carriers\.cainiao\.base_url: expected an http"):
         poll(shipments, config, fake)
