@@ -308,9 +308,13 @@ def flags_sql() -> str:
     return f"""
 WITH
 zones(country, zone) AS (VALUES {_zones_values()}),
+-- The latest definitive answer of each source. A "NotFound" that 17TRACK gives in
+-- the run that registered the number is stored as ok/pending (so the poller asks
+-- again soon); for these rules it is what it says: not found.
 per_source AS (
     SELECT pr.shipment_id, p.source,
-           arg_max(pr.outcome, pr.poll_id) AS outcome,
+           arg_max(CASE WHEN pr.outcome = 'ok' AND pr.code ILIKE 'notfound%'
+                        THEN 'not_found' ELSE pr.outcome END, pr.poll_id) AS outcome,
            max(pr.poll_id) AS poll_id,
            arg_max(p.requested_at, pr.poll_id) AS answered_at
     FROM poll_results pr JOIN polls p USING (poll_id)
@@ -474,8 +478,12 @@ UNION ALL
 SELECT b.shipment_id, 'carrier_mismatch', 'warning', NULL,
        'declared carrier ' || coalesce('''' || b.carrier || '''', '(none)')
        || ' cannot issue this number'
-       || coalesce(': it is a ' || b.courier || coalesce(' (' || b.number_format || ')', '')
-                   || ' number', ''),
+       || coalesce(': it is a ' || CASE
+              WHEN b.number_format = 's10'
+                  THEN 'UPU S10 postal number from ' || right(b.tracking_number, 2)
+              WHEN b.number_format IS NULL OR b.number_format = b.courier
+                  THEN b.courier || ' number'
+              ELSE b.courier || ' (' || b.number_format || ') number' END, ''),
        {_evidence("[]", "[]")}
 FROM base b WHERE b.carrier_mismatch
 
@@ -509,7 +517,9 @@ UNION ALL
 SELECT b.shipment_id, 'stalled',
        CASE WHEN b.last_event_at <= $now - $stalled_critical THEN 'critical' ELSE 'warning' END,
        $t_stalled,
-       'no movement for ' || {_days_text(_days_since("b.last_event_at"))} || ' since '
+       CASE WHEN b.status = 'available_for_pickup' THEN 'waiting for pickup, no movement for '
+            ELSE 'no movement for ' END
+       || {_days_text(_days_since("b.last_event_at"))} || ' since '
        || coalesce(l.ev.text, {_date("b.last_event_at")}),
        {_evidence("[l.ev.key]", "[l.ev.poll, b.last_poll_id]")}
 FROM base b LEFT JOIN last_ev l USING (shipment_id)

@@ -125,14 +125,19 @@ class World:
         return poll_id
 
     def answer(
-        self, sid: int, outcome: str, at: str = "2026-11-27T06:00:00Z", source: str = "17track"
+        self,
+        sid: int,
+        outcome: str,
+        at: str = "2026-11-27T06:00:00Z",
+        source: str = "17track",
+        code: str | None = None,
     ) -> int:
         """What a source answered about a shipment (``ok``, ``not_found``, ``invalid``...)."""
         number = self._number(sid)
         poll_id = self.poll(number, outcome, at, source)
         self.store.conn.execute(
-            "INSERT INTO poll_results VALUES (?, ?, ?, ?, NULL, NULL)",
-            [poll_id, sid, number, outcome],
+            "INSERT INTO poll_results VALUES (?, ?, ?, ?, ?, NULL)",
+            [poll_id, sid, number, outcome, code],
         )
         self.state(sid)
         return poll_id

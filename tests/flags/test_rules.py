@@ -107,7 +107,7 @@ def test_carrier_mismatch(world: World) -> None:
     world.shipment("o3", "UG390176528CN", carrier=None, carrier_mismatch=None)
     flags = world.flags()
     assert flags["o1"]["carrier_mismatch"]["detail"] == (
-        "declared carrier 'UPS' cannot issue this number: it is a china-post (s10) number"
+        "declared carrier 'UPS' cannot issue this number: it is a UPU S10 postal number from CN"
     )
     assert flags["o1"]["carrier_mismatch"]["severity"] == "warning"
     assert "carrier_mismatch" not in flags.get("o2", {})
@@ -249,6 +249,9 @@ def test_available_for_pickup_and_exception_can_stall(world: World) -> None:
     codes = world.codes()
     assert "stalled" in codes["o1"]
     assert {"stalled", "exception"} <= codes["o2"]
+    assert world.flags()["o1"]["stalled"]["detail"] == (
+        "waiting for pickup, no movement for 27 days since 'At pickup point', 2026-11-01"
+    )
 
 
 # --- overdue ------------------------------------------------------------------------
@@ -499,3 +502,11 @@ def test_every_code_is_in_the_catalogue(world: World) -> None:
         for code, row in rows.items():
             assert code in FLAG_CODES
             assert row["severity"] in SEVERITIES
+
+
+def test_a_fresh_registrations_not_found_counts_as_not_found(world: World) -> None:
+    # 17TRACK's "NotFound" in the run that registered the number is stored as an ok
+    # answer ("not looked up yet") so that the poller asks again soon.
+    sid = world.shipment("o1", shipped_at="2026-11-01T00:00:00Z")
+    world.answer(sid, "ok", code="NotFound_Other")
+    assert world.codes()["o1"] == {"not_found"}
