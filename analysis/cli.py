@@ -228,6 +228,27 @@ def report(
 
 
 @cli.command()
+@click.option("--quiet", "-q", is_flag=True, help="Print only what changed (nothing if nothing).")
+@pass_app
+@handle_errors
+def run(app: AppContext, quiet: bool) -> None:
+    """The cron one-liner: poll, evaluate the flags, write packs, say what changed.
+
+    Polls the due shipments like `poll`, evaluates every flag rule at "now", writes
+    evidence packs for shipments newly flagged, and lists the flags raised (+) and
+    cleared (-) since the previous `run`. --quiet prints only those change lines, so
+    that a cron mail comes only when something changed. Exit code as `poll`: 0 ok,
+    1 some source failed, 2 config error, 75 another poll holds the lock.
+    """
+    from analysis.run import run_once
+
+    result = run_once(app.db_path, app.settings, progress=False if quiet else None)
+    for line in result.lines(quiet=quiet):
+        click.echo(line)
+    sys.exit(result.exit_code)
+
+
+@cli.command()
 @click.option(
     "--orders",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),

@@ -1,0 +1,167 @@
+"""``parcelproof run``: the cron one-liner (poll, evaluate flags, write packs, report).
+
+One run polls the due shipments (:func:`collector.poll.run_poll`), evaluates every
+flag rule at "now", writes evidence packs for the shipments that gained a flag since
+the last run, records itself in ``runs`` and says what changed since the previous
+``run``: flags raised and cleared (also by a ``flags``/``status``/``report`` in
+between), so that a cron mail is short and useful::
+
+    result = run_once(Path("data/parcelproof.duckdb"), load_settings())
+    print("\\n".join(result.lines(quiet=True)))
+    sys.exit(result.exit_code)
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from analysis.flags import SEVERITY_RANK, Evaluation, evaluate_flags
+from collector import clock
+from collector.config import Settings
+from collector.http import Transport
+from collector.poll import PollReport, run_poll
+from collector.store import Store
+from collector.store.flag_writes import RunRecord, record_run
+
+_CHANGES_SQL = """
+SELECT f.flag_id, f.shipment_id, s.order_id, s.tracking_number, s.archived, f.code,
+       f.severity, f.raised_at, f.cleared_at, f.detail,
+       CASE WHEN f.cleared_at IS NOT NULL AND f.cleared_at > coalesce($since::TIMESTAMPTZ, '-infinity'::TIMESTAMPTZ)
+                 AND f.cleared_at <= $now THEN 'cleared' ELSE 'raised' END AS change
+FROM flags f JOIN shipments s USING (shipment_id)
+WHERE (f.raised_at > coalesce($since::TIMESTAMPTZ, '-infinity'::TIMESTAMPTZ) AND f.raised_at <= $now)
+   OR (f.cleared_at > coalesce($since::TIMESTAMPTZ, '-infinity'::TIMESTAMPTZ) AND f.cleared_at <= $now)
+ORDER BY s.order_id, s.tracking_number, f.flag_id
+"""
+
+
+@dataclass
+class RunResult:
+    """What one ``run`` did and found."""
+
+    run_id: str
+    poll: PollReport
+    evaluation: Evaluation
+    #: When the previous ``run`` evaluated (None for the first run).
+    since: datetime | None
+    #: Flag rows raised or cleared since then (``change`` is "raised" or "cleared").
+    changes: pl.DataFrame
+    #: Folders of the packs written for shipments newly flagged.
+    packs: list[Path] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """The poll's exit code (0 ok, 1 some source failed)."""
+        return self.poll.exit_code
+
+    @property
+    def raised(self) -> pl.DataFrame:
+        """Flags raised since the previous run (and still shown: open or cleared since)."""
+        return self.changes.filter(pl.col("change") == "raised")
+
+    @property
+    def cleared(self) -> pl.DataFrame:
+        """Flags cleared since the previous run."""
+        return self.changes.filter(pl.col("change") == "cleared")
+
+    def lines(self, *, quiet: bool = False) -> list[str]:
+        """The text a cron mail carries; ``quiet`` keeps only the changes (maybe none)."""
+        out: list[str] = []
+        if not quiet:
+            out += [f"poll: {line}" for line in self.poll.summary_lines()]
+            since = f"since the last run ({self.since:%Y-%m-%d %H:%M} UTC)" if self.since else ""
+            out.append(
+                f"flags: {self.raised.height} raised, {self.cleared.height} cleared "
+                f"{since or 'in this first run'}; "
+                f"{self.evaluation.current.height} open on "
+                f"{self.evaluation.current['shipment_id'].n_unique()} shipments"
+            )
+        for row in self.changes.iter_rows(named=True):
+            sign = "+" if row["change"] == "raised" else "-"
+            what = row["change"] if row["change"] == "cleared" else row["severity"]
+            out.append(
+                f"{sign} {row['order_id']} {row['tracking_number']} {row['code']} ({what}): "
+                f"{row['detail']}"
+            )
+        if not quiet:
+            out += [f"pack: {path}" for path in self.packs]
+        out += [f"warning: {w}" for w in self.warnings]
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """What is stored in ``runs.summary``."""
+        return {
+            "evaluated_at": self.evaluation.now.isoformat(),
+            "poll": self.poll.as_dict() | {"run_id": self.poll.run_id},
+            "raised": self.raised.height,
+            "cleared": self.cleared.height,
+            "open": self.evaluation.current.height,
+            "packs": [str(p) for p in self.packs],
+            "warnings": self.warnings,
+        }
+
+
+def run_once(
+    db_path: Path | str,
+    settings: Settings,
+    *,
+    progress: bool | None = None,
+    transports: Mapping[str, Transport] | None = None,
+    write_packs: bool = True,
+) -> RunResult:
+    """Poll, evaluate the flags at ``clock.now()``, write packs, record the run.
+
+    Raises what :func:`run_poll` raises (LockHeld, ConfigError) before anything is
+    evaluated. Packs are written for non-archived shipments with a flag of warning
+    or critical severity raised since the previous run; a pack that cannot be
+    written is a warning, not a failure of the run.
+    """
+    started = clock.now()
+    run_id = f"run-{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    report = run_poll(db_path, settings, progress=progress, transports=transports)
+    with Store.open(db_path, busy_timeout=settings.poll.database_busy_timeout_seconds) as store:
+        now = clock.now()
+        since = previous_run(store)
+        evaluation = evaluate_flags(store, now, settings)
+        changes = store.frame(_CHANGES_SQL, {"since": since, "now": now})
+        result = RunResult(run_id, report, evaluation, since, changes)
+        if write_packs:
+            _write_packs(store, result, settings, now)
+        with store.transaction():
+            record_run(store, RunRecord(run_id, "run", started, now, result.summary()))
+    return result
+
+
+def previous_run(store: Store) -> datetime | None:
+    """When the latest ``run`` evaluated the flags (None if there was none)."""
+    row = store.conn.execute(
+        "SELECT max(finished_at) FROM runs WHERE command = 'run' AND finished_at IS NOT NULL"
+    ).fetchone()
+    return row[0] if row and row[0] is not None else None
+
+
+def _write_packs(store: Store, result: RunResult, settings: Settings, now: datetime) -> None:
+    raised = result.raised.filter(
+        ~pl.col("archived")
+        & pl.col("cleared_at").is_null()
+        & (pl.col("severity").replace_strict(SEVERITY_RANK, default=0) >= SEVERITY_RANK["warning"])
+    )
+    ids = sorted(set(raised["shipment_id"].to_list()))
+    if not ids:
+        return
+    try:
+        from analysis.reports import write_packs
+
+        packs = write_packs(store, ids, now=now, settings=settings)
+    except Exception as exc:  # a pack problem must not hide the changes
+        result.warnings.append(f"evidence packs not written: {type(exc).__name__}: {exc}")
+        return
+    result.packs = [pack.folder for pack in packs]

@@ -1,0 +1,144 @@
+"""`parcelproof run` end to end: the sample orders polled from the simulator over loopback
+HTTP through the 17TRACK source, flags judged through `flags --json`, changes since
+the last run, packs for newly flagged parcels, --quiet."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from collector.simulator import Simulator, serve_in_thread
+from collector.store import Store
+from tests.conftest import SAMPLE_ORDERS, run_cli
+
+NOW = "2026-11-28T12:00:00Z"
+KEY_ENV = "PP_SIM_17TRACK_KEY"
+
+# What the bundled sample orders must show after one poll (see the team brief).
+EXPECTED = {
+    "UB123456785CN": set(),
+    "LP00123456789012": {"stalled"},
+    "YT2412345678901234": {"label_only"},
+    "LY839205143CN": {"not_found"},
+    "RR507128933CN": {"invalid_number"},
+    "UH204817360CN": {"returned"},
+    "9400111206206406260787": {"delivered_elsewhere"},
+    "RB640192835SG": {"overdue", "protection_expiring"},
+    "4PX3001234567890CN": {"protection_expiring"},
+    "1Z4F8W310368260410": {"scan_before_order"},
+    "LE703159285NL": set(),
+    "CE119832745CN": {"number_reused"},
+    "UG390176528CN": {"carrier_mismatch"},
+    "772986123539": {"exception"},
+    "9200190305014376214122": set(),
+    "EB908172638CN": set(),
+    "YT2498765432109876": set(),
+    "GARBAGE123": {"invalid_number"},
+    "LP00987654321098": {"expired"},
+    "RS312456780NL": {"exception"},
+    "1Z9AA293YW03482200": set(),
+    "LP00555666777888": set(),
+}
+
+
+@pytest.fixture
+def sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[Simulator]:
+    with serve_in_thread(as_of=datetime(2026, 11, 28, 12, tzinfo=UTC)) as running:
+        monkeypatch.setenv(KEY_ENV, running.api_key)
+        yield running
+
+
+@pytest.fixture
+def setup(sim: Simulator, tmp_path: Path, db_path: Path) -> list[str]:
+    config = tmp_path / "parcelproof.toml"
+    config.write_text(
+        f"""
+[carriers.17track]
+base_url = "{sim.base_url_17track}"
+api_key_env = "{KEY_ENV}"
+requests_per_second = 50
+
+[routing]
+default = ["17track"]
+
+[reports]
+formats = ["html", "json"]
+out_dir = "{tmp_path / "packs"}"
+""",
+        encoding="utf-8",
+    )
+    base = ["--db", str(db_path), "--config", str(config)]
+    assert run_cli(*base, "import", str(SAMPLE_ORDERS)).exit_code == 0
+    return base
+
+
+def flag_codes(base: list[str], now: str = NOW) -> dict[str, set[str]]:
+    result = run_cli(*base, "--now", now, "flags", "--json")
+    assert result.exit_code == 0
+    out: dict[str, set[str]] = {}
+    for line in result.output.splitlines():
+        row = json.loads(line)
+        out.setdefault(row["tracking_number"], set()).update(f["code"] for f in row["flags"])
+    return out
+
+
+def test_run_polls_evaluates_reports_changes_and_writes_packs(
+    setup: list[str], tmp_path: Path, db_path: Path
+) -> None:
+    result = run_cli(*setup, "--now", NOW, "run")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("poll: 17track: 25 shipments")
+    assert any(line.startswith("flags: ") and "in this first run" in line for line in lines)
+    assert (
+        "+ 8101203344552 LP00123456789012 stalled (critical): no movement for 35 days since "
+        in result.output
+    )
+    packs = [line for line in lines if line.startswith("pack: ")]
+    assert len(packs) >= 15
+    assert (tmp_path / "packs" / "8101203344552-LP00123456789012").is_dir()
+
+    # Judged through flags --json, as an outside check would.
+    codes = flag_codes(setup)
+    for number, expected in EXPECTED.items():
+        assert expected <= codes[number], (number, codes[number])
+        if not expected:
+            assert codes[number] == set(), (number, codes[number])
+
+    with Store.open(db_path) as store:
+        ((_command, summary),) = store.query(
+            "SELECT command, summary FROM runs WHERE command = 'run'"
+        )
+        assert json.loads(summary)["raised"] > 20
+
+    # Nothing new: --quiet prints nothing at all (no cron mail).
+    again = run_cli(*setup, "--now", NOW, "run", "--quiet")
+    assert again.exit_code == 0 and again.output == ""
+
+    # Four days on: protection ended for two parcels, so their warning cleared.
+    later = run_cli(*setup, "--now", "2026-12-02T12:00:00Z", "run", "--quiet")
+    assert later.exit_code == 0
+    assert (
+        "- 8101203344558 RB640192835SG protection_expiring (cleared): buyer protection ends "
+        in later.output
+    )
+    assert all(line[:2] in ("+ ", "- ") for line in later.output.splitlines())
+
+
+def test_changes_made_by_flags_between_runs_are_listed(setup: list[str]) -> None:
+    assert run_cli(*setup, "--now", NOW, "run", "--quiet").exit_code == 0
+    # A `flags` in between raises protection_expiring for the eBay order; the next run
+    # still reports it as new since the last run.
+    assert run_cli(*setup, "--now", "2026-12-14T12:00:00Z", "flags").exit_code == 0
+    result = run_cli(*setup, "--now", "2026-12-14T12:00:00Z", "run", "--quiet")
+    assert "+ EB-23-09876-55401 9400109690083461234562 protection_expiring" in result.output
+
+
+def test_run_without_a_source_is_a_config_error(db_path: Path) -> None:
+    assert run_cli("--db", str(db_path), "import", str(SAMPLE_ORDERS)).exit_code == 0
+    result = run_cli("--db", str(db_path), "--now", NOW, "run")
+    assert result.exit_code == 2
