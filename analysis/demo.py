@@ -26,11 +26,12 @@ DEMO_NOW = "2026-11-28T12:00:00Z"
 DEMO_KEY_ENV = "PARCELPROOF_DEMO_17TRACK_KEY"
 DEMO_KEY = "demo-17track-key"
 
-# Cainiao-native numbers go to the Cainiao source first, so the demo uses both.
+# 17TRACK first for every courier: it is the source that reports "Expired" (Cainiao
+# has no such status), so the demo shows every scenario; Cainiao stays configured
+# as the fallback, as in a real set-up.
 _DEMO_ROUTING = """
 [routing]
 default = ["17track", "cainiao"]
-cainiao = ["cainiao", "17track"]
 """
 
 
