@@ -23,7 +23,8 @@ Public API:
 
 from __future__ import annotations
 
-from collector.numbers.columns import COLUMN_SCHEMA, detect_column, detect_columns
+from typing import TYPE_CHECKING, Any
+
 from collector.numbers.declared import DeclaredCarrier, carrier_can_issue, resolve
 from collector.numbers.detect import (
     Candidate,
@@ -35,6 +36,22 @@ from collector.numbers.detect import (
     normalise,
 )
 from collector.numbers.search import Match, search
+
+if TYPE_CHECKING:
+    from collector.numbers.columns import COLUMN_SCHEMA, detect_column, detect_columns
+
+_COLUMNS = ("COLUMN_SCHEMA", "detect_column", "detect_columns")
+
+
+def __getattr__(name: str) -> Any:
+    # The column API needs polars (a tenth of a second to import): loaded on first
+    # use, so that `parcelproof check` and the poller do not pay for it.
+    if name in _COLUMNS:
+        from collector.numbers import columns
+
+        return getattr(columns, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "COLUMN_SCHEMA",

@@ -107,10 +107,12 @@ def mod10_rule(evens: int = 1, odds: int = 1, reverse: bool = False, modulo: int
             digits = digits.translate(_LETTERS_AS_DIGITS)
             if not digits.isdigit():
                 raise ValueError(f"expected digits and upper-case letters, got {serial!r}")
-        if reverse:
-            digits = digits[::-1]
         size = len(digits)
-        total = evens * sum(digits[0::2]) + odds * sum(digits[1::2])
+        if reverse:  # index 0 is the last character: read with negative strides
+            at_even, at_odd = digits[-1::-2], digits[-2::-2]
+        else:
+            at_even, at_odd = digits[0::2], digits[1::2]
+        total = evens * sum(at_even) + odds * sum(at_odd)
         total -= _ZERO * (evens * ((size + 1) // 2) + odds * (size // 2))
         return _TEXT[(modulo - total % modulo) % modulo]
 

@@ -35,9 +35,12 @@ from collections.abc import Iterable, Iterator
 from typing import Any, Literal, NamedTuple
 
 from collector.numbers.formats import (
+    RANK_CATCH_ALL,
     RANK_CHECK_FAILED,
     RANK_LOOKUP_FAILED,
+    RANK_NO_CHECK,
     RANK_PASS,
+    Entry,
     Format,
     registry,
 )
@@ -64,7 +67,17 @@ _NORMALISE: dict[int, str | None] = {ord(c): None for c in _REMOVED}
 # Every kind of dash becomes "-", so that one rule decides whether it stays.
 _NORMALISE.update({ord(c): "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\uff0d"})
 
-_INVALID_RANKS = frozenset({RANK_LOOKUP_FAILED, RANK_CHECK_FAILED})
+# The verdict a best candidate of each rank gives, as a tuple indexed by the rank
+# (the properties reading it run for every number).
+_VERDICTS: dict[int, Verdict] = {
+    RANK_PASS: "valid",
+    RANK_NO_CHECK: "weak",
+    RANK_LOOKUP_FAILED: "invalid",
+    RANK_CHECK_FAILED: "invalid",
+    RANK_CATCH_ALL: "weak",
+}
+_VERDICT_OF_RANK = tuple(_VERDICTS[rank] for rank in range(len(_VERDICTS)))
+_VALID_RANK = tuple(verdict != "invalid" for verdict in _VERDICT_OF_RANK)
 # Records are built with tuple.__new__, as NamedTuple._make does (minus its length
 # check): the generated __new__ is a Python call, and this runs for every number.
 _new = tuple.__new__
@@ -112,15 +125,12 @@ class Candidate(NamedTuple):
     """One format a number fits, and what its check digit and lookups say.
 
     ``format_`` is the compiled :class:`~collector.numbers.formats.Format`,
-    ``match`` the regex match on the normalised number, ``expected``/``actual``
-    the computed and the printed check character (``None`` without a check),
-    ``rank`` the outcome (``RANK_*`` in :mod:`~collector.numbers.formats`).
+    ``match`` the regex match on the normalised number, ``rank`` the outcome
+    (``RANK_*`` in :mod:`~collector.numbers.formats`, lower is better).
     """
 
     format_: Format
     match: re.Match[str]
-    expected: str | None
-    actual: str | None
     rank: int
 
     def __repr__(self) -> str:
@@ -131,12 +141,22 @@ class Candidate(NamedTuple):
         """``pass``, ``fail``, or ``none`` when the format has no check digit."""
         if self.format_.checksum is None:
             return "none"
-        return "pass" if self.expected == self.actual else "fail"
+        return "fail" if self.rank == RANK_CHECK_FAILED else "pass"
 
     @property
     def valid(self) -> bool:
         """The check digit passes or there is none, and every required lookup finds a row."""
-        return self.rank not in _INVALID_RANKS
+        return _VALID_RANK[self.rank]
+
+    @property
+    def expected(self) -> str | None:
+        """The check character the format's algorithm computes (None without a check)."""
+        return self.format_.expected_check(self.match)
+
+    @property
+    def actual(self) -> str | None:
+        """The check character printed in the number (None without a check)."""
+        return self.match.group("CheckDigit") if self.format_.checksum else None
 
     @property
     def missing(self) -> tuple[str, ...]:
@@ -206,10 +226,11 @@ class Candidate(NamedTuple):
         """Why this candidate is not valid, in plain words (``None`` when it is)."""
         name = self.format_.name
         if self.rank == RANK_CHECK_FAILED:
-            if self.expected is None:
+            expected = self.expected
+            if expected is None:
                 serial = self.match.group("SerialNumber")
                 return f"the check digit cannot be computed from {serial} ({name})"
-            return f"check digit {self.actual} does not match computed {self.expected} ({name})"
+            return f"check digit {self.actual} does not match computed {expected} ({name})"
         for lookup in self.format_.required:
             value = self.match.group(lookup.group)
             if lookup.find(value) is None:
@@ -294,17 +315,14 @@ class Detection(NamedTuple):
     @property
     def valid(self) -> bool:
         """True when the best candidate passes its check or has none to pass."""
-        return bool(self.candidates) and self.candidates[0].valid
+        found = self.candidates
+        return _VALID_RANK[found[0].rank] if found else False
 
     @property
     def verdict(self) -> Verdict:
         """``valid`` (check digit passes), ``weak`` (no check), ``invalid``, ``unknown``."""
-        if not self.candidates:
-            return "unknown"
-        rank = self.candidates[0].rank
-        if rank == RANK_PASS:
-            return "valid"
-        return "invalid" if rank in _INVALID_RANKS else "weak"
+        found = self.candidates
+        return _VERDICT_OF_RANK[found[0].rank] if found else "unknown"
 
     @property
     def strength(self) -> Verdict:
@@ -391,8 +409,8 @@ class Detection(NamedTuple):
         }
 
 
-def _rank_key(candidate: Candidate) -> tuple[int, int, int]:
-    return (candidate.rank, candidate.format_.width, candidate.format_.order)
+def _rank_key(candidate: Candidate) -> int:
+    return candidate.rank * 10_000_000 + candidate.format_.tiebreak
 
 
 def match_formats(number: str) -> tuple[Candidate, ...]:
@@ -405,39 +423,36 @@ def match_formats(number: str) -> tuple[Candidate, ...]:
     # the format's own evaluator, and a plain tuple per candidate.
     table = _table or _load_table()
     try:
-        formats = table[len(number)].get(number[:2])
+        entries = table[len(number)].get(number[:2])
     except IndexError:  # longer than any format
         return ()
-    if formats is None:
-        formats = registry().formats_for(number)  # first sight: fills the table
+    if entries is None:
+        entries = registry().entries_for(number)  # first sight: fills the table
     first: Candidate | None = None
     more: list[Candidate] | None = None
-    for fmt in formats:
-        match = fmt.fullmatch(number)
+    for fullmatch, evaluate, static_rank, fmt in entries:
+        match = fullmatch(number)
         if match is None:
             continue
-        evaluate = fmt.evaluate
-        if evaluate is None:
-            candidate = _new(Candidate, (fmt, match, None, None, fmt.static_rank))
-        else:
-            expected, actual, rank = evaluate(match)
-            candidate = _new(Candidate, (fmt, match, expected, actual, rank))
+        candidate = _new(
+            Candidate, (fmt, match, static_rank if evaluate is None else evaluate(match))
+        )
         if first is None:
             first = candidate
         elif more is None:
             more = [first, candidate]
         else:
             more.append(candidate)
-    if more is not None:
-        more.sort(key=_rank_key)
-        return tuple(more)
-    return () if first is None else (first,)
+    if more is None:
+        return () if first is None else (first,)
+    more.sort(key=_rank_key)
+    return tuple(more)
 
 
-_table: list[dict[str, tuple[Format, ...]]] | None = None
+_table: list[dict[str, tuple[Entry, ...]]] | None = None
 
 
-def _load_table() -> list[dict[str, tuple[Format, ...]]]:
+def _load_table() -> list[dict[str, tuple[Entry, ...]]]:
     global _table
     _table = registry().table
     return _table

@@ -46,7 +46,7 @@ __all__ = [
     "RANK_PASS",
     "Additional",
     "Checksum",
-    "Evaluation",
+    "Entry",
     "Format",
     "GlossaryEntry",
     "Hints",
@@ -64,8 +64,6 @@ __all__ = [
 #: How a number fares against one format, best first (the candidates' sort key).
 #: A catch-all pattern-only format ranks last, see ``Format.catch_all``.
 RANK_PASS, RANK_NO_CHECK, RANK_LOOKUP_FAILED, RANK_CHECK_FAILED, RANK_CATCH_ALL = 0, 1, 2, 3, 4
-#: (expected check, printed check, rank) of a match: see ``Format.evaluate``.
-Evaluation = tuple[str | None, str | None, int]
 
 #: Characters a normalised number consists of (anything else makes it garbage).
 ALPHABET = frozenset(string.digits + string.ascii_uppercase + "-")
@@ -254,10 +252,11 @@ class Format:
     catch_all: bool
     #: The rank of every match when nothing is checked (no check digit, no lookup).
     static_rank: int
-    #: For formats that check something: match -> (expected, printed check, rank).
-    evaluate: Callable[[re.Match[str]], Evaluation] | None
-    #: ``pattern.fullmatch``, bound once (the hot loop saves a look-up per format).
-    fullmatch: Callable[[str], re.Match[str] | None]
+    #: For formats that check something: match -> rank (``RANK_*``).
+    evaluate: Callable[[re.Match[str]], int] | None
+    #: Sort key among candidates of the same rank: fewer admitted lengths (more
+    #: specific) first, then data order.
+    tiebreak: int
 
     @property
     def width(self) -> int:
@@ -278,12 +277,28 @@ class Format:
             return length in h.lengths
         return h.min_length <= length and (h.max_length is None or length <= h.max_length)
 
-    def admits_prefix(self, prefix: str) -> bool:
-        """Whether a normalised number starting with ``prefix`` can possibly match."""
+    def admits(self, length: int, prefix: str) -> bool:
+        """Whether a normalised number of this length and prefix can possibly match."""
         h = self.hints
-        if h.digits_only and not prefix.isdigit():
+        if not self.admits_length(length) or (h.digits_only and not prefix.isdigit()):
             return False
+        if h.shapes is not None:
+            return (prefix[:_PREFIX], length) in h.shapes
         return h.prefixes is None or prefix[:_PREFIX] in h.prefixes
+
+    def expected_check(self, match: re.Match[str]) -> str | None:
+        """The check character this format computes for a match (None: no check, or
+        the serial has characters its algorithm cannot read)."""
+        rule = self.checksum
+        if rule is None:
+            return None
+        serial = match.group("SerialNumber")
+        if rule.prepend_if is not None and rule.prepend_if[0].search(serial):
+            serial = rule.prepend_if[1] + serial
+        try:
+            return rule.compute(serial)
+        except ValueError:
+            return None
 
     def tracking_url(self, number: str) -> str | None:
         """The courier's tracking page for ``number`` (``%s`` in the template)."""
@@ -292,13 +307,23 @@ class Format:
         return self.tracking_url_template.replace("%s", number)
 
 
+#: What the hot loop needs of a format, unpacked once: (fullmatch, evaluate, the
+#: rank when nothing is evaluated, the format).
+Entry = tuple[
+    Callable[[str], "re.Match[str] | None"],
+    Callable[["re.Match[str]"], int] | None,
+    int,
+    "Format",
+]
+
+
 @dataclass(eq=False)
 class Registry:
     """Every format, in data order, dispatched by length and two-character prefix.
 
-    ``table[length][prefix]`` holds the formats worth running on a normalised
-    number; it is filled on first sight of each (length, prefix), so the hot path
-    is a list index and a dict look-up.
+    ``table[length][prefix]`` holds the entries (see ``Entry``) of the formats worth
+    running on a normalised number; it is filled on first sight of each (length,
+    prefix), so the hot path is a list index and a dict look-up.
     """
 
     formats: tuple[Format, ...]
@@ -307,7 +332,7 @@ class Registry:
     max_length: int
     dash_formats: tuple[Format, ...] = field(init=False, repr=False)
     by_key: Mapping[str, Format] = field(init=False, repr=False)
-    table: list[dict[str, tuple[Format, ...]]] = field(init=False, repr=False)
+    table: list[dict[str, tuple[Entry, ...]]] = field(init=False, repr=False)
     _by_length: list[tuple[Format, ...]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -320,9 +345,9 @@ class Registry:
         self.table = [{} for _ in range(self.max_length + 1)]
         self.table[0][""] = ()
 
-    def formats_for(self, number: str) -> tuple[Format, ...]:
-        """The formats worth running on ``number`` (normalised): those whose length and
-        two-character prefix admit it."""
+    def entries_for(self, number: str) -> tuple[Entry, ...]:
+        """The entries of the formats whose length and two-character prefix admit
+        ``number`` (normalised), remembered per (length, prefix)."""
         length = len(number)
         if length > self.max_length:
             return ()
@@ -330,11 +355,20 @@ class Registry:
         by_prefix = self.table[length]
         found = by_prefix.get(prefix)
         if found is None:
-            found = tuple(f for f in self._by_length[length] if f.admits_prefix(prefix))
+            found = tuple(
+                (f.pattern.fullmatch, f.evaluate, f.static_rank, f)
+                for f in self._by_length[length]
+                if f.admits(length, prefix)
+            )
             # Random garbage can produce many prefixes: stop remembering past a bound.
             if len(by_prefix) < _MAX_PREFIXES:
                 by_prefix[prefix] = found
         return found
+
+    def formats_for(self, number: str) -> tuple[Format, ...]:
+        """The formats worth running on ``number`` (normalised): those whose length and
+        two-character prefix admit it."""
+        return tuple(entry[3] for entry in self.entries_for(number))
 
     def keeps_dashes(self, number: str) -> bool:
         """Whether ``number`` (dashes in place) is a format whose pattern has a dash."""
@@ -407,8 +441,9 @@ class _Analysis(Generic[_T]):
     ``unit`` is what the empty string contributes, ``atom`` one character (a literal
     or a class), ``then`` a sequence of two parts, ``repeats`` how many repetitions
     of a ``{low,high}`` body can still change the result (None: give up), ``settled``
-    whether nothing after the part read so far can change it. Any ``None`` means
-    "could be anything".
+    whether the rest of a sequence no longer matters in full, and ``finish`` what it
+    still adds then (the result itself when it adds nothing): reading the rest in
+    full would only multiply work. Any ``None`` means "could be anything".
     """
 
     unit: frozenset[_T]
@@ -416,13 +451,16 @@ class _Analysis(Generic[_T]):
     then: Callable[[frozenset[_T], frozenset[_T]], frozenset[_T] | None]
     repeats: Callable[[int, int], int | None]
     settled: Callable[[frozenset[_T]], bool]
+    finish: Callable[[frozenset[_T], Sequence[tuple[Any, Any]]], frozenset[_T] | None]
 
     def of(self, items: Sequence[tuple[Any, Any]]) -> frozenset[_T] | None:
         """The property of a sequence of parsed nodes."""
         result: frozenset[_T] | None = self.unit
-        for op, av in items:
-            if result is _ANY or self.settled(result):
-                return result
+        for index, (op, av) in enumerate(items):
+            if result is _ANY:
+                return _ANY
+            if self.settled(result):
+                return self.finish(result, items[index:])
             part = self.node(op, av)
             if part is _ANY:
                 return _ANY
@@ -458,6 +496,8 @@ class _Analysis(Generic[_T]):
                     return _ANY
                 if done >= low:
                     result |= power
+                    if len(result) > _MAX_SET:
+                        return _ANY
             return frozenset(result)
         if _is_zero_width(op):
             return self.unit
@@ -478,6 +518,7 @@ _PREFIXES = _Analysis(
     then=_join,
     repeats=lambda low, high: min(high, max(low, _PREFIX + 1)),
     settled=lambda found: all(len(p) >= _PREFIX for p in found),
+    finish=lambda found, rest: found,
 )
 #: Every length a match can have (look-aheads ignored, so a superset).
 _LENGTHS = _Analysis(
@@ -486,7 +527,59 @@ _LENGTHS = _Analysis(
     then=_sum,
     repeats=lambda low, high: high if high <= 100 else None,
     settled=lambda found: False,
+    finish=lambda found, rest: found,
 )
+
+
+def _by_prefix(pairs: frozenset[tuple[str, int]]) -> dict[str, set[int]]:
+    grouped: dict[str, set[int]] = {}
+    for prefix, length in pairs:
+        grouped.setdefault(prefix, set()).add(length)
+    return grouped
+
+
+def _then_shape(
+    left: frozenset[tuple[str, int]], right: frozenset[tuple[str, int]]
+) -> frozenset[tuple[str, int]] | None:
+    """(prefix, length) pairs of a sequence: prefixes continued and lengths added."""
+    right_grouped = _by_prefix(right)
+    right_lengths = {n for lengths in right_grouped.values() for n in lengths}
+    out: set[tuple[str, int]] = set()
+    for prefix, lengths in _by_prefix(left).items():
+        if len(prefix) >= _PREFIX:  # complete: only the lengths are extended
+            out.update((prefix, m + n) for m in lengths for n in right_lengths)
+        else:  # short (the match may end here): continued by the right's prefixes
+            for following, ns in right_grouped.items():
+                joined = (prefix + following)[:_PREFIX]
+                out.update((joined, m + n) for m in lengths for n in ns)
+        if len(out) > _MAX_SET:
+            return _ANY
+    return frozenset(out)
+
+
+#: Which prefixes go with which lengths, together (USPS Legacy is 22 digits only
+#: with its "91", 28 only with "420"): finer than the two sets apart, and given up
+#: (None) where it would grow too large, e.g. free alphanumeric runs.
+_SHAPES = _Analysis(
+    unit=frozenset({("", 0)}),
+    atom=lambda op, av: (
+        _ANY if (chars := _char_atom(op, av)) is _ANY else frozenset((c, 1) for c in chars)
+    ),
+    then=_then_shape,
+    repeats=lambda low, high: high if high <= 100 else None,
+    # Once every prefix is complete, the rest only adds its lengths.
+    settled=lambda found: all(len(p) >= _PREFIX for p, _ in found),
+    finish=lambda found, rest: _extend_lengths(found, _LENGTHS.of(rest)),
+)
+
+
+def _extend_lengths(
+    found: frozenset[tuple[str, int]], lengths: frozenset[int] | None
+) -> frozenset[tuple[str, int]] | None:
+    if lengths is _ANY:
+        return _ANY
+    out = {(prefix, m + n) for prefix, m in found for n in lengths}
+    return frozenset(out) if len(out) <= _MAX_SET else _ANY
 
 
 def _consumed(items: Sequence[tuple[Any, Any]], digits: list[bool], punct: set[str]) -> None:
@@ -528,6 +621,8 @@ class Hints:
     prefixes: frozenset[str] | None
     digits_only: bool
     kept_punctuation: frozenset[str]
+    #: (two-character prefix, length) pairs, where that finer view is small enough.
+    shapes: frozenset[tuple[str, int]] | None = None
 
 
 #: The hints of a pattern the analysis cannot read: try it on every number.
@@ -554,6 +649,7 @@ def hints(pattern: str) -> Hints:
             _PREFIXES.of(parsed),
             digits[0],
             frozenset(punct),
+            _SHAPES.of(parsed),
         )
     except Exception:  # the private parser changed shape: no hints, always try
         return NO_HINTS
@@ -685,17 +781,26 @@ def _format(
         catch_all=catch_all,
         static_rank=RANK_CATCH_ALL if catch_all else RANK_NO_CHECK,
         evaluate=_evaluator(pattern, checksum, required),
-        fullmatch=pattern.fullmatch,
+        tiebreak=min(
+            format_hints.max_length - format_hints.min_length
+            if format_hints.max_length is not None
+            else 999,
+            999,
+        )
+        * 1000
+        + order,
     )
 
 
 def _evaluator(
     pattern: re.Pattern[str], checksum: Checksum | None, required: tuple[Additional, ...]
-) -> Callable[[re.Match[str]], Evaluation] | None:
-    """The function that validates one match of a format (None: nothing to check).
+) -> Callable[[re.Match[str]], int] | None:
+    """The function that ranks one match of a format (None: nothing to check).
 
-    Built once per format with its parts bound, and in the simplest shape the
-    format allows, because it runs for every match of every number.
+    Built once per format with its parts bound, in the simplest shape the format
+    allows, because it runs for every match of every number. It returns the rank
+    only: the check values behind it are worked out again on demand
+    (:meth:`Format.expected_check`), since most numbers never need them.
     """
     if checksum is None and not required:
         return None
@@ -712,43 +817,39 @@ def _evaluator(
     def lookups_found(match: re.Match[str]) -> bool:
         for group, exact, patterns in lookups:
             value = match.group(group)
-            if value not in exact and not any(p.fullmatch(value or "") for p in patterns):
+            if value in exact:
+                continue
+            if not patterns or not any(p.fullmatch(value or "") for p in patterns):
                 return False
         return True
 
     if checksum is None:
-        return lambda match: (
-            None,
-            None,
-            RANK_NO_CHECK if lookups_found(match) else RANK_LOOKUP_FAILED,
-        )
+        return lambda match: RANK_NO_CHECK if lookups_found(match) else RANK_LOOKUP_FAILED
     serial_at = pattern.groupindex["SerialNumber"]
     check_at = pattern.groupindex["CheckDigit"]
     compute, prepend = checksum.compute, checksum.prepend_if
 
     if prepend is None and not lookups:
 
-        def evaluate_check(match: re.Match[str]) -> Evaluation:
-            serial, actual = match.group(serial_at, check_at)
+        def evaluate_check(match: re.Match[str]) -> int:
             try:
-                expected: str | None = compute(serial)
+                passed = compute(match.group(serial_at)) == match.group(check_at)
             except ValueError:  # characters the algorithm cannot read: a failed check
-                expected = None
-            return expected, actual, RANK_PASS if expected == actual else RANK_CHECK_FAILED
+                return RANK_CHECK_FAILED
+            return RANK_PASS if passed else RANK_CHECK_FAILED
 
         return evaluate_check
 
-    def evaluate(match: re.Match[str]) -> Evaluation:
-        serial, actual = match.group(serial_at, check_at)
+    def evaluate(match: re.Match[str]) -> int:
+        serial = match.group(serial_at)
         if prepend is not None and prepend[0].search(serial):
             serial = prepend[1] + serial
         try:
-            expected: str | None = compute(serial)
+            if compute(serial) != match.group(check_at):
+                return RANK_CHECK_FAILED
         except ValueError:
-            expected = None
-        if expected != actual:
-            return expected, actual, RANK_CHECK_FAILED
-        return expected, actual, RANK_PASS if lookups_found(match) else RANK_LOOKUP_FAILED
+            return RANK_CHECK_FAILED
+        return RANK_PASS if lookups_found(match) else RANK_LOOKUP_FAILED
 
     return evaluate
 
