@@ -60,7 +60,7 @@ from collector import clock
 from collector.config import PollConfig, RulesConfig, Settings, find_config_path, load_settings
 from collector.countries import zone_names
 from collector.errors import StoreError
-from collector.store import Store, default_db_path, frame_of
+from collector.store import Store, default_db_path
 
 #: What every function accepts as its database.
 Source: TypeAlias = "str | os.PathLike[str] | duckdb.DuckDBPyConnection | Store | None"
@@ -527,7 +527,11 @@ def _frame(
 def _query(conn: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> pl.DataFrame:
     # DuckDB refuses unused named parameters; each view binds only what it uses.
     used = set(re.findall(r"\$(\w+)", sql))
-    return frame_of(conn, sql, {k: v for k, v in params.items() if k in used})
+    bound = {k: v for k, v in params.items() if k in used}
+    # execute() rather than a relation (conn.sql): with parameters, measured about
+    # twice as fast on large results (DuckDB 1.5).
+    frame: pl.DataFrame = conn.execute(sql, bound or None).pl()
+    return frame
 
 
 def _flagged_frame(  # noqa: PLR0913 - internal: the shared tail of the flag-based views
@@ -651,8 +655,8 @@ def _params(
 def _facts_sql(filters: Filters, *, gaps: bool = False, quality: bool = False) -> str:
     """CTEs ending in ``facts``: one row per selected shipment with its derived instants.
 
-    ``gaps`` adds the longest quiet spell (a window over the events: only the
-    views that need it pay for it); ``quality`` adds the flags at now (the view
+    ``gaps`` adds the longest quiet spell (only the views that need it pay for
+    it); ``quality`` adds the flags at now (the view
     ``current_flags`` must be registered). ``$now``, ``$stalled_days`` and the
     zone lists must be bound (see :func:`_params`).
     """
@@ -684,8 +688,17 @@ def _facts_sql(filters: Filters, *, gaps: bool = False, quality: bool = False) -
         "arg_min(e.country, e.occurred_at) FILTER (WHERE e.country IS NOT NULL) "
         "AS first_event_country, "
         "arg_min(e.utc_offset_minutes, e.occurred_at) FILTER (WHERE e.status = 'delivered' "
-        "AND e.tz_known) AS delivered_offset_minutes "
-        "FROM events e JOIN s USING (shipment_id) GROUP BY e.shipment_id)",
+        "AND e.tz_known) AS delivered_offset_minutes"
+        + (
+            # The scans' instants in order, for the gaps between them: the wait before
+            # the first scan is a label-only parcel's problem, not a stall. (A sorted
+            # list per shipment is cheaper than a window over all events.)
+            ", list_sort(list(epoch(e.occurred_at)) FILTER (WHERE e.occurred_at IS NOT NULL "
+            f"AND e.status NOT IN ({not_a_scan}))) AS scan_epochs"
+            if gaps
+            else ""
+        )
+        + " FROM events e JOIN s USING (shipment_id) GROUP BY e.shipment_id)",
         # The zone a bare date of the destination was read in (as the importer does).
         "zones AS (SELECT unnest($zone_countries) AS destination_country, "
         "unnest($zone_names) AS zone)",
@@ -693,18 +706,10 @@ def _facts_sql(filters: Filters, *, gaps: bool = False, quality: bool = False) -
     extra_cols = ""
     extra_joins = ""
     if gaps:
-        # Gaps between consecutive scans only: the wait before the first scan is a
-        # label-only parcel's problem, not a stall.
-        prev_scan = "lag(e.occurred_at) OVER (PARTITION BY e.shipment_id ORDER BY e.occurred_at)"
-        ctes.append(
-            "gap AS (SELECT shipment_id, max(gap) AS max_scan_gap_days FROM ("
-            "SELECT e.shipment_id, "
-            f"{_days(prev_scan, 'e.occurred_at')} AS gap "
-            f"FROM events e JOIN s USING (shipment_id) WHERE e.status NOT IN ({not_a_scan})) "
-            "GROUP BY shipment_id)"
+        extra_cols += (
+            ", list_max(list_transform(range(1, len(ev.scan_epochs)), "
+            "i -> ev.scan_epochs[i + 1] - ev.scan_epochs[i])) / 86400.0 AS max_scan_gap_days"
         )
-        extra_cols += ", gap.max_scan_gap_days"
-        extra_joins += " LEFT JOIN gap USING (shipment_id)"
     if quality:
         # The flag rules' verdicts at $now (registered as `current_flags`).
         ctes.append(
