@@ -125,13 +125,23 @@ class Candidate(NamedTuple):
     """One format a number fits, and what its check digit and lookups say.
 
     ``format_`` is the compiled :class:`~collector.numbers.formats.Format`,
-    ``match`` the regex match on the normalised number, ``rank`` the outcome
-    (``RANK_*`` in :mod:`~collector.numbers.formats`, lower is better).
+    ``number`` the normalised number, ``rank`` the outcome (``RANK_*`` in
+    :mod:`~collector.numbers.formats`, lower is better). The regex match is not
+    kept (a batch of a million detections would hold a million of them): the
+    properties that need its groups match again, which is rare and cheap.
     """
 
     format_: Format
-    match: re.Match[str]
+    number: str
     rank: int
+
+    @property
+    def match(self) -> re.Match[str]:
+        """The format's regex matched on the number (its named groups)."""
+        found = self.format_.pattern.fullmatch(self.number)
+        if found is None:  # pragma: no cover - a candidate is made from a match
+            raise ValueError(f"{self.number!r} does not match {self.format_.key}")
+        return found
 
     def __repr__(self) -> str:
         return f"<Candidate {self.format_.key} {self.checksum} valid={self.valid}>"
@@ -186,14 +196,9 @@ class Candidate(NamedTuple):
         return self.format_.name
 
     @property
-    def number(self) -> str:
-        """The normalised number this candidate was matched on."""
-        return self.match.string
-
-    @property
     def tracking_url(self) -> str | None:
         """The courier's tracking page for this number, where the data has a template."""
-        return self.format_.tracking_url(self.match.string)
+        return self.format_.tracking_url(self.number)
 
     @property
     def groups(self) -> dict[str, str]:
@@ -214,7 +219,7 @@ class Candidate(NamedTuple):
     @property
     def partners(self) -> list[dict[str, str | None]]:
         """The data's ``partners`` that apply to this number (who else carries it)."""
-        number = self.match.string
+        number = self.number
         return [
             {"type": p.partner_type, "format": p.partner_id, "description": p.description}
             for p in self.format_.partners
@@ -367,22 +372,21 @@ class Detection(NamedTuple):
     @property
     def reason(self) -> str | None:
         """Why the verdict is not ``valid``, in plain words; ``None`` when it is."""
-        if not self.candidates:
+        found = self.candidates
+        if not found:
             return "empty input" if not self.number else "matches no known format"
-        best = self.candidates[0]
-        failures = [c.reason for c in self.candidates if not c.valid and c.reason]
-        if not best.valid:
-            text = "; ".join(dict.fromkeys(r for r in failures if r))
-            loose = [c.format_.name for c in self.candidates if c.valid]
-            if loose:
-                text += f"; the shape also fits {', '.join(loose)}, which has no check digit"
-            return text
-        if best.checksum == "pass":
+        best = found[0]
+        if best.rank == RANK_PASS:
             return None
+        # Each failing candidate's reason once, in rank order, without repeats.
+        failures = "; ".join(dict.fromkeys(r for c in found if not c.valid and (r := c.reason)))
+        if not best.valid:
+            loose = [c.format_.name for c in found if c.valid]
+            if loose:
+                failures += f"; the shape also fits {', '.join(loose)}, which has no check digit"
+            return failures
         text = f"{best.format_.name} has no check digit: the shape fits but cannot be verified"
-        if failures:
-            text += "; " + "; ".join(dict.fromkeys(r for r in failures if r))
-        return text
+        return f"{text}; {failures}" if failures else text
 
     def to_json(self) -> dict[str, Any]:
         """The ``check --json`` object (ARCHITECTURE.md), plus verdict, reason and URL.
@@ -435,7 +439,7 @@ def match_formats(number: str) -> tuple[Candidate, ...]:
         if match is None:
             continue
         candidate = _new(
-            Candidate, (fmt, match, static_rank if evaluate is None else evaluate(match))
+            Candidate, (fmt, number, static_rank if evaluate is None else evaluate(match))
         )
         if first is None:
             first = candidate

@@ -17,6 +17,7 @@ this instead of copying published test numbers::
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 import string
@@ -31,14 +32,26 @@ _MAX_EXTRA_REPEAT = 6
 _ATTEMPTS = 500
 
 
+# The characters of each parsed class, by the identity of its node: the parsed
+# trees are cached (see _parsed), so a node is worked out once.
+_CLASS_CHOICES: dict[int, str] = {}
+
+
+def _choices(node: Any) -> str:
+    found = _CLASS_CHOICES.get(id(node))
+    if found is None:
+        chars = _class_chars(node)
+        found = _CLASS_CHOICES[id(node)] = "".join(sorted(chars)) if chars else _ALNUM
+    return found
+
+
 def _generate(items: Any, rng: random.Random, out: list[str]) -> None:
     c = _sre
     for op, av in items:
         if op is c.LITERAL:
             out.append(chr(av))
         elif op is c.IN:
-            chars = _class_chars(av)
-            out.append(rng.choice(sorted(chars) if chars else _ALNUM))
+            out.append(rng.choice(_choices(av)))
         elif op is c.SUBPATTERN:
             _generate(av[-1], rng, out)
         elif op is c.BRANCH:
@@ -58,9 +71,14 @@ def _generate(items: Any, rng: random.Random, out: list[str]) -> None:
             raise ValueError(f"cannot generate from regex node {op}")
 
 
+@functools.cache  # never evicted: _CLASS_CHOICES relies on the nodes staying alive
+def _parsed(pattern: str) -> list[Any]:
+    return list(_sre.parse(pattern))
+
+
 def _from_regex(pattern: str, rng: random.Random) -> str:
     out: list[str] = []
-    _generate(list(_sre.parse(pattern)), rng, out)
+    _generate(_parsed(pattern), rng, out)
     return "".join(out)
 
 
