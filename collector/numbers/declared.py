@@ -36,7 +36,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -318,8 +318,3 @@ def carrier_can_issue(
         # in the data (DHL Paket, a post's domestic numbers): not a contradiction.
         return None
     return False
-
-
-def aliases() -> Mapping[str, DeclaredCarrier]:
-    """The built-in alias table (display spelling -> carrier), for documentation."""
-    return dict(_ALIASES)

@@ -12,7 +12,7 @@ A number can fit several formats (digits-only formats overlap a lot), so
 :func:`detect` returns every candidate, ranked: a format whose check digit passes
 comes first, then a format that has no check digit (the pattern is all there is),
 then formats whose lookups reject the number, then formats whose check digit fails.
-Ties go to the format that admits fewer lengths (more specific), then to data order.
+Ties go to the format whose lengths vary less (more specific), then to data order.
 
 One exception: a *catch-all* format without a check digit (one admitting ten or
 more lengths; in the data only DHL E-Commerce, two letters and 10-39 free
@@ -495,6 +495,12 @@ def paused_gc() -> Iterator[None]:
     a reference cycle; the collector would rescan the growing heap again and again
     for nothing (measured: it halves the throughput of a million-row batch).
     Reference counting still frees everything as usual.
+
+    >>> with paused_gc():
+    ...     gc.isenabled()
+    False
+    >>> gc.isenabled()
+    True
     """
     if not gc.isenabled():
         yield

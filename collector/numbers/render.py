@@ -73,6 +73,10 @@ def table(detections: Iterable[Detection], console: Console | None = None) -> Ta
     One row per number: the number (and the input, where normalising changed it),
     the verdict, the courier code and format name, and the decoded details of a
     valid number or the reason for any other verdict.
+
+    >>> from collector.numbers import detect
+    >>> table([detect("RB123456785GB"), detect("nope")]).row_count
+    2
     """
     grid = Table(header_style="bold", expand=False)
     grid.add_column("number", no_wrap=True)

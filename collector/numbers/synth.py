@@ -174,12 +174,21 @@ def example(
 
 
 def examples_for_every_format(rng: random.Random | None = None) -> dict[str, str]:
-    """One valid made-up number per format key, in data order."""
+    """One valid made-up number per format key, in data order.
+
+    >>> made = examples_for_every_format(random.Random(0))
+    >>> len(made), made["yunexpress"][:2]
+    (44, 'YT')
+    """
     rng = rng or random.Random(0)
     return {fmt.key: example(fmt, rng) for fmt in registry().formats}
 
 
 def garbage(rng: random.Random, length: int | None = None) -> str:
-    """A random upper-case alphanumeric string (most of them match no format)."""
+    """A random upper-case alphanumeric string (most of them match no format).
+
+    >>> len(garbage(random.Random(1), 12))
+    12
+    """
     size = length or rng.randint(4, 30)
     return "".join(rng.choice(_ALNUM) for _ in range(size))
