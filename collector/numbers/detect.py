@@ -28,6 +28,7 @@ format the number fits rejects it) or ``unknown`` (it fits no format).
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import re
 import unicodedata
@@ -43,11 +44,12 @@ from collector.numbers.formats import (
     Entry,
     Format,
     registry,
+    snake,
 )
 
 __all__ = [
     "Candidate",
-    "Checksum",
+    "CheckResult",
     "Detection",
     "Verdict",
     "detect",
@@ -57,7 +59,8 @@ __all__ = [
 ]
 
 Verdict = Literal["valid", "weak", "invalid", "unknown"]
-Checksum = Literal["pass", "fail", "none"]
+#: What a candidate's check digit says: ``pass``, ``fail``, or ``none`` (the format has none).
+CheckResult = Literal["pass", "fail", "none"]
 
 # Removed by normalisation: white space (ASCII and the Unicode kinds people paste
 # from web pages and spreadsheets), zero-width characters and dots.
@@ -147,7 +150,7 @@ class Candidate(NamedTuple):
         return f"<Candidate {self.format_.key} {self.checksum} valid={self.valid}>"
 
     @property
-    def checksum(self) -> Checksum:
+    def checksum(self) -> CheckResult:
         """``pass``, ``fail``, or ``none`` when the format has no check digit."""
         if self.format_.checksum is None:
             return "none"
@@ -264,16 +267,7 @@ _LOOKUP_KEYS = {
     "country_code": "country_alpha3",
     "upu_reference_url": None,
 }
-_SNAKE: dict[str, str] = {}
-
-
-def _snake(name: str) -> str:
-    found = _SNAKE.get(name)
-    if found is None:
-        from collector.numbers.formats import snake
-
-        found = _SNAKE[name] = snake(name)
-    return found
+_snake = functools.cache(snake)
 
 
 def _decode(fmt: Format, match: re.Match[str]) -> dict[str, str]:

@@ -60,6 +60,7 @@ __all__ = [
     "hints",
     "load_sources",
     "registry",
+    "snake",
     "to_python_regex",
 ]
 
