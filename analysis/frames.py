@@ -148,21 +148,29 @@ def shipments(
 
 
 def events(
-    source: Source = None, *, busy_timeout: float | None = None, **filters: Unpack[Filters]
+    source: Source = None,
+    *,
+    ordered: bool = False,
+    busy_timeout: float | None = None,
+    **filters: Unpack[Filters],
 ) -> pl.DataFrame:
-    """Normalised tracking events of the selected shipments, oldest first.
+    """Normalised tracking events of the selected shipments.
 
     Each row is an ``events`` row with the shipment's ``order_id``,
-    ``tracking_number`` and ``store`` in front::
+    ``tracking_number`` and ``store`` in front. Rows come in storage order;
+    ``ordered=True`` sorts them by shipment and time (oldest first) in DuckDB, which
+    for tens of millions of events needs several times the frame's memory, so
+    filter first::
 
-        >>> events(None, carrier="cainiao").select("tracking_number", "status")  # doctest: +SKIP
+        >>> events(None, carrier="cainiao", ordered=True)              # doctest: +SKIP
     """
     where, params = _where(filters)
     sql = (
         "SELECT s.order_id, s.tracking_number, s.store, e.* "
-        f"FROM events e JOIN shipments s USING (shipment_id) WHERE {where} "
-        "ORDER BY e.shipment_id, e.occurred_at NULLS FIRST, e.event_key"
+        f"FROM events e JOIN shipments s USING (shipment_id) WHERE {where}"
     )
+    if ordered:
+        sql += " ORDER BY e.shipment_id, e.occurred_at NULLS FIRST, e.event_key"
     return _frame(source, sql, params, busy_timeout)
 
 
