@@ -62,38 +62,55 @@ def status(app: AppContext, as_json: bool, include_archived: bool) -> None:
     print_status_table(frame)
 
 
+_ACTION_LABELS = {
+    "none": "-",
+    "wait": "wait",
+    "ask_seller": "ask seller",
+    "open_dispute": "[bold red]open dispute[/]",
+    "escalate": "[bold red]escalate[/]",
+    "too_late": "[dim]too late[/]",
+}
+
+
 def print_status_table(frame: pl.DataFrame, console: Console | None = None) -> None:
-    """Render the ``status`` frame as a rich table."""
+    """Render the ``status`` frame as a compact rich table.
+
+    One line per shipment so that a cron mail or an 80-column terminal stays
+    readable; the full sentence behind each action is in ``status --json``
+    (``action_detail``) and in the evidence pack.
+    """
     console = console or Console()
-    table = Table(title=f"{frame.height} shipments", show_lines=False)
-    for column in (
-        "Order",
-        "Store",
-        "Number",
-        "Carrier",
-        "Status",
-        "Days quiet",
-        "Promised",
-        "Protection ends",
-        "Flags",
-        "Dispute deadline",
-        "Action",
-    ):
-        table.add_column(column, overflow="fold")
+    if not console.is_terminal and console.width < 140:
+        # Piped into a file or a cron mail: nothing to fit, so don't fold at 80.
+        console = Console(width=140, file=console.file)
+    table = Table(
+        title=f"{frame.height} shipments",
+        caption="Quiet: days since the last scan. Dispute deadline: last day to open one.",
+        show_lines=False,
+        pad_edge=False,
+    )
+    table.add_column("Order", overflow="fold")
+    table.add_column("Number", no_wrap=True)
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Quiet", justify="right")
+    table.add_column("Flags", overflow="fold")
+    table.add_column("Dispute deadline", no_wrap=True)
+    table.add_column("Action", no_wrap=True)
     for row in frame.iter_rows(named=True):
         days = row["days_since_last_event"]
+        action = row.get("action") or "none"
+        label = _ACTION_LABELS.get(str(action), str(action))
+        opens = row.get("dispute_opens_at")
+        if action == "wait" and hasattr(opens, "strftime"):
+            label = f"wait until {opens:%Y-%m-%d}"
         table.add_row(
             row["order_id"],
-            row["store"] or "-",
             row["tracking_number"],
-            row["carrier"] or "-",
-            row["status"],
+            str(row["status"]).replace("_", " "),
             f"{days:.0f}" if days is not None else "-",
-            _fmt_date(row["promised_to"]),
-            _fmt_date(row["protection_ends_at"]),
-            ", ".join(row["flags"]) or "-",
+            " ".join(row["flags"]) or "-",
             row.get("dispute_deadline_date") or "-",
-            row.get("action_detail") or "-",
+            label,
         )
     console.print(table)
 

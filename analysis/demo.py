@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from collector import clock
 from collector.cli import AppContext, err_console
@@ -36,15 +37,25 @@ default = ["17track", "cainiao"]
 
 
 def run_demo(app: AppContext, orders: Path | None = None) -> int:
-    """Start the simulator, import the sample orders, poll them, print the status."""
+    """Start the simulator, import the sample orders, run, write packs, print the status.
+
+    ``run`` is the cron job's own code path (poll, evaluate the flags, list what
+    changed); then ``report --flagged`` writes a pack for every flagged parcel and
+    the index, under ``<db folder>/reports``.
+    """
+    from dataclasses import replace
+
     from analysis.cli import print_status_table
+    from analysis.reports import make_report
+    from analysis.run import run_once
     from analysis.status import shipment_status
-    from collector.poll import run_poll
     from collector.simulator import serve_in_thread
 
     if not clock.is_fixed():
         clock.set_now(clock.parse_instant(DEMO_NOW))
     console = Console()
+    if not console.is_terminal:
+        console = Console(width=140)  # piped: keep one finding per line
     path = orders or SAMPLE_ORDERS
     header, rows = read_rows(path)
     with serve_in_thread(api_key=DEMO_KEY, as_of=clock.now()) as simulator:
@@ -67,18 +78,29 @@ def run_demo(app: AppContext, orders: Path | None = None) -> int:
             f"[bold]import[/] {path}: {result.inserted} new, {result.updated} updated, "
             f"{result.unchanged} unchanged, {len(result.rejected)} rejected"
         )
+        out_dir = app.db_path.parent / "reports"
+        settings = replace(
+            demo_app.settings, reports=replace(demo_app.settings.reports, out_dir=str(out_dir))
+        )
         try:
-            report = run_poll(
-                demo_app.db_path, demo_app.settings, all_shipments=True, progress=False
+            # Every shipment, due or not, so that a second demo shows the same path.
+            result = run_once(
+                demo_app.db_path, settings, progress=False, write_packs=False, all_shipments=True
             )
         finally:
             if previous_key is None:
                 os.environ.pop(DEMO_KEY_ENV, None)
             else:
                 os.environ[DEMO_KEY_ENV] = previous_key
-        for line in report.summary_lines():
-            console.print(f"[bold]poll[/] {line}", highlight=False)
+        for line in result.lines(quiet=False):
+            console.print(f"[bold]run[/] {escape(line)}", highlight=False)
     with demo_app.open_store() as store:
         print_status_table(shipment_status(store, clock.now()), console)
+        packs = make_report(store, flagged=True, now=clock.now(), settings=settings)
+    console.print(
+        f"[bold]evidence packs[/]: {len(packs.packs)} flagged parcels in {packs.out_dir} "
+        f"(open {packs.index} first)",
+        highlight=False,
+    )
     console.print(f"database: {app.db_path}")
     return 0

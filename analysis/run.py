@@ -33,11 +33,14 @@ from collector.store.flag_writes import RunRecord, record_run
 _CHANGES_SQL = """
 SELECT f.flag_id, f.shipment_id, s.order_id, s.tracking_number, s.archived, f.code,
        f.severity, f.raised_at, f.cleared_at, f.detail,
-       CASE WHEN f.cleared_at IS NOT NULL AND f.cleared_at > coalesce($since::TIMESTAMPTZ, '-infinity'::TIMESTAMPTZ)
+       CASE WHEN f.cleared_at IS NOT NULL
+                 AND f.cleared_at > coalesce($since::TIMESTAMPTZ, '-infinity'::TIMESTAMPTZ)
                  AND f.cleared_at <= $now THEN 'cleared' ELSE 'raised' END AS change
 FROM flags f JOIN shipments s USING (shipment_id)
-WHERE (f.raised_at > coalesce($since::TIMESTAMPTZ, '-infinity'::TIMESTAMPTZ) AND f.raised_at <= $now)
-   OR (f.cleared_at > coalesce($since::TIMESTAMPTZ, '-infinity'::TIMESTAMPTZ) AND f.cleared_at <= $now)
+WHERE (f.raised_at > coalesce($since::TIMESTAMPTZ, '-infinity'::TIMESTAMPTZ)
+       AND f.raised_at <= $now)
+   OR (f.cleared_at > coalesce($since::TIMESTAMPTZ, '-infinity'::TIMESTAMPTZ)
+       AND f.cleared_at <= $now)
 ORDER BY s.order_id, s.tracking_number, f.flag_id
 """
 
@@ -109,13 +112,14 @@ class RunResult:
         }
 
 
-def run_once(
+def run_once(  # noqa: PLR0913 - keyword options of one command
     db_path: Path | str,
     settings: Settings,
     *,
     progress: bool | None = None,
     transports: Mapping[str, Transport] | None = None,
     write_packs: bool = True,
+    all_shipments: bool = False,
 ) -> RunResult:
     """Poll, evaluate the flags at ``clock.now()``, write packs, record the run.
 
@@ -126,7 +130,13 @@ def run_once(
     """
     started = clock.now()
     run_id = f"run-{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-    report = run_poll(db_path, settings, progress=progress, transports=transports)
+    report = run_poll(
+        db_path,
+        settings,
+        all_shipments=all_shipments,
+        progress=progress,
+        transports=transports,
+    )
     with Store.open(db_path, busy_timeout=settings.poll.database_busy_timeout_seconds) as store:
         now = clock.now()
         since = previous_run(store)
