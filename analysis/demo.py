@@ -71,12 +71,12 @@ def run_demo(app: AppContext, orders: Path | None = None) -> int:
             highlight=False,
         )
         with demo_app.open_store() as store:
-            result = import_rows(store, header, rows, name=str(path))
-        for error in result.rejected:
+            imported = import_rows(store, header, rows, name=str(path))
+        for error in imported.rejected:
             err_console.print(f"[red]rejected[/] {path}: {error}")
         console.print(
-            f"[bold]import[/] {path}: {result.inserted} new, {result.updated} updated, "
-            f"{result.unchanged} unchanged, {len(result.rejected)} rejected"
+            f"[bold]import[/] {path}: {imported.inserted} new, {imported.updated} updated, "
+            f"{imported.unchanged} unchanged, {len(imported.rejected)} rejected"
         )
         out_dir = app.db_path.parent / "reports"
         settings = replace(
