@@ -50,8 +50,8 @@ from typing import Any
 
 import polars as pl
 
+from analysis.flags import local_time_sql
 from collector.config import DisputesConfig, Settings
-from collector.countries import zone_names
 from collector.store import Store
 
 ACTIONS = ("none", "wait", "ask_seller", "open_dispute", "escalate", "too_late")
@@ -141,27 +141,33 @@ def _params(now: datetime, d: DisputesConfig) -> dict[str, Any]:
     def days(value: float) -> timedelta:
         return timedelta(days=value)
 
+    def us(value: float) -> int:
+        # Instants are shifted as epoch microseconds: TIMESTAMPTZ + INTERVAL goes
+        # through the ICU calendar and costs far more per row.
+        return days(value) // timedelta(microseconds=1)
+
     return {
         "now": now,
-        "ae_open": days(d.aliexpress_open_after_days),
-        "ae_grace": days(d.aliexpress_grace_days),
-        "ae_protection": days(d.aliexpress_default_protection_days),
-        "ae_protection_ru": days(d.aliexpress_protection_days_ru),
-        "ae_protection_br": days(d.aliexpress_protection_days_br),
-        "ebay_window": days(d.ebay_window_days),
-        "amazon_wait": days(d.amazon_wait_days),
-        "amazon_window": days(d.amazon_window_days),
+        "ae_open_us": us(d.aliexpress_open_after_days),
+        "ae_grace_us": us(d.aliexpress_grace_days),
+        "ae_protection_us": us(d.aliexpress_default_protection_days),
+        "ae_protection_ru_us": us(d.aliexpress_protection_days_ru),
+        "ae_protection_br_us": us(d.aliexpress_protection_days_br),
+        "ebay_window_us": us(d.ebay_window_days),
+        "amazon_wait_us": us(d.amazon_wait_days),
+        "amazon_window_us": us(d.amazon_window_days),
         "amazon_seller_hours": f"{d.amazon_seller_wait_hours:g}",
-        "paypal_window": days(d.paypal_window_days),
+        "paypal_window_us": us(d.paypal_window_days),
         "paypal_escalate": f"{d.paypal_escalate_days:g}",
-        "visa_window": days(d.visa_window_days),
-        "visa_wait": days(d.visa_wait_days),
-        "mc_window": days(d.mastercard_window_days),
-        "mc_wait": days(d.mastercard_wait_days),
-        "card_cap": days(d.card_cap_days),
+        "visa_window_us": us(d.visa_window_days),
+        "visa_wait_us": us(d.visa_wait_days),
+        "mc_window_us": us(d.mastercard_window_days),
+        "mc_wait_us": us(d.mastercard_wait_days),
+        "card_cap_us": us(d.card_cap_days),
         "ask_before": days(d.ask_seller_before_days),
-        "fallback": days(d.fallback_expected_days),
-        "other_window": days(d.other_window_days),
+        "ask_before_us": us(d.ask_seller_before_days),
+        "fallback_us": us(d.fallback_expected_days),
+        "other_window_us": us(d.other_window_days),
         "to_card": d.escalate_to_card,
         "ae_grace_days": f"{d.aliexpress_grace_days:g}",
     }
@@ -178,13 +184,20 @@ def _values(pairs: dict[str, str]) -> str:
 # A parcel on its way with the window open: wait for the expected date, at most until
 # shortly before the deadline.
 _WAIT_UNTIL = (
-    "CASE WHEN $now < w.expected THEN least(w.expected, w.deadline - $ask_before) "
-    "ELSE w.deadline - $ask_before END"
+    "CASE WHEN $now < w.expected "
+    "THEN least(w.expected, make_timestamptz(epoch_us(w.deadline) - $ask_before_us)) "
+    "ELSE make_timestamptz(epoch_us(w.deadline) - $ask_before_us) END"
 )
 
 
+def _add(expr: str, param: str) -> str:
+    """``expr`` shifted by the microseconds parameter ``param`` ("-name" subtracts)."""
+    sign = "-" if param.startswith("-") else "+"
+    return f"make_timestamptz(epoch_us({expr}) {sign} ${param.lstrip('-')}_us)"
+
+
 def _date(expr: str) -> str:
-    return f"strftime(timezone(w.zone, {expr}), '%Y-%m-%d')"
+    return f"strftime({local_time_sql(expr, 'w.destination_country')}, '%Y-%m-%d')"
 
 
 def disputes_sql(flag_source: str) -> str:
@@ -193,7 +206,6 @@ def disputes_sql(flag_source: str) -> str:
     contesting = ", ".join(_sql_str(c) for c in _CONTESTING)
     return f"""
 WITH
-zones(country, zone) AS (VALUES {_values(zone_names())}),
 rules(marketplace, rule) AS (VALUES {_values(MARKETPLACE_RULES)}),
 names(rule, dispute) AS (VALUES {_values(DISPUTE_NAMES)}),
 fl AS (
@@ -205,7 +217,7 @@ fl AS (
 ),
 base AS (
     SELECT s.shipment_id, s.order_id, s.tracking_number, s.archived, s.marketplace,
-           coalesce(r.rule, 'other') AS rule, coalesce(z.zone, 'UTC') AS zone,
+           coalesce(r.rule, 'other') AS rule,
            coalesce(s.ordered_at, s.shipped_at) AS paid_at,
            coalesce(s.shipped_at, s.ordered_at) AS shipped_ref,
            s.promised_to, s.protection_ends_at, s.destination_country,
@@ -216,14 +228,14 @@ base AS (
     LEFT JOIN tracking_state t USING (shipment_id)
     LEFT JOIN fl USING (shipment_id)
     LEFT JOIN rules r ON r.marketplace = s.marketplace
-    LEFT JOIN zones z ON z.country = s.destination_country
 ),
 dates AS (
     SELECT b.*,
-           coalesce(b.promised_to, b.shipped_ref + $fallback) AS expected,
-           coalesce(b.protection_ends_at, b.shipped_ref + CASE b.destination_country
-               WHEN 'RU' THEN $ae_protection_ru WHEN 'BR' THEN $ae_protection_br
-               ELSE $ae_protection END) AS ae_protection_end,
+           coalesce(b.promised_to, {_add("b.shipped_ref", "fallback")}) AS expected,
+           coalesce(b.protection_ends_at, make_timestamptz(epoch_us(b.shipped_ref)
+               + CASE b.destination_country WHEN 'RU' THEN $ae_protection_ru_us
+                 WHEN 'BR' THEN $ae_protection_br_us ELSE $ae_protection_us END))
+               AS ae_protection_end,
            len(b.problems) > 0 OR (b.delivered AND b.contested) AS has_problem,
            b.delivered AND NOT b.contested AS settled
     FROM base b
@@ -231,31 +243,38 @@ dates AS (
 windows AS (
     SELECT d.*,
            CASE d.rule
-               WHEN 'aliexpress' THEN CASE WHEN d.has_problem THEN d.shipped_ref + $ae_open
-                    ELSE greatest(d.shipped_ref + $ae_open,
+               WHEN 'aliexpress' THEN CASE
+                    WHEN d.has_problem THEN {_add("d.shipped_ref", "ae_open")}
+                    ELSE greatest({_add("d.shipped_ref", "ae_open")},
                                   least(coalesce(d.promised_to, d.ae_protection_end),
                                         d.ae_protection_end)) END
                WHEN 'ebay' THEN d.expected
-               WHEN 'amazon' THEN d.expected + $amazon_wait
+               WHEN 'amazon' THEN {_add("d.expected", "amazon_wait")}
                WHEN 'paypal' THEN d.paid_at
-               WHEN 'visa' THEN coalesce(d.promised_to, d.paid_at + $visa_wait)
-               WHEN 'mastercard' THEN coalesce(d.promised_to, d.paid_at + $mc_wait)
+               WHEN 'visa' THEN coalesce(d.promised_to, {_add("d.paid_at", "visa_wait")})
+               WHEN 'mastercard' THEN coalesce(d.promised_to, {_add("d.paid_at", "mc_wait")})
                ELSE d.expected END AS opens_at,
            CASE d.rule
                WHEN 'aliexpress' THEN d.ae_protection_end
-               WHEN 'ebay' THEN coalesce(d.protection_ends_at, d.expected + $ebay_window)
-               WHEN 'amazon' THEN coalesce(d.protection_ends_at, d.expected + $amazon_window)
-               WHEN 'paypal' THEN coalesce(d.protection_ends_at, d.paid_at + $paypal_window)
-               WHEN 'visa' THEN least(greatest(d.paid_at, coalesce(d.promised_to, d.paid_at))
-                                      + $visa_window, d.paid_at + $card_cap)
-               WHEN 'mastercard' THEN least(coalesce(d.promised_to, d.paid_at) + $mc_window,
-                                            d.paid_at + $card_cap)
-               ELSE coalesce(d.protection_ends_at, d.expected + $other_window) END AS deadline,
-           CASE WHEN d.rule = 'aliexpress' THEN d.ae_protection_end + $ae_grace END
+               WHEN 'ebay'
+                   THEN coalesce(d.protection_ends_at, {_add("d.expected", "ebay_window")})
+               WHEN 'amazon'
+                   THEN coalesce(d.protection_ends_at, {_add("d.expected", "amazon_window")})
+               WHEN 'paypal'
+                   THEN coalesce(d.protection_ends_at, {_add("d.paid_at", "paypal_window")})
+               WHEN 'visa' THEN least(
+                   {_add("greatest(d.paid_at, coalesce(d.promised_to, d.paid_at))", "visa_window")},
+                   {_add("d.paid_at", "card_cap")})
+               WHEN 'mastercard' THEN least(
+                   {_add("coalesce(d.promised_to, d.paid_at)", "mc_window")},
+                   {_add("d.paid_at", "card_cap")})
+               ELSE coalesce(d.protection_ends_at, {_add("d.expected", "other_window")})
+           END AS deadline,
+           CASE WHEN d.rule = 'aliexpress' THEN {_add("d.ae_protection_end", "ae_grace")} END
                AS grace_until,
            CASE WHEN $to_card AND d.rule NOT IN ('visa', 'mastercard')
-                THEN least(greatest(d.paid_at, d.expected) + $visa_window,
-                           d.paid_at + $card_cap) END AS card_deadline
+                THEN least({_add("greatest(d.paid_at, d.expected)", "visa_window")},
+                           {_add("d.paid_at", "card_cap")}) END AS card_deadline
     FROM dates d
 ),
 decided AS (
@@ -272,12 +291,12 @@ decided AS (
                WHEN $now < w.opens_at AND w.rule = 'amazon' AND $now >= w.expected
                    THEN 'ask_seller'
                WHEN $now < w.opens_at AND w.rule = 'aliexpress'
-                    AND $now >= w.deadline - $ask_before THEN 'ask_seller'
+                    AND w.deadline <= $now + $ask_before THEN 'ask_seller'
                WHEN $now < w.opens_at THEN 'wait'
                WHEN w.has_problem THEN 'open_dispute'
-               WHEN $now >= w.deadline - $ask_before AND w.rule = 'aliexpress'
+               WHEN w.deadline <= $now + $ask_before AND w.rule = 'aliexpress'
                    THEN 'ask_seller'
-               WHEN $now >= w.deadline - $ask_before THEN 'open_dispute'
+               WHEN w.deadline <= $now + $ask_before THEN 'open_dispute'
                ELSE 'wait'
            END AS action
     FROM windows w LEFT JOIN names n USING (rule)

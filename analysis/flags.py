@@ -24,6 +24,7 @@ their output never depends on another command having run first.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -162,12 +163,31 @@ def compute_flags(store: Store, now: datetime, rules: RulesConfig) -> pl.DataFra
     JSON text ``{"event_keys": [...], "poll_ids": [...]}``, plus ``shipment_ids``
     for ``number_reused``).
     """
-    frame: pl.DataFrame = store.conn.execute(flags_sql(), _params(now, rules)).pl()
+    conn = store.conn
+    params = _params(now, rules)
+    made: list[str] = []
+    try:
+        for table, sql in flags_statements():
+            used = {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
+            if table is None:
+                frame: pl.DataFrame = conn.execute(sql, used).pl()
+            else:
+                conn.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}", used)
+                made.append(table)
+    finally:
+        for table in made:
+            conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
     return frame.sort("shipment_id", "code")
 
 
 def _days(value: float) -> timedelta:
     return timedelta(days=value)
+
+
+def _us(value: timedelta) -> int:
+    # Instants are compared as epoch microseconds: arithmetic on TIMESTAMPTZ goes
+    # through the ICU calendar and costs about 500x more per row.
+    return value // timedelta(microseconds=1)
 
 
 def _num(value: float) -> str:
@@ -184,10 +204,10 @@ def _params(now: datetime, rules: RulesConfig) -> dict[str, Any]:
         "stalled_critical": _days(rules.stalled_critical_days),
         "overdue_grace": _days(rules.overdue_grace_days),
         "protection_warning": _days(rules.protection_warning_days),
-        "reuse_window": _days(rules.number_reused_days),
-        "scan_tolerance": timedelta(hours=rules.scan_before_order_hours),
+        "reuse_window_us": _us(_days(rules.number_reused_days)),
+        "scan_tolerance_us": _us(timedelta(hours=rules.scan_before_order_hours)),
         "city_rule": rules.delivered_elsewhere_city,
-        "zone_slack": UNKNOWN_ZONE_SLACK,
+        "zone_slack_us": _us(UNKNOWN_ZONE_SLACK),
         "t_not_found": f"not_found_days={_num(rules.not_found_days)}",
         "t_label_only": f"label_only_days={_num(rules.label_only_days)}",
         "t_stalled": f"stalled_days={_num(rules.stalled_days)}",
@@ -203,39 +223,56 @@ def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _zones_values() -> str:
-    return ", ".join(f"({_sql_str(c)}, {_sql_str(z)})" for c, z in sorted(zone_names().items()))
-
-
-def _exonym_lists() -> tuple[str, str]:
-    keys = ", ".join(_sql_str(k) for k in CITY_EXONYMS)
-    values = ", ".join(_sql_str(v) for v in CITY_EXONYMS.values())
-    return f"[{keys}]", f"[{values}]"
-
-
 # --- SQL building blocks ---------------------------------------------------------
+#
+# Performance: the rules read tracking_state (one row per shipment) for everything
+# they decide on; events are read only to describe a flag, by aggregates behind an
+# ``shipment_id IN (...)`` filter on the few shipments that need it (the scan then
+# fetches the wide columns only for their events), and text is formatted once per
+# flag, never per event.
 
-# An event as a line of text: 'Departed from sorting center', Guangzhou, 2026-10-24
-# (the date is the event's local date when its offset is known).
-EVENT_TEXT = (
-    "concat_ws(', ', '''' || coalesce(e.description, e.raw_status, e.status) || '''', "
-    "coalesce(e.city, e.location), "
-    "strftime(e.occurred_at + to_minutes(coalesce(e.utc_offset_minutes, 0)), '%Y-%m-%d'))"
+# An event's raw fields, picked by an aggregate; described once afterwards as
+# 'Departed from sorting center', Guangzhou, 2026-10-24 (its local date).
+EVENT_RAW = (
+    "struct_pack(key := e.event_key, poll := e.first_poll_id, at := e.occurred_at, "
+    "utc_offset := e.utc_offset_minutes, what := coalesce(e.description, e.raw_status, "
+    "e.status), place := coalesce(e.city, e.location))"
 )
-EVENT_STRUCT = (
-    f"struct_pack(key := e.event_key, poll := e.first_poll_id, at := e.occurred_at, "
-    f"status := e.status, text := {EVENT_TEXT})"
+RAW_TEXT = (
+    "concat_ws(', ', '''' || r.what || '''', r.place, "
+    "strftime(make_timestamp(epoch_us(r.at) + coalesce(r.utc_offset, 0)::BIGINT * 60000000), "
+    "'%Y-%m-%d'))"
 )
 EVENT_ORDER = "struct_pack(at := e.occurred_at, k := e.event_key)"
 
 
-def _date(expr: str) -> str:
-    """A shipment instant as a date in the destination's zone."""
-    return f"strftime(timezone(b.zone, {expr}), '%Y-%m-%d')"
+def _date(expr: str, country: str = "b.dest_country") -> str:
+    """A shipment instant as a date in the destination's zone.
+
+    One CASE branch per zone, each with a constant zone: DuckDB's timezone() with a
+    zone that varies per row is about ten times slower.
+    """
+    return f"strftime({local_time_sql(expr, country)}, '%Y-%m-%d')"
+
+
+def local_time_sql(expr: str, country: str) -> str:
+    """SQL for the wall-clock time of instant ``expr`` in ``country``'s zone (UTC if none)."""
+    by_zone: dict[str, list[str]] = {}
+    for code, zone in sorted(zone_names().items()):
+        by_zone.setdefault(zone, []).append(_sql_str(code))
+    branches = " ".join(
+        f"WHEN {country} IN ({', '.join(codes)}) THEN timezone({_sql_str(zone)}, {expr})"
+        for zone, codes in sorted(by_zone.items())
+    )
+    return f"CASE {branches} ELSE timezone('UTC', {expr}) END"
 
 
 def _days_since(expr: str) -> str:
-    return f"CAST(floor(epoch($now - ({expr})) / 86400) AS BIGINT)"
+    return f"CAST(floor((epoch_us($now) - epoch_us({expr})) / 86400e6) AS BIGINT)"
+
+
+def _days_until(expr: str) -> str:
+    return f"CAST(floor((epoch_us({expr}) - epoch_us($now)) / 86400e6) AS BIGINT)"
 
 
 def _days_text(expr: str) -> str:
@@ -273,16 +310,14 @@ def _postcode_key(pc: str, country: str) -> str:
 
 
 def _city_key(city: str, german: bool) -> str:
-    """A city reduced for comparison: no case, accents, punctuation; exonyms mapped."""
+    """A city reduced for comparison: no case, accents or punctuation (exonyms later)."""
     text = f"lower({city})"
     if german:
         # Transliterations like Muenchen for München, beside the plain accent strip.
         for src, dst in (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss")):
             text = f"replace({text}, '{src}', '{dst}')"
     text = f"regexp_replace(strip_accents({text}), '\\b(saint|sankt|ste|st)\\b', 'st', 'g')"
-    key = f"regexp_replace({text}, '[^a-z0-9]', '', 'g')"
-    keys, values = _exonym_lists()
-    return f"coalesce({values}[list_position({keys}, {key})], {key})"
+    return f"regexp_replace({text}, '[^a-z0-9]', '', 'g')"
 
 
 def _country_key(expr: str) -> str:
@@ -290,24 +325,59 @@ def _country_key(expr: str) -> str:
     return f"CASE WHEN {upper} = 'UK' THEN 'GB' WHEN length({upper}) = 2 THEN {upper} END"
 
 
-def flags_sql() -> str:
-    """The whole evaluation as one SQL statement (parameters: see ``_params``)."""
-    ev_city = "nullif(trim(coalesce(d.ev.city, split_part(d.ev.location, ',', 1))), '')"
+def _exonyms_values() -> str:
+    return ", ".join(f"({_sql_str(k)}, {_sql_str(v)})" for k, v in CITY_EXONYMS.items())
+
+
+def flags_statements() -> list[tuple[str | None, str]]:
+    """The evaluation as statements: ``(temp table, select)`` stages, then the final
+    select (table None). Parameters: see ``_params``.
+
+    The stages are materialised as temporary tables (allowed on read-only
+    connections too): each is computed once, and the plans stay simple (DuckDB
+    1.5 could stall on the equivalent single statement with its many CTEs on
+    machines with few threads).
+    """
     # A ZIP in free text such as "AUSTIN, TX 73301" when the source gave no postcode.
     ev_postcode = (
-        "coalesce(nullif(trim(d.ev.postcode), ''), "
-        "CASE WHEN b.dest_country = 'US' THEN nullif(regexp_extract(d.ev.location, "
+        "coalesce(nullif(trim(q.raw_postcode), ''), "
+        "CASE WHEN q.dest_country = 'US' THEN nullif(regexp_extract(q.raw_location, "
         "'\\b[A-Z]{2}\\s+([0-9]{5})(-[0-9]{4})?\\b', 1), '') END)"
     )
+    ev_city = "nullif(trim(coalesce(q.raw_city, split_part(q.raw_location, ',', 1))), '')"
+    canon = "coalesce((SELECT x.canon FROM exonyms x WHERE x.alias = {k}), {k})"
     city_match = (
         "(p.ev_ck1 = p.dest_ck1 OR p.ev_ck2 = p.dest_ck2 OR p.ev_ck1 = p.dest_ck2 "
         "OR p.ev_ck2 = p.dest_ck1 "
         "OR (least(length(p.ev_ck1), length(p.dest_ck1)) >= 4 "
         "AND (contains(p.ev_ck1, p.dest_ck1) OR contains(p.dest_ck1, p.ev_ck1))))"
     )
-    return f"""
+    stages = [
+        (
+            "_pf_base",
+            """
+    -- Narrow on purpose: the text columns are fetched only for flagged shipments.
+    SELECT s.shipment_id, s.number_verdict,
+           coalesce(s.carrier_mismatch, false) AS carrier_mismatch,
+           s.ordered_at, coalesce(s.shipped_at, s.ordered_at) AS shipped_ref,
+           s.promised_to, s.protection_ends_at, s.destination_country AS dest_country,
+           coalesce(t.status, 'unknown') AS status, t.sub_status, t.source AS state_source,
+           t.source_status_raw, t.first_event_at, t.last_event_at, t.last_poll_id,
+           coalesce(t.status = 'delivered', false) AS delivered,
+           t.shipment_id IS NOT NULL AS has_state,
+           (coalesce(t.event_count, 0) = 0 AND NOT coalesce(t.ever_found, false)
+            AND t.last_event_at IS NULL) AS never_found,
+           (s.number_format IS NULL AND s.courier IS NULL
+            AND coalesce(s.number_verdict, 'unknown') = 'unknown') AS no_format
+    FROM shipments s
+    LEFT JOIN tracking_state t USING (shipment_id)
+""",
+        ),
+        (
+            "_pf_unfound",
+            """
 WITH
-zones(country, zone) AS (VALUES {_zones_values()}),
+-- What the sources answered matters only while no source has any event.
 -- The latest definitive answer of each source. A "NotFound" that 17TRACK gives in
 -- the run that registered the number is stored as ok/pending (so the poller asks
 -- again soon); for these rules it is what it says: not found.
@@ -319,6 +389,7 @@ per_source AS (
            arg_max(p.requested_at, pr.poll_id) AS answered_at
     FROM poll_results pr JOIN polls p USING (poll_id)
     WHERE pr.outcome IN ('ok', 'not_found', 'invalid')
+      AND pr.shipment_id IN (SELECT shipment_id FROM _pf_base WHERE never_found)
     GROUP BY pr.shipment_id, p.source
 ),
 answers AS (
@@ -327,114 +398,129 @@ answers AS (
            arg_max(source, poll_id) AS last_source,
            arg_max(answered_at, poll_id) AS last_answered_at,
            max(poll_id) AS last_answer_poll,
-           list(poll_id ORDER BY poll_id) FILTER (WHERE outcome = 'invalid') AS invalid_polls,
-           list(source ORDER BY source) FILTER (WHERE outcome = 'invalid') AS invalid_sources,
-           list(poll_id ORDER BY poll_id) FILTER (WHERE outcome = 'not_found') AS nf_polls,
-           list(source ORDER BY source) FILTER (WHERE outcome = 'not_found') AS nf_sources
+           coalesce(list(poll_id ORDER BY poll_id) FILTER (WHERE outcome = 'invalid'), [])
+               AS invalid_polls,
+           coalesce(list(source ORDER BY source) FILTER (WHERE outcome = 'invalid'), [])
+               AS invalid_sources,
+           coalesce(list(poll_id ORDER BY poll_id) FILTER (WHERE outcome = 'not_found'), [])
+               AS nf_polls,
+           coalesce(list(source ORDER BY source) FILTER (WHERE outcome = 'not_found'), [])
+               AS nf_sources
     FROM per_source GROUP BY shipment_id
-),
-base AS MATERIALIZED (
-    SELECT s.shipment_id, s.order_id, s.tracking_number, s.store, s.carrier, s.courier,
-           s.number_format, s.number_verdict, s.number_reason,
-           coalesce(s.carrier_mismatch, false) AS carrier_mismatch,
-           s.ordered_at, coalesce(s.shipped_at, s.ordered_at) AS shipped_ref,
-           s.promised_to, s.protection_ends_at, s.archived,
-           s.destination_country AS dest_country,
-           nullif(trim(s.destination_postcode), '') AS dest_postcode,
-           nullif(trim(s.destination_city), '') AS dest_city,
-           coalesce(z.zone, 'UTC') AS zone,
-           coalesce(t.status, 'unknown') AS status, t.sub_status, t.source AS state_source,
-           t.source_status_raw, t.first_event_at, t.last_event_at, t.last_poll_id,
-           coalesce(t.status = 'delivered', false) AS delivered,
-           (coalesce(t.event_count, 0) = 0 AND NOT coalesce(t.ever_found, false)
-            AND t.last_event_at IS NULL) AS never_found,
+)
+    SELECT b.*, s.tracking_number, s.carrier, s.courier, s.number_format, s.number_reason,
            a.last_outcome, a.last_source, a.last_answered_at, a.last_answer_poll,
            coalesce(a.invalid_polls, []) AS invalid_polls,
            coalesce(a.invalid_sources, []) AS invalid_sources,
-           coalesce(a.nf_polls, []) AS nf_polls, coalesce(a.nf_sources, []) AS nf_sources,
-           (s.number_format IS NULL AND s.courier IS NULL
-            AND coalesce(s.number_verdict, 'unknown') = 'unknown') AS no_format
-    FROM shipments s
-    LEFT JOIN tracking_state t USING (shipment_id)
-    LEFT JOIN answers a USING (shipment_id)
-    LEFT JOIN zones z ON z.country = s.destination_country
-),
--- The latest event, only for the shipments whose flag text needs it.
-last_ev AS (
-    SELECT e.shipment_id, arg_max({EVENT_STRUCT}, {EVENT_ORDER}) AS ev
+           coalesce(a.nf_polls, []) AS nf_polls, coalesce(a.nf_sources, []) AS nf_sources
+    FROM shipments s JOIN _pf_base b USING (shipment_id) LEFT JOIN answers a USING (shipment_id)
+    WHERE s.shipment_id IN (
+        SELECT shipment_id FROM _pf_base
+        WHERE never_found OR number_verdict = 'invalid' OR no_format OR carrier_mismatch)
+""",
+        ),
+        (
+            "_pf_last",
+            f"""
+WITH
+-- The latest event of the shipments whose flag text needs it: the IN filter lets
+-- the scan fetch the wide columns only for those shipments' events.
+last_raw AS (
+    SELECT e.shipment_id, arg_max({EVENT_RAW}, {EVENT_ORDER}) AS r
     FROM events e
     WHERE e.occurred_at IS NOT NULL AND e.shipment_id IN (
-        SELECT shipment_id FROM base
+        SELECT shipment_id FROM _pf_base
         WHERE NOT delivered AND last_event_at IS NOT NULL
           AND (status IN ('info_received', 'exception', 'delivery_failed', 'returning',
                           'returned', 'expired')
                OR last_event_at <= $now - $stalled))
     GROUP BY e.shipment_id
-),
--- The latest delivery event of delivered shipments.
-deliv AS (
-    SELECT e.shipment_id,
-           arg_max(struct_pack(key := e.event_key, poll := e.first_poll_id,
-                               at := e.occurred_at, country := e.country,
-                               postcode := e.postcode, city := e.city, state := e.state,
-                               location := e.location,
-                               day := strftime(e.occurred_at
-                                     + to_minutes(coalesce(e.utc_offset_minutes, 0)),
-                                     '%Y-%m-%d')),
-                   {EVENT_ORDER}) AS ev
-    FROM events e
-    WHERE e.status = 'delivered' AND e.occurred_at IS NOT NULL
-      AND e.shipment_id IN (SELECT shipment_id FROM base WHERE delivered)
-    GROUP BY e.shipment_id
-),
+)
+    SELECT shipment_id, struct_pack(key := r.key, poll := r.poll, text := {RAW_TEXT}) AS ev
+    FROM last_raw
+""",
+        ),
+        (
+            "_pf_early",
+            f"""
+WITH
 -- Events before the order (tracking_state.first_event_at narrows the search).
-early AS (
-    SELECT e.shipment_id, arg_min({EVENT_STRUCT}, {EVENT_ORDER}) AS ev,
+early_cand AS MATERIALIZED (
+    SELECT shipment_id, epoch_us(ordered_at) - $scan_tolerance_us AS before_us
+    FROM _pf_base
+    WHERE ordered_at IS NOT NULL
+      AND (epoch_us(first_event_at) < epoch_us(ordered_at) - $scan_tolerance_us
+           OR NOT has_state)
+),
+-- Materialised apart so that the IN filter fetches the wide columns of these
+-- shipments' events only (joined directly, every event row would be read).
+early_events AS MATERIALIZED (
+    SELECT * FROM events WHERE shipment_id IN (SELECT shipment_id FROM early_cand)
+)
+
+    SELECT e.shipment_id,
+           arg_min({EVENT_RAW}, {EVENT_ORDER}) AS r,
            list(e.event_key ORDER BY e.occurred_at, e.event_key) AS keys,
-           list(DISTINCT e.first_poll_id) AS polls
-    FROM events e JOIN base b USING (shipment_id)
-    WHERE b.ordered_at IS NOT NULL
-      AND (b.first_event_at IS NULL OR b.first_event_at < b.ordered_at - $scan_tolerance)
-      AND e.occurred_at IS NOT NULL
-      AND e.occurred_at + CASE WHEN e.tz_known THEN INTERVAL 0 HOUR ELSE $zone_slack END
-          < b.ordered_at - $scan_tolerance
+           list(DISTINCT e.first_poll_id ORDER BY e.first_poll_id) AS polls
+    FROM early_events e JOIN early_cand c USING (shipment_id)
+    WHERE e.occurred_at IS NOT NULL
+      AND epoch_us(e.occurred_at) + CASE WHEN e.tz_known THEN 0 ELSE $zone_slack_us END
+          < c.before_us
+    GROUP BY e.shipment_id
+""",
+        ),
+        (
+            "_pf_place",
+            f"""
+WITH
+exonyms(alias, canon) AS (VALUES {_exonyms_values()}),
+-- Delivery scans that do not name the destination exactly (most do: settled by a
+-- plain comparison), of shipments delivered now.
+quick AS MATERIALIZED (
+    SELECT e.shipment_id, e.event_key AS ev_key, e.first_poll_id AS ev_poll,
+           e.occurred_at AS ev_at, e.utc_offset_minutes AS ev_offset,
+           e.country AS raw_country, e.postcode AS raw_postcode, e.city AS raw_city,
+           e.state AS raw_state, e.location AS raw_location, b.dest_country,
+           nullif(trim(s.destination_postcode), '') AS dest_postcode,
+           nullif(trim(s.destination_city), '') AS dest_city
+    FROM events e JOIN shipments s USING (shipment_id) JOIN _pf_base b USING (shipment_id)
+    WHERE e.status = 'delivered' AND e.occurred_at IS NOT NULL AND b.delivered
+      AND NOT (coalesce(e.country = s.destination_country, true)
+               AND coalesce(e.postcode = s.destination_postcode,
+                            coalesce(e.city, split_part(e.location, ',', 1))
+                                = s.destination_city,
+                            true))
+),
+-- Only the latest delivery scan of a shipment counts.
+latest AS (
+    SELECT e.shipment_id, max(struct_pack(a := e.occurred_at, k := e.event_key)) AS top
+    FROM events e
+    WHERE e.status = 'delivered' AND e.shipment_id IN (SELECT shipment_id FROM quick)
     GROUP BY e.shipment_id
 ),
-reused AS (
-    SELECT a.shipment_id,
-           list(o.order_id || coalesce(' (' || nullif(concat_ws(', ', o.destination_city,
-                o.destination_country), '') || ')', '') ORDER BY o.order_id) AS others,
-           list(o.shipment_id ORDER BY o.order_id) AS other_ids,
-           bool_and(o.store IS NOT DISTINCT FROM a.store
-                    AND o.destination_country IS NOT DISTINCT FROM a.destination_country
-                    AND o.destination_postcode IS NOT DISTINCT FROM a.destination_postcode)
-               AS same_parcel
-    FROM shipments a
-    JOIN shipments o ON o.tracking_number = a.tracking_number AND o.order_id <> a.order_id
-    WHERE a.tracking_number IN (SELECT tracking_number FROM shipments GROUP BY 1
-                                HAVING count(DISTINCT order_id) > 1)
-      AND NOT o.archived
-      AND abs(epoch(coalesce(a.ordered_at, a.shipped_at) - coalesce(o.ordered_at, o.shipped_at)))
-          <= epoch($reuse_window)
-    GROUP BY a.shipment_id
+place_raw AS (
+    SELECT q.shipment_id, q.dest_country, q.dest_postcode, q.dest_city, q.ev_key, q.ev_poll,
+           q.ev_at, q.ev_offset, {_country_key("q.raw_country")} AS ev_country,
+           {ev_postcode} AS ev_postcode, {ev_city} AS ev_city,
+           nullif(trim(q.raw_state), '') AS ev_state
+    FROM quick q JOIN latest l USING (shipment_id)
+    WHERE l.top = struct_pack(a := q.ev_at, k := q.ev_key)
 ),
-place AS (
+place_keys AS (
     SELECT q.*,
            {_postcode_key("q.ev_postcode", "coalesce(q.ev_country, q.dest_country)")} AS ev_pc,
            {_postcode_key("q.dest_postcode", "q.dest_country")} AS dest_pc,
-           {_city_key("q.ev_city", False)} AS ev_ck1, {_city_key("q.ev_city", True)} AS ev_ck2,
-           {_city_key("q.dest_city", False)} AS dest_ck1,
-           {_city_key("q.dest_city", True)} AS dest_ck2
-    FROM (
-        SELECT b.shipment_id, b.dest_country, b.dest_postcode, b.dest_city, b.zone,
-               d.ev.key AS ev_key, d.ev.poll AS ev_poll, d.ev.day AS ev_day,
-               {_country_key("d.ev.country")} AS ev_country,
-               {ev_postcode} AS ev_postcode, {ev_city} AS ev_city,
-               nullif(trim(d.ev.state), '') AS ev_state
-        FROM base b JOIN deliv d USING (shipment_id)
-    ) q
+           {_city_key("q.ev_city", False)} AS ev_k1, {_city_key("q.ev_city", True)} AS ev_k2,
+           {_city_key("q.dest_city", False)} AS dest_k1,
+           {_city_key("q.dest_city", True)} AS dest_k2
+    FROM place_raw q
 ),
-place_cmp AS (
+place AS (
+    SELECT q.*,
+           {canon.format(k="q.ev_k1")} AS ev_ck1, {canon.format(k="q.ev_k2")} AS ev_ck2,
+           {canon.format(k="q.dest_k1")} AS dest_ck1, {canon.format(k="q.dest_k2")} AS dest_ck2
+    FROM place_keys q
+)
     SELECT p.*,
            (p.ev_country IS NOT NULL AND p.dest_country IS NOT NULL
             AND p.ev_country <> p.dest_country) AS country_diff,
@@ -445,8 +531,37 @@ place_cmp AS (
            ($city_rule AND coalesce(p.ev_ck1, '') <> '' AND coalesce(p.dest_ck1, '') <> ''
             AND NOT {city_match}) AS city_differs
     FROM place p
-)
-
+""",
+        ),
+        (
+            "_pf_dups",
+            """
+    SELECT tracking_number FROM shipments GROUP BY tracking_number HAVING count(*) > 1
+""",
+        ),
+        (
+            "_pf_reused",
+            """
+    SELECT a.shipment_id,
+           list(o.order_id || coalesce(' (' || nullif(concat_ws(', ', o.destination_city,
+                o.destination_country), '') || ')', '') ORDER BY o.order_id) AS others,
+           list(o.shipment_id ORDER BY o.order_id) AS other_ids,
+           bool_and(o.store IS NOT DISTINCT FROM a.store
+                    AND o.destination_country IS NOT DISTINCT FROM a.destination_country
+                    AND o.destination_postcode IS NOT DISTINCT FROM a.destination_postcode)
+               AS same_parcel
+    FROM (SELECT * FROM shipments WHERE tracking_number IN (SELECT * FROM _pf_dups)) a
+    JOIN (SELECT * FROM shipments WHERE tracking_number IN (SELECT * FROM _pf_dups)
+          AND NOT archived) o
+      ON o.tracking_number = a.tracking_number AND o.order_id <> a.order_id
+    WHERE abs(epoch_us(coalesce(a.ordered_at, a.shipped_at))
+              - epoch_us(coalesce(o.ordered_at, o.shipped_at))) <= $reuse_window_us
+    GROUP BY a.shipment_id
+""",
+        ),
+        (
+            None,
+            f"""
 SELECT b.shipment_id, 'invalid_number' AS code,
        CASE WHEN b.never_found THEN 'critical' ELSE 'warning' END AS severity,
        NULL::VARCHAR AS threshold,
@@ -465,11 +580,11 @@ SELECT b.shipment_id, 'invalid_number' AS code,
            CASE WHEN NOT b.never_found THEN 'although a source has tracking events for it' END
        ) AS detail,
        {_evidence("[]", "b.invalid_polls || [b.last_answer_poll]")} AS evidence
-FROM base b, LATERAL (SELECT
+FROM _pf_unfound b, LATERAL (SELECT
         (b.no_format AND (NOT regexp_full_match(b.tracking_number, '[A-Z0-9-]{{8,40}}')
                           OR NOT regexp_matches(b.tracking_number, '[0-9]'))) AS implausible,
         (b.never_found AND (b.last_outcome = 'invalid' OR (b.last_outcome = 'not_found'
-             AND $now >= b.shipped_ref + $not_found))) AS source_denies,
+             AND b.shipped_ref <= $now - $not_found))) AS source_denies,
         (b.never_found AND len(b.invalid_polls) > 0) AS source_invalid) x
 WHERE b.number_verdict = 'invalid' OR x.implausible OR (b.no_format AND x.source_denies)
       OR x.source_invalid
@@ -485,11 +600,11 @@ SELECT b.shipment_id, 'carrier_mismatch', 'warning', NULL,
                   THEN b.courier || ' number'
               ELSE b.courier || ' (' || b.number_format || ') number' END, ''),
        {_evidence("[]", "[]")}
-FROM base b WHERE b.carrier_mismatch
+FROM _pf_unfound b WHERE b.carrier_mismatch
 
 UNION ALL
 SELECT b.shipment_id, 'not_found',
-       CASE WHEN $now >= b.shipped_ref + $not_found_critical THEN 'critical' ELSE 'warning' END,
+       CASE WHEN b.shipped_ref <= $now - $not_found_critical THEN 'critical' ELSE 'warning' END,
        $t_not_found,
        'no source has found it: '
        || coalesce(nullif(list_aggr(b.nf_sources, 'string_agg', ', '), '') || ' answered '
@@ -498,10 +613,10 @@ SELECT b.shipment_id, 'not_found',
        || '; shipped ' || {_date("b.shipped_ref")} || ', '
        || {_days_text(_days_since("b.shipped_ref"))} || ' ago',
        {_evidence("[]", "b.nf_polls")}
-FROM base b
+FROM _pf_unfound b
 WHERE NOT b.delivered AND b.never_found AND b.shipped_ref IS NOT NULL
   AND (b.last_outcome = 'not_found' OR (b.last_outcome IS NULL AND b.status = 'not_found'))
-  AND $now >= b.shipped_ref + $not_found
+  AND b.shipped_ref <= $now - $not_found
 
 UNION ALL
 SELECT b.shipment_id, 'label_only', 'warning', $t_label_only,
@@ -509,9 +624,9 @@ SELECT b.shipment_id, 'label_only', 'warning', $t_label_only,
        || ' ' || {_days_text(_days_since("b.shipped_ref"))} || ' after shipping on '
        || {_date("b.shipped_ref")} || ': never handed to the carrier',
        {_evidence("[l.ev.key]", "[l.ev.poll, b.last_poll_id]")}
-FROM base b LEFT JOIN last_ev l USING (shipment_id)
+FROM _pf_base b LEFT JOIN _pf_last l USING (shipment_id)
 WHERE NOT b.delivered AND b.status = 'info_received' AND b.shipped_ref IS NOT NULL
-  AND $now >= b.shipped_ref + $label_only
+  AND b.shipped_ref <= $now - $label_only
 
 UNION ALL
 SELECT b.shipment_id, 'stalled',
@@ -522,7 +637,7 @@ SELECT b.shipment_id, 'stalled',
        || {_days_text(_days_since("b.last_event_at"))} || ' since '
        || coalesce(l.ev.text, {_date("b.last_event_at")}),
        {_evidence("[l.ev.key]", "[l.ev.poll, b.last_poll_id]")}
-FROM base b LEFT JOIN last_ev l USING (shipment_id)
+FROM _pf_base b LEFT JOIN _pf_last l USING (shipment_id)
 WHERE NOT b.delivered AND b.last_event_at IS NOT NULL
   AND b.status NOT IN ('delivered', 'returned', 'returning', 'expired', 'info_received')
   AND b.last_event_at <= $now - $stalled
@@ -533,22 +648,25 @@ SELECT b.shipment_id, 'overdue', 'warning', $t_overdue,
        || {_days_text(_days_since("b.promised_to"))} || ' ago); status '
        || replace(b.status, '_', ' '),
        {_evidence("[]", "[b.last_poll_id]")}
-FROM base b
-WHERE NOT b.delivered AND b.promised_to IS NOT NULL AND $now > b.promised_to + $overdue_grace
+FROM _pf_base b
+WHERE NOT b.delivered AND b.promised_to < $now - $overdue_grace
 
 UNION ALL
 SELECT b.shipment_id, 'protection_expiring', 'critical', $t_protection,
        'buyer protection ends ' || {_date("b.protection_ends_at")} || ' (in '
-       || {_days_text("CAST(floor(epoch(b.protection_ends_at - $now) / 86400) AS BIGINT)")}
+       || {_days_text(_days_until("b.protection_ends_at"))}
        || '); not delivered, status ' || replace(b.status, '_', ' '),
        {_evidence("[]", "[b.last_poll_id]")}
-FROM base b
+FROM _pf_base b
 WHERE NOT b.delivered AND b.protection_ends_at IS NOT NULL
-  AND $now >= b.protection_ends_at - $protection_warning AND $now <= b.protection_ends_at
+  AND b.protection_ends_at <= $now + $protection_warning AND b.protection_ends_at >= $now
 
 UNION ALL
 SELECT p.shipment_id, 'delivered_elsewhere', 'critical', $t_elsewhere,
-       'delivered ' || coalesce(p.ev_day, '') || ' in '
+       'delivered '
+       || strftime(make_timestamp(epoch_us(p.ev_at) + coalesce(p.ev_offset, 0)::BIGINT * 60000000),
+                   '%Y-%m-%d')
+       || ' in '
        || coalesce(nullif(concat_ws(' ', p.ev_city, p.ev_state, p.ev_postcode,
                                     '(' || p.ev_country || ')'), ''), '?')
        || ', not at the destination '
@@ -558,21 +676,23 @@ SELECT p.shipment_id, 'delivered_elsewhere', 'critical', $t_elsewhere,
                             CASE WHEN p.city_differs AND NOT (p.pc_known AND NOT p.pc_diff)
                                  THEN 'city' END) || ' differ',
        {_evidence("[p.ev_key]", "[p.ev_poll]")}
-FROM place_cmp p
+FROM _pf_place p
 WHERE p.country_diff OR p.pc_diff OR (p.city_differs AND NOT (p.pc_known AND NOT p.pc_diff))
 
 UNION ALL
 SELECT b.shipment_id, 'scan_before_order', 'critical', $t_scan,
-       'first scan ' || r.ev.text || ' is '
-       || CASE WHEN epoch(b.ordered_at - r.ev.at) < 172800
-               THEN CAST(floor(epoch(b.ordered_at - r.ev.at) / 3600) AS BIGINT)::VARCHAR
+       'first scan ' || {RAW_TEXT.replace("r.", "x.r.")} || ' is '
+       || CASE WHEN epoch_us(b.ordered_at) - epoch_us(x.r.at) < 172800e6
+               THEN CAST(floor((epoch_us(b.ordered_at) - epoch_us(x.r.at)) / 3600e6)
+                         AS BIGINT)::VARCHAR
                     || ' hours'
-               ELSE CAST(floor(epoch(b.ordered_at - r.ev.at) / 86400) AS BIGINT)::VARCHAR
+               ELSE CAST(floor((epoch_us(b.ordered_at) - epoch_us(x.r.at)) / 86400e6)
+                         AS BIGINT)::VARCHAR
                     || ' days' END
        || ' before the order (' || {_date("b.ordered_at")}
        || '): the number was used for an earlier parcel',
-       {_evidence("r.keys", "r.polls")}
-FROM base b JOIN early r USING (shipment_id)
+       {_evidence("x.keys", "x.polls")}
+FROM _pf_base b JOIN _pf_early x USING (shipment_id)
 
 UNION ALL
 SELECT b.shipment_id, 'number_reused',
@@ -584,7 +704,7 @@ SELECT b.shipment_id, 'number_reused',
                THEN ' (same store and destination: possibly one parcel for several orders)'
                ELSE '' END,
        {_evidence("[]", "[]", ", shipment_ids := u.other_ids")}
-FROM base b JOIN reused u USING (shipment_id)
+FROM _pf_base b JOIN _pf_reused u USING (shipment_id)
 
 UNION ALL
 SELECT b.shipment_id, 'returned', 'critical', NULL,
@@ -592,7 +712,7 @@ SELECT b.shipment_id, 'returned', 'critical', NULL,
             THEN 'returned to sender' ELSE 'being returned to sender' END
        || coalesce(': ' || l.ev.text, ''),
        {_evidence("[l.ev.key]", "[l.ev.poll, b.last_poll_id]")}
-FROM base b LEFT JOIN last_ev l USING (shipment_id)
+FROM _pf_base b LEFT JOIN _pf_last l USING (shipment_id)
 WHERE b.status IN ('returning', 'returned')
    OR (b.status = 'exception' AND b.sub_status IN ('returning', 'returned'))
 
@@ -602,7 +722,7 @@ SELECT b.shipment_id, 'exception', 'warning', NULL,
        || coalesce(' (' || replace(b.sub_status, '_', ' ') || ')', '')
        || coalesce(': ' || l.ev.text, ': ' || b.source_status_raw, ''),
        {_evidence("[l.ev.key]", "[l.ev.poll, b.last_poll_id]")}
-FROM base b LEFT JOIN last_ev l USING (shipment_id)
+FROM _pf_base b LEFT JOIN _pf_last l USING (shipment_id)
 WHERE b.status IN ('exception', 'delivery_failed')
   AND coalesce(b.sub_status, '') NOT IN ('returning', 'returned')
 
@@ -611,9 +731,12 @@ SELECT b.shipment_id, 'expired', 'warning', NULL,
        coalesce(b.state_source, 'the source') || ' stopped tracking it without a delivery'
        || coalesce('; last event ' || l.ev.text, ''),
        {_evidence("[l.ev.key]", "[l.ev.poll, b.last_poll_id]")}
-FROM base b LEFT JOIN last_ev l USING (shipment_id)
+FROM _pf_base b LEFT JOIN _pf_last l USING (shipment_id)
 WHERE b.status = 'expired'
-"""
+""",
+        ),
+    ]
+    return stages
 
 
 # --- reading the history ---------------------------------------------------------
