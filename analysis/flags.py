@@ -420,49 +420,62 @@ answers AS (
 """,
         ),
         (
-            "_pf_last",
-            f"""
-WITH
--- The latest event of the shipments whose flag text needs it: the IN filter lets
--- the scan fetch the wide columns only for those shipments' events.
-last_raw AS (
-    SELECT e.shipment_id, arg_max({EVENT_RAW}, {EVENT_ORDER}) AS r
-    FROM events e
-    WHERE e.occurred_at IS NOT NULL AND e.shipment_id IN (
+            # The latest event of the shipments whose flag text needs it: a narrow
+            # scan picks its rowid (ties broken by rowid, so the pick is stable),
+            # then only those rows are read whole.
+            "_pf_last_pick",
+            """
+    SELECT shipment_id,
+           CAST(max(epoch_us(occurred_at)::HUGEINT * 1099511627776 + rowid)
+                % 1099511627776 AS BIGINT) AS rid
+    FROM events
+    WHERE occurred_at IS NOT NULL AND shipment_id IN (
         SELECT shipment_id FROM _pf_base
         WHERE NOT delivered AND last_event_at IS NOT NULL
           AND (status IN ('info_received', 'exception', 'delivery_failed', 'returning',
                           'returned', 'expired')
                OR last_event_at <= $now - $stalled))
-    GROUP BY e.shipment_id
-)
-    SELECT shipment_id, struct_pack(key := r.key, poll := r.poll, text := {RAW_TEXT}) AS ev
-    FROM last_raw
+    GROUP BY shipment_id
 """,
         ),
         (
-            "_pf_early",
+            "_pf_last",
             f"""
-WITH
--- Events before the order (tracking_state.first_event_at narrows the search).
-early_cand AS MATERIALIZED (
+    SELECT p.shipment_id,
+           struct_pack(key := r.key, poll := r.poll, text := {RAW_TEXT}) AS ev
+    FROM (SELECT rowid AS rid, {EVENT_RAW} AS r FROM events e
+          WHERE rowid IN (SELECT rid FROM _pf_last_pick)) x
+    JOIN _pf_last_pick p USING (rid)
+""",
+        ),
+        (
+            # Events before the order (tracking_state.first_event_at narrows the search).
+            "_pf_early_cand",
+            """
     SELECT shipment_id, epoch_us(ordered_at) - $scan_tolerance_us AS before_us
     FROM _pf_base
     WHERE ordered_at IS NOT NULL
       AND (epoch_us(first_event_at) < epoch_us(ordered_at) - $scan_tolerance_us
            OR NOT has_state)
-),
--- Materialised apart so that the IN filter fetches the wide columns of these
--- shipments' events only (joined directly, every event row would be read).
-early_events AS MATERIALIZED (
-    SELECT * FROM events WHERE shipment_id IN (SELECT shipment_id FROM early_cand)
-)
-
+""",
+        ),
+        (
+            # Read apart: joined directly, every event row would be read whole.
+            "_pf_early_ev",
+            """
+    SELECT shipment_id, event_key, first_poll_id, occurred_at, utc_offset_minutes, tz_known,
+           description, raw_status, status, city, location
+    FROM events WHERE shipment_id IN (SELECT shipment_id FROM _pf_early_cand)
+""",
+        ),
+        (
+            "_pf_early",
+            f"""
     SELECT e.shipment_id,
            arg_min({EVENT_RAW}, {EVENT_ORDER}) AS r,
            list(e.event_key ORDER BY e.occurred_at, e.event_key) AS keys,
            list(DISTINCT e.first_poll_id ORDER BY e.first_poll_id) AS polls
-    FROM early_events e JOIN early_cand c USING (shipment_id)
+    FROM _pf_early_ev e JOIN _pf_early_cand c USING (shipment_id)
     WHERE e.occurred_at IS NOT NULL
       AND epoch_us(e.occurred_at) + CASE WHEN e.tz_known THEN 0 ELSE $zone_slack_us END
           < c.before_us
@@ -763,18 +776,18 @@ def flag_history(
 
 
 def _with_orders(store: Store, rows: pl.DataFrame) -> pl.DataFrame:
-    """Add order_id and tracking_number to flag rows (a join, not a loop)."""
-    if rows.is_empty():
-        return rows.with_columns(
-            pl.lit(None, pl.String).alias("order_id"),
-            pl.lit(None, pl.String).alias("tracking_number"),
-        )
-    ids = store.frame(
-        "SELECT shipment_id, order_id, tracking_number FROM shipments "
-        "WHERE shipment_id IN (SELECT unnest($ids))",
-        {"ids": rows["shipment_id"].unique().to_list()},
-    )
-    return rows.join(ids, on="shipment_id", how="left")
+    """Add order_id and tracking_number to flag rows (a join in DuckDB, not a loop)."""
+    conn = store.conn
+    conn.register("_pf_rows", rows.to_arrow())
+    try:
+        joined: pl.DataFrame = conn.execute(
+            "SELECT r.*, s.order_id, s.tracking_number FROM _pf_rows r "
+            "LEFT JOIN shipments s USING (shipment_id) ORDER BY r.flag_id NULLS LAST, "
+            "r.shipment_id, r.code"
+        ).pl()
+    finally:
+        conn.unregister("_pf_rows")
+    return joined
 
 
 # --- listing ---------------------------------------------------------------------
