@@ -413,10 +413,10 @@ answers AS (
            coalesce(a.invalid_polls, []) AS invalid_polls,
            coalesce(a.invalid_sources, []) AS invalid_sources,
            coalesce(a.nf_polls, []) AS nf_polls, coalesce(a.nf_sources, []) AS nf_sources
-    FROM shipments s JOIN _pf_base b USING (shipment_id) LEFT JOIN answers a USING (shipment_id)
-    WHERE s.shipment_id IN (
-        SELECT shipment_id FROM _pf_base
-        WHERE never_found OR number_verdict = 'invalid' OR no_format OR carrier_mismatch)
+    FROM (SELECT * FROM _pf_base
+          WHERE never_found OR number_verdict = 'invalid' OR no_format OR carrier_mismatch) b
+    JOIN shipments s USING (shipment_id)
+    LEFT JOIN answers a USING (shipment_id)
 """,
         ),
         (
