@@ -87,6 +87,9 @@ DISPUTE_NAMES = {
 }
 # Flags that are no reason to dispute on their own.
 _NOT_PROBLEMS = ("protection_expiring",)
+# Flags worth a question to the seller, not a dispute by themselves (the parcel may
+# well be moving under another carrier's label).
+_SOFT = ("carrier_mismatch",)
 # Flags that contradict a "delivered" status.
 _CONTESTING = ("delivered_elsewhere", "scan_before_order", "number_reused", "invalid_number")
 
@@ -202,7 +205,8 @@ def _date(expr: str) -> str:
 
 def disputes_sql(flag_source: str) -> str:
     """The whole computation as one SQL statement over ``flag_source``'s flags."""
-    not_problems = ", ".join(_sql_str(c) for c in _NOT_PROBLEMS)
+    not_problems = ", ".join(_sql_str(c) for c in (*_NOT_PROBLEMS, *_SOFT))
+    soft = ", ".join(_sql_str(c) for c in _SOFT)
     contesting = ", ".join(_sql_str(c) for c in _CONTESTING)
     return f"""
 WITH
@@ -212,7 +216,9 @@ fl AS (
     SELECT shipment_id,
            list(DISTINCT replace(code, '_', ' ') ORDER BY replace(code, '_', ' '))
                FILTER (WHERE code NOT IN ({not_problems}) AND severity <> 'info') AS problems,
-           bool_or(code IN ({contesting}) AND severity <> 'info') AS contested
+           bool_or(code IN ({contesting}) AND severity <> 'info') AS contested,
+           list(DISTINCT replace(code, '_', ' ') ORDER BY replace(code, '_', ' '))
+               FILTER (WHERE code IN ({soft})) AS soft
     FROM ({flag_source}) GROUP BY shipment_id
 ),
 base AS (
@@ -223,7 +229,8 @@ base AS (
            s.promised_to, s.protection_ends_at, s.destination_country,
            coalesce(t.status = 'delivered', false) AS delivered,
            coalesce(t.delivered_at, t.last_event_at) AS delivered_at,
-           coalesce(fl.problems, []) AS problems, coalesce(fl.contested, false) AS contested
+           coalesce(fl.problems, []) AS problems, coalesce(fl.contested, false) AS contested,
+           coalesce(fl.soft, []) AS soft
     FROM shipments s
     LEFT JOIN tracking_state t USING (shipment_id)
     LEFT JOIN fl USING (shipment_id)
@@ -287,6 +294,8 @@ decided AS (
                WHEN $now > w.deadline AND w.card_deadline IS NOT NULL
                     AND $now <= w.card_deadline THEN 'escalate'
                WHEN $now > w.deadline THEN 'too_late'
+               WHEN NOT w.has_problem AND len(w.soft) > 0 AND w.deadline > $now + $ask_before
+                   THEN 'ask_seller'
                WHEN $now < w.opens_at AND w.has_problem THEN 'ask_seller'
                WHEN $now < w.opens_at AND w.rule = 'amazon' AND $now >= w.expected
                    THEN 'ask_seller'
@@ -312,6 +321,11 @@ SELECT w.shipment_id, w.marketplace, w.opens_at, w.deadline, w.action,
                 || '; if you paid by card, ask your card issuer for a chargeback '
                 || '(Visa 13.1 / Mastercard 4855) by ' || {_date("w.card_deadline")}
            WHEN 'ask_seller' THEN CASE
+                WHEN NOT w.has_problem AND len(w.soft) > 0 AND w.deadline > $now + $ask_before
+                    THEN 'ask the seller about: ' || array_to_string(w.soft, ', ')
+                         || ' (which carrier has the parcel?); the ' || w.dispute
+                         || ' can be opened from ' || {_date("w.opens_at")} || ' until '
+                         || {_date("w.deadline")}
                 WHEN w.has_problem AND $now < w.opens_at
                     THEN 'contact the seller now about: ' || array_to_string(w.problems, ', ')
                          || '; the ' || w.dispute || ' can be opened from '

@@ -179,3 +179,15 @@ def test_sample_orders_show_their_scenarios(db_path: Path) -> None:
             assert not codes & {"stalled", "overdue", "label_only", "not_found"}
     assert got[("8101203344562", "CE119832745CN")] == {"number_reused"}
     assert got[("8101203344563", "CE119832745CN")] == {"number_reused", "delivered_elsewhere"}
+
+
+def test_flags_at_an_earlier_now_show_that_instant_without_rewriting(db_path: Path) -> None:
+    small_db(db_path)
+    later = lines("--db", str(db_path), "--now", NOW, "flags", "--json")
+    assert later[0]["flags"]  # stalled at NOW
+    with Store.open(db_path) as store:
+        before = store.query("SELECT * FROM flags ORDER BY flag_id")
+    earlier = lines("--db", str(db_path), "--now", "2026-11-05T00:00:00Z", "flags", "--json")
+    assert [r["flags"] for r in earlier] == [[], []]
+    with Store.open(db_path) as store:
+        assert store.query("SELECT * FROM flags ORDER BY flag_id") == before

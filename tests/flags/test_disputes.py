@@ -284,3 +284,16 @@ def test_reads_open_flags_from_the_history_without_a_flag_frame(world: World) ->
     world.evaluate()
     frame = dispute_windows(world.store, T(NOW), Settings())
     assert frame.row(0, named=True)["action"] == "open_dispute"
+
+
+def test_a_carrier_mismatch_alone_is_a_question_for_the_seller(world: World) -> None:
+    sid = world.shipment("o1", carrier="UPS", carrier_mismatch=True, number_format="s10",
+                         courier="china-post", promised_to="2026-12-05T00:00:00Z",
+                         protection_ends_at="2027-01-03T00:00:00Z")  # fmt: skip
+    moving(world, sid, "2026-11-25T10:00:00Z")
+    row = windows(world)["o1"]
+    assert row["action"] == "ask_seller"
+    assert row["action_detail"] == (
+        "ask the seller about: carrier mismatch (which carrier has the parcel?); the "
+        "AliExpress dispute can be opened from 2026-12-05 until 2027-01-03"
+    )
