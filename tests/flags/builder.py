@@ -24,6 +24,42 @@ from collector.store import Store
 
 NOW = "2026-11-28T12:00:00Z"
 
+# The flags each bundled sample order must show at NOW (the team brief's scenarios);
+# an empty set means no flag at all. More flags may hold (an overdue parcel whose
+# protection ends soon), never fewer.
+SAMPLE_SCENARIOS: dict[str, set[str]] = {
+    "UB123456785CN": set(),
+    "LP00123456789012": {"stalled"},
+    "YT2412345678901234": {"label_only"},
+    "LY839205143CN": {"not_found"},
+    "RR507128933CN": {"invalid_number"},
+    "UH204817360CN": {"returned"},
+    "9400111206206406260787": {"delivered_elsewhere"},
+    "RB640192835SG": {"overdue", "protection_expiring"},
+    "4PX3001234567890CN": {"protection_expiring"},
+    "1Z4F8W310368260410": {"scan_before_order"},
+    "LE703159285NL": set(),
+    "CE119832745CN": {"number_reused"},
+    "UG390176528CN": {"carrier_mismatch"},
+    "772986123539": {"exception"},
+    "9200190305014376214122": set(),
+    "EB908172638CN": set(),
+    "YT2498765432109876": set(),
+    "GARBAGE123": {"invalid_number"},
+    "LP00987654321098": {"expired"},
+    "RS312456780NL": {"exception"},
+    "1Z9AA293YW03482200": set(),
+    "LP00555666777888": set(),
+}
+
+
+def assert_scenarios(got: dict[str, set[str]], expected: dict[str, set[str]]) -> None:
+    """Each number shows at least its expected flags, and none when none is expected."""
+    for number, codes in expected.items():
+        assert codes <= got[number], (number, got[number])
+        if not codes:
+            assert got[number] == set(), (number, got[number])
+
 
 def T(text: str) -> datetime:
     """An instant from ISO text with a zone."""
