@@ -3,7 +3,7 @@
 :func:`run_poll` is the library entry point (``poll`` and ``run`` call it)::
 
     >>> report = run_poll(Path("data/parcelproof.duckdb"), load_settings())  # doctest: +SKIP
-    >>> report.exit_code, report.summary_lines()[0]
+    >>> report.exit_code, report.summary_lines()[0]  # doctest: +SKIP
     (0, '17track: 25 shipments, 2 requests, 22 ok, 2 not found, 1 invalid, 41 new events')
 
 What it does, in order:

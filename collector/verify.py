@@ -13,7 +13,7 @@ Checks, in order:
 The first broken row is named (a document's sha256, a poll's id)::
 
     >>> report = verify_store(store)                          # doctest: +SKIP
-    >>> report.exit_code, report.summary()
+    >>> report.exit_code, report.summary()  # doctest: +SKIP
     (0, 'intact: 12 raw documents, 40 polls')
 """
 

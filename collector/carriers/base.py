@@ -29,6 +29,8 @@ from enum import StrEnum
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+from selectolax.lexbor import LexborHTMLParser
+
 from collector.carriers.status import Status
 from collector.config import SourceConfig
 from collector.errors import (
@@ -263,9 +265,8 @@ def load_json(body: bytes | None, content_type: str | None = None) -> tuple[Any,
     """
     if body is None or not body.strip():
         return None, "empty body"
-    head = body.lstrip()[:1]
-    if head == b"<":
-        return None, f"body is HTML/XML, not JSON ({_preview(body)})"
+    if body.lstrip()[:1] == b"<":
+        return None, describe_markup(body)
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -279,6 +280,33 @@ def load_json(body: bytes | None, content_type: str | None = None) -> tuple[Any,
         return None, "body is JSON nested too deeply"
     except ValueError as exc:
         return None, f"body is not valid JSON ({exc.__class__.__name__}: {exc}; {_preview(body)})"
+
+
+def describe_markup(body: bytes) -> str:
+    """Say what an HTML or XML body is, for an outcome message.
+
+    A CDN error page, a login wall or an anti-bot page is named by its ``<title>``
+    (or first heading), which says far more than its first bytes; only the first
+    64 KiB are parsed, so a 10 MB page costs nothing::
+
+        >>> describe_markup(b"<html><head><title>api.example | 502: Bad gateway</title>")
+        "body is an HTML page, not JSON: 'api.example | 502: Bad gateway'"
+        >>> print(describe_markup(b'<?xml version="1.0"?><Error>Denied</Error>'))
+        body is XML, not JSON (starts '<?xml version="1.0"?><Error>Denied</Error>')
+    """
+    head = body.lstrip()[:_MARKUP_SCAN]
+    if head[:5].lower() == b"<?xml" and b"<html" not in head[:1024].lower():
+        return f"body is XML, not JSON ({_preview(head)})"
+    tree = LexborHTMLParser(head.decode("utf-8", "replace"))
+    for selector in ("title", "h1", "h2"):
+        node = tree.css_first(selector)
+        text = _SPACES.sub(" ", node.text(deep=True)).strip() if node is not None else ""
+        if text:
+            return f"body is an HTML page, not JSON: {text[:120]!r}"
+    return f"body is HTML, not JSON ({_preview(head)})"
+
+
+_MARKUP_SCAN = 64 * 1024
 
 
 def _preview(body: bytes, size: int = 60) -> str:

@@ -21,7 +21,7 @@ A rerun whose answers did not change stores no new body and no new event (only
 the new ``polls`` rows that record the requests)::
 
     >>> writer = EvidenceWriter(store, run_id="poll-1")         # doctest: +SKIP
-    >>> writer.write_batch("cainiao", outcome, {"LP001": [7]}, clock.now())
+    >>> writer.write_batch("cainiao", outcome, {"LP001": [7]}, clock.now())  # doctest: +SKIP
 """
 
 from __future__ import annotations

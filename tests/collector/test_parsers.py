@@ -13,12 +13,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector.carriers.base import Outcome, load_json
+from collector.carriers.base import Outcome, describe_markup, load_json
 from collector.carriers.cainiao import parse_detail, parse_gmt_offset
 from collector.carriers.cainiao_map import map_action, map_module_status
 from collector.carriers.seventeentrack import parse_register, parse_trackinfo
 from collector.carriers.seventeentrack_map import map_status
 from collector.carriers.status import Status
+from collector.simulator.faults import html_error_page
 
 from .helpers import payload, result_view
 
@@ -492,11 +493,47 @@ def test_hostile_bodies_become_error_outcomes(name: str, parser: object) -> None
     assert text  # a clear message, always
 
 
-def test_html_error_page_message_names_status_and_preview() -> None:
-    parsed = parse_detail(b"<!DOCTYPE html><title>503</title>", ("X1",), 503)
-    assert parsed.message == (
-        "detail: HTTP 503: body is HTML/XML, not JSON (starts '<!DOCTYPE html><title>503</title>')"
+def test_html_error_page_message_names_status_and_title() -> None:
+    parsed = parse_detail(b"<!DOCTYPE html><title>503 Service Unavailable</title>", ("X1",), 503)
+    assert (
+        parsed.message
+        == "detail: HTTP 503: body is an HTML page, not JSON: '503 Service Unavailable'"
     )
+
+
+def test_cdn_error_page_is_named_by_its_title() -> None:
+    page = html_error_page(502, "api.17track.net")
+    parsed = parse_trackinfo(page, ("X1",), 502)
+    assert parsed.message == (
+        "gettrackinfo: HTTP 502: body is an HTML page, not JSON: "
+        "'api.17track.net | 502: Bad gateway'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            b"<html><body><h1> Access\n denied </h1></body></html>",
+            "body is an HTML page, not JSON: 'Access denied'",
+        ),
+        (
+            b"<html><body><p>nothing named</p></body></html>",
+            "body is HTML, not JSON (starts '<html><body><p>nothing named</p></body></html>')",
+        ),
+        (
+            b'<?xml version="1.0"?><Error/>',
+            "body is XML, not JSON (starts '<?xml version=\"1.0\"?><Error/>')",
+        ),
+        (
+            b"<html><title>" + b"x" * 10_000_000,
+            "body is an HTML page, not JSON: '" + "x" * 120 + "'",
+        ),
+    ],
+    ids=["heading", "untitled", "xml", "huge"],
+)
+def test_markup_bodies_are_described(body: bytes, message: str) -> None:
+    assert describe_markup(body) == message
 
 
 _json = st.recursive(
