@@ -76,8 +76,24 @@ def _set_now(ctx: click.Context, param: click.Parameter, value: str | None) -> s
     return value
 
 
+def _set_verbosity(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    from collector.logs import configure_logging
+
+    configure_logging(value)
+    return value
+
+
 def global_options(func: F) -> F:
-    """``--db``, ``--config`` and ``--now``, shared by both entry points."""
+    """``--db``, ``--config``, ``--now`` and ``-v``, shared by both entry points."""
+    func = click.option(
+        "--verbose",
+        "-v",
+        count=True,
+        callback=_set_verbosity,
+        expose_value=False,
+        is_eager=True,
+        help="Log each request to stderr (-v); -vv adds the HTTP library's debug lines.",
+    )(func)
     func = click.option(
         "--now",
         envvar="PARCELPROOF_NOW",

@@ -364,6 +364,15 @@ class SourceClient:
             log.warning("%s", self.redactor.text(str(exc)))
         answer = progress.answer
         duration_ms = (time.perf_counter() - started) * 1000.0
+        if answer is not None:
+            log.info(
+                "%s",
+                self.redactor.text(
+                    f"{self.source} {request.method} {url} -> {answer.status} "
+                    f"({len(answer.body or b'')} bytes, {len(request.numbers)} numbers, "
+                    f"{progress.attempts} attempt(s), {duration_ms:.0f} ms)"
+                ),
+            )
         return Response(
             request,
             requested_at,

@@ -21,6 +21,7 @@ from collector.errors import (
     SourceUnavailable,
 )
 from collector.http import SourceClient, TokenBucket, parse_retry_after, redact_url
+from collector.logs import configure_logging
 
 SECRET = "s3cr3t-key-0123456789"
 REQUEST = Request(
@@ -311,3 +312,21 @@ def test_token_bucket_spaces_requests_evenly() -> None:
     asyncio.run(main())
     # The first goes at once; each next one a quarter-second after the previous slot.
     assert delays == [0.25, 0.5, 0.75, 1.0]
+
+
+def test_verbose_logging_shows_each_request_redacted(capsys: pytest.CaptureFixture[str]) -> None:
+    request = Request("detail", "GET", "https://x.test/global/detail.json", ("A1",),
+                      params=(("mailNos", "A1"),))  # fmt: skip
+    handler = configure_logging(1)
+    try:
+        assert handler is not None
+        send(client(Script(ok()), Sleeps(), auth_header=None, auth_param="apikey"), request)
+    finally:
+        configure_logging(0)
+    err = capsys.readouterr().err
+    assert "INFO collector.http: 17track GET https://x.test/global/detail.json?mailNos=A1" in err
+    assert "apikey=*** -> 200" in err and "1 numbers, 1 attempt(s)" in err
+    assert SECRET not in err
+    # At -v the HTTP library's own lines stay out; the handler is gone after level 0.
+    assert "httpx" not in err
+    assert not [h for h in logging.getLogger().handlers if h is handler]
