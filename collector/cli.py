@@ -296,6 +296,13 @@ def verify_command(app: AppContext) -> None:
     help="17TRACK registrations allowed before -18019908.",
 )
 @click.option(
+    "--sync-delay",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Seconds a newly registered 17TRACK number answers NotFound, as while it is looked up.",
+)
+@click.option(
     "--api-key-env",
     default="SEVENTEENTRACK_API_KEY",
     show_default=True,
@@ -311,6 +318,7 @@ def simulate_command(  # noqa: PLR0913, PLR0917 - one parameter per option
     synthetic: int | None,
     seed: int,
     quota: int,
+    sync_delay: float,
     api_key_env: str,
 ) -> None:
     """Serve the loopback 17TRACK v2.2 and Cainiao simulator until Ctrl-C.
@@ -352,6 +360,7 @@ def simulate_command(  # noqa: PLR0913, PLR0917 - one parameter per option
             quota=quota,
             host=host,
             port=port,
+            sync_delay=sync_delay,
         )
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from None

@@ -109,6 +109,10 @@ class PollConfig:
     final_grace_days: float = 3.0
     limit: int | None = None
     database_busy_timeout_seconds: float = 30.0
+    #: A number registered in this run and answered "not looked up yet" is asked
+    #: again after this many seconds (doubling), at most ``pending_rechecks`` times.
+    pending_recheck_seconds: float = 5.0
+    pending_rechecks: int = 2
 
 
 @dataclass(frozen=True)

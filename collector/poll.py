@@ -25,7 +25,10 @@ What it does, in order:
    concurrently, each at its own rate (several batches in flight per source so that
    the allowance is kept busy), and writes each batch in one transaction as soon as
    it completes: a crash loses at most the batches in flight;
-5. stops a source for the run on a quota error, on a 429 storm that outlasts the
+5. asks again, after ``pending_recheck_seconds`` (doubling, ``pending_rechecks``
+   times), for numbers registered in this run that the source had not looked up yet
+   (:meth:`~collector.carriers.base.Source.recheck`);
+6. stops a source for the run on a quota error, on a 429 storm that outlasts the
    retries, on a refused key, or after three batches in a row failed at the
    transport level.
 
@@ -95,6 +98,7 @@ class SourceSummary:
     new_events: int = 0
     new_documents: int = 0
     failed_requests: int = 0
+    rechecked: int = 0
     stopped: str | None = None
     seconds: float = 0.0
 
@@ -121,6 +125,8 @@ class SourceSummary:
                 parts.append(f"{self.count(key)} {label}")
         if self.skipped:
             parts.append(f"{self.skipped} not polled")
+        if self.rechecked:
+            parts.append(f"{self.rechecked} asked again after registering")
         parts.append(f"{self.new_events} new events")
         parts.append(f"{self.seconds:.1f}s")
         text = f"{self.name}: " + ", ".join(parts)
@@ -515,6 +521,9 @@ class _SourceRun:
     executor: ThreadPoolExecutor
     bar: _ProgressBar
     _failed_in_a_row: int = 0
+    #: Numbers answered "not looked up yet" in this run, and when the last one was.
+    _pending: dict[str, None] = field(default_factory=dict)
+    _pending_at: float = 0.0
 
     async def run(self) -> None:
         started = time.perf_counter()
@@ -562,8 +571,34 @@ class _SourceRun:
                         await self._batch(batch, known, client, ids_by_number)
 
                 await asyncio.gather(*(one(b) for b in batches))
+                await self._recheck_pending(client, gate, ids_by_number)
         finally:
             self.summary.seconds = time.perf_counter() - started
+
+    async def _recheck_pending(
+        self, client: SourceClient, gate: asyncio.Semaphore, ids_by_number: Mapping[str, list[int]]
+    ) -> None:
+        """Ask again for numbers the source had not looked up yet, so that a new
+        shipment gets its first events from the run that registers it."""
+        poll = self.context.settings.poll
+        wait = poll.pending_recheck_seconds
+        size = self.source.effective_batch_size
+        for _ in range(poll.pending_rechecks):
+            numbers = list(self._pending)
+            if not numbers or self.summary.stopped:
+                return
+            self._pending.clear()
+            await asyncio.sleep(max(0.0, self._pending_at + wait - time.monotonic()))
+
+            async def again(batch: list[str]) -> None:
+                async with gate:
+                    if not self.summary.stopped:
+                        await self._batch(batch, frozenset(), client, ids_by_number, recheck=True)
+
+            await asyncio.gather(
+                *(again(numbers[i : i + size]) for i in range(0, len(numbers), size))
+            )
+            wait *= 2
 
     async def _batch(
         self,
@@ -571,12 +606,20 @@ class _SourceRun:
         known: frozenset[str],
         client: SourceClient,
         ids_by_number: Mapping[str, list[int]],
+        *,
+        recheck: bool = False,
     ) -> None:
         name = self.source.name
         try:
-            outcome = await self.source.track(
-                batch, registered=frozenset(n for n in batch if n in known), send=client.send
-            )
+            if recheck:
+                rechecked = await self.source.recheck(batch, send=client.send)
+                if rechecked is None:
+                    return
+                outcome = rechecked
+            else:
+                outcome = await self.source.track(
+                    batch, registered=frozenset(n for n in batch if n in known), send=client.send
+                )
         except ParcelproofError as exc:  # a source bug must not end the whole run
             outcome = BatchOutcome(stop=f"{exc}")
         written = await self.sink.write(BatchItem(name, outcome, ids_by_number))
@@ -585,10 +628,18 @@ class _SourceRun:
         summary.requests += len(outcome.exchanges)
         summary.new_events += written.new_events
         summary.new_documents += written.new_documents
-        for result in outcome.results.values():
+        for number, result in outcome.results.items():
             key = result.outcome.value
             summary.outcomes[key] = summary.outcomes.get(key, 0) + 1
-        summary.skipped += sum(1 for n in batch if n not in outcome.results)
+            if result.pending:
+                self._pending[number] = None
+                self._pending_at = time.monotonic()
+        if recheck:
+            # The first answer of these numbers (ok, pending) was counted already.
+            summary.rechecked += len(outcome.results)
+            summary.outcomes[Outcome.OK.value] -= len(outcome.results)
+        else:
+            summary.skipped += sum(1 for n in batch if n not in outcome.results)
         transport_failed = [e for e in outcome.exchanges if e.response.error is not None]
         # A request failed when no answer came, or the answer as a whole was unusable
         # (per-number rejections are data, not failures).
@@ -610,4 +661,5 @@ class _SourceRun:
                 f"{self._failed_in_a_row} batches in a row got no answer (last: {last}); "
                 "stopping this source for the run"
             )
-        self.bar.advance(name, len(batch))
+        if not recheck:
+            self.bar.advance(name, len(batch))

@@ -225,6 +225,16 @@ class Source(ABC):
     ) -> BatchOutcome:
         """Fetch one batch of (distinct) numbers; ``registered`` are numbers known to the source."""
 
+    async def recheck(self, numbers: Sequence[str], *, send: Sender) -> BatchOutcome | None:
+        """Ask again, later in the same run, for numbers whose answer was ``pending``.
+
+        A source that looks numbers up asynchronously (17TRACK after ``register``)
+        answers "not looked up yet" at first; the poller calls this once the answer
+        has had time to arrive. Sources that never answer ``pending`` keep this
+        default: nothing to recheck.
+        """
+        return None
+
 
 # --- helpers shared by the parsers ----------------------------------------------------
 

@@ -132,6 +132,19 @@ class SeventeenTrack(Source):
             )
         return out
 
+    async def recheck(self, numbers: Sequence[str], *, send: Sender) -> BatchOutcome:
+        """Fetch numbers registered earlier in this run that were not looked up yet.
+
+        Still "NotFound" with no provider synced: still pending (the next run asks
+        again at once); anything else is the number's answer.
+        """
+        out = BatchOutcome()
+        await self._fetch(list(numbers), send, out, final=True)
+        for number, result in list(out.results.items()):
+            if result.pending:
+                out.results[number] = pending_result(result)
+        return out
+
     async def _register(self, numbers: list[str], send: Sender, out: BatchOutcome) -> set[str]:
         response = await send(self.register_request(numbers))
         parsed = transport_failure(response) or parse_register(

@@ -14,7 +14,9 @@ serves it standalone. One HTTP server on 127.0.0.1 (a free port by default) serv
   ``track_info`` (two providers where the parcel changed hands; NotFound /
   NotFound_InvalidCode / Expired where the scenario says so). Above
   ``rate_limit`` requests a second per key it answers HTTP 429 (no Retry-After,
-  as documented, unless ``rate_limit_retry_after=True``).
+  as documented, unless ``rate_limit_retry_after=True``). With ``sync_delay`` set,
+  a number answers NotFound (no provider yet) for that many seconds after its
+  registration, as the real service does while it looks the number up.
 - Cainiao: ``GET {base_url_cainiao}/global/detail.json?mailNos=a,b&lang=en-US`` with
   ``{"module": [...], "success": true}``, one module per number, shaped like the real
   capture; an unknown number is ``mailNoSource: "EXTERNAL"`` with no details.
@@ -35,6 +37,7 @@ The API (kept small and stable; tests, demo and benchmarks use it)::
         faults=[Fault.parse("503:2")],          # injected faults, see collector.simulator.faults
         quota=1_000_000,                        # 17TRACK registrations allowed
         as_of=None,                             # hide events after this instant
+        sync_delay=0.0,                         # seconds a new registration answers NotFound
     ) as sim:
         sim.base_url_17track   # "http://127.0.0.1:PORT/track/v2.2"  -> [carriers.17track] base_url
         sim.base_url_cainiao   # "http://127.0.0.1:PORT"             -> [carriers.cainiao] base_url

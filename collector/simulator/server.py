@@ -57,6 +57,7 @@ class _Registration:
     carrier: int
     tag: str | None
     param: str | None
+    at: float = 0.0  # time.monotonic() of the registration
 
 
 @dataclass
@@ -150,6 +151,7 @@ class Simulator:
         port: int = 0,
         prefix_17track: str = "",
         prefix_cainiao: str = "",
+        sync_delay: float = 0.0,
     ) -> None:
         self._scenarios = as_mapping(sample_scenarios() if scenarios is None else scenarios)
         self.api_key = api_key
@@ -165,6 +167,7 @@ class Simulator:
         self._quota_used = 0
         self._as_of = as_of
         self._registrations: dict[str, _Registration] = {}
+        self.sync_delay = sync_delay
         self._log: list[RequestRecord] = []
         self._prefix_17track = prefix_17track.rstrip("/")
         self._prefix_cainiao = prefix_cainiao.rstrip("/")
@@ -472,7 +475,7 @@ class Simulator:
                     carrier = scenario.carriers[0].key if scenario and scenario.carriers else 0
                 tag = item.get("tag") if isinstance(item.get("tag"), str) else None
                 param = item.get("param") if isinstance(item.get("param"), str) else None
-                self._registrations[key] = _Registration(carrier, tag, param)
+                self._registrations[key] = _Registration(carrier, tag, param, time.monotonic())
                 self._quota_used += 1
                 accepted.append(r17.register_accepted(number, carrier, tag))
         return r17.envelope(accepted, rejected)
@@ -490,7 +493,10 @@ class Simulator:
                 if problem is not None or registration is None:
                     rejected.append(r17.rejected(number, problem or r17.NOT_REGISTERED))
                     continue
-                wanted.append((number, self._scenarios.get(key), registration))
+                # As at 17TRACK, a number is looked up after its registration: until
+                # then (sync_delay seconds) it answers NotFound with no provider.
+                synced = time.monotonic() - registration.at >= self.sync_delay
+                wanted.append((number, self._scenarios.get(key) if synced else None, registration))
             as_of = self._as_of
         now = as_of or clock.now()
         accepted = [

@@ -46,6 +46,11 @@ class FakeSources:
 
     def __init__(self) -> None:
         self.seen: list[tuple[str, list[str]]] = []
+        #: gettrackinfo calls answered "not looked up yet" (no provider) before the
+        #: numbers count as looked up; -1: never looked up.
+        self.lookups_pending = 0
+        #: Events a looked-up number has (none: "not found").
+        self.events: list[dict[str, Any]] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/detail.json"):
@@ -60,10 +65,19 @@ class FakeSources:
         if operation == "register":
             accepted: list[dict[str, Any]] = [{"number": n, "carrier": 3011} for n in numbers]
         else:
-            accepted = [
-                {"number": n, "track_info": {"latest_status": {"status": "NotFound"}}}
-                for n in numbers
-            ]
+            fetches = sum(1 for op, _ in self.seen if op == "gettrackinfo")
+            info: dict[str, Any] = {"latest_status": {"status": "NotFound"}}
+            if self.lookups_pending < 0 or fetches <= self.lookups_pending:
+                pass  # no provider has answered yet
+            elif self.events:
+                provider = {"latest_sync_status": "Success", "events": self.events}
+                info = {
+                    "latest_status": {"status": "InTransit"},
+                    "tracking": {"providers": [provider]},
+                }
+            else:  # looked up, nothing found
+                info["tracking"] = {"providers": [{"latest_sync_status": "Success", "events": []}]}
+            accepted = [{"number": n, "track_info": info} for n in numbers]
         return httpx.Response(200, json={"code": 0, "data": {"accepted": accepted, "rejected": []}})
 
     def operations(self) -> list[str]:
@@ -219,7 +233,8 @@ def test_disabled_source_is_not_used(shipments: Path, fake: FakeSources) -> None
 
 
 def test_due_ness_and_backoff(shipments: Path, fake: FakeSources) -> None:
-    config = settings_from_dict(BOTH)
+    fake.lookups_pending = 1  # the first fetch after registering finds nothing looked up
+    config = settings_from_dict({**BOTH, "poll": {"pending_rechecks": 0}})
     assert poll(shipments, config, fake).polled == 4
     # "NotFound" right after registering means "not looked up yet": due again at once.
     with Store.open(shipments) as store:
@@ -237,6 +252,42 @@ def test_due_ness_and_backoff(shipments: Path, fake: FakeSources) -> None:
     assert poll(shipments, config, fake).polled == 0
     clock.set_now(NOW + timedelta(hours=24))
     assert poll(shipments, config, fake).polled == 4
+
+
+def test_numbers_not_looked_up_yet_are_asked_again_in_the_same_run(
+    shipments: Path, fake: FakeSources
+) -> None:
+    fake.lookups_pending = 2
+    fake.events = [
+        {"time_utc": "2026-11-27T08:00:00Z", "description": "Accepted", "stage": "PickedUp"}
+    ]
+    config = settings_from_dict({**BOTH, "poll": {"pending_recheck_seconds": 0.05}})
+    report = poll(shipments, config, fake)
+    summary = report.sources["17track"]
+    # register, the first fetch, two rechecks (the second finds the events).
+    assert [op for op, _ in fake.seen if op != "detail"] == ["register"] + ["gettrackinfo"] * 3
+    assert (summary.rechecked, summary.count(Outcome.OK), summary.new_events) == (8, 4, 4)
+    assert "8 asked again after registering" in summary.line()
+    with Store.open(shipments) as store:
+        states = store.query(
+            "SELECT DISTINCT status, last_outcome, event_count FROM tracking_state t"
+            " JOIN shipments USING (shipment_id) WHERE t.source = '17track'"
+        )
+    assert states == [("in_transit", "ok", 1)]
+
+
+def test_rechecks_stop_after_the_configured_number(shipments: Path, fake: FakeSources) -> None:
+    fake.lookups_pending = -1
+    config = settings_from_dict({**BOTH, "poll": {"pending_recheck_seconds": 0.01}})
+    started = time.perf_counter()
+    report = poll(shipments, config, fake)
+    assert sum(1 for op, _ in fake.seen if op == "gettrackinfo") == 1 + 2
+    assert report.sources["17track"].count(Outcome.OK) == 4  # still pending: due next run
+    assert time.perf_counter() - started < 5
+    with Store.open(shipments) as store:
+        assert store.query(
+            "SELECT DISTINCT next_poll_at FROM tracking_state WHERE source = '17track'"
+        ) == [(NOW,)]
 
 
 def test_new_shipments_go_first_and_limit(shipments: Path, fake: FakeSources) -> None:

@@ -141,6 +141,24 @@ def test_sample_orders_over_17track(orders: Path, sim: Simulator) -> None:
     assert_intact_and_unique(orders)
 
 
+def test_numbers_looked_up_after_registering_get_their_events_in_the_same_run(
+    orders: Path, sim: Simulator
+) -> None:
+    # As at 17TRACK, a new registration answers NotFound until it has been looked up.
+    sim.sync_delay = 0.3
+    report = run_poll(
+        orders,
+        config(sim),
+    )
+    assert report.exit_code == 0, report.summary_lines()
+    summary = report.sources["17track"]
+    assert sim.counts() == {"register": 1, "gettrackinfo": 2}
+    assert summary.outcomes == {"ok": 21, "not_found": 1, "invalid": 2}
+    now = state(orders)
+    assert {k: now[k][0] for k in EXPECTED_17TRACK} == EXPECTED_17TRACK
+    assert_intact_and_unique(orders)
+
+
 def test_rerun_with_nothing_changed_stores_no_new_evidence(orders: Path, sim: Simulator) -> None:
     run_poll(orders, config(sim))
     second = run_poll(orders, config(sim), all_shipments=True)
