@@ -372,7 +372,8 @@ def simulate_command(  # noqa: PLR0913, PLR0917 - one parameter per option
     click.echo("\n# parcelproof.toml\n" + simulator.config_toml(api_key_env))
     if key == DEFAULT_API_KEY:
         # A comment, so that the printed snippet stays valid TOML as a whole.
-        click.echo(f"# the simulator's dummy key, for your shell:\n#   export {api_key_env}={key}\n")
+        click.echo(f"# the simulator's dummy key, for your shell:\n#   export {api_key_env}={key}")
+        click.echo()
     try:
         simulator.serve_forever()
     except KeyboardInterrupt:
