@@ -16,6 +16,7 @@ import polars as pl
 
 from collector.importer import import_file
 from collector.store import Store
+from collector.store.state import refresh_event_digest
 from tests.conftest import SAMPLE_ORDERS
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
@@ -246,6 +247,8 @@ def write_history(store: Store, now: datetime = NOW) -> None:
             "GROUP BY s.shipment_id, s.tracking_number, p.requested_at, p.poll_id, p.outcome",
             {"at": now.replace(hour=6), "expired": list(EXPIRED)},
         )
+        # The latest events' fields, as the collector keeps them in tracking_state.
+        refresh_event_digest(conn)
         # A few flags as the rules would have stored them; one of them cleared.
         conn.execute(
             "INSERT INTO flags (shipment_id, code, severity, raised_at, confirmed_at, "

@@ -73,3 +73,63 @@ def test_transaction_rolls_back_on_error(store: Store) -> None:
         conn.execute("INSERT INTO runs (run_id, command, started_at) VALUES ('r', 'x', now())")
         raise RuntimeError("boom")
     assert store.query("SELECT count(*) FROM runs") == [(0,)]
+
+
+def _version_1_db(path: Path) -> None:
+    """A database as parcelproof wrote it at schema version 1, with some history."""
+    conn = duckdb.connect(str(path))
+    conn.execute("SET TimeZone = 'UTC'")
+    conn.execute(
+        "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,"
+        " applied_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp)"
+    )
+    version, name, sql = bundled_migrations()[0]
+    conn.execute(sql)
+    conn.execute("INSERT INTO schema_version (version, name) VALUES (?, ?)", [version, name])
+    # Shipment 1: delivered twice (the later scan counts), an event without a time,
+    # two events at the same instant (the key settles it). Shipment 2: no events.
+    conn.execute(
+        "INSERT INTO events (shipment_id, event_key, occurred_at, utc_offset_minutes, tz_known,"
+        " status, raw_status, description, location, city, state, postcode, country, source,"
+        " first_poll_id, recorded_at) VALUES"
+        " (1, 'a', '2026-11-01 10:00:00+00', 480, true, 'in_transit', 'Accepted', 'Accepted',"
+        "  NULL, 'Guangzhou', NULL, NULL, 'CN', 's', 1, '2026-11-01 12:00:00+00'),"
+        " (1, 'c', '2026-11-05 10:00:00+00', 60, true, 'delivered', 'Delivered', NULL,"
+        "  'Madrid, ES', NULL, 'MD', '28013', 'ES', 's', 2, '2026-11-05 12:00:00+00'),"
+        " (1, 'b', '2026-11-05 10:00:00+00', 60, true, 'delivered', 'Left at door', 'Left',"
+        "  NULL, 'Getafe', NULL, '28901', 'ES', 's', 3, '2026-11-05 12:00:00+00'),"
+        " (1, 'z', NULL, NULL, false, 'in_transit', 'Note', 'Note', NULL, 'X', NULL, NULL,"
+        "  NULL, 's', 3, '2026-11-05 12:00:00+00')"
+    )
+    conn.execute(
+        "INSERT INTO tracking_state (shipment_id, status, first_event_at, last_event_at,"
+        " last_event_key, event_count, updated_at) VALUES"
+        " (1, 'delivered', '2026-11-01 10:00:00+00', '2026-11-05 10:00:00+00', 'z', 4, now()),"
+        " (2, 'not_found', NULL, NULL, NULL, 0, now())"
+    )
+    conn.close()
+
+
+def test_version_1_database_gets_the_event_digest(tmp_path: Path) -> None:
+    from collector.store.state import DIGEST_COLUMNS, refresh_event_digest
+
+    path = tmp_path / "v1.duckdb"
+    _version_1_db(path)
+    columns = ", ".join(DIGEST_COLUMNS)
+    with Store.open(path) as store:
+        assert store.schema_version() == LATEST_VERSION
+        events = store.query("SELECT * FROM events ORDER BY event_key")
+        migrated = store.query(f"SELECT shipment_id, {columns} FROM tracking_state ORDER BY 1")
+        refresh_event_digest(store.conn)
+        assert store.query(f"SELECT shipment_id, {columns} FROM tracking_state ORDER BY 1") == (
+            migrated
+        )
+        # Evidence is never rewritten.
+        assert store.query("SELECT * FROM events ORDER BY event_key") == events
+        row = store.frame(
+            "SELECT last_event_key, last_event_poll_id, last_event_description, "
+            "delivery_event_key, delivery_city, delivery_postcode, delivery_utc_offset "
+            "FROM tracking_state WHERE shipment_id = 1"
+        ).row(0)
+    # The latest timed event ('c' wins the tie with 'b'); timeless 'z' counts as oldest.
+    assert row == ("c", 2, None, "c", None, "28013", 60)

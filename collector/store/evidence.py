@@ -40,6 +40,7 @@ import polars as pl
 from collector.carriers.base import BatchOutcome, Outcome, Result
 from collector.config import PollConfig
 from collector.store import Store
+from collector.store.state import DIGEST_COLUMNS, event_digest_sql
 
 #: chain_hash of the (absent) row before the first poll.
 GENESIS = ""
@@ -203,28 +204,18 @@ RESULT_SCHEMA: dict[str, Any] = {
 }
 
 # One statement recomputes the state of every shipment of the batch from its
-# events and the batch's final result per shipment.
-_STATE_SQL = """
+# events and the batch's final result per shipment; the event-derived columns are
+# collector.store.state's digest (the same definition the migration backfilled).
+_DIGEST_COLUMNS = ", ".join(DIGEST_COLUMNS)
+_STATE_SQL = f"""
 INSERT OR REPLACE INTO tracking_state (
-    shipment_id, status, sub_status, source, source_status_raw, first_event_at,
-    last_event_at, last_event_key, delivered_at, event_count, last_poll_at,
-    last_poll_id, last_outcome, next_poll_at, consecutive_not_found, ever_found,
-    last_mile_number, last_mile_carrier, estimated_from, estimated_to, updated_at)
-WITH ev AS (
-    SELECT e.shipment_id,
-           min(e.occurred_at) AS first_event_at,
-           max(e.occurred_at) AS last_event_at,
-           arg_max(e.event_key, (e.occurred_at, e.event_key)) AS last_event_key,
-           arg_max(e.status, (e.occurred_at, e.event_key)) AS last_event_status,
-           arg_max(e.sub_status, (e.occurred_at, e.event_key)) AS last_event_sub,
-           min(e.occurred_at) FILTER (WHERE e.status = 'delivered') AS first_delivered_at,
-           count(*) AS event_count
-    FROM events e
-    WHERE e.shipment_id IN (SELECT shipment_id FROM staged_results)
-    GROUP BY e.shipment_id
+    shipment_id, status, sub_status, source, source_status_raw, {_DIGEST_COLUMNS},
+    delivered_at, last_poll_at, last_poll_id, last_outcome, next_poll_at,
+    consecutive_not_found, ever_found, last_mile_number, last_mile_carrier,
+    estimated_from, estimated_to, updated_at)
+WITH ev AS ({event_digest_sql("e.shipment_id IN (SELECT shipment_id FROM staged_results)")}
 ), merged AS (
-    SELECT r.*,
-           ev.first_event_at, ev.last_event_at, ev.last_event_key, ev.first_delivered_at,
+    SELECT r.*, ev.* EXCLUDE (shipment_id, event_count),
            coalesce(ev.event_count, 0) AS event_count,
            old.status AS old_status, old.sub_status AS old_sub_status,
            old.source_status_raw AS old_source_status_raw,
@@ -245,7 +236,7 @@ WITH ev AS (
            CASE
                WHEN r.outcome = 'ok' AND r.status IS NOT NULL THEN r.sub_status
                WHEN r.outcome = 'ok' AND ev.last_event_status IS NOT NULL
-                   THEN ev.last_event_sub
+                   THEN ev.last_event_sub_status
                WHEN r.outcome IN ('not_found', 'invalid') AND coalesce(ev.event_count, 0) = 0
                    THEN r.sub_status
                ELSE old.sub_status
@@ -275,11 +266,8 @@ SELECT shipment_id,
        CASE WHEN outcome IN ('ok', 'not_found', 'invalid')
             THEN coalesce(source_status_raw, old_source_status_raw)
             ELSE old_source_status_raw END,
-       first_event_at,
-       last_event_at,
-       last_event_key,
+       {_DIGEST_COLUMNS},
        delivered_at,
-       event_count,
        poll_at,
        poll_id,
        outcome,

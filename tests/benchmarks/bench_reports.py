@@ -35,6 +35,7 @@ from analysis.reports.facts import load_facts  # noqa: E402
 from analysis.reports.render import PackView, Renderer  # noqa: E402
 from collector.config import Settings  # noqa: E402
 from collector.store import Store  # noqa: E402
+from collector.store.state import refresh_event_digest  # noqa: E402
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 EVENTS_PER_SHIPMENT = 10
@@ -127,6 +128,8 @@ def build(store: Store, n: int) -> None:
         for sql in SQL:
             names = set(re.findall(r"\$(\w+)", sql))
             store.conn.execute(sql, {k: params[k] for k in names})
+        # The latest events' fields, as the collector keeps them in tracking_state.
+        refresh_event_digest(store.conn)
 
 
 class QueryCounter:

@@ -31,6 +31,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from collector.store import Store  # noqa: E402
+from collector.store.state import DIGEST_COLUMNS, event_digest_sql  # noqa: E402
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
 
@@ -166,27 +167,21 @@ SELECT (shipment_id - 1) // 40 + 1, shipment_id, tracking_number,
 FROM shipments
 """
 
+# tracking_state as the collector derives it: the event-derived columns from the
+# collector's own digest SQL, the rest from the single poll each shipment had.
 _STATE_SQL = f"""
-INSERT INTO tracking_state (shipment_id, status, sub_status, source, first_event_at,
-    last_event_at, last_event_key, delivered_at, event_count, last_poll_at, last_poll_id,
-    last_outcome, consecutive_not_found, ever_found, updated_at)
+INSERT INTO tracking_state (shipment_id, status, sub_status, source, {", ".join(DIGEST_COLUMNS)},
+    delivered_at, last_poll_at, last_poll_id, last_outcome, consecutive_not_found, ever_found,
+    updated_at)
 SELECT s.shipment_id,
        CASE WHEN {_KIND.replace("s *", "s.shipment_id *")} = 7 THEN 'expired'
-            ELSE coalesce(e.last_status, 'not_found') END,
-       e.last_sub, '17track', e.first_at, e.last_at, e.last_key, e.delivered_at,
-       coalesce(e.n, 0), $now - INTERVAL 6 HOUR, (s.shipment_id - 1) // 40 + 1,
-       CASE WHEN e.n IS NULL THEN 'not_found' ELSE 'ok' END,
-       CASE WHEN e.n IS NULL THEN 3 ELSE 0 END, e.n IS NOT NULL, $now
+            ELSE coalesce(e.last_event_status, 'not_found') END,
+       e.last_event_sub_status, '17track', {", ".join(f"e.{c}" for c in DIGEST_COLUMNS)},
+       e.first_delivered_at, $now - INTERVAL 6 HOUR, (s.shipment_id - 1) // 40 + 1,
+       CASE WHEN e.event_count IS NULL THEN 'not_found' ELSE 'ok' END,
+       CASE WHEN e.event_count IS NULL THEN 3 ELSE 0 END, e.event_count IS NOT NULL, $now
 FROM shipments s
-LEFT JOIN (
-    SELECT shipment_id, min(occurred_at) AS first_at, max(occurred_at) AS last_at,
-           arg_max(event_key, occurred_at) AS last_key,
-           arg_max(status, occurred_at) AS last_status,
-           arg_max(sub_status, occurred_at) AS last_sub,
-           min(occurred_at) FILTER (WHERE status = 'delivered') AS delivered_at,
-           count(*) AS n
-    FROM events GROUP BY shipment_id
-) e USING (shipment_id)
+LEFT JOIN ({event_digest_sql()}) e USING (shipment_id)
 """
 
 

@@ -21,6 +21,7 @@ from analysis.flags import Evaluation, compute_flags, evaluate_flags
 from collector.clock import parse_instant
 from collector.config import RulesConfig, Settings
 from collector.store import Store
+from collector.store.state import refresh_event_digest
 
 NOW = "2026-11-28T12:00:00Z"
 
@@ -249,6 +250,8 @@ class World:
             """,
             {"sid": sid},
         )
+        # The latest event's fields, the way the collector keeps them.
+        refresh_event_digest(conn, "shipment_id = $sid", {"sid": sid})
         if overrides:
             sets = ", ".join(f"{k} = ?" for k in overrides)
             values = [
