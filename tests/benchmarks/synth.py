@@ -167,6 +167,9 @@ SELECT (shipment_id - 1) // 40 + 1, shipment_id, tracking_number,
 FROM shipments
 """
 
+_DIGEST = ", ".join(
+    "coalesce(e.event_count, 0)" if c == "event_count" else f"e.{c}" for c in DIGEST_COLUMNS
+)
 # tracking_state as the collector derives it: the event-derived columns from the
 # collector's own digest SQL, the rest from the single poll each shipment had.
 _STATE_SQL = f"""
@@ -176,7 +179,7 @@ INSERT INTO tracking_state (shipment_id, status, sub_status, source, {", ".join(
 SELECT s.shipment_id,
        CASE WHEN {_KIND.replace("s *", "s.shipment_id *")} = 7 THEN 'expired'
             ELSE coalesce(e.last_event_status, 'not_found') END,
-       e.last_event_sub_status, '17track', {", ".join(f"e.{c}" for c in DIGEST_COLUMNS)},
+       e.last_event_sub_status, '17track', {_DIGEST},
        e.first_delivered_at, $now - INTERVAL 6 HOUR, (s.shipment_id - 1) // 40 + 1,
        CASE WHEN e.event_count IS NULL THEN 'not_found' ELSE 'ok' END,
        CASE WHEN e.event_count IS NULL THEN 3 ELSE 0 END, e.event_count IS NOT NULL, $now
