@@ -2,8 +2,10 @@
 
 Every rule of the catalogue (ARCHITECTURE.md, "Flags") is one set-oriented SQL
 query over *all* shipments: the rules read ``shipments``, ``tracking_state`` (the
-collector's current picture of each shipment), ``events`` (only for the shipments a
-rule needs details of) and ``poll_results`` (what each source answered). Thresholds
+collector's current picture of each shipment, with the fields of its latest event
+and latest delivery scan), ``poll_results`` (what each source answered) and
+``events`` only for ``scan_before_order`` (every scan before the order is
+evidence), of the few shipments whose first event precedes the order. Thresholds
 come from ``[rules]`` (:class:`collector.config.RulesConfig`; the README names the
 source of each default). A rule's "N days" are complete at the same clock time N
 days later: at that instant the flag is raised (``>=``).
@@ -25,10 +27,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import duckdb
 import polars as pl
 
 from collector.config import RulesConfig, Settings
@@ -142,15 +147,17 @@ def evaluate_flags(store: Store, now: datetime, settings: Settings) -> Evaluatio
     """Compute every flag at ``now`` and record the result in the flag history.
 
     Re-evaluating without new data raises and clears nothing (only
-    ``confirmed_at`` moves to ``now``).
+    ``confirmed_at`` moves to ``now``). The flag set is staged in a temporary
+    table that the history writes read directly (no row goes through Python).
     """
-    current = compute_flags(store, now, settings.rules)
-    changes = apply_flag_evaluation(store, current, now)
+    with _staged_flags(store, now, settings.rules) as table:
+        changes = apply_flag_evaluation(store, table, now)
+        current = _fetch(store, table)
     return Evaluation(
         now=now,
         current=current,
-        raised=_with_orders(store, changes.raised),
-        cleared=_with_orders(store, changes.cleared),
+        raised=changes.raised,
+        cleared=changes.cleared,
         confirmed=changes.confirmed,
         written=changes.written,
     )
@@ -161,23 +168,41 @@ def compute_flags(store: Store, now: datetime, rules: RulesConfig) -> pl.DataFra
 
     Columns: ``shipment_id, code, severity, threshold, detail, evidence`` (evidence is
     JSON text ``{"event_keys": [...], "poll_ids": [...]}``, plus ``shipment_ids``
-    for ``number_reused``).
+    for ``number_reused``), sorted by shipment and code.
     """
+    with _staged_flags(store, now, rules) as table:
+        return _fetch(store, table)
+
+
+@contextmanager
+def _staged_flags(store: Store, now: datetime, rules: RulesConfig) -> Iterator[str]:
+    """Run :func:`flags_statements` into temporary tables; yields the name of the
+    one that holds the flag set (dropped, with the stages, on exit)."""
     conn = store.conn
     params = _params(now, rules)
     made: list[str] = []
     try:
         for table, sql in flags_statements():
             used = {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
-            if table is None:
-                frame: pl.DataFrame = conn.execute(sql, used).pl()
-            else:
-                conn.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}", used)
-                made.append(table)
+            made.append(table or "_pf_flags")
+            conn.execute(f"CREATE OR REPLACE TEMP TABLE {made[-1]} AS {sql}", used)
+        # The stages are not needed any more: free their memory first.
+        while len(made) > 1:
+            conn.execute(f"DROP TABLE IF EXISTS temp.{made.pop(0)}")
+        yield made[0]
     finally:
-        for table in made:
-            conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
-    return frame.sort("shipment_id", "code")
+        # Temporary tables end with the connection anyway: a failed drop (e.g. in a
+        # transaction a failure aborted) must not hide the error that got us here.
+        with suppress(duckdb.Error):
+            for table in made:
+                conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
+
+
+def _fetch(store: Store, table: str) -> pl.DataFrame:
+    frame: pl.DataFrame = store.conn.execute(
+        f"SELECT * FROM {table} ORDER BY shipment_id, code"
+    ).pl()
+    return frame
 
 
 def _days(value: float) -> timedelta:
@@ -225,11 +250,11 @@ def _sql_str(value: str) -> str:
 
 # --- SQL building blocks ---------------------------------------------------------
 #
-# Performance: the rules read tracking_state (one row per shipment) for everything
-# they decide on; events are read only to describe a flag, by aggregates behind an
-# ``shipment_id IN (...)`` filter on the few shipments that need it (the scan then
-# fetches the wide columns only for their events), and text is formatted once per
-# flag, never per event.
+# Performance (docs/perf-flags.md): the rules read tracking_state (one row per
+# shipment) both to decide and to describe, with the latest event's and the latest
+# delivery scan's fields that the collector keeps there; events are read only for
+# scan_before_order, behind a ``shipment_id IN (...)`` filter on the few shipments
+# whose first event precedes their order; text is formatted once per flag.
 
 # An event's raw fields, picked by an aggregate; described once afterwards as
 # 'Departed from sorting center', Guangzhou, 2026-10-24 (its local date).
@@ -238,10 +263,25 @@ EVENT_RAW = (
     "utc_offset := e.utc_offset_minutes, what := coalesce(e.description, e.raw_status, "
     "e.status), place := coalesce(e.city, e.location))"
 )
-RAW_TEXT = (
-    "concat_ws(', ', '''' || r.what || '''', r.place, "
-    "strftime(make_timestamp(epoch_us(r.at) + coalesce(r.utc_offset, 0)::BIGINT * 60000000), "
-    "'%Y-%m-%d'))"
+
+
+def _event_text(what: str, place: str, at: str, utc_offset: str) -> str:
+    """SQL describing an event once: 'Departed from sorting center', Guangzhou,
+    2026-10-24 (the date at the event's own offset)."""
+    return (
+        f"concat_ws(', ', '''' || {what} || '''', {place}, "
+        f"strftime(make_timestamp(epoch_us({at}) + coalesce({utc_offset}, 0)::BIGINT "
+        "* 60000000), '%Y-%m-%d'))"
+    )
+
+
+RAW_TEXT = _event_text("r.what", "r.place", "r.at", "r.utc_offset")
+# The latest event, as tracking_state (``t``) keeps it.
+LAST_TEXT = _event_text(
+    "coalesce(t.last_event_description, t.last_event_raw_status, t.last_event_status)",
+    "coalesce(t.last_event_city, t.last_event_location)",
+    "t.last_event_at",
+    "t.last_event_utc_offset",
 )
 EVENT_ORDER = "struct_pack(at := e.occurred_at, k := e.event_key)"
 
@@ -288,7 +328,7 @@ def _evidence(keys: str, polls: str, extra: str = "") -> str:
         "to_json(struct_pack("
         f"event_keys := list_filter(CAST({keys} AS VARCHAR[]), x -> x IS NOT NULL), "
         f"poll_ids := list_distinct(list_filter(CAST({polls} AS BIGINT[]), x -> x IS NOT NULL))"
-        f"{extra}))::VARCHAR"
+        f"{extra}))"
     )
 
 
@@ -356,21 +396,29 @@ def flags_statements() -> list[tuple[str | None, str]]:
         (
             "_pf_base",
             """
-    -- Narrow on purpose: the text columns are fetched only for flagged shipments.
-    SELECT s.shipment_id, s.number_verdict,
-           coalesce(s.carrier_mismatch, false) AS carrier_mismatch,
-           s.ordered_at, coalesce(s.shipped_at, s.ordered_at) AS shipped_ref,
-           s.promised_to, s.protection_ends_at, s.destination_country AS dest_country,
-           coalesce(t.status, 'unknown') AS status, t.sub_status, t.source AS state_source,
-           t.source_status_raw, t.first_event_at, t.last_event_at, t.last_poll_id,
-           coalesce(t.status = 'delivered', false) AS delivered,
-           t.shipment_id IS NOT NULL AS has_state,
-           (coalesce(t.event_count, 0) = 0 AND NOT coalesce(t.ever_found, false)
-            AND t.last_event_at IS NULL) AS never_found,
-           (s.number_format IS NULL AND s.courier IS NULL
-            AND coalesce(s.number_verdict, 'unknown') = 'unknown') AS no_format
-    FROM shipments s
-    LEFT JOIN tracking_state t USING (shipment_id)
+    -- Narrow on purpose (text is fetched only for flagged shipments), and only the
+    -- shipments a rule below may flag: a delivered parcel is flagged only for its
+    -- number (verdict, sources' answers), an early first scan, its delivery place
+    -- (_pf_place) or a reused number (_pf_reused), which read other tables.
+    SELECT * FROM (
+        SELECT s.shipment_id, s.number_verdict,
+               coalesce(s.carrier_mismatch, false) AS carrier_mismatch,
+               s.ordered_at, coalesce(s.shipped_at, s.ordered_at) AS shipped_ref,
+               s.promised_to, s.protection_ends_at, s.destination_country AS dest_country,
+               coalesce(t.status, 'unknown') AS status, t.sub_status, t.source AS state_source,
+               t.source_status_raw, t.first_event_at, t.last_event_at, t.last_poll_id,
+               coalesce(t.status = 'delivered', false) AS delivered,
+               t.shipment_id IS NOT NULL AS has_state,
+               (coalesce(t.event_count, 0) = 0 AND NOT coalesce(t.ever_found, false)
+                AND t.last_event_at IS NULL) AS never_found,
+               (s.number_format IS NULL AND s.courier IS NULL
+                AND coalesce(s.number_verdict, 'unknown') = 'unknown') AS no_format
+        FROM shipments s
+        LEFT JOIN tracking_state t USING (shipment_id)
+    )
+    WHERE NOT delivered OR never_found OR number_verdict = 'invalid' OR no_format
+       OR carrier_mismatch OR NOT has_state
+       OR epoch_us(first_event_at) < epoch_us(ordered_at) - $scan_tolerance_us
 """,
         ),
         (
@@ -420,32 +468,20 @@ answers AS (
 """,
         ),
         (
-            # The latest event of the shipments whose flag text needs it: a narrow
-            # scan picks its rowid (ties broken by rowid, so the pick is stable),
-            # then only those rows are read whole.
-            "_pf_last_pick",
-            """
-    SELECT shipment_id,
-           CAST(max(epoch_us(occurred_at)::HUGEINT * 1099511627776 + rowid)
-                % 1099511627776 AS BIGINT) AS rid
-    FROM events
-    WHERE occurred_at IS NOT NULL AND shipment_id IN (
+            # The latest event of the shipments whose flag text needs it, as the
+            # collector copied it into tracking_state (no event is read).
+            "_pf_last",
+            f"""
+    SELECT t.shipment_id,
+           struct_pack(key := t.last_event_key, poll := t.last_event_poll_id,
+                       text := {LAST_TEXT}) AS ev
+    FROM tracking_state t
+    WHERE t.last_event_at IS NOT NULL AND t.shipment_id IN (
         SELECT shipment_id FROM _pf_base
         WHERE NOT delivered AND last_event_at IS NOT NULL
           AND (status IN ('info_received', 'exception', 'delivery_failed', 'returning',
                           'returned', 'expired')
                OR last_event_at <= $now - $stalled))
-    GROUP BY shipment_id
-""",
-        ),
-        (
-            "_pf_last",
-            f"""
-    SELECT p.shipment_id,
-           struct_pack(key := r.key, poll := r.poll, text := {RAW_TEXT}) AS ev
-    FROM (SELECT rowid AS rid, {EVENT_RAW} AS r FROM events e
-          WHERE rowid IN (SELECT rid FROM _pf_last_pick)) x
-    JOIN _pf_last_pick p USING (rid)
 """,
         ),
         (
@@ -487,37 +523,31 @@ answers AS (
             f"""
 WITH
 exonyms(alias, canon) AS (VALUES {_exonyms_values()}),
--- Delivery scans that do not name the destination exactly (most do: settled by a
--- plain comparison), of shipments delivered now.
+-- The latest delivery scan (tracking_state keeps its fields) when it does not name
+-- the destination exactly (most do: settled by a plain comparison), of shipments
+-- delivered now.
 quick AS MATERIALIZED (
-    SELECT e.shipment_id, e.event_key AS ev_key, e.first_poll_id AS ev_poll,
-           e.occurred_at AS ev_at, e.utc_offset_minutes AS ev_offset,
-           e.country AS raw_country, e.postcode AS raw_postcode, e.city AS raw_city,
-           e.state AS raw_state, e.location AS raw_location, b.dest_country,
+    SELECT t.shipment_id, t.delivery_event_key AS ev_key, t.delivery_event_poll_id AS ev_poll,
+           t.delivery_event_at AS ev_at, t.delivery_utc_offset AS ev_offset,
+           t.delivery_country AS raw_country, t.delivery_postcode AS raw_postcode,
+           t.delivery_city AS raw_city, t.delivery_state AS raw_state,
+           t.delivery_location AS raw_location, s.destination_country AS dest_country,
            nullif(trim(s.destination_postcode), '') AS dest_postcode,
            nullif(trim(s.destination_city), '') AS dest_city
-    FROM events e JOIN shipments s USING (shipment_id) JOIN _pf_base b USING (shipment_id)
-    WHERE e.status = 'delivered' AND e.occurred_at IS NOT NULL AND b.delivered
-      AND NOT (coalesce(e.country = s.destination_country, true)
-               AND coalesce(e.postcode = s.destination_postcode,
-                            coalesce(e.city, split_part(e.location, ',', 1))
+    FROM tracking_state t JOIN shipments s USING (shipment_id)
+    WHERE t.status = 'delivered' AND t.delivery_event_at IS NOT NULL
+      AND NOT (coalesce(t.delivery_country = s.destination_country, true)
+               AND coalesce(t.delivery_postcode = s.destination_postcode,
+                            coalesce(t.delivery_city, split_part(t.delivery_location, ',', 1))
                                 = s.destination_city,
                             true))
-),
--- Only the latest delivery scan of a shipment counts.
-latest AS (
-    SELECT e.shipment_id, max(struct_pack(a := e.occurred_at, k := e.event_key)) AS top
-    FROM events e
-    WHERE e.status = 'delivered' AND e.shipment_id IN (SELECT shipment_id FROM quick)
-    GROUP BY e.shipment_id
 ),
 place_raw AS (
     SELECT q.shipment_id, q.dest_country, q.dest_postcode, q.dest_city, q.ev_key, q.ev_poll,
            q.ev_at, q.ev_offset, {_country_key("q.raw_country")} AS ev_country,
            {ev_postcode} AS ev_postcode, {ev_city} AS ev_city,
            nullif(trim(q.raw_state), '') AS ev_state
-    FROM quick q JOIN latest l USING (shipment_id)
-    WHERE l.top = struct_pack(a := q.ev_at, k := q.ev_key)
+    FROM quick q
 ),
 place_keys AS (
     SELECT q.*,
@@ -708,7 +738,7 @@ SELECT b.shipment_id, 'scan_before_order', 'critical', $t_scan,
 FROM _pf_base b JOIN _pf_early x USING (shipment_id)
 
 UNION ALL
-SELECT b.shipment_id, 'number_reused',
+SELECT u.shipment_id, 'number_reused',
        CASE WHEN u.same_parcel THEN 'info' ELSE 'warning' END, $t_reuse,
        'the same number is on ' || CASE WHEN len(u.others) = 1 THEN 'order '
                                         ELSE len(u.others)::VARCHAR || ' other orders: ' END
@@ -717,7 +747,7 @@ SELECT b.shipment_id, 'number_reused',
                THEN ' (same store and destination: possibly one parcel for several orders)'
                ELSE '' END,
        {_evidence("[]", "[]", ", shipment_ids := u.other_ids")}
-FROM _pf_base b JOIN _pf_reused u USING (shipment_id)
+FROM _pf_reused u
 
 UNION ALL
 SELECT b.shipment_id, 'returned', 'critical', NULL,
@@ -773,21 +803,6 @@ def flag_history(
     raised_at, confirmed_at, cleared_at, threshold, detail, evidence``.
     """
     return store.frame(_HISTORY_SQL, {"cleared": include_cleared, "archived": include_archived})
-
-
-def _with_orders(store: Store, rows: pl.DataFrame) -> pl.DataFrame:
-    """Add order_id and tracking_number to flag rows (a join in DuckDB, not a loop)."""
-    conn = store.conn
-    conn.register("_pf_rows", rows.to_arrow())
-    try:
-        joined: pl.DataFrame = conn.execute(
-            "SELECT r.*, s.order_id, s.tracking_number FROM _pf_rows r "
-            "LEFT JOIN shipments s USING (shipment_id) ORDER BY r.flag_id NULLS LAST, "
-            "r.shipment_id, r.code"
-        ).pl()
-    finally:
-        conn.unregister("_pf_rows")
-    return joined
 
 
 # --- listing ---------------------------------------------------------------------

@@ -19,6 +19,7 @@ backwards: an evaluation at an instant earlier than the latest one recorded (a
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -41,9 +42,10 @@ _FLAG_ROW = (
 class FlagChanges:
     """What one evaluation changed in ``flags``.
 
-    ``raised`` and ``cleared`` hold flag rows (``flag_id`` ... ``evidence``);
-    ``written`` is False when the evaluation was earlier than the latest recorded
-    one, in which case the frames say what *would* change and nothing was stored.
+    ``raised`` and ``cleared`` hold flag rows (``flag_id`` ... ``evidence``) with the
+    shipment's ``order_id`` and ``tracking_number``; ``written`` is False when the
+    evaluation was earlier than the latest recorded one, in which case the frames
+    say what *would* change (raised rows have no ``flag_id``) and nothing was stored.
     """
 
     raised: pl.DataFrame
@@ -61,90 +63,104 @@ def latest_evaluation(store: Store) -> datetime | None:
 
 
 def apply_flag_evaluation(
-    store: Store, current: pa.Table | pl.DataFrame, now: datetime
+    store: Store, current: pa.Table | pl.DataFrame | str, now: datetime
 ) -> FlagChanges:
     """Record the flag set ``current`` (one row per shipment and code) as of ``now``.
 
-    ``current`` has the columns of :data:`FLAG_SET_COLUMNS`; ``evidence`` is a JSON
-    text. Returns the raised and cleared rows; see the module docstring for the rules.
+    ``current`` has the columns of :data:`FLAG_SET_COLUMNS` (``evidence`` is a JSON
+    text): a frame, or the name of a table or view on this connection, e.g. the
+    temporary table an evaluation staged (then no row leaves DuckDB to be written).
+    Returns the raised and cleared rows; see the module docstring for the rules.
     """
-    table = current.to_arrow() if isinstance(current, pl.DataFrame) else current
-    table = table.select(list(FLAG_SET_COLUMNS))
     conn = store.conn
+    if isinstance(current, str):
+        source = current
+    else:
+        table = current.to_arrow() if isinstance(current, pl.DataFrame) else current
+        conn.register("_fw_current", table.select(list(FLAG_SET_COLUMNS)))
+        source = "_fw_current"
     latest = latest_evaluation(store)
     write = latest is None or now >= latest
-    conn.register("current_flags", table)
     try:
-        if not write:
-            return FlagChanges(
-                raised=_frame(conn, _NEW_SQL, now),
-                cleared=_frame(conn, _GONE_SQL, now),
-                confirmed=0,
-                written=False,
-            )
-        with store.transaction():
-            cleared = _frame(
-                conn,
-                "UPDATE flags SET cleared_at = $now WHERE cleared_at IS NULL AND NOT EXISTS "
-                "(SELECT 1 FROM current_flags c WHERE c.shipment_id = flags.shipment_id "
-                f"AND c.code = flags.code) RETURNING {_FLAG_ROW}",
-                now,
-            )
-            confirmed_row = conn.execute(
-                """
-                UPDATE flags SET confirmed_at = $now, severity = c.severity,
-                    threshold = c.threshold, detail = c.detail, evidence = c.evidence::JSON
-                FROM current_flags c
-                WHERE flags.cleared_at IS NULL AND flags.shipment_id = c.shipment_id
-                  AND flags.code = c.code
-                  AND (flags.confirmed_at < $now
-                       OR flags.severity IS DISTINCT FROM c.severity
-                       OR flags.threshold IS DISTINCT FROM c.threshold
-                       OR flags.detail IS DISTINCT FROM c.detail
-                       OR flags.evidence::VARCHAR IS DISTINCT FROM c.evidence::JSON::VARCHAR)
-                """,
-                {"now": now},
-            ).fetchone()
-            raised = _frame(
-                conn,
-                "INSERT INTO flags (shipment_id, code, severity, raised_at, confirmed_at, "
-                "threshold, detail, evidence) "
-                "SELECT shipment_id, code, severity, $now, $now, threshold, detail, "
-                f"evidence::JSON FROM ({_NEW_SQL}) RETURNING {_FLAG_ROW}",
-                now,
-            )
+        with store.transaction() if write else nullcontext():
+            # The changes are staged first, so that the frames returned come from the
+            # same tables the writes read (with the order id joined in DuckDB).
+            new_id = "nextval('flag_id_seq')" if write else "NULL::BIGINT"
+            conn.execute(_NEW_SQL.format(source=source, new_id=new_id), {"now": now})
+            conn.execute(_GONE_SQL.format(source=source), {"now": now})
+            confirmed = 0
+            if write:
+                conn.execute(
+                    "UPDATE flags SET cleared_at = $now "
+                    "WHERE flag_id IN (SELECT flag_id FROM _fw_gone)",
+                    {"now": now},
+                )
+                for sql in (_CHANGE_SQL, _CONFIRM_SQL):
+                    row = conn.execute(sql.format(source=source), {"now": now}).fetchone()
+                    confirmed += int(row[0]) if row else 0
+                conn.execute(f"INSERT INTO flags ({_FLAG_COLUMNS}) SELECT * FROM _fw_new")
+            raised = _with_orders(conn, "_fw_new")
+            cleared = _with_orders(conn, "_fw_gone")
     finally:
-        conn.unregister("current_flags")
-    return FlagChanges(
-        raised=raised.sort("flag_id"),
-        cleared=cleared.sort("flag_id"),
-        confirmed=int(confirmed_row[0]) if confirmed_row else 0,
-        written=True,
-    )
+        for name in ("_fw_new", "_fw_gone"):
+            conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
+        if source == "_fw_current":
+            conn.unregister("_fw_current")
+    return FlagChanges(raised=raised, cleared=cleared, confirmed=confirmed, written=write)
 
 
-# Flags in the new set with no open row (what would be raised).
+_FLAG_COLUMNS = (
+    "flag_id, shipment_id, code, severity, raised_at, confirmed_at, cleared_at, "
+    "threshold, detail, evidence"
+)
+
+# Flags in the new set with no open row (what is raised).
 _NEW_SQL = """
-SELECT NULL::BIGINT AS flag_id, c.shipment_id, c.code, c.severity,
+CREATE OR REPLACE TEMP TABLE _fw_new AS
+SELECT {new_id} AS flag_id, c.shipment_id, c.code, c.severity,
        $now::TIMESTAMPTZ AS raised_at, $now::TIMESTAMPTZ AS confirmed_at,
-       NULL::TIMESTAMPTZ AS cleared_at, c.threshold, c.detail, c.evidence
-FROM current_flags c
-WHERE NOT EXISTS (SELECT 1 FROM flags f WHERE f.cleared_at IS NULL
-                  AND f.shipment_id = c.shipment_id AND f.code = c.code)
+       NULL::TIMESTAMPTZ AS cleared_at, c.threshold, c.detail, c.evidence::JSON AS evidence
+FROM (SELECT * FROM {source} c
+      WHERE NOT EXISTS (SELECT 1 FROM flags f WHERE f.cleared_at IS NULL
+                        AND f.shipment_id = c.shipment_id AND f.code = c.code)
+      ORDER BY c.shipment_id, c.code) c
 """
-# Open rows whose flag is not in the new set (what would be cleared).
+# Open rows whose flag is not in the new set (what is cleared).
 _GONE_SQL = f"""
+CREATE OR REPLACE TEMP TABLE _fw_gone AS
 SELECT {_FLAG_ROW.replace("cleared_at", "$now::TIMESTAMPTZ AS cleared_at")}
 FROM flags WHERE cleared_at IS NULL AND NOT EXISTS
-    (SELECT 1 FROM current_flags c WHERE c.shipment_id = flags.shipment_id
+    (SELECT 1 FROM {{source}} c WHERE c.shipment_id = flags.shipment_id
      AND c.code = flags.code)
+"""
+# Open rows still in the set whose severity, threshold, detail or evidence changed
+# take the evaluation's; then every other one is confirmed at now (two statements:
+# most rows change only confirmed_at, and an UPDATE costs per column it sets).
+_CHANGE_SQL = """
+UPDATE flags SET confirmed_at = $now, severity = c.severity,
+    threshold = c.threshold, detail = c.detail, evidence = c.evidence::JSON
+FROM {source} c
+WHERE flags.cleared_at IS NULL AND flags.shipment_id = c.shipment_id
+  AND flags.code = c.code
+  AND (flags.severity IS DISTINCT FROM c.severity
+       OR flags.threshold IS DISTINCT FROM c.threshold
+       OR flags.detail IS DISTINCT FROM c.detail
+       OR flags.evidence::VARCHAR IS DISTINCT FROM c.evidence::VARCHAR)
+"""
+_CONFIRM_SQL = """
+UPDATE flags SET confirmed_at = $now
+WHERE cleared_at IS NULL AND confirmed_at < $now
+  AND EXISTS (SELECT 1 FROM {source} c WHERE c.shipment_id = flags.shipment_id
+              AND c.code = flags.code)
 """
 
 
-def _frame(conn: Any, sql: str, now: datetime) -> pl.DataFrame:
-    # execute() runs a statement exactly once (a relation from sql() might re-run a
-    # RETURNING statement when fetched).
-    frame: pl.DataFrame = conn.execute(sql, {"now": now}).pl()
+def _with_orders(conn: Any, table: str) -> pl.DataFrame:
+    frame: pl.DataFrame = conn.execute(
+        f"SELECT r.*, s.order_id, s.tracking_number FROM {table} r "
+        "LEFT JOIN shipments s USING (shipment_id) "
+        "ORDER BY r.flag_id NULLS LAST, r.shipment_id, r.code"
+    ).pl()
     return frame
 
 
