@@ -399,7 +399,7 @@ def flags_statements() -> list[tuple[str | None, str]]:
     -- Narrow on purpose (text is fetched only for flagged shipments), and only the
     -- shipments a rule below may flag: a delivered parcel is flagged only for its
     -- number (verdict, sources' answers), an early first scan, its delivery place
-    -- (_pf_place) or a reused number (_pf_reused), which read other tables.
+    -- or a reused number (_pf_reused, from shipments alone).
     SELECT * FROM (
         SELECT s.shipment_id, s.number_verdict,
                coalesce(s.carrier_mismatch, false) AS carrier_mismatch,
@@ -412,12 +412,21 @@ def flags_statements() -> list[tuple[str | None, str]]:
                (coalesce(t.event_count, 0) = 0 AND NOT coalesce(t.ever_found, false)
                 AND t.last_event_at IS NULL) AS never_found,
                (s.number_format IS NULL AND s.courier IS NULL
-                AND coalesce(s.number_verdict, 'unknown') = 'unknown') AS no_format
+                AND coalesce(s.number_verdict, 'unknown') = 'unknown') AS no_format,
+               -- The latest delivery scan does not name the destination exactly (most
+               -- do: settled here by a plain comparison; _pf_place looks closer).
+               (t.status = 'delivered' AND t.delivery_event_at IS NOT NULL
+                AND NOT (coalesce(t.delivery_country = s.destination_country, true)
+                         AND coalesce(t.delivery_postcode = s.destination_postcode,
+                                      coalesce(t.delivery_city,
+                                               split_part(t.delivery_location, ',', 1))
+                                          = s.destination_city,
+                                      true))) AS place_suspect
         FROM shipments s
         LEFT JOIN tracking_state t USING (shipment_id)
     )
     WHERE NOT delivered OR never_found OR number_verdict = 'invalid' OR no_format
-       OR carrier_mismatch OR NOT has_state
+       OR carrier_mismatch OR NOT has_state OR place_suspect
        OR epoch_us(first_event_at) < epoch_us(ordered_at) - $scan_tolerance_us
 """,
         ),
@@ -523,9 +532,9 @@ answers AS (
             f"""
 WITH
 exonyms(alias, canon) AS (VALUES {_exonyms_values()}),
--- The latest delivery scan (tracking_state keeps its fields) when it does not name
--- the destination exactly (most do: settled by a plain comparison), of shipments
--- delivered now.
+-- The latest delivery scan (tracking_state keeps its fields) of the shipments
+-- delivered now whose scan does not name the destination exactly (_pf_base).
+suspects AS (SELECT shipment_id FROM _pf_base WHERE place_suspect),
 quick AS MATERIALIZED (
     SELECT t.shipment_id, t.delivery_event_key AS ev_key, t.delivery_event_poll_id AS ev_poll,
            t.delivery_event_at AS ev_at, t.delivery_utc_offset AS ev_offset,
@@ -534,13 +543,8 @@ quick AS MATERIALIZED (
            t.delivery_location AS raw_location, s.destination_country AS dest_country,
            nullif(trim(s.destination_postcode), '') AS dest_postcode,
            nullif(trim(s.destination_city), '') AS dest_city
-    FROM tracking_state t JOIN shipments s USING (shipment_id)
-    WHERE t.status = 'delivered' AND t.delivery_event_at IS NOT NULL
-      AND NOT (coalesce(t.delivery_country = s.destination_country, true)
-               AND coalesce(t.delivery_postcode = s.destination_postcode,
-                            coalesce(t.delivery_city, split_part(t.delivery_location, ',', 1))
-                                = s.destination_city,
-                            true))
+    FROM (SELECT * FROM tracking_state WHERE shipment_id IN (FROM suspects)) t
+    JOIN (SELECT * FROM shipments WHERE shipment_id IN (FROM suspects)) s USING (shipment_id)
 ),
 place_raw AS (
     SELECT q.shipment_id, q.dest_country, q.dest_postcode, q.dest_city, q.ev_key, q.ev_poll,
