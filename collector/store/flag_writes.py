@@ -81,28 +81,31 @@ def apply_flag_evaluation(
         source = "_fw_current"
     latest = latest_evaluation(store)
     write = latest is None or now >= latest
+    params = {"now": now}
     try:
         with store.transaction() if write else nullcontext():
-            # The changes are staged first, so that the frames returned come from the
-            # same tables the writes read (with the order id joined in DuckDB).
+            # One join of the open rows with the new set says what each row becomes;
+            # the raised and cleared rows are staged from it, so that the frames
+            # returned come from the same tables the writes read.
+            conn.execute(_DIFF_SQL.format(source=source), params)
             new_id = "nextval('flag_id_seq')" if write else "NULL::BIGINT"
-            conn.execute(_NEW_SQL.format(source=source, new_id=new_id), {"now": now})
-            conn.execute(_GONE_SQL.format(source=source), {"now": now})
+            conn.execute(_NEW_SQL.format(new_id=new_id), params)
+            conn.execute(_GONE_SQL, params)
             confirmed = 0
             if write:
                 conn.execute(
                     "UPDATE flags SET cleared_at = $now "
                     "WHERE flag_id IN (SELECT flag_id FROM _fw_gone)",
-                    {"now": now},
+                    params,
                 )
                 for sql in (_CHANGE_SQL, _CONFIRM_SQL):
-                    row = conn.execute(sql.format(source=source), {"now": now}).fetchone()
+                    row = conn.execute(sql, params).fetchone()
                     confirmed += int(row[0]) if row else 0
                 conn.execute(f"INSERT INTO flags ({_FLAG_COLUMNS}) SELECT * FROM _fw_new")
             raised = _with_orders(conn, "_fw_new")
             cleared = _with_orders(conn, "_fw_gone")
     finally:
-        for name in ("_fw_new", "_fw_gone"):
+        for name in ("_fw_diff", "_fw_new", "_fw_gone"):
             conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
         if source == "_fw_current":
             conn.unregister("_fw_current")
@@ -114,44 +117,50 @@ _FLAG_COLUMNS = (
     "threshold, detail, evidence"
 )
 
-# Flags in the new set with no open row (what is raised).
+# Each open row and each flag of the new set, matched on (shipment, code): `new`
+# (no open row: raised), `gone` (not in the set: cleared), `changed` (severity,
+# threshold, detail or evidence differ) or `same`; `stale` when confirmed before now.
+_DIFF_SQL = """
+CREATE OR REPLACE TEMP TABLE _fw_diff AS
+SELECT f.flag_id, coalesce(c.shipment_id, f.shipment_id) AS shipment_id,
+       coalesce(c.code, f.code) AS code,
+       CASE WHEN f.flag_id IS NULL THEN 'new'
+            WHEN c.code IS NULL THEN 'gone'
+            WHEN f.severity IS DISTINCT FROM c.severity
+                 OR f.threshold IS DISTINCT FROM c.threshold
+                 OR f.detail IS DISTINCT FROM c.detail
+                 OR f.evidence::VARCHAR IS DISTINCT FROM c.evidence::VARCHAR THEN 'changed'
+            ELSE 'same' END AS change,
+       f.confirmed_at < $now AS stale,
+       c.severity, c.threshold, c.detail, c.evidence::JSON AS evidence
+FROM (SELECT * FROM flags WHERE cleared_at IS NULL) f
+FULL JOIN {source} c ON f.shipment_id = c.shipment_id AND f.code = c.code
+"""
+# What is raised: new rows, numbered in (shipment, code) order when written.
 _NEW_SQL = """
 CREATE OR REPLACE TEMP TABLE _fw_new AS
-SELECT {new_id} AS flag_id, c.shipment_id, c.code, c.severity,
-       $now::TIMESTAMPTZ AS raised_at, $now::TIMESTAMPTZ AS confirmed_at,
-       NULL::TIMESTAMPTZ AS cleared_at, c.threshold, c.detail, c.evidence::JSON AS evidence
-FROM (SELECT * FROM {source} c
-      WHERE NOT EXISTS (SELECT 1 FROM flags f WHERE f.cleared_at IS NULL
-                        AND f.shipment_id = c.shipment_id AND f.code = c.code)
-      ORDER BY c.shipment_id, c.code) c
+SELECT {new_id} AS flag_id, shipment_id, code, severity, $now::TIMESTAMPTZ AS raised_at,
+       $now::TIMESTAMPTZ AS confirmed_at, NULL::TIMESTAMPTZ AS cleared_at, threshold,
+       detail, evidence
+FROM (FROM _fw_diff WHERE change = 'new' ORDER BY shipment_id, code)
 """
-# Open rows whose flag is not in the new set (what is cleared).
+# What is cleared: the open rows as they will read.
 _GONE_SQL = f"""
 CREATE OR REPLACE TEMP TABLE _fw_gone AS
 SELECT {_FLAG_ROW.replace("cleared_at", "$now::TIMESTAMPTZ AS cleared_at")}
-FROM flags WHERE cleared_at IS NULL AND NOT EXISTS
-    (SELECT 1 FROM {{source}} c WHERE c.shipment_id = flags.shipment_id
-     AND c.code = flags.code)
+FROM flags WHERE flag_id IN (SELECT flag_id FROM _fw_diff WHERE change = 'gone')
 """
-# Open rows still in the set whose severity, threshold, detail or evidence changed
-# take the evaluation's; then every other one is confirmed at now (two statements:
-# most rows change only confirmed_at, and an UPDATE costs per column it sets).
+# Changed rows take the evaluation's text; the others only move confirmed_at (an
+# UPDATE costs per column it sets, and most rows change nothing else).
 _CHANGE_SQL = """
-UPDATE flags SET confirmed_at = $now, severity = c.severity,
-    threshold = c.threshold, detail = c.detail, evidence = c.evidence::JSON
-FROM {source} c
-WHERE flags.cleared_at IS NULL AND flags.shipment_id = c.shipment_id
-  AND flags.code = c.code
-  AND (flags.severity IS DISTINCT FROM c.severity
-       OR flags.threshold IS DISTINCT FROM c.threshold
-       OR flags.detail IS DISTINCT FROM c.detail
-       OR flags.evidence::VARCHAR IS DISTINCT FROM c.evidence::VARCHAR)
+UPDATE flags SET confirmed_at = $now, severity = d.severity, threshold = d.threshold,
+    detail = d.detail, evidence = d.evidence
+FROM _fw_diff d
+WHERE flags.flag_id = d.flag_id AND d.change = 'changed'
 """
 _CONFIRM_SQL = """
 UPDATE flags SET confirmed_at = $now
-WHERE cleared_at IS NULL AND confirmed_at < $now
-  AND EXISTS (SELECT 1 FROM {source} c WHERE c.shipment_id = flags.shipment_id
-              AND c.code = flags.code)
+WHERE flag_id IN (SELECT flag_id FROM _fw_diff WHERE change = 'same' AND stale)
 """
 
 
