@@ -139,9 +139,15 @@ def cli(ctx: click.Context, db_path: Path | None, config_path: Path | None) -> N
 
 @cli.command("import")
 @click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--encoding",
+    default="utf-8",
+    show_default=True,
+    help="Text encoding of FILE (a byte-order mark is fine); Excel on Windows saves cp1252.",
+)
 @pass_app
 @handle_errors
-def import_command(app: AppContext, file: Path) -> None:
+def import_command(app: AppContext, file: Path, encoding: str) -> None:
     """Add or update shipments from a CSV or JSON FILE.
 
     Each bad row is reported with its line and reason and skipped; the good rows are
@@ -152,7 +158,7 @@ def import_command(app: AppContext, file: Path) -> None:
 
     # Read and check the file before opening the database, so that an unusable
     # file never touches (or creates) it.
-    header, rows = read_rows(file)
+    header, rows = read_rows(file, encoding)
     with app.open_store() as store:
         result = import_rows(store, header, rows, name=str(file))
     for warning in result.warnings:

@@ -12,6 +12,7 @@ whole raises :class:`ImportFileError` and stores nothing::
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -90,9 +91,9 @@ class ImportResult:
         return self.inserted + self.updated + self.unchanged
 
 
-def import_file(store: Store, path: Path) -> ImportResult:
+def import_file(store: Store, path: Path, encoding: str = "utf-8") -> ImportResult:
     """Read ``path`` (CSV or JSON, by content) and store its good rows in one batch."""
-    header, rows = read_rows(path)
+    header, rows = read_rows(path, encoding)
     return import_rows(store, header, rows, name=str(path))
 
 
@@ -122,11 +123,19 @@ def import_rows(
     return result
 
 
-def read_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
+def read_rows(
+    path: Path, encoding: str = "utf-8"
+) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
     """Parse a CSV or JSON import file into its header and ``(line, row)`` pairs.
 
-    Raises :class:`ImportFileError` when the file cannot be used at all.
+    ``encoding`` is the file's text encoding (UTF-8 by default, a byte-order mark
+    allowed; spreadsheets on Windows often save ``cp1252``). Raises
+    :class:`ImportFileError` when the file cannot be used at all.
     """
+    try:
+        codec = codecs.lookup(encoding).name
+    except LookupError as exc:
+        raise ImportFileError(f"{path}: unknown encoding {encoding!r}") from exc
     try:
         size = path.stat().st_size
         if size > MAX_IMPORT_BYTES:
@@ -139,10 +148,16 @@ def read_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
     except OSError as exc:
         raise ImportFileError(f"{path}: cannot read: {exc.strerror}") from exc
     try:
-        text = data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig" if codec == "utf-8" else codec)
     except UnicodeDecodeError as exc:
+        hint = (
+            "; a spreadsheet export? try --encoding cp1252 (or the encoding it was saved in)"
+            if codec == "utf-8" and b"\x00" not in data
+            else ""
+        )
         raise ImportFileError(
-            f"{path}: not a CSV or JSON text file (not UTF-8 at byte {exc.start})"
+            f"{path}: not a CSV or JSON text file "
+            f"(not {'UTF-8' if codec == 'utf-8' else codec} at byte {exc.start}){hint}"
         ) from exc
     if "\x00" in text:
         raise ImportFileError(f"{path}: not a CSV or JSON text file (binary content)")

@@ -146,6 +146,25 @@ def test_binary_file_is_refused(tmp_path: Path) -> None:
         read_rows(path)
 
 
+def test_spreadsheet_encoding_is_named_and_readable_with_encoding(
+    tmp_path: Path, db_path: Path
+) -> None:
+    path = tmp_path / "excel.csv"
+    text = "order_id,tracking_number,ordered_at,store\r\nA1,RB123456785GB,2026-10-01,Café Zoë\r\n"
+    path.write_bytes(text.encode("cp1252"))
+    refused = run_cli("--db", str(db_path), "import", str(path))
+    assert refused.exit_code == 2
+    said = " ".join(refused.output.split())
+    assert "(not UTF-8 at byte 74); a spreadsheet export? try --encoding cp1252" in said
+    assert not db_path.exists()
+    stored = run_cli("--db", str(db_path), "import", "--encoding", "cp1252", str(path))
+    assert stored.exit_code == 0, stored.output
+    with Store.open(db_path) as store:
+        assert store.query("SELECT store FROM shipments") == [("Café Zoë",)]
+    unknown = run_cli("--db", str(db_path), "import", "--encoding", "klingon", str(path))
+    assert unknown.exit_code == 2 and "unknown encoding 'klingon'" in unknown.output
+
+
 def test_bare_dates_follow_the_destination_zone() -> None:
     assert parse_import_date("2026-11-02", "DE") == datetime(2026, 11, 1, 23, tzinfo=UTC)
     assert parse_import_date("2026-11-02", None) == datetime(2026, 11, 2, tzinfo=UTC)
