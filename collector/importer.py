@@ -111,6 +111,7 @@ def import_rows(
     result.rows = count
     result.rejected = errors
     if frame.height:
+        _warn_spreadsheet_numbers(frame, result)
         dupes = frame.filter(pl.struct("order_id", "tracking_number").is_duplicated())
         if dupes.height:
             result.warnings.append(
@@ -121,6 +122,31 @@ def import_rows(
         counts = upsert_shipments(store, frame, present_columns=present, now=clock.now())
         result.inserted, result.updated, result.unchanged = counts
     return result
+
+
+#: "9.40011E+21": what a spreadsheet shows (and saves) for a long all-digit number.
+_SCIENTIFIC = r"^\d+(?:[.,]\d+)?[eE]\+?\d+$"
+
+
+def _warn_spreadsheet_numbers(frame: pl.DataFrame, result: ImportResult) -> None:
+    """Warn about numbers a spreadsheet turned into scientific notation (digits lost).
+
+    They are stored as given (the file is the evidence), but no source will find
+    them, and the buyer should re-export the column as text.
+    """
+    mangled = frame.filter(pl.col("tracking_number_raw").str.contains(_SCIENTIFIC))
+    if not mangled.height:
+        return
+    examples = ", ".join(
+        f"order {order} ({number})"
+        for order, number in mangled.select("order_id", "tracking_number_raw").head(3).iter_rows()
+    )
+    more = f" and {mangled.height - 3} more" if mangled.height > 3 else ""
+    result.warnings.append(
+        f"{mangled.height} tracking number(s) in scientific notation, as a spreadsheet writes "
+        f"long numbers, with digits lost: {examples}{more}; stored as given, but format the "
+        "column as text and export again"
+    )
 
 
 def read_rows(

@@ -165,6 +165,24 @@ def test_spreadsheet_encoding_is_named_and_readable_with_encoding(
     assert unknown.exit_code == 2 and "unknown encoding 'klingon'" in unknown.output
 
 
+def test_numbers_a_spreadsheet_turned_into_scientific_notation_are_warned_about(
+    store: Store, tmp_path: Path
+) -> None:
+    path = csv_file(
+        tmp_path,
+        "B1,9.40011E+21,,2026-10-01,,US,\nB2,7.72986e+11,,2026-10-01,,US,\n"
+        "B3,RB123456785GB,,2026-10-01,,GB,\n",
+    )
+    result = import_file(store, path)
+    assert result.warnings == [
+        "2 tracking number(s) in scientific notation, as a spreadsheet writes long numbers, "
+        "with digits lost: order B1 (9.40011E+21), order B2 (7.72986e+11); stored as given, "
+        "but format the column as text and export again"
+    ]
+    # Evidence as received: stored, not rejected.
+    assert result.inserted == 3 and result.rejected == []
+
+
 def test_bare_dates_follow_the_destination_zone() -> None:
     assert parse_import_date("2026-11-02", "DE") == datetime(2026, 11, 1, 23, tzinfo=UTC)
     assert parse_import_date("2026-11-02", None) == datetime(2026, 11, 2, tzinfo=UTC)
