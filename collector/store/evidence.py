@@ -231,6 +231,10 @@ WITH ev AS ({event_digest_sql("e.shipment_id IN (SELECT shipment_id FROM staged_
                    THEN ev.last_event_status
                WHEN r.outcome IN ('not_found', 'invalid') AND coalesce(ev.event_count, 0) = 0
                    THEN 'not_found'
+               -- Not looked up yet (a source's "NotFound" right after registering):
+               -- that is still what the source says, not "unknown".
+               WHEN r.pending AND coalesce(ev.event_count, 0) = 0
+                   THEN coalesce(nullif(old.status, 'unknown'), 'not_found')
                ELSE coalesce(old.status, ev.last_event_status, 'unknown')
            END AS new_status,
            CASE

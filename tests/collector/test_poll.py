@@ -290,6 +290,21 @@ def test_rechecks_stop_after_the_configured_number(shipments: Path, fake: FakeSo
         ) == [(NOW,)]
 
 
+def test_a_number_not_looked_up_yet_shows_not_found_not_unknown(
+    shipments: Path, fake: FakeSources
+) -> None:
+    # 17TRACK's literal answer right after registering is "NotFound": the shipment's
+    # status says so (the poller still treats it as pending, not as a "not found").
+    fake.lookups_pending = -1
+    config = settings_from_dict({**BOTH, "poll": {"pending_rechecks": 0}})
+    poll(shipments, config, fake)
+    with Store.open(shipments) as store:
+        assert store.query(
+            "SELECT DISTINCT status, last_outcome, consecutive_not_found FROM tracking_state"
+            " WHERE source = '17track'"
+        ) == [("not_found", "ok", 0)]
+
+
 def test_new_shipments_go_first_and_limit(shipments: Path, fake: FakeSources) -> None:
     config = settings_from_dict(CAINIAO_FIRST)
     poll(shipments, config, fake)
