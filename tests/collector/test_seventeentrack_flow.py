@@ -132,23 +132,30 @@ def test_quota_on_register_stops_before_fetching() -> None:
 
 
 def test_not_found_right_after_registering_is_pending_not_evidence() -> None:
-    synced = {"tracking": {"providers": [{"latest_sync_status": "Success", "events": []}]}}
+    def looked_up(sync: str) -> dict[str, Any]:
+        return {"tracking": {"providers": [{"latest_sync_status": sync, "events": []}]}}
 
     def script(request: Request) -> tuple[int, bytes]:
         wanted = numbers_of(request)
         if request.operation == "register":
             return 200, envelope([{"number": n} for n in wanted])
         answers = [not_found(n) for n in wanted]
-        answers[-1]["track_info"].update(synced)  # C3: looked up, nothing there
+        answers[2]["track_info"].update(looked_up("Success"))  # C3: looked up, nothing there
+        answers[3]["track_info"].update(looked_up("Failure"))  # D4: its look-up failed
+        answers[4]["track_info"].update(looked_up("Pending"))  # E5: still being looked up
         return 200, envelope(answers)
 
-    out = run(FakeSender(script), ["A1", "B2", "C3"], registered=["B2"])
-    fresh, known, looked_up = out.results["A1"], out.results["B2"], out.results["C3"]
+    out = run(FakeSender(script), ["A1", "B2", "C3", "D4", "E5"], registered=["B2"])
+    fresh, known = out.results["A1"], out.results["B2"]
     assert (fresh.outcome, fresh.pending, fresh.status) == (Outcome.OK, True, None)
     assert fresh.message == "registered in this run; 17TRACK has not looked it up yet"
     # Registered in an earlier run, or looked up already: a plain "not found".
     assert (known.outcome, known.pending) == (Outcome.NOT_FOUND, False)
-    assert (looked_up.outcome, looked_up.pending) == (Outcome.NOT_FOUND, False)
+    assert [(out.results[n].outcome, out.results[n].pending) for n in ("C3", "D4", "E5")] == [
+        (Outcome.NOT_FOUND, False),
+        (Outcome.NOT_FOUND, False),
+        (Outcome.OK, True),
+    ]
 
 
 def test_whole_call_failure_on_fetch() -> None:
