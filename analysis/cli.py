@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import polars as pl
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -20,6 +20,9 @@ from rich.table import Table
 from collector import clock
 from collector.cli import AppContext, global_options, handle_errors, make_context, pass_app
 from collector.cli import cli as collector_cli
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -160,6 +163,8 @@ _SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 def print_flags_table(listing: pl.DataFrame, console: Console | None = None) -> None:
     """Render a ``list_flags`` listing: flagged shipments, most urgent first."""
     console = console or Console()
+    import polars as pl
+
     flagged = listing.filter(pl.col("flags").list.len() > 0).sort(
         ["urgency", "deadline", "order_id"], descending=[True, False, False], nulls_last=True
     )
@@ -257,6 +262,9 @@ def run(app: AppContext, quiet: bool) -> None:
     that a cron mail comes only when something changed. Exit code as `poll`: 0 ok,
     1 some source failed, 2 config error, 75 another poll holds the lock.
     """
+    from collector.poll_lock import ensure_free
+
+    ensure_free(app.db_path, command="run")  # a second poll or run answers at once
     from analysis.run import run_once
 
     result = run_once(app.db_path, app.settings, progress=False if quiet else None)

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 from rich.console import Console
@@ -21,7 +21,10 @@ from rich.console import Console
 from collector import clock
 from collector.config import Settings, find_config_path, load_settings
 from collector.errors import ParcelproofError
-from collector.store import Store, default_db_path
+from collector.paths import default_db_path
+
+if TYPE_CHECKING:
+    from collector.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,6 +53,8 @@ class AppContext:
             if busy_timeout is None
             else busy_timeout
         )
+        from collector.store import Store
+
         return Store.open(self.db_path, read_only=read_only, busy_timeout=timeout)
 
 
@@ -228,6 +233,11 @@ def poll_command(
     (<db>.poll.lock) is taken before the database is opened. Exit 0 ok, 1 some
     source failed, 2 configuration error, 75 another poll holds the lock.
     """
+    from collector.poll_lock import ensure_free
+
+    # Answer a second poll before the heavy imports below (the lock is taken for
+    # real, before the database is opened, inside run_poll).
+    ensure_free(app.db_path)
     from collector.poll import run_poll
 
     report = run_poll(

@@ -138,3 +138,14 @@ def _describe(handle: IO[str]) -> str:
         f"pid {info.get('pid', '?')} on {info.get('host', '?')}, "
         f"{info.get('command', 'poll')} started {info.get('started_at', '?')}"
     )
+
+
+def ensure_free(db_path: Path, *, wait: float = 0.5, command: str = "poll") -> None:
+    """Raise :class:`LockHeld` now if another poll holds ``db_path``'s lock.
+
+    A cheap probe that commands run before importing the poller, so that a second
+    poll answers in well under 2 s even on a cold machine; whoever then takes the
+    lock for real still goes through :meth:`PollLock.acquire`.
+    """
+    with PollLock(db_path, wait=wait, command=command):
+        pass

@@ -27,17 +27,10 @@ import duckdb
 import polars as pl
 
 from collector.errors import DatabaseBusy, SchemaTooNew, StoreError
+from collector.paths import DEFAULT_DB_PATH as DEFAULT_DB_PATH
+from collector.paths import default_db_path as default_db_path
 
-DEFAULT_DB_PATH = Path("data") / "parcelproof.duckdb"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
-
-
-def default_db_path(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """``--db``, then ``PARCELPROOF_DB``, then ``data/parcelproof.duckdb``."""
-    if explicit:
-        return Path(explicit)
-    env = os.environ.get("PARCELPROOF_DB")
-    return Path(env) if env else DEFAULT_DB_PATH
 
 
 def bundled_migrations() -> list[tuple[int, str, str]]:

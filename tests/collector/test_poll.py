@@ -34,7 +34,7 @@ from collector.config import Settings, settings_from_dict
 from collector.errors import ConfigError, LockHeld
 from collector.importer import import_rows
 from collector.poll import PollReport, run_poll
-from collector.poll_lock import PollLock, lock_path_for
+from collector.poll_lock import PollLock, ensure_free, lock_path_for
 from collector.store import Store
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
@@ -397,8 +397,13 @@ HOLD_LOCK = (
 )
 
 
-@pytest.mark.slow
-def test_poll_command_exits_75_within_two_seconds(shipments: Path, tmp_path: Path) -> None:
+def _while_lock_held(
+    shipments: Path, tmp_path: Path, *command: str
+) -> tuple[subprocess.CompletedProcess[str], float, int]:
+    """Run ``python <command>`` while another process holds the poll lock.
+
+    Returns the finished command, its wall time and the holder's pid.
+    """
     config = tmp_path / "parcelproof.toml"
     config.write_text('[carriers.cainiao]\nbase_url = "http://127.0.0.1:9"\n')
     with subprocess.Popen(
@@ -408,8 +413,8 @@ def test_poll_command_exits_75_within_two_seconds(shipments: Path, tmp_path: Pat
             assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
             started = time.monotonic()
             done = subprocess.run(
-                [sys.executable, "-m", "collector", "--db", str(shipments), "--config",
-                 str(config), "poll"],
+                [sys.executable, *command[:-1], "--db", str(shipments), "--config", str(config),
+                 command[-1]],
                 capture_output=True, text=True, timeout=30, check=False,
             )  # fmt: skip
             elapsed = time.monotonic() - started
@@ -417,8 +422,32 @@ def test_poll_command_exits_75_within_two_seconds(shipments: Path, tmp_path: Pat
             holder.kill()
             holder.wait()
     assert done.returncode == 75, done.stderr
-    assert elapsed < 2.0
     assert f"pid {holder.pid}" in " ".join(done.stderr.split())
+    return done, elapsed, holder.pid
+
+
+@pytest.mark.slow
+def test_poll_command_exits_75_within_two_seconds(shipments: Path, tmp_path: Path) -> None:
+    _, elapsed, _ = _while_lock_held(shipments, tmp_path, "-m", "collector", "poll")
+    assert elapsed < 2.0
+
+
+@pytest.mark.slow
+def test_run_command_also_answers_75_before_loading_the_poller(
+    shipments: Path, tmp_path: Path
+) -> None:
+    done, _, _ = _while_lock_held(shipments, tmp_path, "-X", "importtime", "-m", "analysis", "run")
+    # Refused before the poller, httpx or DuckDB were imported.
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
+    assert "collector.cli" in imported
+    assert not {"collector.poll", "httpx", "duckdb"} & imported
+
+
+def test_ensure_free_probes_without_keeping_the_lock(shipments: Path) -> None:
+    ensure_free(shipments)
+    # Free again after the probe; held, the probe refuses at once.
+    with PollLock(shipments), pytest.raises(LockHeld, match="another poll holds the lock"):
+        ensure_free(shipments, wait=0.0)
 
 
 def test_poll_command_without_sources_exits_2(shipments: Path, cli_run: Any) -> None:
