@@ -318,8 +318,13 @@ def track_result(item: dict[str, Any], number: str) -> Result:
     status_raw = as_text(latest.get("status"))
     sub_raw = as_text(latest.get("sub_status"))
     status, sub_status = map_status(status_raw, sub_raw)
-    raw = "/".join(x for x in (status_raw, sub_raw) if x) or None
     events, last_mile = _events(info, status)
+    blank = not events and status_raw is None and sub_raw is None
+    if blank:
+        # An accepted entry without track_info (or without latest_status) and no event
+        # says nothing is known, which 17TRACK otherwise says as "NotFound".
+        status_raw, status = "NotFound", Status.NOT_FOUND
+    raw = "/".join(x for x in (status_raw, sub_raw) if x) or None
     estimate = as_dict(as_dict(info.get("time_metrics")).get("estimated_delivery_date"))
     common: dict[str, Any] = {
         "source_status_raw": raw,
@@ -334,7 +339,10 @@ def track_result(item: dict[str, Any], number: str) -> Result:
             number,
             Outcome.INVALID if invalid else Outcome.NOT_FOUND,
             code=sub_raw or status_raw,
-            message="invalid tracking number" if invalid else "no tracking information yet",
+            message="invalid tracking number"
+            if invalid
+            else "no tracking information yet"
+            + (" (the answer had no track_info)" if blank else ""),
             status=Status.NOT_FOUND,
             sub_status=sub_status,
             pending=not invalid and not _synced(info),

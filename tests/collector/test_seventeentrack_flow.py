@@ -7,8 +7,11 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import pytest
+
 from collector.carriers.base import BatchOutcome, Outcome, Request
 from collector.carriers.seventeentrack import SeventeenTrack
+from collector.carriers.status import Status
 
 from .helpers import FakeSender
 
@@ -156,6 +159,20 @@ def test_not_found_right_after_registering_is_pending_not_evidence() -> None:
         (Outcome.NOT_FOUND, False),
         (Outcome.OK, True),
     ]
+
+
+@pytest.mark.parametrize("info", [None, {}, {"latest_status": None, "tracking": None}])
+def test_an_entry_with_nothing_in_it_is_not_found(info: Any) -> None:
+    def script(request: Request) -> tuple[int, bytes]:
+        return 200, envelope([{"number": n, "track_info": info} for n in numbers_of(request)])
+
+    fresh = run(FakeSender(script), ["A1"]).results["A1"]
+    known = run(FakeSender(script), ["A1"], registered=["A1"]).results["A1"]
+    # Registered in this run: not looked up yet; later: a plain "not found".
+    assert (fresh.outcome, fresh.pending, fresh.code) == (Outcome.OK, True, "NotFound")
+    assert (known.outcome, known.status) == (Outcome.NOT_FOUND, Status.NOT_FOUND)
+    assert known.code == "NotFound"
+    assert known.message == "no tracking information yet (the answer had no track_info)"
 
 
 def test_whole_call_failure_on_fetch() -> None:
