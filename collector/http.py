@@ -43,7 +43,7 @@ import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from collector import __version__, clock
-from collector.carriers.base import Request, Response
+from collector.carriers.base import Request, Response, page_title
 from collector.config import Secret, SourceConfig
 from collector.errors import (
     ParcelproofError,
@@ -453,7 +453,10 @@ class SourceClient:
                 self.source, f"HTTP 429 Too Many Requests ({url})", answer.retry_after
             )
         if status >= 500:
-            raise _ServerError(self.source, f"HTTP {status} ({url})", answer.retry_after)
+            # A CDN's error page says more than its status: name it by its title.
+            title = page_title(answer.body or b"")
+            said = f": {title!r}" if title else ""
+            raise _ServerError(self.source, f"HTTP {status}{said} ({url})", answer.retry_after)
         if status in (401, 403):
             raise SourceRejected(self.source, f"HTTP {status}: key, IP or account refused ({url})")
 

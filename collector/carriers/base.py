@@ -305,15 +305,34 @@ def describe_markup(body: bytes) -> str:
         body is XML, not JSON (starts '<?xml version="1.0"?><Error>Denied</Error>')
     """
     head = body.lstrip()[:_MARKUP_SCAN]
-    if head[:5].lower() == b"<?xml" and b"<html" not in head[:1024].lower():
+    if _is_xml(head):
         return f"body is XML, not JSON ({_preview(head)})"
+    title = page_title(head)
+    if title:
+        return f"body is an HTML page, not JSON: {title!r}"
+    return f"body is HTML, not JSON ({_preview(head)})"
+
+
+def page_title(body: bytes) -> str | None:
+    r"""The ``<title>`` (or first heading) of an HTML body, at most 120 characters.
+
+    >>> page_title(b"<html><body><h1> Access\n denied </h1>")
+    'Access denied'
+    """
+    head = body.lstrip()[:_MARKUP_SCAN]
+    if head[:1] != b"<" or _is_xml(head):
+        return None
     tree = LexborHTMLParser(head.decode("utf-8", "replace"))
     for selector in ("title", "h1", "h2"):
         node = tree.css_first(selector)
         text = _SPACES.sub(" ", node.text(deep=True)).strip() if node is not None else ""
         if text:
-            return f"body is an HTML page, not JSON: {text[:120]!r}"
-    return f"body is HTML, not JSON ({_preview(head)})"
+            return text[:120]
+    return None
+
+
+def _is_xml(head: bytes) -> bool:
+    return head[:5].lower() == b"<?xml" and b"<html" not in head[:1024].lower()
 
 
 _MARKUP_SCAN = 64 * 1024

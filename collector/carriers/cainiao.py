@@ -104,6 +104,16 @@ def parse_detail(body: bytes | None, numbers: Sequence[str], http_status: int | 
     """Parse a ``detail.json`` answer into one result (with events) per number."""
     document, problem = load_json(body)
     prefix = f"HTTP {http_status}: " if http_status and not 200 <= http_status < 300 else ""
+    if problem is not None and not prefix and body is not None and body.lstrip()[:1] == b"<":
+        # A web page with HTTP 200 where JSON belongs: Alibaba's anti-bot check (a
+        # slider captcha) or a login wall. Every further request would get it too.
+        message = f"detail: {problem}"
+        stop = (
+            f"{message}; Cainiao answers with a web page, likely its check for unusual "
+            "traffic: stopped for this run (lower [carriers.cainiao] requests_per_second)"
+        )
+        results = error_results(numbers, Outcome.RATE_LIMITED, message)
+        return Parsed(Outcome.RATE_LIMITED, results, message, stop=stop)
     if problem is not None:
         message = f"detail: {prefix}{problem}"
         return Parsed(Outcome.ERROR, error_results(numbers, Outcome.ERROR, message), message)

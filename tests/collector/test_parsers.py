@@ -485,12 +485,25 @@ HOSTILE = {
 @pytest.mark.parametrize("parser", [parse_register, parse_trackinfo, parse_detail])
 def test_hostile_bodies_become_error_outcomes(name: str, parser: object) -> None:
     body, words = HOSTILE[name]
-    parsed = parser(body, ("X1", "X2"), 200)  # type: ignore[operator]
+    # A web page with HTTP 200 from Cainiao is its traffic check (see below).
+    status = 502 if (name, parser) == ("html", parse_detail) else 200
+    parsed = parser(body, ("X1", "X2"), status)  # type: ignore[operator]
     assert parsed.outcome is Outcome.ERROR
     assert [r.outcome for r in parsed.results] == [Outcome.ERROR, Outcome.ERROR]
     text = parsed.message or parsed.results[0].message or ""
     assert words in text
     assert text  # a clear message, always
+
+
+def test_cainiao_web_page_with_http_200_stops_the_source_for_the_run() -> None:
+    page = b"<!DOCTYPE html><html><head><title>Verification</title></head><body>slide</body>"
+    parsed = parse_detail(page, ("X1", "X2"), 200)
+    assert parsed.outcome is Outcome.RATE_LIMITED
+    assert [r.outcome for r in parsed.results] == [Outcome.RATE_LIMITED] * 2
+    assert parsed.message == "detail: body is an HTML page, not JSON: 'Verification'"
+    assert parsed.stop is not None and "stopped for this run" in parsed.stop
+    # The same page from a failing server (5xx) is an error of that call only.
+    assert parse_detail(page, ("X1",), 503).stop is None
 
 
 def test_html_error_page_message_names_status_and_title() -> None:
