@@ -239,7 +239,7 @@ def report(
             out_dir=out_dir,
         )
     for note in result.notes:
-        err_console.print(f"[yellow]note:[/] {note}")
+        err_console.print(f"[yellow]note:[/] {escape(note)}")
     for pack in result.packs:
         flags_text = ", ".join(pack.flags) or "no flags"
         click.echo(f"{pack.folder}  ({flags_text}; {len(pack.files)} files)")
@@ -283,7 +283,13 @@ def run(app: AppContext, quiet: bool) -> None:
 @pass_app
 @handle_errors
 def demo(app: AppContext, orders: Path | None) -> None:
-    """Import the bundled sample orders and show their status."""
+    """The whole path on bundled data, with no network and no key.
+
+    Starts the loopback 17TRACK/Cainiao simulator, imports the sample orders, runs
+    the cron job once (poll, flags, changes), writes an evidence pack for every
+    flagged parcel into <db folder>/reports and prints the status. "Now" is
+    2026-11-28T12:00:00Z unless --now says otherwise.
+    """
     from analysis.demo import run_demo
 
     sys.exit(run_demo(app, orders))

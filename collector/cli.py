@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from collector import clock
 from collector.config import Settings, find_config_path, load_settings
@@ -66,7 +67,7 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except ParcelproofError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", markup=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True)
             sys.exit(exc.exit_code)
 
     return cast(F, wrapper)
@@ -167,9 +168,9 @@ def import_command(app: AppContext, file: Path, encoding: str) -> None:
     with app.open_store() as store:
         result = import_rows(store, header, rows, name=str(file))
     for warning in result.warnings:
-        err_console.print(f"[yellow]warning:[/] {file}: {warning}")
+        err_console.print(f"[yellow]warning:[/] {escape(f'{file}: {warning}')}")
     for error in result.rejected:
-        err_console.print(f"[red]rejected[/] {file}: {error}")
+        err_console.print(f"[red]rejected[/] {escape(f'{file}: {error}')}")
     click.echo(
         f"{file}: {result.rows} rows: {result.inserted} new, {result.updated} updated, "
         f"{result.unchanged} unchanged, {len(result.rejected)} rejected"
@@ -269,7 +270,7 @@ def verify_command(app: AppContext) -> None:
     if report.intact:
         click.echo(report.summary())
     else:
-        err_console.print(f"[bold red]{report.summary()}[/]", markup=True, highlight=False)
+        err_console.print(f"[bold red]{escape(report.summary())}[/]", markup=True, highlight=False)
     sys.exit(report.exit_code)
 
 
