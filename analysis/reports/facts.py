@@ -22,6 +22,7 @@ from decimal import Decimal
 from itertools import pairwise
 from typing import Any
 
+import polars as pl
 import pyarrow as pa
 
 from collector.config import Settings
@@ -280,17 +281,21 @@ FROM polls ORDER BY poll_id DESC LIMIT 1
 """
 
 
-def load_facts(
+def load_facts(  # noqa: PLR0913 - keyword options beside the ids
     store: Store,
     shipment_ids: Sequence[int],
     *,
     now: datetime,
     settings: Settings,
     disputes: Mapping[int, Dispute] | None = None,
+    current: pl.DataFrame | None = None,
 ) -> list[PackFacts]:
     """The facts of every requested shipment, in the order of ``shipment_ids``.
 
     One query per table for all shipments; ids that name no shipment are skipped.
+    The flags are the stored history, unless ``current`` (the flags computed at
+    ``now``, when ``now`` is earlier than the latest recorded evaluation) is given:
+    then the open flags are those, and the history is read as it stood at ``now``.
 
     >>> [f.shipment.order_id for f in load_facts(store, [1], now=now, settings=s)]
     ... # doctest: +SKIP
@@ -307,6 +312,8 @@ def load_facts(
         events = _grouped(store.frame(_EVENTS_SQL).to_dicts())
         polls = _grouped(store.frame(_POLLS_SQL).to_dicts())
         flags = _grouped(store.frame(_FLAGS_SQL).to_dicts())
+        if current is not None:
+            flags = _flags_at(flags, current, set(ids), now)
         others = _grouped(store.frame(_OTHER_ORDERS_SQL).to_dicts())
         head_rows = store.query(_CHAIN_HEAD_SQL)
     finally:
@@ -385,6 +392,47 @@ def _grouped(rows: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
 
 def _without_id(row: dict[str, Any]) -> dict[str, Any]:
     return {k: _utc_or_same(v) for k, v in row.items() if k != "shipment_id"}
+
+
+def _flags_at(
+    history: dict[int, list[dict[str, Any]]], current: pl.DataFrame, ids: set[int], now: datetime
+) -> dict[int, list[dict[str, Any]]]:
+    """The flag rows of a pack made at an earlier ``now`` than the latest evaluation.
+
+    Open: the flags computed at ``now``, each keeping the raise time of the history
+    row that was open then (else ``now``). Cleared: history rows cleared by ``now``.
+    """
+    out: dict[int, list[dict[str, Any]]] = {}
+    unrecorded = 0  # flags never recorded get ids -1, -2, ... (the pack keys on ids)
+    for sid, rows in history.items():
+        out[sid] = [r for r in rows if r["cleared_at"] is not None and _utc(r["cleared_at"]) <= now]
+    for row in current.filter(pl.col("shipment_id").is_in(list(ids))).iter_rows(named=True):
+        sid = int(row["shipment_id"])
+        open_then = [
+            r
+            for r in history.get(sid, [])
+            if r["code"] == row["code"]
+            and _utc(r["raised_at"]) <= now
+            and (r["cleared_at"] is None or _utc(r["cleared_at"]) > now)
+        ]
+        earlier = min(open_then, key=lambda r: _utc(r["raised_at"])) if open_then else None
+        if earlier is None:
+            unrecorded -= 1
+        out.setdefault(sid, []).append(
+            {
+                "shipment_id": sid,
+                "flag_id": earlier["flag_id"] if earlier else unrecorded,
+                "code": row["code"],
+                "severity": row["severity"],
+                "raised_at": _utc(earlier["raised_at"]) if earlier else now,
+                "confirmed_at": now,
+                "cleared_at": None,
+                "threshold": row["threshold"],
+                "detail": row["detail"],
+                "evidence": row["evidence"],
+            }
+        )
+    return out
 
 
 def _flag(row: dict[str, Any]) -> Flag:

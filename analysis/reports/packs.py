@@ -18,6 +18,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from analysis.flags import Evaluation
 from analysis.reports import adapters, fmt, wording
 from analysis.reports.facts import Event, Flag, PackFacts, Poll, load_facts
@@ -133,6 +135,17 @@ def flagged_ids(store: Store) -> list[int]:
     return [int(r[0]) for r in rows]
 
 
+def _current_ids(store: Store, current: pl.DataFrame) -> list[int]:
+    """Non-archived shipments with a flag in ``current``."""
+    flagged = set(current.get_column("shipment_id").to_list())
+    return [sid for sid in _non_archived(store) if sid in flagged]
+
+
+def _non_archived(store: Store) -> list[int]:
+    rows = store.query("SELECT shipment_id FROM shipments WHERE NOT archived ORDER BY 1")
+    return [int(r[0]) for r in rows]
+
+
 def make_report(  # noqa: PLR0913 - keyword options of one command
     store: Store,
     ids: Sequence[str] = (),
@@ -157,10 +170,17 @@ def make_report(  # noqa: PLR0913 - keyword options of one command
             f"flags at {fmt.utc(now)}: {evaluation.raised.height} raised, "
             f"{evaluation.cleared.height} cleared"
         )
-    if not evaluation.written:
-        notes.append("'now' is before the latest flag evaluation: the flag history is unchanged")
+    # At a 'now' earlier than the latest evaluation the history is left alone and the
+    # packs state the flags computed at 'now' (not those of the later evaluation).
+    current = None if evaluation.written else evaluation.current
+    if current is not None:
+        notes.append(
+            "'now' is before the latest flag evaluation: the flag history is unchanged; "
+            "the packs show the flags that hold at 'now'"
+        )
     if flagged:
-        shipment_ids = list(dict.fromkeys([*shipment_ids, *flagged_ids(store)]))
+        flagged_now = flagged_ids(store) if current is None else _current_ids(store, current)
+        shipment_ids = list(dict.fromkeys([*shipment_ids, *flagged_now]))
     target = Path(out_dir or settings.reports.out_dir)
     renderer = Renderer()
     packs = write_packs(
@@ -171,6 +191,7 @@ def make_report(  # noqa: PLR0913 - keyword options of one command
         formats=formats,
         out_dir=target,
         renderer=renderer,
+        current=current,
     )
     index = write_index(packs, now=now, out_dir=target, renderer=renderer) if flagged else None
     return ReportResult(
@@ -187,8 +208,10 @@ def write_packs(  # noqa: PLR0913 - the documented library signature
     formats: Sequence[str] | None = None,
     out_dir: Path | str | None = None,
     renderer: Renderer | None = None,
+    current: pl.DataFrame | None = None,
 ) -> list[PackResult]:
-    """Write one evidence pack per shipment; flags are read as stored (evaluate first).
+    """Write one evidence pack per shipment; flags are read as stored (evaluate first),
+    or are ``current`` (flags computed at an earlier ``now``, see :func:`load_facts`).
 
     ``formats`` defaults to ``settings.reports.formats``, ``out_dir`` to
     ``settings.reports.out_dir``. All shipments are read with one query per table,
@@ -201,7 +224,9 @@ def write_packs(  # noqa: PLR0913 - the documented library signature
     chosen = parse_formats(formats if formats is not None else settings.reports.formats)
     target = Path(out_dir or settings.reports.out_dir)
     disputes = adapters.dispute_windows(store, shipment_ids, now=now, settings=settings)
-    all_facts = load_facts(store, shipment_ids, now=now, settings=settings, disputes=disputes)
+    all_facts = load_facts(
+        store, shipment_ids, now=now, settings=settings, disputes=disputes, current=current
+    )
     renderer = renderer or Renderer()
     return [_write_one(facts, renderer, chosen, target) for facts in all_facts]
 

@@ -98,3 +98,24 @@ def test_report_evaluates_flags_first(tmp_path: Path) -> None:
         (tmp_path / "out" / "8101203344552-LP00123456789012" / "manifest.json").read_text()
     )
     assert "overdue" in [f["code"] for f in manifest["flags"]]
+
+
+def test_an_earlier_now_packs_the_flags_that_hold_then(db_path: Path, tmp_path: Path) -> None:
+    # A later evaluation first (as a status run on the real clock would leave it)...
+    later = run_cli("--db", str(db_path), "--now", "2026-12-20T12:00:00Z", "flags", "--json")
+    assert later.exit_code == 0, later.output
+    # ...then packs at NOW: they state the flags of NOW, not those of Dec 20.
+    at_now = run_cli("--db", str(db_path), "--now", NOW, "flags", "--json")
+    expected = {
+        row["order_id"]: sorted(f["code"] for f in row["flags"])
+        for row in map(json.loads, at_now.output.splitlines())
+        if row["flags"]
+    }
+    code, output = report(db_path, "--flagged", "--format", "json", "--out", "out")
+    assert code == 0, output
+    assert "the packs show the flags that hold at 'now'" in " ".join(output.split())
+    packed = {}
+    for manifest in (tmp_path / "out").glob("*/manifest.json"):
+        facts = json.loads(manifest.read_text())
+        packed[facts["shipment"]["order_id"]] = sorted(f["code"] for f in facts["flags"])
+    assert packed == expected
