@@ -364,7 +364,7 @@ class SourceClient:
             log.warning("%s", self.redactor.text(str(exc)))
         answer = progress.answer
         duration_ms = (time.perf_counter() - started) * 1000.0
-        if answer is not None:
+        if answer is not None and log.isEnabledFor(logging.INFO):
             log.info(
                 "%s",
                 self.redactor.text(

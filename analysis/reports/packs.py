@@ -136,13 +136,15 @@ def flagged_ids(store: Store) -> list[int]:
 
 
 def _current_ids(store: Store, current: pl.DataFrame) -> list[int]:
-    """Non-archived shipments with a flag in ``current``."""
-    flagged = set(current.get_column("shipment_id").to_list())
-    return [sid for sid in _non_archived(store) if sid in flagged]
-
-
-def _non_archived(store: Store) -> list[int]:
-    rows = store.query("SELECT shipment_id FROM shipments WHERE NOT archived ORDER BY 1")
+    """Non-archived shipments with a flag in ``current`` (joined in DuckDB)."""
+    store.conn.register("current_ids", current.select("shipment_id").unique().to_arrow())
+    try:
+        rows = store.query(
+            "SELECT s.shipment_id FROM shipments s JOIN current_ids USING (shipment_id) "
+            "WHERE NOT s.archived ORDER BY s.shipment_id"
+        )
+    finally:
+        store.conn.unregister("current_ids")
     return [int(r[0]) for r in rows]
 
 
