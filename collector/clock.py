@@ -1,19 +1,31 @@
-"""The one clock: ``--now`` / ``PARCELPROOF_NOW`` override "now" everywhere.
+"""The two clocks: the evaluation instant and the wall clock.
 
-Every result that depends on time (flags, deadlines, due polls) takes "now" from
-:func:`now`, so that a run can be reproduced exactly::
+:func:`now` is the instant rules are *evaluated* at: flags, dispute windows, packs and
+the simulator's "as of". ``--now`` / ``PARCELPROOF_NOW`` fix it, so that an
+assessment can be reproduced exactly::
 
     >>> set_now(parse_instant("2026-11-20T12:00:00Z"))
     >>> now().isoformat()
     '2026-11-20T12:00:00+00:00'
+
+:func:`wall` is when something really happened: a request sent, a run started, a row
+written. It is stored in the evidence (``polls.requested_at``, the hash chain, the
+lock file) and ``--now`` never moves it, or a poll run with a fixed "now" would
+record a fake fetch time. Tests inject a wall clock with :func:`set_wall`::
+
+    >>> wall() > now()
+    True
+    >>> set_now(None)
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 _override: datetime | None = None
+_wall: Callable[[], datetime] | None = None
 
 
 def parse_instant(text: str) -> datetime:
@@ -49,3 +61,16 @@ def now() -> datetime:
     if env:
         return parse_instant(env)
     return datetime.now(UTC)
+
+
+def wall() -> datetime:
+    """The real time in UTC: never ``--now``; a test may inject one (:func:`set_wall`)."""
+    if _wall is not None:
+        return _wall().astimezone(UTC)
+    return datetime.now(UTC)
+
+
+def set_wall(source: Callable[[], datetime] | None) -> None:
+    """Inject a wall clock for tests (``None`` returns to the real one)."""
+    global _wall
+    _wall = source

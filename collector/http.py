@@ -35,7 +35,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from types import TracebackType
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -254,6 +254,7 @@ class _Answer:
 class _Progress:
     attempts: int = 0
     answer: _Answer | None = None
+    sent_at: datetime | None = None
 
 
 class SourceClient:
@@ -335,7 +336,10 @@ class SourceClient:
         The returned response's ``error`` says why no usable answer came (after the
         retries); its ``body`` is the last body received, if any.
         """
-        requested_at = clock.now().astimezone(UTC)
+        # The fetch time is the wall clock at the moment the (last) attempt was sent,
+        # after the pacing wait: the evidence says when the answer was really asked.
+        # Never the --now clock, which only moves the evaluation instant.
+        requested_at = clock.wall()
         started = time.perf_counter()
         url = self.url_for(request)
         progress = _Progress()
@@ -343,6 +347,7 @@ class SourceClient:
         async def attempt() -> None:
             self.quota.take()
             await self.limiter.acquire()
+            progress.sent_at = clock.wall()
             progress.attempts += 1
             answer = await self._attempt(request, url)
             progress.answer = answer
@@ -375,7 +380,7 @@ class SourceClient:
             )
         return Response(
             request,
-            requested_at,
+            progress.sent_at or requested_at,
             url,
             answer.status if answer else None,
             answer.body if answer else None,

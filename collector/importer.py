@@ -119,7 +119,7 @@ def import_rows(
                 "(order_id, tracking_number) pairs appear more than once; the last row wins"
             )
             frame = frame.unique(["order_id", "tracking_number"], keep="last", maintain_order=True)
-        counts = upsert_shipments(store, frame, present_columns=present, now=clock.now())
+        counts = upsert_shipments(store, frame, present_columns=present, now=clock.wall())
         result.inserted, result.updated, result.unchanged = counts
     return result
 

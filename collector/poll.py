@@ -46,7 +46,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -291,7 +291,9 @@ def run_poll(  # noqa: PLR0913 - the options of `poll`, keyword-only
         PollLock(db_path),
         Store.open(db_path, busy_timeout=settings.poll.database_busy_timeout_seconds) as store,
     ):
-        now = clock.now().astimezone(UTC)
+        # A poll lives on the wall clock: which shipments are due, the run's times and
+        # every fetch time are real instants. --now moves only the evaluation.
+        now = clock.wall()
         report = PollReport(run_id=run_id or f"poll-{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}")
         report.warnings.extend(warnings)
         routed, unserved = _select(store, settings, now, selection, sources)
@@ -309,7 +311,7 @@ def run_poll(  # noqa: PLR0913 - the options of `poll`, keyword-only
         show = sys.stderr.isatty() if progress is None else progress
         asyncio.run(_poll_sources(context, sources, routed, show))
         report.seconds = time.perf_counter() - started
-        finish_run(store, report.run_id, clock.now(), report.as_dict())
+        finish_run(store, report.run_id, clock.wall(), report.as_dict())
     return report
 
 
@@ -393,7 +395,7 @@ async def _poll_sources(
     bar = _ProgressBar(show_progress)
     # One writer thread: DuckDB gets one write at a time, the event loop stays free.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="poll-writer") as executor, bar:
-        sink = _WriteQueue(writer, executor, context.now)
+        sink = _WriteQueue(writer, executor)
         jobs = []
         for name, items in routed.items():
             summary = SourceSummary(name)
@@ -423,10 +425,9 @@ class _WriteQueue:
     only batches not yet written, as it would without grouping.
     """
 
-    def __init__(self, writer: EvidenceWriter, executor: ThreadPoolExecutor, now: datetime):
+    def __init__(self, writer: EvidenceWriter, executor: ThreadPoolExecutor):
         self._writer = writer
         self._executor = executor
-        self._now = now
         self._queue: asyncio.Queue[tuple[BatchItem, asyncio.Future[BatchWrite]] | None] = (
             asyncio.Queue()
         )
@@ -462,7 +463,7 @@ class _WriteQueue:
                     self._executor,
                     self._writer.write_batches,
                     [item for item, _ in pending],
-                    self._now,
+                    clock.wall(),  # when these rows are really written
                 )
             except Exception as exc:  # each waiting batch sees the failure
                 for _, done in pending:

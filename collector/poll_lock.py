@@ -90,7 +90,7 @@ class PollLock:
         info = {
             "pid": os.getpid(),
             "host": socket.gethostname(),
-            "started_at": clock.now().isoformat(),
+            "started_at": clock.wall().isoformat(),
             "command": self.command,
         }
         handle.seek(0)

@@ -23,6 +23,7 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[N
     monkeypatch.chdir(tmp_path)
     yield
     clock.set_now(None)
+    clock.set_wall(None)
 
 
 @pytest.fixture

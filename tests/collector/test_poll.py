@@ -91,7 +91,9 @@ def fake() -> FakeSources:
 
 @pytest.fixture(autouse=True)
 def _clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Due-ness and backoff run on the wall clock; tests inject one.
     clock.set_now(NOW)
+    clock.set_wall(lambda: NOW)
     monkeypatch.setenv(KEY_ENV, "k-123456")
 
 
@@ -248,9 +250,9 @@ def test_due_ness_and_backoff(shipments: Path, fake: FakeSources) -> None:
     # ...but --all polls every non-archived shipment regardless.
     assert poll(shipments, config, fake, all_shipments=True).polled == 4
     # A second "not found" in a row: the wait doubles to 24 h.
-    clock.set_now(NOW + timedelta(hours=23))
+    clock.set_wall(lambda: NOW + timedelta(hours=23))
     assert poll(shipments, config, fake).polled == 0
-    clock.set_now(NOW + timedelta(hours=24))
+    clock.set_wall(lambda: NOW + timedelta(hours=24))
     assert poll(shipments, config, fake).polled == 4
 
 

@@ -406,3 +406,48 @@ def test_report_lines(orders: Path, sim: Simulator) -> None:
     assert line.startswith(
         "17track: 25 shipments, 2 requests, 21 ok, 1 not found, 2 invalid, 142 new events, "
     )
+
+
+def test_fetch_times_are_the_wall_clock_not_the_evaluation_clock(
+    orders: Path, sim: Simulator
+) -> None:
+    # --now (here 2026-11-28) moves only the evaluation; the evidence records when
+    # each request was really sent, from the (injected) wall clock.
+    wall = datetime(2026, 12, 4, 9, 30, tzinfo=UTC)
+    clock.set_wall(lambda: wall)
+    report = run_poll(orders, config(sim))
+    assert report.exit_code == 0
+    with Store.open(orders) as store:
+        fetched = store.query("SELECT DISTINCT requested_at FROM polls")
+        runs = store.query("SELECT started_at, finished_at FROM runs")
+        polled = store.query("SELECT DISTINCT last_poll_at FROM tracking_state")
+        documents = store.query("SELECT DISTINCT first_seen_at FROM raw_documents")
+    assert fetched == [(wall,)]
+    assert runs == [(wall, wall)]
+    assert polled == [(wall,)]
+    assert documents == [(wall,)]
+
+
+def test_fetch_times_under_a_fixed_now_in_a_subprocess(
+    tmp_path: Path, orders: Path, sim: Simulator
+) -> None:
+    conf = tmp_path / "c.toml"
+    conf.write_text(
+        f'[carriers.17track]\nbase_url = "{sim.base_url_17track}"\n'
+        f'api_key_env = "{KEY_ENV}"\nrequests_per_second = 50\n'
+    )
+    before = datetime.now(UTC)
+    env = {**os.environ, "PARCELPROOF_NOW": "2026-11-20T12:00:00Z", KEY_ENV: sim.api_key}
+    done = subprocess.run(
+        [sys.executable, "-m", "collector", "--db", str(orders), "--config", str(conf), "poll"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    after = datetime.now(UTC)
+    assert done.returncode == 0, done.stderr
+    with Store.open(orders) as store:
+        fetched = [r[0] for r in store.query("SELECT requested_at FROM polls")]
+    assert fetched and all(before <= t <= after for t in fetched)
