@@ -229,6 +229,7 @@ def _params(now: datetime, rules: RulesConfig) -> dict[str, Any]:
         "stalled_critical": _days(rules.stalled_critical_days),
         "overdue_grace": _days(rules.overdue_grace_days),
         "protection_warning": _days(rules.protection_warning_days),
+        "protection_warning_us": _us(_days(rules.protection_warning_days)),
         "reuse_window_us": _us(_days(rules.number_reused_days)),
         "scan_tolerance_us": _us(timedelta(hours=rules.scan_before_order_hours)),
         "city_rule": rules.delivered_elsewhere_city,
@@ -596,7 +597,10 @@ place AS (
            bool_and(o.store IS NOT DISTINCT FROM a.store
                     AND o.destination_country IS NOT DISTINCT FROM a.destination_country
                     AND o.destination_postcode IS NOT DISTINCT FROM a.destination_postcode)
-               AS same_parcel
+               AS same_parcel,
+           -- Two orders share the number from the later one's date on.
+           min(greatest(coalesce(a.ordered_at, a.shipped_at),
+                        coalesce(o.ordered_at, o.shipped_at))) AS began_at
     FROM (SELECT * FROM shipments WHERE tracking_number IN (SELECT * FROM _pf_dups)) a
     JOIN (SELECT * FROM shipments WHERE tracking_number IN (SELECT * FROM _pf_dups)
           AND NOT archived) o
@@ -626,7 +630,9 @@ SELECT b.shipment_id, 'invalid_number' AS code,
                 || ' answered ''not found'' on ' || {_date("b.last_answered_at")} END,
            CASE WHEN NOT b.never_found THEN 'although a source has tracking events for it' END
        ) AS detail,
-       {_evidence("[]", "b.invalid_polls || [b.last_answer_poll]")} AS evidence
+       {_evidence("[]", "b.invalid_polls || [b.last_answer_poll]")} AS evidence,
+       -- When the condition began (None: a property of the number, no instant).
+       NULL::TIMESTAMPTZ AS began_at
 FROM _pf_unfound b, LATERAL (SELECT
         (b.no_format AND (NOT regexp_full_match(b.tracking_number, '[A-Z0-9-]{{8,40}}')
                           OR NOT regexp_matches(b.tracking_number, '[0-9]'))) AS implausible,
@@ -646,7 +652,7 @@ SELECT b.shipment_id, 'carrier_mismatch', 'warning', NULL,
               WHEN b.number_format IS NULL OR b.number_format = b.courier
                   THEN b.courier || ' number'
               ELSE b.courier || ' (' || b.number_format || ') number' END, ''),
-       {_evidence("[]", "[]")}
+       {_evidence("[]", "[]")}, NULL::TIMESTAMPTZ
 FROM _pf_unfound b WHERE b.carrier_mismatch
 
 UNION ALL
@@ -659,7 +665,7 @@ SELECT b.shipment_id, 'not_found',
                    'status not found')
        || '; shipped ' || {_date("b.shipped_ref")} || ', '
        || {_days_text(_days_since("b.shipped_ref"))} || ' ago',
-       {_evidence("[]", "b.nf_polls")}
+       {_evidence("[]", "b.nf_polls")}, b.shipped_ref
 FROM _pf_unfound b
 WHERE NOT b.delivered AND b.never_found AND b.shipped_ref IS NOT NULL
   AND (b.last_outcome = 'not_found' OR (b.last_outcome IS NULL AND b.status = 'not_found'))
@@ -670,7 +676,7 @@ SELECT b.shipment_id, 'label_only', 'warning', $t_label_only,
        'only pre-shipment information' || coalesce(' (' || l.ev.text || ')', '')
        || ' ' || {_days_text(_days_since("b.shipped_ref"))} || ' after shipping on '
        || {_date("b.shipped_ref")} || ': never handed to the carrier',
-       {_evidence("[l.ev.key]", "[l.ev.poll, b.last_poll_id]")}
+       {_evidence("[l.ev.key]", "[l.ev.poll, b.last_poll_id]")}, b.shipped_ref
 FROM _pf_base b LEFT JOIN _pf_last l USING (shipment_id)
 WHERE NOT b.delivered AND b.status = 'info_received' AND b.shipped_ref IS NOT NULL
   AND b.shipped_ref <= $now - $label_only
@@ -683,7 +689,7 @@ SELECT b.shipment_id, 'stalled',
             ELSE 'no movement for ' END
        || {_days_text(_days_since("b.last_event_at"))} || ' since '
        || coalesce(l.ev.text, {_date("b.last_event_at")}),
-       {_evidence("[l.ev.key]", "[l.ev.poll, b.last_poll_id]")}
+       {_evidence("[l.ev.key]", "[l.ev.poll, b.last_poll_id]")}, b.last_event_at
 FROM _pf_base b LEFT JOIN _pf_last l USING (shipment_id)
 WHERE NOT b.delivered AND b.last_event_at IS NOT NULL
   AND b.status NOT IN ('delivered', 'returned', 'returning', 'expired', 'info_received')
@@ -694,7 +700,7 @@ SELECT b.shipment_id, 'overdue', 'warning', $t_overdue,
        'not delivered by the promised date ' || {_date("b.promised_to")} || ' ('
        || {_days_text(_days_since("b.promised_to"))} || ' ago); status '
        || replace(b.status, '_', ' '),
-       {_evidence("[]", "[b.last_poll_id]")}
+       {_evidence("[]", "[b.last_poll_id]")}, b.promised_to
 FROM _pf_base b
 WHERE NOT b.delivered AND b.promised_to < $now - $overdue_grace
 
@@ -703,7 +709,8 @@ SELECT b.shipment_id, 'protection_expiring', 'critical', $t_protection,
        'buyer protection ends ' || {_date("b.protection_ends_at")} || ' (in '
        || {_days_text(_days_until("b.protection_ends_at"))}
        || '); not delivered, status ' || replace(b.status, '_', ' '),
-       {_evidence("[]", "[b.last_poll_id]")}
+       {_evidence("[]", "[b.last_poll_id]")},
+       make_timestamptz(epoch_us(b.protection_ends_at) - $protection_warning_us)
 FROM _pf_base b
 WHERE NOT b.delivered AND b.protection_ends_at IS NOT NULL
   AND b.protection_ends_at <= $now + $protection_warning AND b.protection_ends_at >= $now
@@ -722,7 +729,7 @@ SELECT p.shipment_id, 'delivered_elsewhere', 'critical', $t_elsewhere,
                             CASE WHEN p.pc_diff THEN 'postcode' END,
                             CASE WHEN p.city_differs AND NOT (p.pc_known AND NOT p.pc_diff)
                                  THEN 'city' END) || ' differ',
-       {_evidence("[p.ev_key]", "[p.ev_poll]")}
+       {_evidence("[p.ev_key]", "[p.ev_poll]")}, p.ev_at
 FROM _pf_place p
 WHERE p.country_diff OR p.pc_diff OR (p.city_differs AND NOT (p.pc_known AND NOT p.pc_diff))
 
@@ -738,7 +745,7 @@ SELECT b.shipment_id, 'scan_before_order', 'critical', $t_scan,
                     || ' days' END
        || ' before the order (' || {_date("b.ordered_at")}
        || '): the number was used for an earlier parcel',
-       {_evidence("x.keys", "x.polls")}
+       {_evidence("x.keys", "x.polls")}, x.r.at
 FROM _pf_base b JOIN _pf_early x USING (shipment_id)
 
 UNION ALL
@@ -750,7 +757,7 @@ SELECT u.shipment_id, 'number_reused',
        || CASE WHEN u.same_parcel
                THEN ' (same store and destination: possibly one parcel for several orders)'
                ELSE '' END,
-       {_evidence("[]", "[]", ", shipment_ids := u.other_ids")}
+       {_evidence("[]", "[]", ", shipment_ids := u.other_ids")}, u.began_at
 FROM _pf_reused u
 
 UNION ALL
@@ -758,7 +765,7 @@ SELECT b.shipment_id, 'returned', 'critical', NULL,
        CASE WHEN b.status = 'returned' OR b.sub_status = 'returned'
             THEN 'returned to sender' ELSE 'being returned to sender' END
        || coalesce(': ' || l.ev.text, ''),
-       {_evidence("[l.ev.key]", "[l.ev.poll, b.last_poll_id]")}
+       {_evidence("[l.ev.key]", "[l.ev.poll, b.last_poll_id]")}, b.last_event_at
 FROM _pf_base b LEFT JOIN _pf_last l USING (shipment_id)
 WHERE b.status IN ('returning', 'returned')
    OR (b.status = 'exception' AND b.sub_status IN ('returning', 'returned'))
@@ -768,7 +775,7 @@ SELECT b.shipment_id, 'exception', 'warning', NULL,
        CASE WHEN b.status = 'delivery_failed' THEN 'delivery failed' ELSE 'exception' END
        || coalesce(' (' || replace(b.sub_status, '_', ' ') || ')', '')
        || coalesce(': ' || l.ev.text, ': ' || b.source_status_raw, ''),
-       {_evidence("[l.ev.key]", "[l.ev.poll, b.last_poll_id]")}
+       {_evidence("[l.ev.key]", "[l.ev.poll, b.last_poll_id]")}, b.last_event_at
 FROM _pf_base b LEFT JOIN _pf_last l USING (shipment_id)
 WHERE b.status IN ('exception', 'delivery_failed')
   AND coalesce(b.sub_status, '') NOT IN ('returning', 'returned')
@@ -777,7 +784,7 @@ UNION ALL
 SELECT b.shipment_id, 'expired', 'warning', NULL,
        coalesce(b.state_source, 'the source') || ' stopped tracking it without a delivery'
        || coalesce('; last event ' || l.ev.text, ''),
-       {_evidence("[l.ev.key]", "[l.ev.poll, b.last_poll_id]")}
+       {_evidence("[l.ev.key]", "[l.ev.poll, b.last_poll_id]")}, b.last_event_at
 FROM _pf_base b LEFT JOIN _pf_last l USING (shipment_id)
 WHERE b.status = 'expired'
 """,
