@@ -159,12 +159,15 @@ def dispute_windows(
         conn.register("dispute_flags", flags.select("shipment_id", "code", "severity").to_arrow())
         flag_source = "SELECT shipment_id, code, severity FROM dispute_flags"
     try:
-        frame: pl.DataFrame = conn.execute(
-            disputes_sql(flag_source), _params(now, settings.disputes)
-        ).pl()
+        return windows_frame(store, disputes_sql(flag_source), now, settings)
     finally:
         if flags is not None:
             conn.unregister("dispute_flags")
+
+
+def windows_frame(store: Store, sql: str, now: datetime, settings: Settings) -> pl.DataFrame:
+    """Run :func:`disputes_sql` text at ``now``: the frame of :func:`dispute_windows`."""
+    frame: pl.DataFrame = store.conn.execute(sql, _params(now, settings.disputes)).pl()
     return frame.sort("shipment_id")
 
 

@@ -19,7 +19,8 @@ in the ``flags`` history (raised, confirmed, cleared; see
         for row in evaluation.raised.iter_rows(named=True):
             print(row["order_id"], row["code"], row["detail"])
 
-``flags``, ``status``, ``report`` and ``run`` call it before reading flags, so that
+``flags``, ``status``, ``report`` and ``run`` read flags through
+:func:`analysis.assess.assess`, which runs these rules and records them, so that
 their output never depends on another command having run first.
 """
 
@@ -31,7 +32,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import polars as pl
@@ -40,6 +41,9 @@ from collector.config import RulesConfig, Settings
 from collector.countries import zone_names
 from collector.store import Store
 from collector.store.flag_writes import apply_flag_evaluation
+
+if TYPE_CHECKING:
+    from analysis.assess import Assessment
 
 #: Every flag code, in catalogue order.
 FLAG_CODES = (
@@ -196,6 +200,16 @@ def _staged_flags(store: Store, now: datetime, rules: RulesConfig) -> Iterator[s
         with suppress(duckdb.Error):
             for table in made:
                 conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
+
+
+def fetch_flags(store: Store, table: str) -> pl.DataFrame:
+    """The staged flag set ``table`` as a frame, sorted by shipment and code."""
+    return _fetch(store, table)
+
+
+#: The flag rules staged into temporary tables, for readers that join more to them
+#: (:func:`analysis.assess.assess`): a context manager yielding the table's name.
+staged_flags = _staged_flags
 
 
 def _fetch(store: Store, table: str) -> pl.DataFrame:
@@ -831,6 +845,7 @@ _FLAG_ITEM = pl.Struct(
         "code": pl.String,
         "severity": pl.String,
         "since": pl.Datetime("us", "UTC"),
+        "first_seen": pl.Datetime("us", "UTC"),
         "detail": pl.String,
         "cleared_at": pl.Datetime("us", "UTC"),
     }
@@ -838,46 +853,42 @@ _FLAG_ITEM = pl.Struct(
 
 
 def flag_listing(
-    store: Store, evaluation: Evaluation, *, include_all: bool = False
+    store: Store, assessment: Assessment, *, include_all: bool = False
 ) -> pl.DataFrame:
-    """One row per shipment with its flags at ``evaluation.now``, for ``flags``.
+    """One row per shipment with its flags at ``assessment.now``, for ``flags``.
 
     Columns: ``shipment_id, order_id, tracking_number, status, archived, flags`` where
-    ``flags`` is a list of ``{code, severity, since, detail, cleared_at}`` (most
-    severe first). Non-archived shipments and open flags only, unless
-    ``include_all`` (archived shipments and cleared flags too). ``since`` is when
-    the flag was raised (its open row's ``raised_at``).
+    ``flags`` is a list of ``{code, severity, since, first_seen, detail, cleared_at}``
+    (most severe first). Non-archived shipments and open flags only, unless
+    ``include_all`` (archived shipments and cleared flags too). ``since`` is when the
+    condition began, ``first_seen`` when parcelproof first saw it
+    (:mod:`analysis.assess`); for a cleared flag both are its history row's
+    ``raised_at``.
     """
-    now = evaluation.now
     ships = store.frame(_SHIPMENTS_SQL, {"all": include_all})
-    history = flag_history(store, include_cleared=include_all, include_archived=include_all)
-    history = history.filter(pl.col("raised_at") <= now)
-    open_rows = history.filter(pl.col("cleared_at").is_null() | (pl.col("cleared_at") > now))
-    current = evaluation.current.select("shipment_id", "code", "severity", "detail").join(
-        open_rows.group_by("shipment_id", "code").agg(pl.col("raised_at").min()),
-        on=["shipment_id", "code"],
-        how="left",
-    )
-    items = current.select(
+    items = assessment.flags.select(
         "shipment_id",
         "code",
         "severity",
-        pl.col("raised_at").fill_null(pl.lit(now)).alias("since"),
+        "since",
+        "first_seen",
         "detail",
         pl.lit(None, pl.Datetime("us", "UTC")).alias("cleared_at"),
     )
     if include_all:
-        cleared = history.filter(pl.col("cleared_at") <= now).select(
+        cleared = assessment.cleared.select(
             "shipment_id",
             "code",
             "severity",
             pl.col("raised_at").alias("since"),
+            pl.col("raised_at").alias("first_seen"),
             "detail",
             "cleared_at",
         )
         items = pl.concat([items, cleared], how="vertical_relaxed")
     items = items.with_columns(
         pl.col("since").dt.convert_time_zone("UTC"),
+        pl.col("first_seen").dt.convert_time_zone("UTC"),
         pl.col("cleared_at").dt.convert_time_zone("UTC"),
         pl.col("severity").replace_strict(SEVERITY_RANK, default=0).alias("_rank"),
     ).sort(
@@ -886,7 +897,7 @@ def flag_listing(
         nulls_last=False,
     )
     grouped = items.group_by("shipment_id", maintain_order=True).agg(
-        pl.struct("code", "severity", "since", "detail", "cleared_at").alias("flags")
+        pl.struct("code", "severity", "since", "first_seen", "detail", "cleared_at").alias("flags")
     )
     out = ships.join(grouped, on="shipment_id", how="left", maintain_order="left")
     return out.with_columns(pl.col("flags").fill_null(pl.lit([], pl.List(_FLAG_ITEM))))
@@ -894,20 +905,28 @@ def flag_listing(
 
 def list_flags(
     store: Store, now: datetime, settings: Settings, *, include_all: bool = False
-) -> tuple[Evaluation, pl.DataFrame]:
-    """Evaluate at ``now``, then list every shipment's flags with its dispute window.
+) -> tuple[Assessment, pl.DataFrame]:
+    """Assess (and record) at ``now``, then list every shipment's flags and advice.
 
     The listing is :func:`flag_listing`'s frame plus ``deadline``, ``deadline_date``,
-    ``action``, ``action_detail`` (:func:`analysis.disputes.dispute_windows`) and
+    ``last_day``, ``last_day_date`` (the real last day to act), ``action``,
+    ``action_detail`` (:mod:`analysis.disputes`, from the same assessment) and
     ``urgency`` (the rank of the most severe open flag, 0 with none).
     """
-    from analysis.disputes import dispute_windows
+    from analysis.assess import assess
 
-    evaluation = evaluate_flags(store, now, settings)
-    listing = flag_listing(store, evaluation, include_all=include_all)
-    windows = dispute_windows(store, now, settings, flags=evaluation.current)
+    assessment = assess(store, now, settings)
+    listing = flag_listing(store, assessment, include_all=include_all)
     listing = listing.join(
-        windows.select("shipment_id", "deadline", "deadline_date", "action", "action_detail"),
+        assessment.disputes.select(
+            "shipment_id",
+            "deadline",
+            "deadline_date",
+            "last_day",
+            "last_day_date",
+            "action",
+            "action_detail",
+        ),
         on="shipment_id",
         how="left",
         maintain_order="left",
@@ -922,15 +941,17 @@ def list_flags(
         .fill_null(0)
         .alias("urgency")
     )
-    return evaluation, listing
+    return assessment, listing
 
 
 def listing_json_lines(listing: pl.DataFrame, *, include_all: bool = False) -> list[str]:
     """The ``flags --json`` lines of a :func:`flag_listing` frame.
 
     Each line is exactly ``{"order_id", "tracking_number", "status", "flags":
-    [{"code", "severity", "since", "detail"}]}``; with ``include_all`` every flag
-    also has ``"cleared_at"`` (null while open).
+    [{"code", "severity", "since", "first_seen", "detail"}]}``: ``since`` is when
+    the condition began (the last scan of a stalled parcel...), ``first_seen`` when
+    parcelproof first saw it; with ``include_all`` every flag also has
+    ``"cleared_at"`` (null while open).
     """
     lines = []
     for row in listing.iter_rows(named=True):
@@ -940,6 +961,7 @@ def listing_json_lines(listing: pl.DataFrame, *, include_all: bool = False) -> l
                 "code": item["code"],
                 "severity": item["severity"],
                 "since": _iso(item["since"]),
+                "first_seen": _iso(item["first_seen"]),
                 "detail": item["detail"],
             }
             if include_all:
