@@ -182,5 +182,70 @@ def assess(
     )
 
 
+_RECORDED_SQL = """
+WITH st AS (
+    SELECT s.shipment_id, coalesce(t.status = 'delivered', false) AS delivered,
+           t.last_poll_at IS NOT NULL AS polled
+    FROM shipments s LEFT JOIN tracking_state t USING (shipment_id)
+)
+SELECT c.shipment_id, c.flag_id, c.code, c.severity, c.threshold, c.detail,
+       c.evidence::VARCHAR AS evidence, c.raised_at AS since, c.raised_at AS first_seen,
+       {reason} AS reason_to_dispute
+FROM (SELECT *, row_number() OVER (PARTITION BY shipment_id, code ORDER BY raised_at) AS n
+      FROM flags
+      WHERE raised_at <= $now AND (cleared_at IS NULL OR cleared_at > $now)) c
+JOIN st USING (shipment_id)
+WHERE c.n = 1 {where}
+ORDER BY c.shipment_id, c.code
+"""
+
+
+def assess_recorded(
+    store: Store, now: datetime, settings: Settings, shipment_ids: Sequence[int] | None = None
+) -> Assessment:
+    """The assessment as the flag history recorded it at ``now`` (no rule runs).
+
+    For readers of a store whose flags were written by something else (an older
+    version, a test that writes flag rows): the flags are the history rows open at
+    ``now`` (``since`` and ``first_seen`` are their ``raised_at``), and the advice
+    is drawn from exactly those flags.
+    """
+    conn = store.conn
+    params = {"now": now}
+    wanted = None if shipment_ids is None else list(dict.fromkeys(int(i) for i in shipment_ids))
+    if wanted is not None:
+        conn.register("_assess_ids", pa.table({"shipment_id": pa.array(wanted, pa.int64())}))
+    try:
+        reason = reason_to_dispute_sql("c.code", "c.severity", "st.delivered", "st.polled")
+        where = "" if wanted is None else "AND c.shipment_id IN (FROM _assess_ids)"
+        flags: pl.DataFrame = conn.execute(
+            _RECORDED_SQL.format(reason=reason, where=where), params
+        ).pl()
+        conn.register("_assess_flags", flags.select("shipment_id", "code", "severity").to_arrow())
+        try:
+            disputes = windows_frame(
+                store,
+                disputes_sql("SELECT shipment_id, code, severity FROM _assess_flags"),
+                now,
+                settings,
+            )
+        finally:
+            conn.unregister("_assess_flags")
+        and_where = "" if wanted is None else "AND f.shipment_id IN (FROM _assess_ids)"
+        cleared: pl.DataFrame = conn.execute(_CLEARED_SQL.format(where=and_where), params).pl()
+    finally:
+        if wanted is not None:
+            conn.unregister("_assess_ids")
+    if wanted is not None:
+        disputes = disputes.filter(pl.col("shipment_id").is_in(wanted))
+    return Assessment(
+        now=now,
+        flags=_utc(flags, "since", "first_seen"),
+        cleared=_utc(cleared, "raised_at", "confirmed_at", "cleared_at"),
+        disputes=disputes,
+        evaluation=None,
+    )
+
+
 def _utc(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
     return frame.with_columns(pl.col(c).dt.convert_time_zone("UTC") for c in columns)
