@@ -118,6 +118,21 @@ def test_flags_table_most_urgent_first(db_path: Path) -> None:
     assert "stalled" in out and "overdue" in out and "B2" not in out
 
 
+def test_flags_table_sorts_by_the_last_day_to_act_not_by_severity(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "300")
+    small_db(db_path)  # A1: critical (stalled), buyer protection ends 2026-12-31
+    with Store.open(db_path) as store:
+        world = World(store)
+        sid = world.shipment("E5", "LP00000000000005", promised_to="2026-11-20T00:00:00Z",
+                             protection_ends_at="2026-12-05T00:00:00Z")  # fmt: skip
+        world.events(sid, Ev("2026-11-27T06:00:00+01:00", "in_transit", "Arrived", city="Madrid"))
+    out = run_cli("--db", str(db_path), "--now", NOW, "flags").output
+    # E5's flags are warnings, but its last day (2026-12-20) comes before A1's.
+    assert "2026-12-20" in out and out.index("E5") < out.index("A1")
+
+
 def test_flags_on_an_empty_database(db_path: Path) -> None:
     assert lines("--db", str(db_path), "--now", NOW, "flags", "--json") == []
     result = run_cli("--db", str(db_path), "--now", NOW, "flags")
