@@ -24,7 +24,8 @@ from analysis.reports import adapters, fmt, wording
 from analysis.reports.facts import Event, Flag, PackFacts, Poll, load_facts
 from analysis.reports.render import PackView, Renderer
 from collector.config import Settings
-from collector.errors import ConfigError, NotFoundError
+from collector.errors import ConfigError
+from collector.resolve import resolve_shipments
 from collector.store import Store
 
 FORMATS = ("html", "pdf", "png", "json")
@@ -92,35 +93,15 @@ def parse_formats(value: str | Iterable[str]) -> tuple[str, ...]:
 
 
 def resolve_ids(store: Store, ids: Sequence[str]) -> list[int]:
-    """Shipment ids for order ids or tracking numbers (in the order given).
+    """Shipment ids for order ids, tracking numbers or shipment ids (in the order
+    given), by :func:`collector.resolve.resolve_shipments`.
 
     An order id with several numbers, or a number on several orders, gives all of
-    them. Raises :class:`NotFoundError` naming every id that matches nothing.
+    them. Raises :class:`NotFoundError` naming every id that matches nothing, and
+    :class:`collector.resolve.AmbiguousId` for an id that is one shipment's order id
+    and another's tracking number.
     """
-    wanted = [i.strip() for i in ids if i.strip()]
-    candidates: dict[str, str] = {}
-    for given in wanted:
-        for form in _number_forms(given):
-            candidates.setdefault(form, given)
-    rows = store.query(
-        """
-        SELECT c.given, s.shipment_id
-        FROM (SELECT unnest($forms::VARCHAR[]) AS form, unnest($givens::VARCHAR[]) AS given) c
-        JOIN shipments s ON s.order_id = c.form OR s.tracking_number = c.form
-                         OR s.tracking_number_raw = c.form
-        ORDER BY s.order_id, s.tracking_number
-        """,
-        {"forms": list(candidates), "givens": list(candidates.values())},
-    )
-    found: dict[str, list[int]] = {}
-    for given, sid in rows:
-        found.setdefault(str(given), []).append(int(sid))
-    missing = [g for g in wanted if g not in found]
-    if missing:
-        raise NotFoundError(
-            "no shipment has the order id or tracking number " + ", ".join(repr(m) for m in missing)
-        )
-    return list(dict.fromkeys(sid for g in wanted for sid in found[g]))
+    return resolve_shipments(store, ids).shipment_ids
 
 
 def flagged_ids(store: Store) -> list[int]:
@@ -153,11 +134,12 @@ def make_report(  # noqa: PLR0913 - keyword options of one command
     the flags of the one assessment at ``now`` and the advice drawn from them.
     """
     # Resolve before evaluating, so that a typo fails fast and writes nothing.
-    shipment_ids = resolve_ids(store, ids) if ids else []
+    resolution = resolve_shipments(store, ids) if ids else None
+    shipment_ids = resolution.shipment_ids if resolution else []
     assessment = adapters.assess(store, now, settings)
     evaluation = assessment.evaluation
     assert evaluation is not None  # recorded
-    notes = []
+    notes = list(resolution.notes) if resolution else []
     if evaluation.changed:
         notes.append(
             f"flags at {fmt.utc(now)}: {evaluation.raised.height} raised, "
@@ -468,13 +450,6 @@ def _poll_json(p: Poll) -> dict[str, Any]:
         "body_bytes": p.body_bytes,
         "chain_hash": p.chain_hash,
     }
-
-
-def _number_forms(given: str) -> list[str]:
-    squeezed = "".join(given.split())
-    return list(
-        dict.fromkeys([given, squeezed, squeezed.upper(), squeezed.upper().replace("-", "")])
-    )
 
 
 def _safe(text: str) -> str:
