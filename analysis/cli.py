@@ -212,7 +212,12 @@ def print_flags_table(listing: pl.DataFrame, console: Console | None = None) -> 
 
 @cli.command()
 @click.argument("ids", nargs=-1, metavar="ID...")
-@click.option("--flagged", is_flag=True, help="Every flagged parcel, plus an index.html.")
+@click.option(
+    "--flagged",
+    is_flag=True,
+    help="Every flagged parcel worth a pack (a reason to dispute or advice to act), "
+    "plus an index.html.",
+)
 @click.option(
     "--format",
     "formats",
@@ -232,9 +237,11 @@ def print_flags_table(listing: pl.DataFrame, console: Console | None = None) -> 
 def report(
     app: AppContext, ids: tuple[str, ...], flagged: bool, formats: str | None, out_dir: Path | None
 ) -> None:
-    """Write evidence packs for order ids or tracking numbers (ID...), or --flagged.
+    """Write evidence packs for order ids, tracking numbers or shipment ids (ID...), or --flagged.
 
-    The flag rules run at "now" first. Each shipment gets a folder
+    The shipments are assessed at "now" first (flags and advice from one
+    evaluation). An ID that is one order's id and another's number is refused:
+    write order:ID or number:ID. Each shipment gets a folder
     <order_id>-<tracking_number>/ with evidence-<number>.html (self-contained), .pdf,
     one evidence-<number>-page-N.png per PDF page, and manifest.json (the facts and
     the SHA-256 of every file). --flagged also writes index.html, soonest deadline

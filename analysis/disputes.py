@@ -6,7 +6,8 @@ earliest instant a non-delivery dispute may be opened (``opens_at``), the last o
 
 =============  =====================================================================
 ``none``       delivered and nothing contradicts the delivery
-``wait``       nothing is wrong yet, or the window is not open: wait until a date
+``wait``       nothing is wrong yet, or the window is not open: wait until a date;
+               also every shipment never polled ("not polled yet": nothing is known)
 ``ask_seller`` contact the seller now (a problem before the window opens; Amazon's
                48 h; on AliExpress, ask to extend buyer protection before it ends)
 ``open_dispute`` the window is open and there is a reason: open it now
@@ -33,6 +34,13 @@ Rules (every number is a ``[disputes]`` setting; the README gives their sources)
   transaction), deadline 120 days after it.
 - ``other``, ``temu``, ``shein`` (no published rule found): opens at the promised
   date, deadline ``protection_ends_at`` or 30 days after the promised date.
+
+A flag is a reason to dispute only as :func:`reason_to_dispute_sql` says (never an
+``info`` flag, never on a parcel delivered at its address unless
+``delivered_elsewhere``, never before a first poll); a delivery doubted by
+``scan_before_order`` or ``invalid_number`` asks the seller, never claims
+non-receipt. ``last_day`` is the real last day to act: the deadline, plus
+``aliexpress_grace_days`` on AliExpress.
 
 A ``protection_ends_at`` given in the import is the marketplace's own deadline and
 wins over the computed one. Where no promised date is known, shipping +
