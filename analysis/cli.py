@@ -88,7 +88,10 @@ def print_status_table(frame: pl.DataFrame, console: Console | None = None) -> N
         console = Console(width=140, file=console.file)
     table = Table(
         title=f"{frame.height} shipments",
-        caption="Quiet: days since the last scan. Dispute deadline: last day to open one.",
+        caption=(
+            "Quiet: days since the last scan. Last day: the last day to open a dispute "
+            "(with AliExpress's grace days after buyer protection)."
+        ),
         show_lines=False,
         pad_edge=False,
     )
@@ -97,22 +100,25 @@ def print_status_table(frame: pl.DataFrame, console: Console | None = None) -> N
     table.add_column("Status", no_wrap=True)
     table.add_column("Quiet", justify="right")
     table.add_column("Flags", overflow="fold")
-    table.add_column("Dispute deadline", no_wrap=True)
+    table.add_column("Last day", no_wrap=True)
     table.add_column("Action", no_wrap=True)
     for row in frame.iter_rows(named=True):
         days = row["days_since_last_event"]
         action = row.get("action") or "none"
         label = _ACTION_LABELS.get(str(action), str(action))
         opens = row.get("dispute_opens_at")
-        if action == "wait" and hasattr(opens, "strftime"):
+        polled = row.get("polled") is not False
+        if not polled:
+            label = "poll first"
+        elif action == "wait" and hasattr(opens, "strftime"):
             label = f"wait until {opens:%Y-%m-%d}"
         table.add_row(
             row["order_id"],
             row["tracking_number"],
-            str(row["status"]).replace("_", " "),
+            str(row["status"]).replace("_", " ") if polled else "not polled yet",
             f"{days:.0f}" if days is not None else "-",
             " ".join(row["flags"]) or "-",
-            row.get("dispute_deadline_date") or "-",
+            row.get("dispute_last_day_date") or row.get("dispute_deadline_date") or "-",
             label,
         )
     console.print(table)
@@ -143,8 +149,11 @@ def flags(app: AppContext, as_json: bool, include_all: bool) -> None:
     The rules run at "now" first (--now fixes it) and their result is recorded in
     the flag history. --json prints one line per non-archived shipment, flagged or
     not: {"order_id", "tracking_number", "status", "flags": [{"code", "severity",
-    "since", "detail"}]}; --all adds archived shipments and cleared flags (with
-    "cleared_at"). Without --json: a table of flagged shipments, most urgent first.
+    "since", "first_seen", "detail"}]}: "since" is when the condition began (the last
+    scan of a stalled parcel, the promised date of an overdue one), "first_seen"
+    when parcelproof first saw it. --all adds archived shipments and cleared flags
+    (with "cleared_at"). Without --json: a table of flagged shipments, the nearest
+    last day to act first.
     """
     from analysis.flags import list_flags, listing_json_lines
 
@@ -161,15 +170,19 @@ _SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 
 
 def print_flags_table(listing: pl.DataFrame, console: Console | None = None) -> None:
-    """Render a ``list_flags`` listing: flagged shipments, most urgent first."""
+    """Render a ``list_flags`` listing: flagged shipments, the nearest last day first.
+
+    Urgency is the deadline: a warning due in three days comes before a critical
+    flag with two months left; severity breaks ties (no deadline sorts last).
+    """
     console = console or Console()
     import polars as pl
 
     flagged = listing.filter(pl.col("flags").list.len() > 0).sort(
-        ["urgency", "deadline", "order_id"], descending=[True, False, False], nulls_last=True
+        ["last_day", "urgency", "order_id"], descending=[False, True, False], nulls_last=True
     )
     table = Table(title=f"{flagged.height} of {listing.height} shipments flagged")
-    for column in ("Order", "Number", "Status", "Flags", "Dispute deadline", "Action"):
+    for column in ("Order", "Number", "Status", "Flags", "Last day", "Action"):
         table.add_column(column, overflow="fold")
     for row in flagged.iter_rows(named=True):
         lines = []
@@ -177,16 +190,21 @@ def print_flags_table(listing: pl.DataFrame, console: Console | None = None) -> 
             style = _SEVERITY_STYLE.get(item["severity"], "")
             cleared = item["cleared_at"]
             state = f" [dim](cleared {_fmt_date(cleared)})[/]" if cleared else ""
+            seen = (
+                f", first seen {_fmt_date(item['first_seen'])}"
+                if _fmt_date(item["first_seen"]) != _fmt_date(item["since"])
+                else ""
+            )
             lines.append(
                 f"[{style}]{item['code']}[/] ({item['severity']}, since "
-                f"{_fmt_date(item['since'])}){state}: {escape(item['detail'])}"
+                f"{_fmt_date(item['since'])}{seen}){state}: {escape(item['detail'])}"
             )
         table.add_row(
             row["order_id"],
             row["tracking_number"],
             row["status"],
             "\n".join(lines),
-            row["deadline_date"] or "-",
+            row["last_day_date"] or "-",
             escape(row["action_detail"] or "-"),
         )
     console.print(table)
@@ -194,7 +212,12 @@ def print_flags_table(listing: pl.DataFrame, console: Console | None = None) -> 
 
 @cli.command()
 @click.argument("ids", nargs=-1, metavar="ID...")
-@click.option("--flagged", is_flag=True, help="Every flagged parcel, plus an index.html.")
+@click.option(
+    "--flagged",
+    is_flag=True,
+    help="Every flagged parcel worth a pack (a reason to dispute or advice to act), "
+    "plus an index.html.",
+)
 @click.option(
     "--format",
     "formats",
@@ -214,9 +237,11 @@ def print_flags_table(listing: pl.DataFrame, console: Console | None = None) -> 
 def report(
     app: AppContext, ids: tuple[str, ...], flagged: bool, formats: str | None, out_dir: Path | None
 ) -> None:
-    """Write evidence packs for order ids or tracking numbers (ID...), or --flagged.
+    """Write evidence packs for order ids, tracking numbers or shipment ids (ID...), or --flagged.
 
-    The flag rules run at "now" first. Each shipment gets a folder
+    The shipments are assessed at "now" first (flags and advice from one
+    evaluation). An ID that is one order's id and another's number is refused:
+    write order:ID or number:ID. Each shipment gets a folder
     <order_id>-<tracking_number>/ with evidence-<number>.html (self-contained), .pdf,
     one evidence-<number>-page-N.png per PDF page, and manifest.json (the facts and
     the SHA-256 of every file). --flagged also writes index.html, soonest deadline

@@ -6,7 +6,8 @@ earliest instant a non-delivery dispute may be opened (``opens_at``), the last o
 
 =============  =====================================================================
 ``none``       delivered and nothing contradicts the delivery
-``wait``       nothing is wrong yet, or the window is not open: wait until a date
+``wait``       nothing is wrong yet, or the window is not open: wait until a date;
+               also every shipment never polled ("not polled yet": nothing is known)
 ``ask_seller`` contact the seller now (a problem before the window opens; Amazon's
                48 h; on AliExpress, ask to extend buyer protection before it ends)
 ``open_dispute`` the window is open and there is a reason: open it now
@@ -33,6 +34,13 @@ Rules (every number is a ``[disputes]`` setting; the README gives their sources)
   transaction), deadline 120 days after it.
 - ``other``, ``temu``, ``shein`` (no published rule found): opens at the promised
   date, deadline ``protection_ends_at`` or 30 days after the promised date.
+
+A flag is a reason to dispute only as :func:`reason_to_dispute_sql` says (never an
+``info`` flag, never on a parcel delivered at its address unless
+``delivered_elsewhere``, never before a first poll); a delivery doubted by
+``scan_before_order`` or ``invalid_number`` asks the seller, never claims
+non-receipt. ``last_day`` is the real last day to act: the deadline, plus
+``aliexpress_grace_days`` on AliExpress.
 
 A ``protection_ends_at`` given in the import is the marketplace's own deadline and
 wins over the computed one. Where no promised date is known, shipping +
@@ -90,8 +98,32 @@ _NOT_PROBLEMS = ("protection_expiring",)
 # Flags worth a question to the seller, not a dispute by themselves (the parcel may
 # well be moving under another carrier's label).
 _SOFT = ("carrier_mismatch",)
-# Flags that contradict a "delivered" status.
-_CONTESTING = ("delivered_elsewhere", "scan_before_order", "number_reused", "invalid_number")
+# The only flag that makes a delivered parcel a non-delivery: the carrier says where
+# it was left, and it is not the buyer's address.
+_DELIVERY_CONTRADICTED = ("delivered_elsewhere",)
+# Flags that cast doubt on a delivery without saying it went elsewhere (the number
+# was used for another parcel, or a source calls it invalid): ask the seller, never
+# claim non-receipt (the buyer may well have the parcel). A reused number on a
+# delivered parcel is no doubt at all: several orders often travel in one parcel.
+_DELIVERY_DOUBTED = ("scan_before_order", "invalid_number")
+
+
+def reason_to_dispute_sql(code: str, severity: str, delivered: str, polled: str) -> str:
+    """SQL: whether one flag is a reason to open a non-delivery dispute.
+
+    Never for an ``info`` flag, a flag that is no problem by itself
+    (``protection_expiring``, ``carrier_mismatch``), a shipment never polled (nothing
+    is known of it), or a delivered parcel unless the delivery was elsewhere. The
+    dispute windows and every reader of :func:`analysis.assess.assess` use this one
+    definition.
+    """
+    not_problems = ", ".join(_sql_str(c) for c in (*_NOT_PROBLEMS, *_SOFT))
+    contradicted = ", ".join(_sql_str(c) for c in _DELIVERY_CONTRADICTED)
+    return (
+        f"({severity} <> 'info' AND {code} NOT IN ({not_problems}) AND {polled} "
+        f"AND (NOT {delivered} OR {code} IN ({contradicted})))"
+    )
+
 
 COLUMNS = (
     "shipment_id",
@@ -106,6 +138,10 @@ COLUMNS = (
     "archived",
     "opens_date",
     "deadline_date",
+    "status",
+    "polled",
+    "last_day",
+    "last_day_date",
 )
 
 
@@ -131,12 +167,15 @@ def dispute_windows(
         conn.register("dispute_flags", flags.select("shipment_id", "code", "severity").to_arrow())
         flag_source = "SELECT shipment_id, code, severity FROM dispute_flags"
     try:
-        frame: pl.DataFrame = conn.execute(
-            disputes_sql(flag_source), _params(now, settings.disputes)
-        ).pl()
+        return windows_frame(store, disputes_sql(flag_source), now, settings)
     finally:
         if flags is not None:
             conn.unregister("dispute_flags")
+
+
+def windows_frame(store: Store, sql: str, now: datetime, settings: Settings) -> pl.DataFrame:
+    """Run :func:`disputes_sql` text at ``now``: the frame of :func:`dispute_windows`."""
+    frame: pl.DataFrame = store.conn.execute(sql, _params(now, settings.disputes)).pl()
     return frame.sort("shipment_id")
 
 
@@ -205,21 +244,28 @@ def _date(expr: str) -> str:
 
 def disputes_sql(flag_source: str) -> str:
     """The whole computation as one SQL statement over ``flag_source``'s flags."""
-    not_problems = ", ".join(_sql_str(c) for c in (*_NOT_PROBLEMS, *_SOFT))
     soft = ", ".join(_sql_str(c) for c in _SOFT)
-    contesting = ", ".join(_sql_str(c) for c in _CONTESTING)
+    doubted = ", ".join(_sql_str(c) for c in _DELIVERY_DOUBTED)
+    reason = reason_to_dispute_sql("f.code", "f.severity", "st.delivered", "st.polled")
     return f"""
 WITH
 rules(marketplace, rule) AS (VALUES {_values(MARKETPLACE_RULES)}),
 names(rule, dispute) AS (VALUES {_values(DISPUTE_NAMES)}),
+st AS (
+    SELECT s.shipment_id, coalesce(t.status = 'delivered', false) AS delivered,
+           t.last_poll_at IS NOT NULL AS polled
+    FROM shipments s LEFT JOIN tracking_state t USING (shipment_id)
+),
 fl AS (
-    SELECT shipment_id,
-           list(DISTINCT replace(code, '_', ' ') ORDER BY replace(code, '_', ' '))
-               FILTER (WHERE code NOT IN ({not_problems}) AND severity <> 'info') AS problems,
-           bool_or(code IN ({contesting}) AND severity <> 'info') AS contested,
-           list(DISTINCT replace(code, '_', ' ') ORDER BY replace(code, '_', ' '))
-               FILTER (WHERE code IN ({soft})) AS soft
-    FROM ({flag_source}) GROUP BY shipment_id
+    SELECT f.shipment_id,
+           list(DISTINCT replace(f.code, '_', ' ') ORDER BY replace(f.code, '_', ' '))
+               FILTER (WHERE {reason}) AS problems,
+           list(DISTINCT replace(f.code, '_', ' ') ORDER BY replace(f.code, '_', ' '))
+               FILTER (WHERE st.delivered AND st.polled AND f.code IN ({doubted})
+                       AND f.severity <> 'info') AS doubts,
+           list(DISTINCT replace(f.code, '_', ' ') ORDER BY replace(f.code, '_', ' '))
+               FILTER (WHERE f.code IN ({soft}) AND st.polled) AS soft
+    FROM ({flag_source}) f JOIN st USING (shipment_id) GROUP BY f.shipment_id
 ),
 base AS (
     SELECT s.shipment_id, s.order_id, s.tracking_number, s.archived, s.marketplace,
@@ -227,9 +273,10 @@ base AS (
            coalesce(s.ordered_at, s.shipped_at) AS paid_at,
            coalesce(s.shipped_at, s.ordered_at) AS shipped_ref,
            s.promised_to, s.protection_ends_at, s.destination_country,
+           coalesce(t.status, 'unknown') AS status, t.last_poll_at IS NOT NULL AS polled,
            coalesce(t.status = 'delivered', false) AS delivered,
            coalesce(t.delivered_at, t.last_event_at) AS delivered_at,
-           coalesce(fl.problems, []) AS problems, coalesce(fl.contested, false) AS contested,
+           coalesce(fl.problems, []) AS problems, coalesce(fl.doubts, []) AS doubts,
            coalesce(fl.soft, []) AS soft
     FROM shipments s
     LEFT JOIN tracking_state t USING (shipment_id)
@@ -243,8 +290,9 @@ dates AS (
                + CASE b.destination_country WHEN 'RU' THEN $ae_protection_ru_us
                  WHEN 'BR' THEN $ae_protection_br_us ELSE $ae_protection_us END))
                AS ae_protection_end,
-           len(b.problems) > 0 OR (b.delivered AND b.contested) AS has_problem,
-           b.delivered AND NOT b.contested AS settled
+           len(b.problems) > 0 AS has_problem,
+           b.delivered AND len(b.problems) = 0 AND len(b.doubts) = 0 AS settled,
+           b.delivered AND len(b.problems) = 0 AND len(b.doubts) > 0 AS doubted
     FROM base b
 ),
 windows AS (
@@ -287,7 +335,10 @@ windows AS (
 decided AS (
     SELECT w.*, n.dispute,
            CASE
+               -- Nothing is known of a parcel never polled: advise nothing on it.
+               WHEN NOT w.polled THEN 'wait'
                WHEN w.settled THEN 'none'
+               WHEN w.doubted THEN 'ask_seller'
                WHEN w.shipped_ref IS NULL OR w.deadline IS NULL THEN 'wait'
                WHEN $now > w.deadline AND w.grace_until IS NOT NULL AND $now <= w.grace_until
                    THEN 'open_dispute'
@@ -321,6 +372,12 @@ SELECT w.shipment_id, w.marketplace, w.opens_at, w.deadline, w.action,
                 || '; if you paid by card, ask your card issuer for a chargeback '
                 || '(Visa 13.1 / Mastercard 4855) by ' || {_date("w.card_deadline")}
            WHEN 'ask_seller' THEN CASE
+                WHEN w.doubted
+                    THEN 'the carrier reports it delivered'
+                         || coalesce(' on ' || {_date("w.delivered_at")}, '') || ', but: '
+                         || array_to_string(w.doubts, ', ')
+                         || '; if the parcel you received is not this order, ask the seller '
+                         || 'for its real tracking number'
                 WHEN NOT w.has_problem AND len(w.soft) > 0 AND w.deadline > $now + $ask_before
                     THEN 'ask the seller about: ' || array_to_string(w.soft, ', ')
                          || ' (which carrier has the parcel?); the ' || w.dispute
@@ -355,6 +412,8 @@ SELECT w.shipment_id, w.marketplace, w.opens_at, w.deadline, w.action,
                             WHEN 'aliexpress' THEN '; the seller has 5 days to respond'
                             ELSE '' END END
            ELSE CASE
+                WHEN NOT w.polled
+                    THEN 'not polled yet: run parcelproof poll to fetch its tracking'
                 WHEN w.shipped_ref IS NULL OR w.deadline IS NULL
                     THEN 'no shipping date: the window cannot be computed'
                 WHEN $now < w.opens_at
@@ -365,6 +424,11 @@ SELECT w.shipment_id, w.marketplace, w.opens_at, w.deadline, w.action,
                      || ': wait until ' || {_date(_WAIT_UNTIL)} END
        END AS action_detail,
        w.rule, w.order_id, w.tracking_number, w.archived,
-       {_date("w.opens_at")} AS opens_date, {_date("w.deadline")} AS deadline_date
+       {_date("w.opens_at")} AS opens_date, {_date("w.deadline")} AS deadline_date,
+       w.status, w.polled,
+       -- The real last day to act: AliExpress still takes a refund request in its
+       -- grace days after the protection timer.
+       coalesce(w.grace_until, w.deadline) AS last_day,
+       {_date("coalesce(w.grace_until, w.deadline)")} AS last_day_date
 FROM decided w
 """

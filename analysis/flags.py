@@ -19,7 +19,8 @@ in the ``flags`` history (raised, confirmed, cleared; see
         for row in evaluation.raised.iter_rows(named=True):
             print(row["order_id"], row["code"], row["detail"])
 
-``flags``, ``status``, ``report`` and ``run`` call it before reading flags, so that
+``flags``, ``status``, ``report`` and ``run`` read flags through
+:func:`analysis.assess.assess`, which runs these rules and records them, so that
 their output never depends on another command having run first.
 """
 
@@ -31,7 +32,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import polars as pl
@@ -40,6 +41,9 @@ from collector.config import RulesConfig, Settings
 from collector.countries import zone_names
 from collector.store import Store
 from collector.store.flag_writes import apply_flag_evaluation
+
+if TYPE_CHECKING:
+    from analysis.assess import Assessment
 
 #: Every flag code, in catalogue order.
 FLAG_CODES = (
@@ -198,6 +202,16 @@ def _staged_flags(store: Store, now: datetime, rules: RulesConfig) -> Iterator[s
                 conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
 
 
+def fetch_flags(store: Store, table: str) -> pl.DataFrame:
+    """The staged flag set ``table`` as a frame, sorted by shipment and code."""
+    return _fetch(store, table)
+
+
+#: The flag rules staged into temporary tables, for readers that join more to them
+#: (:func:`analysis.assess.assess`): a context manager yielding the table's name.
+staged_flags = _staged_flags
+
+
 def _fetch(store: Store, table: str) -> pl.DataFrame:
     frame: pl.DataFrame = store.conn.execute(
         f"SELECT * FROM {table} ORDER BY shipment_id, code"
@@ -229,6 +243,7 @@ def _params(now: datetime, rules: RulesConfig) -> dict[str, Any]:
         "stalled_critical": _days(rules.stalled_critical_days),
         "overdue_grace": _days(rules.overdue_grace_days),
         "protection_warning": _days(rules.protection_warning_days),
+        "protection_warning_us": _us(_days(rules.protection_warning_days)),
         "reuse_window_us": _us(_days(rules.number_reused_days)),
         "scan_tolerance_us": _us(timedelta(hours=rules.scan_before_order_hours)),
         "city_rule": rules.delivered_elsewhere_city,
@@ -596,7 +611,10 @@ place AS (
            bool_and(o.store IS NOT DISTINCT FROM a.store
                     AND o.destination_country IS NOT DISTINCT FROM a.destination_country
                     AND o.destination_postcode IS NOT DISTINCT FROM a.destination_postcode)
-               AS same_parcel
+               AS same_parcel,
+           -- Two orders share the number from the later one's date on.
+           min(greatest(coalesce(a.ordered_at, a.shipped_at),
+                        coalesce(o.ordered_at, o.shipped_at))) AS began_at
     FROM (SELECT * FROM shipments WHERE tracking_number IN (SELECT * FROM _pf_dups)) a
     JOIN (SELECT * FROM shipments WHERE tracking_number IN (SELECT * FROM _pf_dups)
           AND NOT archived) o
@@ -626,7 +644,9 @@ SELECT b.shipment_id, 'invalid_number' AS code,
                 || ' answered ''not found'' on ' || {_date("b.last_answered_at")} END,
            CASE WHEN NOT b.never_found THEN 'although a source has tracking events for it' END
        ) AS detail,
-       {_evidence("[]", "b.invalid_polls || [b.last_answer_poll]")} AS evidence
+       {_evidence("[]", "b.invalid_polls || [b.last_answer_poll]")} AS evidence,
+       -- When the condition began (None: a property of the number, no instant).
+       NULL::TIMESTAMPTZ AS began_at
 FROM _pf_unfound b, LATERAL (SELECT
         (b.no_format AND (NOT regexp_full_match(b.tracking_number, '[A-Z0-9-]{{8,40}}')
                           OR NOT regexp_matches(b.tracking_number, '[0-9]'))) AS implausible,
@@ -646,7 +666,7 @@ SELECT b.shipment_id, 'carrier_mismatch', 'warning', NULL,
               WHEN b.number_format IS NULL OR b.number_format = b.courier
                   THEN b.courier || ' number'
               ELSE b.courier || ' (' || b.number_format || ') number' END, ''),
-       {_evidence("[]", "[]")}
+       {_evidence("[]", "[]")}, NULL::TIMESTAMPTZ
 FROM _pf_unfound b WHERE b.carrier_mismatch
 
 UNION ALL
@@ -659,7 +679,7 @@ SELECT b.shipment_id, 'not_found',
                    'status not found')
        || '; shipped ' || {_date("b.shipped_ref")} || ', '
        || {_days_text(_days_since("b.shipped_ref"))} || ' ago',
-       {_evidence("[]", "b.nf_polls")}
+       {_evidence("[]", "b.nf_polls")}, b.shipped_ref
 FROM _pf_unfound b
 WHERE NOT b.delivered AND b.never_found AND b.shipped_ref IS NOT NULL
   AND (b.last_outcome = 'not_found' OR (b.last_outcome IS NULL AND b.status = 'not_found'))
@@ -670,7 +690,7 @@ SELECT b.shipment_id, 'label_only', 'warning', $t_label_only,
        'only pre-shipment information' || coalesce(' (' || l.ev.text || ')', '')
        || ' ' || {_days_text(_days_since("b.shipped_ref"))} || ' after shipping on '
        || {_date("b.shipped_ref")} || ': never handed to the carrier',
-       {_evidence("[l.ev.key]", "[l.ev.poll, b.last_poll_id]")}
+       {_evidence("[l.ev.key]", "[l.ev.poll, b.last_poll_id]")}, b.shipped_ref
 FROM _pf_base b LEFT JOIN _pf_last l USING (shipment_id)
 WHERE NOT b.delivered AND b.status = 'info_received' AND b.shipped_ref IS NOT NULL
   AND b.shipped_ref <= $now - $label_only
@@ -683,7 +703,7 @@ SELECT b.shipment_id, 'stalled',
             ELSE 'no movement for ' END
        || {_days_text(_days_since("b.last_event_at"))} || ' since '
        || coalesce(l.ev.text, {_date("b.last_event_at")}),
-       {_evidence("[l.ev.key]", "[l.ev.poll, b.last_poll_id]")}
+       {_evidence("[l.ev.key]", "[l.ev.poll, b.last_poll_id]")}, b.last_event_at
 FROM _pf_base b LEFT JOIN _pf_last l USING (shipment_id)
 WHERE NOT b.delivered AND b.last_event_at IS NOT NULL
   AND b.status NOT IN ('delivered', 'returned', 'returning', 'expired', 'info_received')
@@ -694,7 +714,7 @@ SELECT b.shipment_id, 'overdue', 'warning', $t_overdue,
        'not delivered by the promised date ' || {_date("b.promised_to")} || ' ('
        || {_days_text(_days_since("b.promised_to"))} || ' ago); status '
        || replace(b.status, '_', ' '),
-       {_evidence("[]", "[b.last_poll_id]")}
+       {_evidence("[]", "[b.last_poll_id]")}, b.promised_to
 FROM _pf_base b
 WHERE NOT b.delivered AND b.promised_to < $now - $overdue_grace
 
@@ -703,7 +723,8 @@ SELECT b.shipment_id, 'protection_expiring', 'critical', $t_protection,
        'buyer protection ends ' || {_date("b.protection_ends_at")} || ' (in '
        || {_days_text(_days_until("b.protection_ends_at"))}
        || '); not delivered, status ' || replace(b.status, '_', ' '),
-       {_evidence("[]", "[b.last_poll_id]")}
+       {_evidence("[]", "[b.last_poll_id]")},
+       make_timestamptz(epoch_us(b.protection_ends_at) - $protection_warning_us)
 FROM _pf_base b
 WHERE NOT b.delivered AND b.protection_ends_at IS NOT NULL
   AND b.protection_ends_at <= $now + $protection_warning AND b.protection_ends_at >= $now
@@ -722,7 +743,7 @@ SELECT p.shipment_id, 'delivered_elsewhere', 'critical', $t_elsewhere,
                             CASE WHEN p.pc_diff THEN 'postcode' END,
                             CASE WHEN p.city_differs AND NOT (p.pc_known AND NOT p.pc_diff)
                                  THEN 'city' END) || ' differ',
-       {_evidence("[p.ev_key]", "[p.ev_poll]")}
+       {_evidence("[p.ev_key]", "[p.ev_poll]")}, p.ev_at
 FROM _pf_place p
 WHERE p.country_diff OR p.pc_diff OR (p.city_differs AND NOT (p.pc_known AND NOT p.pc_diff))
 
@@ -738,7 +759,7 @@ SELECT b.shipment_id, 'scan_before_order', 'critical', $t_scan,
                     || ' days' END
        || ' before the order (' || {_date("b.ordered_at")}
        || '): the number was used for an earlier parcel',
-       {_evidence("x.keys", "x.polls")}
+       {_evidence("x.keys", "x.polls")}, x.r.at
 FROM _pf_base b JOIN _pf_early x USING (shipment_id)
 
 UNION ALL
@@ -750,7 +771,7 @@ SELECT u.shipment_id, 'number_reused',
        || CASE WHEN u.same_parcel
                THEN ' (same store and destination: possibly one parcel for several orders)'
                ELSE '' END,
-       {_evidence("[]", "[]", ", shipment_ids := u.other_ids")}
+       {_evidence("[]", "[]", ", shipment_ids := u.other_ids")}, u.began_at
 FROM _pf_reused u
 
 UNION ALL
@@ -758,7 +779,7 @@ SELECT b.shipment_id, 'returned', 'critical', NULL,
        CASE WHEN b.status = 'returned' OR b.sub_status = 'returned'
             THEN 'returned to sender' ELSE 'being returned to sender' END
        || coalesce(': ' || l.ev.text, ''),
-       {_evidence("[l.ev.key]", "[l.ev.poll, b.last_poll_id]")}
+       {_evidence("[l.ev.key]", "[l.ev.poll, b.last_poll_id]")}, b.last_event_at
 FROM _pf_base b LEFT JOIN _pf_last l USING (shipment_id)
 WHERE b.status IN ('returning', 'returned')
    OR (b.status = 'exception' AND b.sub_status IN ('returning', 'returned'))
@@ -768,7 +789,7 @@ SELECT b.shipment_id, 'exception', 'warning', NULL,
        CASE WHEN b.status = 'delivery_failed' THEN 'delivery failed' ELSE 'exception' END
        || coalesce(' (' || replace(b.sub_status, '_', ' ') || ')', '')
        || coalesce(': ' || l.ev.text, ': ' || b.source_status_raw, ''),
-       {_evidence("[l.ev.key]", "[l.ev.poll, b.last_poll_id]")}
+       {_evidence("[l.ev.key]", "[l.ev.poll, b.last_poll_id]")}, b.last_event_at
 FROM _pf_base b LEFT JOIN _pf_last l USING (shipment_id)
 WHERE b.status IN ('exception', 'delivery_failed')
   AND coalesce(b.sub_status, '') NOT IN ('returning', 'returned')
@@ -777,7 +798,7 @@ UNION ALL
 SELECT b.shipment_id, 'expired', 'warning', NULL,
        coalesce(b.state_source, 'the source') || ' stopped tracking it without a delivery'
        || coalesce('; last event ' || l.ev.text, ''),
-       {_evidence("[l.ev.key]", "[l.ev.poll, b.last_poll_id]")}
+       {_evidence("[l.ev.key]", "[l.ev.poll, b.last_poll_id]")}, b.last_event_at
 FROM _pf_base b LEFT JOIN _pf_last l USING (shipment_id)
 WHERE b.status = 'expired'
 """,
@@ -824,6 +845,7 @@ _FLAG_ITEM = pl.Struct(
         "code": pl.String,
         "severity": pl.String,
         "since": pl.Datetime("us", "UTC"),
+        "first_seen": pl.Datetime("us", "UTC"),
         "detail": pl.String,
         "cleared_at": pl.Datetime("us", "UTC"),
     }
@@ -831,46 +853,42 @@ _FLAG_ITEM = pl.Struct(
 
 
 def flag_listing(
-    store: Store, evaluation: Evaluation, *, include_all: bool = False
+    store: Store, assessment: Assessment, *, include_all: bool = False
 ) -> pl.DataFrame:
-    """One row per shipment with its flags at ``evaluation.now``, for ``flags``.
+    """One row per shipment with its flags at ``assessment.now``, for ``flags``.
 
     Columns: ``shipment_id, order_id, tracking_number, status, archived, flags`` where
-    ``flags`` is a list of ``{code, severity, since, detail, cleared_at}`` (most
-    severe first). Non-archived shipments and open flags only, unless
-    ``include_all`` (archived shipments and cleared flags too). ``since`` is when
-    the flag was raised (its open row's ``raised_at``).
+    ``flags`` is a list of ``{code, severity, since, first_seen, detail, cleared_at}``
+    (most severe first). Non-archived shipments and open flags only, unless
+    ``include_all`` (archived shipments and cleared flags too). ``since`` is when the
+    condition began, ``first_seen`` when parcelproof first saw it
+    (:mod:`analysis.assess`); for a cleared flag both are its history row's
+    ``raised_at``.
     """
-    now = evaluation.now
     ships = store.frame(_SHIPMENTS_SQL, {"all": include_all})
-    history = flag_history(store, include_cleared=include_all, include_archived=include_all)
-    history = history.filter(pl.col("raised_at") <= now)
-    open_rows = history.filter(pl.col("cleared_at").is_null() | (pl.col("cleared_at") > now))
-    current = evaluation.current.select("shipment_id", "code", "severity", "detail").join(
-        open_rows.group_by("shipment_id", "code").agg(pl.col("raised_at").min()),
-        on=["shipment_id", "code"],
-        how="left",
-    )
-    items = current.select(
+    items = assessment.flags.select(
         "shipment_id",
         "code",
         "severity",
-        pl.col("raised_at").fill_null(pl.lit(now)).alias("since"),
+        "since",
+        "first_seen",
         "detail",
         pl.lit(None, pl.Datetime("us", "UTC")).alias("cleared_at"),
     )
     if include_all:
-        cleared = history.filter(pl.col("cleared_at") <= now).select(
+        cleared = assessment.cleared.select(
             "shipment_id",
             "code",
             "severity",
             pl.col("raised_at").alias("since"),
+            pl.col("raised_at").alias("first_seen"),
             "detail",
             "cleared_at",
         )
         items = pl.concat([items, cleared], how="vertical_relaxed")
     items = items.with_columns(
         pl.col("since").dt.convert_time_zone("UTC"),
+        pl.col("first_seen").dt.convert_time_zone("UTC"),
         pl.col("cleared_at").dt.convert_time_zone("UTC"),
         pl.col("severity").replace_strict(SEVERITY_RANK, default=0).alias("_rank"),
     ).sort(
@@ -879,7 +897,7 @@ def flag_listing(
         nulls_last=False,
     )
     grouped = items.group_by("shipment_id", maintain_order=True).agg(
-        pl.struct("code", "severity", "since", "detail", "cleared_at").alias("flags")
+        pl.struct("code", "severity", "since", "first_seen", "detail", "cleared_at").alias("flags")
     )
     out = ships.join(grouped, on="shipment_id", how="left", maintain_order="left")
     return out.with_columns(pl.col("flags").fill_null(pl.lit([], pl.List(_FLAG_ITEM))))
@@ -887,20 +905,28 @@ def flag_listing(
 
 def list_flags(
     store: Store, now: datetime, settings: Settings, *, include_all: bool = False
-) -> tuple[Evaluation, pl.DataFrame]:
-    """Evaluate at ``now``, then list every shipment's flags with its dispute window.
+) -> tuple[Assessment, pl.DataFrame]:
+    """Assess (and record) at ``now``, then list every shipment's flags and advice.
 
     The listing is :func:`flag_listing`'s frame plus ``deadline``, ``deadline_date``,
-    ``action``, ``action_detail`` (:func:`analysis.disputes.dispute_windows`) and
+    ``last_day``, ``last_day_date`` (the real last day to act), ``action``,
+    ``action_detail`` (:mod:`analysis.disputes`, from the same assessment) and
     ``urgency`` (the rank of the most severe open flag, 0 with none).
     """
-    from analysis.disputes import dispute_windows
+    from analysis.assess import assess
 
-    evaluation = evaluate_flags(store, now, settings)
-    listing = flag_listing(store, evaluation, include_all=include_all)
-    windows = dispute_windows(store, now, settings, flags=evaluation.current)
+    assessment = assess(store, now, settings)
+    listing = flag_listing(store, assessment, include_all=include_all)
     listing = listing.join(
-        windows.select("shipment_id", "deadline", "deadline_date", "action", "action_detail"),
+        assessment.disputes.select(
+            "shipment_id",
+            "deadline",
+            "deadline_date",
+            "last_day",
+            "last_day_date",
+            "action",
+            "action_detail",
+        ),
         on="shipment_id",
         how="left",
         maintain_order="left",
@@ -915,15 +941,17 @@ def list_flags(
         .fill_null(0)
         .alias("urgency")
     )
-    return evaluation, listing
+    return assessment, listing
 
 
 def listing_json_lines(listing: pl.DataFrame, *, include_all: bool = False) -> list[str]:
     """The ``flags --json`` lines of a :func:`flag_listing` frame.
 
     Each line is exactly ``{"order_id", "tracking_number", "status", "flags":
-    [{"code", "severity", "since", "detail"}]}``; with ``include_all`` every flag
-    also has ``"cleared_at"`` (null while open).
+    [{"code", "severity", "since", "first_seen", "detail"}]}``: ``since`` is when
+    the condition began (the last scan of a stalled parcel...), ``first_seen`` when
+    parcelproof first saw it; with ``include_all`` every flag also has
+    ``"cleared_at"`` (null while open).
     """
     lines = []
     for row in listing.iter_rows(named=True):
@@ -933,6 +961,7 @@ def listing_json_lines(listing: pl.DataFrame, *, include_all: bool = False) -> l
                 "code": item["code"],
                 "severity": item["severity"],
                 "since": _iso(item["since"]),
+                "first_seen": _iso(item["first_seen"]),
                 "detail": item["detail"],
             }
             if include_all:

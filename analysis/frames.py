@@ -34,8 +34,8 @@ Functions that depend on the time (ages, stalls, deadlines) take ``now``, which
 defaults to :func:`collector.clock.now` (so ``PARCELPROOF_NOW`` fixes it), and
 those that apply thresholds take ``settings`` (default: ``parcelproof.toml`` when
 present, else the built-in defaults). Flags are those the rules find at ``now``
-(:func:`current_flags`, nothing is written), so they agree with
-``parcelproof flags`` run at the same instant.
+(:func:`analysis.assess.assess`, nothing is written), so they agree with
+``parcelproof flags``, ``status`` and ``report`` run at the same instant.
 
 Tables: :func:`shipments`, :func:`events`, :func:`flags` (the stored history),
 :func:`tracking_state`, :func:`polls`. Views: :func:`transit_times`,
@@ -55,7 +55,7 @@ from typing import Any, Literal, TypeAlias, TypedDict, Unpack
 import duckdb
 import polars as pl
 
-from analysis.flags import compute_flags
+from analysis.assess import assess
 from collector import clock
 from collector.config import PollConfig, RulesConfig, Settings, find_config_path, load_settings
 from collector.countries import zone_names
@@ -459,7 +459,10 @@ def current_flags(
 
     Unlike :func:`flags` (the history the last ``flags``/``run`` wrote), this is
     always as of ``now``, with the thresholds of ``settings`` (default: the
-    configuration file, if any). One row per shipment and code::
+    configuration file, if any): :func:`analysis.assess.assess`'s ``flags``, so it
+    agrees with ``status``, ``flags`` and ``report`` at the same instant, with
+    ``since`` (when the condition began), ``first_seen`` and ``reason_to_dispute``.
+    One row per shipment and code::
 
         >>> current_flags(None).group_by("code").len()               # doctest: +SKIP
     """
@@ -485,16 +488,16 @@ def dispute_deadlines(
 ) -> pl.DataFrame:
     """Per shipment: the dispute window, today's recommended action and the days left.
 
-    The windows and actions are :func:`analysis.disputes.dispute_windows` over the
-    flags at ``now`` (``action`` is one of ``open_dispute, ask_seller, escalate,
-    wait, too_late, none``). Added here: ``store``, ``carrier``, ``status``,
+    The windows and actions are those of :func:`analysis.assess.assess` at ``now``
+    (the same flags and advice as ``status``; ``action`` is one of ``open_dispute,
+    ask_seller, escalate, wait, too_late, none``). Added here: ``store``, ``carrier``, ``status``,
     ``flags`` (the codes at ``now``), ``days_left`` (to the deadline; negative once
     it has passed) and ``urgency`` (higher is more urgent). Sorted for triage: most
     urgent action first, then the nearest deadline::
 
         >>> todo = dispute_deadlines(None).filter(pl.col("action") != "none")  # doctest: +SKIP
     """
-    from analysis.disputes import ACTION_RANK, dispute_windows
+    from analysis.disputes import ACTION_RANK
 
     at = (now or clock.now()).astimezone(UTC)
     config = _settings(settings)
@@ -514,11 +517,11 @@ def dispute_deadlines(
     )
     with connect(source, busy_timeout=busy_timeout) as conn:
         view = Store(conn, None)  # the same connection; closed by its owner, not here
-        flagged = compute_flags(view, at, config.rules)
-        windows = dispute_windows(view, at, config, flags=flagged).with_columns(
+        assessment = assess(view, at, config, record=False)
+        windows = assessment.disputes.with_columns(
             urgency=pl.col("action").replace_strict(ACTION_RANK, return_dtype=pl.Int8)
         )
-        with _registered(conn, current_flags=flagged, dispute_windows_now=windows):
+        with _registered(conn, current_flags=assessment.flags, dispute_windows_now=windows):
             return _query(conn, sql, params)
 
 
@@ -557,7 +560,7 @@ def _flagged_frame(  # noqa: PLR0913 - internal: the shared tail of the flag-bas
     bound = _params(filters, now=now, rules=config.rules) if params is None else params
     bound.setdefault("now", (now or clock.now()).astimezone(UTC))
     with connect(source, busy_timeout=busy_timeout) as conn:
-        flagged = compute_flags(Store(conn, None), bound["now"], config.rules)
+        flagged = assess(Store(conn, None), bound["now"], config, record=False).flags
         with _registered(conn, current_flags=flagged):
             return _query(conn, sql, bound)
 

@@ -2,9 +2,10 @@
 
 One run polls the due shipments (:func:`collector.poll.run_poll`), evaluates every
 flag rule at "now", writes evidence packs for the shipments that gained a flag since
-the last run, records itself in ``runs`` and says what changed since the previous
-``run``: flags raised and cleared (also by a ``flags``/``status``/``report`` in
-between), so that a cron mail is short and useful::
+the last run and are worth a pack (:meth:`analysis.assess.Assessment.pack_ids`),
+records itself in ``runs`` and says what changed since the previous ``run``: flags
+raised and cleared (also by a ``flags``/``status``/``report`` in between), so that
+a cron mail is short and useful::
 
     result = run_once(Path("data/parcelproof.duckdb"), load_settings())
     print("\\n".join(result.lines(quiet=True)))
@@ -22,7 +23,8 @@ from typing import Any
 
 import polars as pl
 
-from analysis.flags import SEVERITY_RANK, Evaluation, evaluate_flags
+from analysis.assess import Assessment, assess
+from analysis.flags import SEVERITY_RANK, Evaluation
 from collector import clock
 from collector.config import Settings
 from collector.http import Transport
@@ -140,11 +142,12 @@ def run_once(  # noqa: PLR0913 - keyword options of one command
     with Store.open(db_path, busy_timeout=settings.poll.database_busy_timeout_seconds) as store:
         now = clock.now()
         since = previous_run(store)
-        evaluation = evaluate_flags(store, now, settings)
+        assessment = assess(store, now, settings)
+        assert assessment.evaluation is not None  # recorded
         changes = store.frame(_CHANGES_SQL, {"since": since, "now": now})
-        result = RunResult(run_id, report, evaluation, since, changes)
+        result = RunResult(run_id, report, assessment.evaluation, since, changes)
         if write_packs:
-            _write_packs(store, result, settings, now)
+            _write_packs(store, result, settings, assessment)
         with store.transaction():
             record_run(store, RunRecord(run_id, "run", started, now, result.summary()))
     return result
@@ -158,11 +161,17 @@ def previous_run(store: Store) -> datetime | None:
     return row[0] if row and row[0] is not None else None
 
 
-def _write_packs(store: Store, result: RunResult, settings: Settings, now: datetime) -> None:
+def _write_packs(
+    store: Store, result: RunResult, settings: Settings, assessment: Assessment
+) -> None:
+    # A pack only where the assessment finds one worth writing (a flag that is a
+    # reason to dispute, or advice to act): a reused number on a parcel delivered
+    # home raises a flag, and no pack.
     raised = result.raised.filter(
         ~pl.col("archived")
         & pl.col("cleared_at").is_null()
         & (pl.col("severity").replace_strict(SEVERITY_RANK, default=0) >= SEVERITY_RANK["warning"])
+        & pl.col("shipment_id").is_in(assessment.pack_ids())
     )
     ids = sorted(set(raised["shipment_id"].to_list()))
     if not ids:
@@ -170,7 +179,9 @@ def _write_packs(store: Store, result: RunResult, settings: Settings, now: datet
     try:
         from analysis.reports import write_packs
 
-        packs = write_packs(store, ids, now=now, settings=settings)
+        packs = write_packs(
+            store, ids, now=assessment.now, settings=settings, assessment=assessment
+        )
     except Exception as exc:  # a pack problem must not hide the changes
         result.warnings.append(f"evidence packs not written: {type(exc).__name__}: {exc}")
         return

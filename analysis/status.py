@@ -1,8 +1,9 @@
 """The shipment overview behind ``parcelproof status``.
 
-It evaluates the flag rules at "now" first (so its output never depends on another
-command having run), then adds each shipment's dispute window and recommended
-action (:mod:`analysis.disputes`).
+It reads one assessment at "now" (:func:`analysis.assess.assess`: the flags that
+hold, and each shipment's dispute window, last day and recommended action from those
+same flags), so its output never depends on another command having run and agrees
+with ``flags``, ``report`` and :mod:`analysis.frames` at the same instant.
 """
 
 from __future__ import annotations
@@ -36,8 +37,6 @@ WHERE $all OR NOT s.archived
 ORDER BY s.protection_ends_at NULLS LAST, s.order_id, s.tracking_number
 """
 
-_OPEN_FLAGS_SQL = "SELECT shipment_id, code FROM flags WHERE cleared_at IS NULL"
-
 
 def shipment_status(
     store: Store,
@@ -48,36 +47,35 @@ def shipment_status(
     evaluate: bool = True,
 ) -> pl.DataFrame:
     """One row per shipment: status, days since the last event, deadlines, flags,
-    the dispute window (``dispute_opens_at``, ``dispute_deadline``) and today's
-    ``action`` with its ``action_detail``.
+    ``polled`` (False: never polled, nothing is advised), the dispute window
+    (``dispute_opens_at``, ``dispute_deadline``), the real last day to act
+    (``dispute_last_day``: with AliExpress's grace days) and today's ``action`` with
+    its ``action_detail``.
 
-    With ``evaluate`` (the default) the flag rules run at ``now`` first and their
-    result is recorded; without it the open flags of the history are shown.
+    With ``evaluate`` (the default) the assessment is recorded in the flag history;
+    without it nothing is written (the flags are computed at ``now`` all the same).
 
     >>> shipment_status(store, clock.now()).columns[:4]   # doctest: +SKIP
     ['shipment_id', 'order_id', 'store', 'tracking_number']
     """
-    from analysis.disputes import dispute_windows
-    from analysis.flags import evaluate_flags
+    from analysis.assess import assess
 
     settings = settings or Settings()
-    if evaluate:
-        current = evaluate_flags(store, now, settings).current
-        windows = dispute_windows(store, now, settings, flags=current)
-    else:
-        current = store.frame(_OPEN_FLAGS_SQL)
-        windows = dispute_windows(store, now, settings)
-    flags = current.sort("code").group_by("shipment_id").agg(pl.col("code").alias("flags"))
+    assessment = assess(store, now, settings, record=evaluate)
+    flags = assessment.flags.sort("code").group_by("shipment_id").agg(pl.col("code").alias("flags"))
     frame = store.frame(STATUS_SQL, {"now": now, "all": include_archived})
     return (
         frame.join(flags, on="shipment_id", how="left", maintain_order="left")
         .with_columns(pl.col("flags").fill_null(pl.lit([], pl.List(pl.String))))
         .join(
-            windows.select(
+            assessment.disputes.select(
                 "shipment_id",
+                "polled",
                 pl.col("opens_at").alias("dispute_opens_at"),
                 pl.col("deadline").alias("dispute_deadline"),
                 pl.col("deadline_date").alias("dispute_deadline_date"),
+                pl.col("last_day").alias("dispute_last_day"),
+                pl.col("last_day_date").alias("dispute_last_day_date"),
                 "action",
                 "action_detail",
             ),

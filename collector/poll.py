@@ -326,13 +326,11 @@ def _select(
     rows = store.query(_DUE_SQL, {"all": selection.all_shipments, "now": now})
     picked = [_Shipment(int(r[0]), str(r[1]), str(r[2]), r[3], r[4]) for r in rows]
     if selection.shipments:
-        ids = set(selection.shipments)
-        upper = {s.upper() for s in ids}
-        picked = [
-            s
-            for s in picked
-            if s.order_id in ids or s.number.upper() in upper or str(s.shipment_id) in ids
-        ]
+        # The one resolver of user-given ids (an unknown or ambiguous id is an error).
+        from collector.resolve import resolve_shipments
+
+        ids = set(resolve_shipments(store, selection.shipments).shipment_ids)
+        picked = [s for s in picked if s.shipment_id in ids]
     routed, unserved = route(picked, settings, sources)
     if selection.carriers:
         wanted = set(selection.carriers)

@@ -1,8 +1,9 @@
-"""The one place where packs call the flag rules and the dispute windows.
+"""The one place where packs call the assessment (flags and dispute windows).
 
-Packs never compute a flag or a deadline themselves: they call
-:func:`analysis.flags.evaluate_flags` and :func:`analysis.disputes.dispute_windows`
-through these two functions, so that a change of either API is absorbed here.
+Packs never compute a flag or a deadline themselves: they read one
+:func:`analysis.assess.assess` through these functions, so that the open flags a
+pack lists and the advice it gives come from the same evaluation, and a change of
+that API is absorbed here.
 """
 
 from __future__ import annotations
@@ -10,26 +11,38 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from analysis import disputes, flags
+from analysis import disputes
+from analysis.assess import Assessment
+from analysis.assess import assess as _assess
+from analysis.assess import assess_recorded as _assess_recorded
 from analysis.reports.facts import Dispute
 from collector.config import Settings
 from collector.store import Store
 
 
-def evaluate_flags(store: Store, now: datetime, settings: Settings) -> flags.Evaluation:
-    """Evaluate every flag rule at ``now`` and record the result in the flag history."""
-    return flags.evaluate_flags(store, now, settings)
+def assess(
+    store: Store,
+    now: datetime,
+    settings: Settings,
+    shipment_ids: Sequence[int] | None = None,
+    *,
+    record: bool = True,
+) -> Assessment:
+    """The assessment at ``now`` (recorded in the flag history unless ``record`` is off)."""
+    return _assess(store, now, settings, shipment_ids, record=record)
 
 
-def dispute_windows(
-    store: Store, shipment_ids: Sequence[int], *, now: datetime, settings: Settings
-) -> dict[int, Dispute]:
-    """Opens-at, deadline and recommended action of each requested shipment.
+def assess_recorded(
+    store: Store, now: datetime, settings: Settings, shipment_ids: Sequence[int] | None = None
+) -> Assessment:
+    """The assessment as the flag history recorded it at ``now`` (no rule runs)."""
+    return _assess_recorded(store, now, settings, shipment_ids)
 
-    One statement over all shipments (it reads the open flags, so evaluate first);
-    a shipment without a row is simply missing from the result.
-    """
-    frame = disputes.dispute_windows(store, now, settings)
+
+def dispute_windows(assessment: Assessment, shipment_ids: Sequence[int]) -> dict[int, Dispute]:
+    """Opens-at, deadline and recommended action of each requested shipment, from the
+    assessment's own flags; a shipment without a row is simply missing."""
+    frame = assessment.disputes
     wanted = frame.filter(frame["shipment_id"].is_in(list(set(shipment_ids))))
     out: dict[int, Dispute] = {}
     for row in wanted.iter_rows(named=True):
@@ -42,6 +55,8 @@ def dispute_windows(
             action_detail=row.get("action_detail"),
             rule=rule,
             name=disputes.DISPUTE_NAMES.get(str(rule), "dispute"),
+            last_day=_aware(row.get("last_day")),
+            polled=bool(row.get("polled", True)),
         )
     return out
 

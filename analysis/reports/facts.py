@@ -20,13 +20,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import pyarrow as pa
 
 from collector.config import Settings
 from collector.store import Store
+
+if TYPE_CHECKING:
+    from analysis.assess import Assessment
 
 #: Statuses after which silence is expected: no stall gap is marked after them.
 FINAL_STATUSES = frozenset({"delivered", "returned", "expired"})
@@ -154,6 +157,12 @@ class Flag:
     threshold: str | None
     detail: str
     evidence: Mapping[str, Any]
+    #: When the condition began (the last scan of a stalled parcel, the promised date
+    #: of an overdue one...); ``raised_at`` is when parcelproof first saw it.
+    since: datetime | None = None
+    #: Whether this flag is a reason to open a non-delivery dispute
+    #: (:func:`analysis.disputes.reason_to_dispute_sql`).
+    reason_to_dispute: bool = False
 
 
 @dataclass(frozen=True)
@@ -171,6 +180,10 @@ class Dispute:
     #: What the dispute is called there ("AliExpress dispute", "eBay item-not-received
     #: request", ...).
     name: str = "dispute"
+    #: The real last day to act (AliExpress: the deadline plus its grace days).
+    last_day: datetime | None = None
+    #: False when the shipment was never polled (nothing is advised on it).
+    polled: bool = True
 
 
 @dataclass(frozen=True)
@@ -210,6 +223,16 @@ class PackFacts:
     dispute: Dispute | None
     now: datetime
     stalled_days: float
+
+    @property
+    def fetched_from(self) -> datetime | None:
+        """When the first request this pack's evidence came from was made."""
+        return min((p.requested_at for p in self.polls), default=None)
+
+    @property
+    def fetched_to(self) -> datetime | None:
+        """When the last request this pack's evidence came from was made."""
+        return max((p.requested_at for p in self.polls), default=None)
 
     @property
     def open_codes(self) -> list[str]:
@@ -255,14 +278,6 @@ LEFT JOIN raw_documents d ON d.sha256 = p.body_sha256
 ORDER BY r.shipment_id, p.poll_id
 """
 
-_FLAGS_SQL = """
-SELECT f.shipment_id, f.flag_id, f.code, f.severity, f.raised_at, f.confirmed_at,
-       f.cleared_at, f.threshold, f.detail, CAST(f.evidence AS VARCHAR) AS evidence
-FROM flags f
-JOIN pack_ids w USING (shipment_id)
-ORDER BY f.shipment_id, f.raised_at, f.flag_id
-"""
-
 _OTHER_ORDERS_SQL = """
 WITH mine AS (
     SELECT s.shipment_id, s.tracking_number FROM shipments s
@@ -288,14 +303,16 @@ def load_facts(  # noqa: PLR0913 - keyword options beside the ids
     now: datetime,
     settings: Settings,
     disputes: Mapping[int, Dispute] | None = None,
-    current: pl.DataFrame | None = None,
+    assessment: Assessment | None = None,
 ) -> list[PackFacts]:
     """The facts of every requested shipment, in the order of ``shipment_ids``.
 
     One query per table for all shipments; ids that name no shipment are skipped.
-    The flags are the stored history, unless ``current`` (the flags computed at
-    ``now``, when ``now`` is earlier than the latest recorded evaluation) is given:
-    then the open flags are those, and the history is read as it stood at ``now``.
+    The flags are those of ``assessment`` (:func:`analysis.assess.assess` at ``now``;
+    the history as recorded at ``now`` when not given): the open ones hold at ``now``
+    and the cleared ones were cleared by then, so a pack made at an earlier ``now``
+    states the flags of that instant, and ``disputes`` should come from the same
+    assessment (:func:`analysis.reports.adapters.dispute_windows`).
 
     >>> [f.shipment.order_id for f in load_facts(store, [1], now=now, settings=s)]
     ... # doctest: +SKIP
@@ -304,6 +321,10 @@ def load_facts(  # noqa: PLR0913 - keyword options beside the ids
     ids = list(dict.fromkeys(int(i) for i in shipment_ids))
     if not ids:
         return []
+    if assessment is None:
+        from analysis.assess import assess_recorded
+
+        assessment = assess_recorded(store, now, settings, ids)
     # The ids travel as an Arrow column: a Python list parameter is converted element
     # by element, which costs more than the queries themselves at 1,000 packs.
     store.conn.register("pack_ids", pa.table({"shipment_id": pa.array(ids, pa.int64())}))
@@ -311,13 +332,13 @@ def load_facts(  # noqa: PLR0913 - keyword options beside the ids
         shipments = store.frame(_SHIPMENTS_SQL).to_dicts()
         events = _grouped(store.frame(_EVENTS_SQL).to_dicts())
         polls = _grouped(store.frame(_POLLS_SQL).to_dicts())
-        flags = _grouped(store.frame(_FLAGS_SQL).to_dicts())
-        if current is not None:
-            flags = _flags_at(flags, current, set(ids), now)
         others = _grouped(store.frame(_OTHER_ORDERS_SQL).to_dicts())
         head_rows = store.query(_CHAIN_HEAD_SQL)
     finally:
         store.conn.unregister("pack_ids")
+    wanted = pl.col("shipment_id").is_in(ids)
+    open_rows = _grouped(_open_flag_rows(assessment.flags.filter(wanted), now))
+    cleared_rows = _grouped(assessment.cleared.filter(wanted).to_dicts())
     head = (
         ChainHead(
             poll_id=int(head_rows[0][0]),
@@ -337,9 +358,8 @@ def load_facts(  # noqa: PLR0913 - keyword options beside the ids
             continue
         shipment = Shipment(**{k: _utc_or_same(v) for k, v in row.items()})
         shipment_events = [Event(**_without_id(e)) for e in events.get(sid, [])]
-        all_flags = [_flag(f) for f in flags.get(sid, [])]
         open_flags = sorted(
-            (f for f in all_flags if f.cleared_at is None),
+            (_flag(f) for f in open_rows.get(sid, [])),
             key=lambda f: (_SEVERITY_ORDER.get(f.severity, 9), f.raised_at, f.code),
         )
         out.append(
@@ -349,7 +369,7 @@ def load_facts(  # noqa: PLR0913 - keyword options beside the ids
                 gaps=find_gaps(shipment_events, shipment.status, now=now, days=stalled_days),
                 polls=[Poll(**_without_id(p)) for p in polls.get(sid, [])],
                 flags=open_flags,
-                cleared_flags=[f for f in all_flags if f.cleared_at is not None],
+                cleared_flags=[_flag(f) for f in cleared_rows.get(sid, [])],
                 other_orders=[OtherOrder(**_without_id(o)) for o in others.get(sid, [])],
                 chain_head=head,
                 dispute=(disputes or {}).get(sid),
@@ -394,45 +414,33 @@ def _without_id(row: dict[str, Any]) -> dict[str, Any]:
     return {k: _utc_or_same(v) for k, v in row.items() if k != "shipment_id"}
 
 
-def _flags_at(
-    history: dict[int, list[dict[str, Any]]], current: pl.DataFrame, ids: set[int], now: datetime
-) -> dict[int, list[dict[str, Any]]]:
-    """The flag rows of a pack made at an earlier ``now`` than the latest evaluation.
+def _open_flag_rows(flags: pl.DataFrame, now: datetime) -> list[dict[str, Any]]:
+    """Flag rows of the flags that hold at ``now`` (an assessment's ``flags``).
 
-    Open: the flags computed at ``now``, each keeping the raise time of the history
-    row that was open then (else ``now``). Cleared: history rows cleared by ``now``.
+    ``raised_at`` is when parcelproof first saw the flag, ``since`` when its
+    condition began; flags never recorded (a ``now`` earlier than the latest
+    evaluation) get ids -1, -2, ... (the pack keys its findings on ids).
     """
-    out: dict[int, list[dict[str, Any]]] = {}
-    unrecorded = 0  # flags never recorded get ids -1, -2, ... (the pack keys on ids)
-    for sid, rows in history.items():
-        out[sid] = [r for r in rows if r["cleared_at"] is not None and _utc(r["cleared_at"]) <= now]
-    for row in current.filter(pl.col("shipment_id").is_in(list(ids))).iter_rows(named=True):
-        sid = int(row["shipment_id"])
-        open_then = [
-            r
-            for r in history.get(sid, [])
-            if r["code"] == row["code"]
-            and _utc(r["raised_at"]) <= now
-            and (r["cleared_at"] is None or _utc(r["cleared_at"]) > now)
-        ]
-        earlier = min(open_then, key=lambda r: _utc(r["raised_at"])) if open_then else None
-        if earlier is None:
-            unrecorded -= 1
-        out.setdefault(sid, []).append(
+    rows = []
+    for unrecorded, row in enumerate(flags.iter_rows(named=True), start=1):
+        flag_id = row["flag_id"]
+        rows.append(
             {
-                "shipment_id": sid,
-                "flag_id": earlier["flag_id"] if earlier else unrecorded,
+                "shipment_id": row["shipment_id"],
+                "flag_id": int(flag_id) if flag_id is not None else -unrecorded,
                 "code": row["code"],
                 "severity": row["severity"],
-                "raised_at": _utc(earlier["raised_at"]) if earlier else now,
+                "raised_at": _utc(row["first_seen"]),
                 "confirmed_at": now,
                 "cleared_at": None,
                 "threshold": row["threshold"],
                 "detail": row["detail"],
                 "evidence": row["evidence"],
+                "since": _utc(row["since"]),
+                "reason_to_dispute": bool(row["reason_to_dispute"]),
             }
         )
-    return out
+    return rows
 
 
 def _flag(row: dict[str, Any]) -> Flag:

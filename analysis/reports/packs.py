@@ -18,14 +18,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
+from analysis.assess import Assessment
 from analysis.flags import Evaluation
 from analysis.reports import adapters, fmt, wording
 from analysis.reports.facts import Event, Flag, PackFacts, Poll, load_facts
 from analysis.reports.render import PackView, Renderer
 from collector.config import Settings
-from collector.errors import ConfigError, NotFoundError
+from collector.errors import ConfigError
+from collector.resolve import resolve_shipments
 from collector.store import Store
 
 FORMATS = ("html", "pdf", "png", "json")
@@ -93,58 +93,25 @@ def parse_formats(value: str | Iterable[str]) -> tuple[str, ...]:
 
 
 def resolve_ids(store: Store, ids: Sequence[str]) -> list[int]:
-    """Shipment ids for order ids or tracking numbers (in the order given).
+    """Shipment ids for order ids, tracking numbers or shipment ids (in the order
+    given), by :func:`collector.resolve.resolve_shipments`.
 
     An order id with several numbers, or a number on several orders, gives all of
-    them. Raises :class:`NotFoundError` naming every id that matches nothing.
+    them. Raises :class:`NotFoundError` naming every id that matches nothing, and
+    :class:`collector.resolve.AmbiguousId` for an id that is one shipment's order id
+    and another's tracking number.
     """
-    wanted = [i.strip() for i in ids if i.strip()]
-    candidates: dict[str, str] = {}
-    for given in wanted:
-        for form in _number_forms(given):
-            candidates.setdefault(form, given)
-    rows = store.query(
-        """
-        SELECT c.given, s.shipment_id
-        FROM (SELECT unnest($forms::VARCHAR[]) AS form, unnest($givens::VARCHAR[]) AS given) c
-        JOIN shipments s ON s.order_id = c.form OR s.tracking_number = c.form
-                         OR s.tracking_number_raw = c.form
-        ORDER BY s.order_id, s.tracking_number
-        """,
-        {"forms": list(candidates), "givens": list(candidates.values())},
-    )
-    found: dict[str, list[int]] = {}
-    for given, sid in rows:
-        found.setdefault(str(given), []).append(int(sid))
-    missing = [g for g in wanted if g not in found]
-    if missing:
-        raise NotFoundError(
-            "no shipment has the order id or tracking number " + ", ".join(repr(m) for m in missing)
-        )
-    return list(dict.fromkeys(sid for g in wanted for sid in found[g]))
+    return resolve_shipments(store, ids).shipment_ids
 
 
 def flagged_ids(store: Store) -> list[int]:
-    """Non-archived shipments with at least one open flag."""
+    """Non-archived shipments with at least one open flag in the stored history."""
     rows = store.query(
         """
         SELECT DISTINCT s.shipment_id FROM shipments s JOIN flags f USING (shipment_id)
         WHERE f.cleared_at IS NULL AND NOT s.archived ORDER BY s.shipment_id
         """
     )
-    return [int(r[0]) for r in rows]
-
-
-def _current_ids(store: Store, current: pl.DataFrame) -> list[int]:
-    """Non-archived shipments with a flag in ``current`` (joined in DuckDB)."""
-    store.conn.register("current_ids", current.select("shipment_id").unique().to_arrow())
-    try:
-        rows = store.query(
-            "SELECT s.shipment_id FROM shipments s JOIN current_ids USING (shipment_id) "
-            "WHERE NOT s.archived ORDER BY s.shipment_id"
-        )
-    finally:
-        store.conn.unregister("current_ids")
     return [int(r[0]) for r in rows]
 
 
@@ -158,31 +125,33 @@ def make_report(  # noqa: PLR0913 - keyword options of one command
     formats: Sequence[str] | None = None,
     out_dir: Path | None = None,
 ) -> ReportResult:
-    """``parcelproof report``: evaluate the flags at ``now``, then write the packs.
+    """``parcelproof report``: assess at ``now`` (recorded), then write the packs.
 
-    ``ids`` are order ids or tracking numbers; ``flagged`` adds every flagged parcel
-    and writes ``index.html`` (sorted by deadline) next to the pack folders.
+    ``ids`` are order ids, tracking numbers or shipment ids
+    (:func:`collector.resolve.resolve_shipments`); ``flagged`` adds every flagged
+    parcel worth a pack (:meth:`analysis.assess.Assessment.pack_ids`) and writes
+    ``index.html`` (sorted by deadline) next to the pack folders. Every pack lists
+    the flags of the one assessment at ``now`` and the advice drawn from them.
     """
     # Resolve before evaluating, so that a typo fails fast and writes nothing.
-    shipment_ids = resolve_ids(store, ids) if ids else []
-    evaluation = adapters.evaluate_flags(store, now, settings)
-    notes = []
+    resolution = resolve_shipments(store, ids) if ids else None
+    shipment_ids = resolution.shipment_ids if resolution else []
+    assessment = adapters.assess(store, now, settings)
+    evaluation = assessment.evaluation
+    assert evaluation is not None  # recorded
+    notes = list(resolution.notes) if resolution else []
     if evaluation.changed:
         notes.append(
             f"flags at {fmt.utc(now)}: {evaluation.raised.height} raised, "
             f"{evaluation.cleared.height} cleared"
         )
-    # At a 'now' earlier than the latest evaluation the history is left alone and the
-    # packs state the flags computed at 'now' (not those of the later evaluation).
-    current = None if evaluation.written else evaluation.current
-    if current is not None:
+    if not evaluation.written:
         notes.append(
             "'now' is before the latest flag evaluation: the flag history is unchanged; "
             "the packs show the flags that hold at 'now'"
         )
     if flagged:
-        flagged_now = flagged_ids(store) if current is None else _current_ids(store, current)
-        shipment_ids = list(dict.fromkeys([*shipment_ids, *flagged_now]))
+        shipment_ids = list(dict.fromkeys([*shipment_ids, *assessment.pack_ids()]))
     target = Path(out_dir or settings.reports.out_dir)
     renderer = Renderer()
     packs = write_packs(
@@ -193,7 +162,7 @@ def make_report(  # noqa: PLR0913 - keyword options of one command
         formats=formats,
         out_dir=target,
         renderer=renderer,
-        current=current,
+        assessment=assessment,
     )
     index = write_index(packs, now=now, out_dir=target, renderer=renderer) if flagged else None
     return ReportResult(
@@ -210,10 +179,11 @@ def write_packs(  # noqa: PLR0913 - the documented library signature
     formats: Sequence[str] | None = None,
     out_dir: Path | str | None = None,
     renderer: Renderer | None = None,
-    current: pl.DataFrame | None = None,
+    assessment: Assessment | None = None,
 ) -> list[PackResult]:
-    """Write one evidence pack per shipment; flags are read as stored (evaluate first),
-    or are ``current`` (flags computed at an earlier ``now``, see :func:`load_facts`).
+    """Write one evidence pack per shipment, from ``assessment`` (the flags at ``now``
+    and the advice from them, :func:`analysis.assess.assess`); without one, the flag
+    history as recorded at ``now`` (:func:`analysis.assess.assess_recorded`).
 
     ``formats`` defaults to ``settings.reports.formats``, ``out_dir`` to
     ``settings.reports.out_dir``. All shipments are read with one query per table,
@@ -225,9 +195,11 @@ def write_packs(  # noqa: PLR0913 - the documented library signature
     """
     chosen = parse_formats(formats if formats is not None else settings.reports.formats)
     target = Path(out_dir or settings.reports.out_dir)
-    disputes = adapters.dispute_windows(store, shipment_ids, now=now, settings=settings)
+    if assessment is None:
+        assessment = adapters.assess_recorded(store, now, settings, shipment_ids)
+    disputes = adapters.dispute_windows(assessment, shipment_ids)
     all_facts = load_facts(
-        store, shipment_ids, now=now, settings=settings, disputes=disputes, current=current
+        store, shipment_ids, now=now, settings=settings, disputes=disputes, assessment=assessment
     )
     renderer = renderer or Renderer()
     return [_write_one(facts, renderer, chosen, target) for facts in all_facts]
@@ -296,6 +268,11 @@ def build_manifest(view: PackView, files: Sequence[Path]) -> dict[str, Any]:
         "schema": MANIFEST_SCHEMA,
         "tool": {"name": "parcelproof", "version": view.version},
         "generated_at": fmt.iso(view.generated_at),
+        # The two clocks: the instant the facts are assessed at (--now), and the real
+        # times of the requests the evidence came from (polls.requested_at).
+        "assessed_at": fmt.iso(facts.now),
+        "evidence_fetched_from": fmt.iso(facts.fetched_from),
+        "evidence_fetched_to": fmt.iso(facts.fetched_to),
         "evaluated_at": fmt.iso(facts.now),
         "shipment": {
             "shipment_id": s.shipment_id,
@@ -343,6 +320,7 @@ def build_manifest(view: PackView, files: Sequence[Path]) -> dict[str, Any]:
             "marketplace": d.marketplace,
             "opens_at": fmt.iso(d.opens_at),
             "deadline": fmt.iso(d.deadline),
+            "last_day": fmt.iso(d.last_day),
             "action": d.action,
             "action_detail": d.action_detail,
         },
@@ -421,12 +399,14 @@ def _flag_json(flag: Flag, finding: str | None) -> dict[str, Any]:
         "code": flag.code,
         "severity": flag.severity,
         "title": rule.title,
-        "since": fmt.iso(flag.raised_at),
+        "since": fmt.iso(flag.since or flag.raised_at),
+        "first_seen": fmt.iso(flag.raised_at),
         "confirmed_at": fmt.iso(flag.confirmed_at),
         "cleared_at": fmt.iso(flag.cleared_at),
         "threshold": flag.threshold,
         "detail": flag.detail,
         "finding": finding,
+        "reason_to_dispute": flag.reason_to_dispute,
         "rule": rule.rule,
         "basis": rule.basis,
         "evidence": dict(flag.evidence),
@@ -470,13 +450,6 @@ def _poll_json(p: Poll) -> dict[str, Any]:
         "body_bytes": p.body_bytes,
         "chain_hash": p.chain_hash,
     }
-
-
-def _number_forms(given: str) -> list[str]:
-    squeezed = "".join(given.split())
-    return list(
-        dict.fromkeys([given, squeezed, squeezed.upper(), squeezed.upper().replace("-", "")])
-    )
 
 
 def _safe(text: str) -> str:

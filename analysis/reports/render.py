@@ -98,8 +98,12 @@ class PackView:
         return {f.flag_id: wording.finding(self.facts, f) for f in self.facts.flags}
 
     @cached_property
-    def message(self) -> str:
+    def message(self) -> str | None:
         return wording.dispute_message(self.facts)
+
+    @cached_property
+    def no_message_reason(self) -> str | None:
+        return wording.no_message_reason(self.facts)
 
     @cached_property
     def chart(self) -> Chart | None:

@@ -167,7 +167,7 @@ def verdict(facts: PackFacts) -> str:
         )
         if told:
             parts.append(told)
-        parts.append(f"Flagged by parcelproof since {fmt.day(since, c)}.")
+        parts.append(f"First flagged by parcelproof on {fmt.day(since, c)}.")
         return " ".join(parts)
     opening = f"{subject}: no problem found as of {fmt.day(facts.now, c)}."
     dated = [e for e in facts.events if e.occurred_at is not None]
@@ -334,8 +334,34 @@ def finding(facts: PackFacts, flag: Flag, quoted: set[str] | None = None) -> str
     return _sentence(flag.detail)
 
 
-def dispute_message(facts: PackFacts) -> str:
-    """A message the buyer can paste into the dispute form, citing the pack's facts."""
+def no_message_reason(facts: PackFacts) -> str | None:
+    """Why the pack offers no dispute message (None: it offers one).
+
+    A non-receipt message is never suggested where it could be false or premature:
+    a parcel the carrier delivered to the buyer's own address (only a delivery
+    elsewhere contradicts it), one never polled, or one with nothing to claim.
+    """
+    s = facts.shipment
+    d = facts.dispute
+    if (d is not None and not d.polled) or (d is None and not facts.polls):
+        return "the parcel has not been polled yet, so nothing is known of its tracking."
+    if s.status == "delivered" and "delivered_elsewhere" not in facts.open_codes:
+        return (
+            "the carrier reports the parcel delivered at your address; "
+            "a claim that it was not received could be false."
+        )
+    if d is not None and d.action in ("none", "wait"):
+        return "nothing to claim yet: " + sentence(d.action_detail or "no problem found.")
+    if d is None and not any(f.reason_to_dispute for f in facts.flags):
+        return "no flag is a reason to dispute."
+    return None
+
+
+def dispute_message(facts: PackFacts) -> str | None:
+    """A message the buyer can paste into the dispute form, citing the pack's facts
+    (None where :func:`no_message_reason` gives a reason not to suggest one)."""
+    if no_message_reason(facts) is not None:
+        return None
     s = facts.shipment
     c = s.destination_country
     lines = ["Hello,", ""]

@@ -12,7 +12,10 @@ memory is that step's own:
   flag is raised and written);
 - ``steady``: evaluate again a day later (the cron case: every open flag confirmed,
   some raised or cleared);
-- ``same``: evaluate again at that same instant (nothing changes).
+- ``same``: evaluate again at that same instant (nothing changes);
+- ``assess``: :func:`analysis.assess.assess` at that instant, what every command
+  runs: ``same`` plus the flags joined to their history (``since``, ``first_seen``)
+  and the dispute windows over the same staged flags.
 
 It prints seconds, evaluation / floor (goal <= 2) and peak RSS per step.
 
@@ -45,6 +48,7 @@ FLOOR_SQL = "select shipment_id, max(occurred_at) from events group by shipment_
 
 def measure(step: str, db: Path) -> dict[str, float]:
     """Run one step in this process and return its seconds and peak RSS."""
+    from analysis.assess import assess
     from analysis.flags import compute_flags, evaluate_flags
     from collector.config import Settings
     from collector.store import Store
@@ -66,6 +70,15 @@ def measure(step: str, db: Path) -> dict[str, float]:
                 rows = compute_flags(store, NOW, settings.rules).height
                 times.append(time.perf_counter() - t0)
             out["seconds"], out["rows"] = min(times), rows
+        elif step == "assess":
+            t0 = time.perf_counter()
+            assessment = assess(store, NOW + timedelta(days=1), settings)
+            out["seconds"] = time.perf_counter() - t0
+            assert assessment.evaluation is not None
+            out["raised"] = assessment.evaluation.raised.height
+            out["cleared"] = assessment.evaluation.cleared.height
+            out["confirmed"] = assessment.evaluation.confirmed
+            out["rows"] = assessment.flags.height
         else:
             later = NOW + timedelta(days=1)
             now = {"first": NOW, "steady": later, "same": later}[step]
@@ -125,7 +138,7 @@ def main() -> int:
                 store.conn.execute("CHECKPOINT")
         floor = run_step("floor", args.db)
         print(f"floor query: {floor['seconds']:.3f} s, peak RSS {floor['peak_rss_mb']:.0f} MiB")
-        for step in ("compute", "first", "steady", "same"):
+        for step in ("compute", "first", "steady", "same", "assess"):
             r = run_step(step, args.db)
             extra = ""
             if step != "compute":

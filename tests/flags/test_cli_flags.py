@@ -43,7 +43,10 @@ def test_flags_json_shape_in_full(db_path: Path) -> None:
                 {
                     "code": "stalled",
                     "severity": "critical",
-                    "since": "2026-11-28T12:00:00+00:00",
+                    # When the condition began (the last scan), and apart when
+                    # parcelproof first saw it (issue 18.5).
+                    "since": "2026-10-31T22:00:00+00:00",
+                    "first_seen": "2026-11-28T12:00:00+00:00",
                     "detail": "no movement for 27 days since "
                     "'Departed from sorting center', Guangzhou, 2026-11-01",
                 }
@@ -54,11 +57,18 @@ def test_flags_json_shape_in_full(db_path: Path) -> None:
     ]  # fmt: skip
 
 
-def test_since_is_when_the_flag_was_first_raised(db_path: Path) -> None:
+def test_since_is_when_the_problem_began_and_first_seen_when_it_was_raised(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "300")
     small_db(db_path)
     lines("--db", str(db_path), "--now", "2026-11-20T00:00:00Z", "flags", "--json")
     rows = lines("--db", str(db_path), "--now", NOW, "flags", "--json")
-    assert rows[0]["flags"][0]["since"] == "2026-11-20T00:00:00+00:00"  # type: ignore[index]
+    flag = rows[0]["flags"][0]  # type: ignore[index]
+    assert flag["since"] == "2026-10-31T22:00:00+00:00"  # the last scan
+    assert flag["first_seen"] == "2026-11-20T00:00:00+00:00"
+    table = run_cli("--db", str(db_path), "--now", NOW, "flags").output
+    assert "since 2026-10-31, first seen 2026-11-20" in table
 
 
 def test_flags_all_adds_archived_shipments_and_cleared_flags(db_path: Path) -> None:
@@ -74,6 +84,7 @@ def test_flags_all_adds_archived_shipments_and_cleared_flags(db_path: Path) -> N
             "code": "stalled",
             "severity": "critical",
             "since": "2026-11-28T12:00:00+00:00",
+            "first_seen": "2026-11-28T12:00:00+00:00",
             "detail": "no movement for 27 days since "
             "'Departed from sorting center', Guangzhou, 2026-11-01",
             "cleared_at": "2026-11-29T00:00:00+00:00",
@@ -83,7 +94,8 @@ def test_flags_all_adds_archived_shipments_and_cleared_flags(db_path: Path) -> N
         {
             "code": "invalid_number",
             "severity": "critical",
-            "since": "2026-11-28T12:00:00+00:00",
+            "since": "2026-11-28T12:00:00+00:00",  # no instant of its own: first seen
+            "first_seen": "2026-11-28T12:00:00+00:00",
             "detail": "RR507128933CN fails the check of its format cainiao-lp",
             "cleared_at": None,
         }
@@ -106,6 +118,21 @@ def test_flags_table_most_urgent_first(db_path: Path) -> None:
     assert "stalled" in out and "overdue" in out and "B2" not in out
 
 
+def test_flags_table_sorts_by_the_last_day_to_act_not_by_severity(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "300")
+    small_db(db_path)  # A1: critical (stalled), buyer protection ends 2026-12-31
+    with Store.open(db_path) as store:
+        world = World(store)
+        sid = world.shipment("E5", "LP00000000000005", promised_to="2026-11-20T00:00:00Z",
+                             protection_ends_at="2026-12-05T00:00:00Z")  # fmt: skip
+        world.events(sid, Ev("2026-11-27T06:00:00+01:00", "in_transit", "Arrived", city="Madrid"))
+    out = run_cli("--db", str(db_path), "--now", NOW, "flags").output
+    # E5's flags are warnings, but its last day (2026-12-20) comes before A1's.
+    assert "2026-12-20" in out and out.index("E5") < out.index("A1")
+
+
 def test_flags_on_an_empty_database(db_path: Path) -> None:
     assert lines("--db", str(db_path), "--now", NOW, "flags", "--json") == []
     result = run_cli("--db", str(db_path), "--now", NOW, "flags")
@@ -125,7 +152,9 @@ def test_status_evaluates_first_and_shows_deadline_and_action(
     assert str(by_order["A1"]["action_detail"]).startswith("open the AliExpress dispute now")
     assert by_order["B2"]["action"] == "wait"
     table = run_cli("--db", str(db_path), "--now", NOW, "status")
-    assert "Dispute deadline" in table.output and "2026-12-31" in table.output
+    # The real last day: buyer protection ends 2026-12-31, plus AliExpress's 15 days.
+    assert by_order["A1"]["dispute_last_day_date"] == "2027-01-15"
+    assert "Last day" in table.output and "2027-01-15" in table.output
 
 
 def test_sample_orders_show_their_scenarios(db_path: Path) -> None:

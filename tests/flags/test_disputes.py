@@ -15,9 +15,20 @@ from tests.flags.builder import NOW, Ev, T, World
 
 def windows(world: World, now: str = NOW, settings: Settings | None = None) -> dict[str, Any]:
     settings = settings or Settings()
+    _polled(world)
     flags = compute_flags(world.store, T(now), settings.rules)
     frame = dispute_windows(world.store, T(now), settings, flags=flags)
     return {row["order_id"]: row for row in frame.iter_rows(named=True)}
+
+
+def _polled(world: World) -> None:
+    """Give every shipment never polled a poll that learnt nothing (status unknown):
+    these tests are about the windows, and nothing is advised before a first poll."""
+    for (sid,) in world.store.query(
+        "SELECT shipment_id FROM shipments WHERE shipment_id NOT IN "
+        "(SELECT shipment_id FROM tracking_state)"
+    ):
+        world.state(int(sid), last_poll_at="2026-01-01T00:00:00Z")
 
 
 def action(world: World, now: str, order: str = "o1", settings: Settings | None = None) -> str:

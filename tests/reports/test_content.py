@@ -101,7 +101,7 @@ def test_verdict_states_the_promise(pack_of: Callable[..., PackResult]) -> None:
     verdict = text_of(parse(pack_of("stalled")), "#verdict")
     assert "promised delivery between 28 Oct 2026 and 15 Nov 2026" in verdict
     assert "Buyer protection ends on 14 Dec 2026 (16 days from now)" in verdict
-    assert "Flagged by parcelproof since 3 Nov 2026" in verdict
+    assert "First flagged by parcelproof on 3 Nov 2026" in verdict
     # Each fact once: the overdue finding states the window, so no second mention.
     assert verdict.count("15 Nov 2026") == 1
 
@@ -335,5 +335,9 @@ def test_a_bare_shipment_still_makes_a_complete_pack(tmp_path: Path) -> None:
     assert "No promised delivery date or protection end was recorded" in text_of(tree, "#verdict")
     row = " ".join(text_of(tree, "#timeline tbody tr").split())
     assert row.startswith("yesterday 10:00 (zone unknown) -")
-    assert "I ask for a full refund." in text_of(tree, "#message pre")
+    # Never polled, and only an info flag: no non-receipt claim is suggested.
+    assert text_of(tree, "#message p.none") == (
+        "No dispute message: the parcel has not been polled yet, so nothing is known of its "
+        "tracking."
+    )
     assert pack.file(".pdf") is not None
