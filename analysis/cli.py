@@ -18,8 +18,16 @@ from rich.markup import escape
 from rich.table import Table
 
 from collector import clock
-from collector.cli import AppContext, global_options, handle_errors, make_context, pass_app
+from collector.cli import (
+    AppContext,
+    exit_quietly_on_broken_pipe,
+    global_options,
+    handle_errors,
+    make_context,
+    pass_app,
+)
 from collector.cli import cli as collector_cli
+from collector.console import make_console
 
 if TYPE_CHECKING:
     import polars as pl
@@ -82,10 +90,7 @@ def print_status_table(frame: pl.DataFrame, console: Console | None = None) -> N
     readable; the full sentence behind each action is in ``status --json``
     (``action_detail``) and in the evidence pack.
     """
-    console = console or Console()
-    if not console.is_terminal and console.width < 140:
-        # Piped into a file or a cron mail: nothing to fit, so don't fold at 80.
-        console = Console(width=140, file=console.file)
+    console = console or make_console()
     table = Table(
         title=f"{frame.height} shipments",
         caption=(
@@ -175,7 +180,7 @@ def print_flags_table(listing: pl.DataFrame, console: Console | None = None) -> 
     Urgency is the deadline: a warning due in three days comes before a critical
     flag with two months left; severity breaks ties (no deadline sorts last).
     """
-    console = console or Console()
+    console = console or make_console()
     import polars as pl
 
     flagged = listing.filter(pl.col("flags").list.len() > 0).sort(
@@ -351,4 +356,5 @@ def export(app: AppContext, out: Path, fmt: str, with_raw: bool) -> None:
 
 def main() -> None:
     """Entry point of the ``parcelproof`` console script."""
-    cli(prog_name="parcelproof")
+    with exit_quietly_on_broken_pipe():
+        cli(prog_name="parcelproof")

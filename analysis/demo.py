@@ -13,11 +13,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from rich.console import Console
 from rich.markup import escape
 
 from collector import clock
 from collector.cli import AppContext, err_console
+from collector.console import make_console
 from collector.importer import import_rows, read_rows
 
 SAMPLE_ORDERS = Path(__file__).resolve().parents[1] / "data" / "samples" / "orders.csv"
@@ -53,9 +53,7 @@ def run_demo(app: AppContext, orders: Path | None = None) -> int:
 
     if not clock.is_fixed():
         clock.set_now(clock.parse_instant(DEMO_NOW))
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=140)  # piped: keep one finding per line
+    console = make_console()
     path = orders or SAMPLE_ORDERS
     header, rows = read_rows(path)
     with serve_in_thread(api_key=DEMO_KEY, as_of=clock.now()) as simulator:

@@ -8,19 +8,21 @@ console script mounts it and adds the analysis commands.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
-from rich.console import Console
 from rich.markup import escape
 
 from collector import clock
 from collector.config import Settings, find_config_path, load_settings
+from collector.console import make_console
 from collector.errors import ParcelproofError
 from collector.paths import default_db_path
 
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-err_console = Console(stderr=True, highlight=False)
+err_console = make_console(stderr=True)
 
 
 @dataclass
@@ -196,7 +198,7 @@ def check_command(numbers: tuple[str, ...], as_json: bool) -> None:
         for detection in detections:
             click.echo(json_line(detection))
     else:
-        table(detections, Console(highlight=False))
+        table(detections, make_console())
     sys.exit(0 if all(d.valid for d in detections) else 1)
 
 
@@ -397,6 +399,32 @@ def simulate_command(  # noqa: PLR0913, PLR0917 - one parameter per option
         click.echo("simulator stopped")
 
 
+@contextlib.contextmanager
+def exit_quietly_on_broken_pipe() -> Iterator[None]:
+    """``status --json | head -1``: the reader left, which is no error (exit 0, no noise).
+
+    Click answers EPIPE with exit 1 after wrapping stdout in its PacifyFlushWrapper;
+    that exit is turned into 0. stdout is pointed at /dev/null so that the
+    interpreter's final flush does not fail again.
+    """
+    try:
+        yield
+    except BrokenPipeError:
+        _silence_stdout()
+        sys.exit(0)
+    except SystemExit as exc:
+        if exc.code == 1 and type(sys.stdout).__name__.endswith("PacifyFlushWrapper"):
+            _silence_stdout()
+            sys.exit(0)
+        raise
+
+
+def _silence_stdout() -> None:
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.__stdout__.fileno())  # type: ignore[union-attr]
+
+
 def main() -> None:
     """Entry point of ``python -m collector``."""
-    cli(prog_name="python -m collector")
+    with exit_quietly_on_broken_pipe():
+        cli(prog_name="python -m collector")

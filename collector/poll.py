@@ -477,15 +477,16 @@ class _ProgressBar:
     def __init__(self, show: bool) -> None:
         self._progress: Any = None
         if show:
-            from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+            from collector.console import make_console
 
             self._progress = Progress(
                 "[progress.description]{task.description}",
                 BarColumn(),
                 MofNCompleteColumn(),
                 TimeElapsedColumn(),
-                console=Console(stderr=True),
+                console=make_console(stderr=True),
                 transient=False,
             )
         self._tasks: dict[str, Any] = {}
