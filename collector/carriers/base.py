@@ -159,6 +159,8 @@ class Parsed:
     results: tuple[Result, ...]
     message: str | None = None
     stop: str | None = None
+    #: :data:`UNREADABLE` when the answer as a whole could not be read.
+    code: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +236,32 @@ class Source(ABC):
         self, numbers: Sequence[str], *, registered: frozenset[str], send: Sender
     ) -> BatchOutcome:
         """Fetch one batch of (distinct) numbers; ``registered`` are numbers known to the source."""
+
+    @classmethod
+    def parse_answer(
+        cls,
+        operation: str,
+        body: bytes | None,
+        numbers: Sequence[str] | None,
+        http_status: int | None,
+    ) -> Parsed:
+        """Parse a stored answer to ``operation`` with today's parser (``rebuild``, ``parse``).
+
+        ``numbers`` are the numbers the request asked for (None: every number the
+        body names). A source that cannot parse stored answers says so.
+        """
+        raise ConfigError(f"source {cls.name!r} cannot parse stored answers")
+
+    @classmethod
+    def parse_saved(cls, body: bytes) -> Parsed:
+        """Parse a saved body of this source whose request is not known (``parse``).
+
+        The default treats it as the answer to the source's tracking call.
+        """
+        return cls.parse_answer(cls.track_operation, body, None, None)
+
+    #: The operation whose answers carry the tracking (what a saved body usually is).
+    track_operation: ClassVar[str] = "track"
 
     async def recheck(self, numbers: Sequence[str], *, send: Sender) -> BatchOutcome | None:
         """Ask again, later in the same run, for numbers whose answer was ``pending``.
@@ -515,9 +543,8 @@ def unreadable_message(what: str, problem: str) -> str:
 def unreadable_call(numbers: Sequence[str], what: str, problem: str) -> Parsed:
     """The verdict on a call whose answer as a whole cannot be read."""
     message = unreadable_message(what, problem)
-    return Parsed(
-        Outcome.ERROR, error_results(numbers, Outcome.ERROR, message, UNREADABLE), message
-    )
+    results = error_results(numbers, Outcome.ERROR, message, UNREADABLE)
+    return Parsed(Outcome.ERROR, results, message, code=UNREADABLE)
 
 
 def with_unreadable_summary(parsed: Parsed, what: str) -> Parsed:

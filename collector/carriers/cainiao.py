@@ -74,6 +74,19 @@ class Cainiao(Source):
     needs_key: ClassVar[bool] = False
     default_base_url: ClassVar[str] = "https://global.cainiao.com"
 
+    track_operation: ClassVar[str] = "detail"
+
+    @classmethod
+    def parse_answer(
+        cls,
+        operation: str,
+        body: bytes | None,
+        numbers: Sequence[str] | None,
+        http_status: int | None,
+    ) -> Parsed:
+        """``detail.json`` answers (Cainiao has no other call)."""
+        return parse_detail(body, numbers, http_status)
+
     def serves(self, courier: str | None) -> bool:
         """Any number: AliExpress tracking follows its orders across carriers.
 
@@ -134,7 +147,8 @@ def parse_detail(
     if problem is not None:
         message = f"detail: {prefix}{problem}"
         code = None if prefix else UNREADABLE
-        return Parsed(Outcome.ERROR, error_results(asked, Outcome.ERROR, message, code), message)
+        results = error_results(asked, Outcome.ERROR, message, code)
+        return Parsed(Outcome.ERROR, results, message, code=code)
     if not isinstance(document, dict):
         return unreadable_call(asked, "detail", f"$ is {json_type(document)}, expected an object")
     doc = document

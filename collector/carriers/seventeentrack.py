@@ -92,6 +92,28 @@ class SeventeenTrack(Source):
         """17TRACK detects the carrier itself, so it can try any number."""
         return True
 
+    track_operation: ClassVar[str] = "gettrackinfo"
+
+    @classmethod
+    def parse_answer(
+        cls,
+        operation: str,
+        body: bytes | None,
+        numbers: Sequence[str] | None,
+        http_status: int | None,
+    ) -> Parsed:
+        """``register`` and ``gettrackinfo`` answers, and ``push`` payloads."""
+        if operation == "register":
+            return parse_register(body, numbers, http_status)
+        if operation == "push":
+            return parse_push(body, numbers)
+        return parse_trackinfo(body, numbers, http_status)
+
+    @classmethod
+    def parse_saved(cls, body: bytes) -> Parsed:
+        """A saved ``gettrackinfo`` answer, or a push payload (told apart by its ``event``)."""
+        return parse_push(body) if is_push(body) else parse_trackinfo(body, None, None)
+
     def register_request(self, numbers: Sequence[str]) -> Request:
         """``POST /register`` for up to 40 numbers (carrier auto-detected)."""
         return self._post("register", numbers)
@@ -287,7 +309,8 @@ def _register_accepted(item: dict[str, Any], number: str) -> Result:
 
 
 def _failed(numbers: Sequence[str], message: str, code: str | None = None) -> Parsed:
-    return Parsed(Outcome.ERROR, error_results(numbers, Outcome.ERROR, message, code), message)
+    results = error_results(numbers, Outcome.ERROR, message, code)
+    return Parsed(Outcome.ERROR, results, message, code=code)
 
 
 def _not_an_envelope(envelope: Any) -> str:
