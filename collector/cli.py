@@ -275,6 +275,38 @@ def verify_command(app: AppContext) -> None:
     sys.exit(report.exit_code)
 
 
+@cli.command("rebuild")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print what changed as one JSON object (event keys)."
+)
+@pass_app
+@handle_errors
+def rebuild_command(app: AppContext, as_json: bool) -> None:
+    """Re-derive events, poll results and tracking state from the stored raw answers.
+
+    Every stored answer is parsed again with today's parsers (after a parser fix)
+    and the runs are replayed, in one transaction; raw_documents and polls are
+    never written, so verify still passes. Prints the events added and dropped
+    (--json: with their keys). Takes the poll lock like poll. Exit 0 done, 2 the
+    database cannot be used, 75 a poll holds the lock.
+    """
+    import json
+
+    from collector.errors import StoreError
+    from collector.poll_lock import PollLock
+    from collector.store.rebuild import rebuild
+
+    if not app.db_path.exists():
+        raise StoreError(f"no database at {app.db_path} (nothing to rebuild)")
+    with PollLock(app.db_path), app.open_store() as store:
+        report = rebuild(store, app.settings.poll)
+    if as_json:
+        click.echo(json.dumps(report.as_dict()))
+    else:
+        click.echo(report.summary())
+    sys.exit(0)
+
+
 @cli.command("parse")
 @click.option(
     "--source",

@@ -263,6 +263,16 @@ class Source(ABC):
     #: The operation whose answers carry the tracking (what a saved body usually is).
     track_operation: ClassVar[str] = "track"
 
+    @classmethod
+    def settle(cls, result: Result, *, registered_in_run: bool) -> Result:
+        """A parsed answer's result as :meth:`track` finally returned it in its run.
+
+        ``rebuild`` re-reads every stored answer and needs what the batch made of
+        it; a source whose :meth:`track` adjusts results (17TRACK's "not looked up
+        yet") says how. The default: as parsed.
+        """
+        return result
+
     async def recheck(self, numbers: Sequence[str], *, send: Sender) -> BatchOutcome | None:
         """Ask again, later in the same run, for numbers whose answer was ``pending``.
 

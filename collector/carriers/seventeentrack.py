@@ -114,6 +114,13 @@ class SeventeenTrack(Source):
         """A saved ``gettrackinfo`` answer, or a push payload (told apart by its ``event``)."""
         return parse_push(body) if is_push(body) else parse_trackinfo(body, None, None)
 
+    @classmethod
+    def settle(cls, result: Result, *, registered_in_run: bool) -> Result:
+        """A "NotFound, no provider synced" is pending only in the run that registered it."""
+        if not result.pending:
+            return result
+        return pending_result(result) if registered_in_run else replace(result, pending=False)
+
     def register_request(self, numbers: Sequence[str]) -> Request:
         """``POST /register`` for up to 40 numbers (carrier auto-detected)."""
         return self._post("register", numbers)
@@ -160,10 +167,7 @@ class SeventeenTrack(Source):
             # 17TRACK looks a number up after registering it: "NotFound" before any
             # provider has synced, in the run that registered it, means "not looked up
             # yet". Later, the same answer is a plain "not found".
-            fresh = number in out.registered
-            out.results[number] = (
-                pending_result(result) if fresh else replace(result, pending=False)
-            )
+            out.results[number] = self.settle(result, registered_in_run=number in out.registered)
         return out
 
     async def recheck(self, numbers: Sequence[str], *, send: Sender) -> BatchOutcome:

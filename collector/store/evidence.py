@@ -37,7 +37,7 @@ from typing import Any
 
 import polars as pl
 
-from collector.carriers.base import BatchOutcome, Outcome, Result
+from collector.carriers.base import BatchOutcome, Event, Outcome, Result
 from collector.config import PollConfig
 from collector.store import Store
 from collector.store.state import DIGEST_COLUMNS, event_digest_sql
@@ -550,32 +550,39 @@ class _Staging:
             if not result.events or poll_id is None:
                 continue
             for shipment_id in item.ids_by_number.get(number, ()):
-                for event in result.events:
-                    self.events.append(
-                        {
-                            "shipment_id": shipment_id,
-                            "event_key": event.key,
-                            "occurred_at": event.occurred_at,
-                            "local_time": event.local_time,
-                            "utc_offset_minutes": event.utc_offset_minutes,
-                            "tz_known": event.tz_known,
-                            "status": event.status.value,
-                            "sub_status": event.sub_status,
-                            "raw_code": event.raw_code,
-                            "raw_status": event.raw_status,
-                            "description": event.description,
-                            "description_translation": event.description_translation,
-                            "location": event.location,
-                            "city": event.city,
-                            "state": event.state,
-                            "postcode": event.postcode,
-                            "country": event.country,
-                            "source": item.source,
-                            "provider": event.provider,
-                            "first_poll_id": poll_id,
-                            "recorded_at": self.now,
-                        }
-                    )
+                self.events += [
+                    event_row(shipment_id, event, item.source, poll_id, self.now)
+                    for event in result.events
+                ]
+
+
+def event_row(
+    shipment_id: int, event: Event, source: str, poll_id: int, recorded_at: datetime
+) -> dict[str, Any]:
+    """One ``events`` row (see :data:`EVENT_SCHEMA`) for a shipment's normalised event."""
+    return {
+        "shipment_id": shipment_id,
+        "event_key": event.key,
+        "occurred_at": event.occurred_at,
+        "local_time": event.local_time,
+        "utc_offset_minutes": event.utc_offset_minutes,
+        "tz_known": event.tz_known,
+        "status": event.status.value,
+        "sub_status": event.sub_status,
+        "raw_code": event.raw_code,
+        "raw_status": event.raw_status,
+        "description": event.description,
+        "description_translation": event.description_translation,
+        "location": event.location,
+        "city": event.city,
+        "state": event.state,
+        "postcode": event.postcode,
+        "country": event.country,
+        "source": source,
+        "provider": event.provider,
+        "first_poll_id": poll_id,
+        "recorded_at": recorded_at,
+    }
 
 
 def _state_rows(
