@@ -8,7 +8,11 @@ Checks, in order:
    length and its sha256 is the row's key;
 2. every ``polls`` row, in ``poll_id`` order: ``chain_hash`` equals
    ``sha256(previous chain_hash + canonical form of the row)``, and the body it
-   names exists.
+   names exists;
+3. when the evidence is intact: the derived tables (``events``, ``poll_results``,
+   ``tracking_state``) equal a fresh derivation of the raw documents with the
+   ``rebuild`` logic (:func:`collector.store.rebuild.derived_mismatches`), so an
+   edited event or status is caught too.
 
 The first broken row is named (a document's sha256, a poll's id)::
 
@@ -38,6 +42,9 @@ class VerifyReport:
     documents: int = 0
     polls: int = 0
     problems: list[str] = field(default_factory=list)
+    #: Whether the derived tables were compared with a fresh derivation (and matched
+    #: when the report is intact).
+    derived_checked: bool = False
 
     @property
     def intact(self) -> bool:
@@ -53,7 +60,8 @@ class VerifyReport:
         """One line for the command's output."""
         counts = f"{self.documents} raw documents, {self.polls} polls"
         if self.intact:
-            return f"intact: {counts}"
+            derived = "; derived tables match the evidence" if self.derived_checked else ""
+            return f"intact: {counts}{derived}"
         more = f" (+{len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
         return f"TAMPERED: {self.problems[0]}{more}; checked {counts}"
 
@@ -87,11 +95,12 @@ def check_document(
     return None
 
 
-def verify_store(store: Store, *, all_problems: bool = False) -> VerifyReport:
-    """Check every raw document and the whole poll chain (see the module docstring).
+def verify_store(store: Store, *, all_problems: bool = False, derived: bool = True) -> VerifyReport:
+    """Check every raw document, the whole poll chain and the derived tables.
 
-    Stops at the first problem unless ``all_problems``; reads in chunks, so the
-    database can be far larger than memory.
+    Stops at the first problem unless ``all_problems``; reads the evidence in
+    chunks. ``derived=False`` skips re-deriving the derived tables (it parses every
+    stored body again).
     """
     report = VerifyReport()
     conn = store.conn
@@ -112,6 +121,11 @@ def verify_store(store: Store, *, all_problems: bool = False) -> VerifyReport:
         _verify_chain(cursor, report, all_problems)
     finally:
         cursor.close()
+    if derived and report.intact:
+        from collector.store.rebuild import derived_mismatches
+
+        report.problems += derived_mismatches(store)
+        report.derived_checked = True
     return report
 
 

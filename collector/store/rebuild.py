@@ -68,6 +68,20 @@ STATE_COLUMNS = (
     "estimated_to",
 )
 _RESULT_COLUMNS = ("poll_id", "shipment_id", "tracking_number", "outcome", "code", "message")
+_RESULT_SCHEMA: dict[str, Any] = {
+    "poll_id": pl.Int64,
+    "shipment_id": pl.Int64,
+    "tracking_number": pl.String,
+    "outcome": pl.String,
+    "code": pl.String,
+    "message": pl.String,
+}
+#: events columns a derivation must reproduce (``recorded_at`` is when it was written).
+_EVENT_COMPARED = (
+    "shipment_id, event_key, occurred_at, local_time, utc_offset_minutes, tz_known, status, "
+    "sub_status, raw_code, raw_status, description, description_translation, location, city, "
+    "state, postcode, country, source, provider, first_poll_id"
+)
 #: HTTP statuses the transport turns into an error before any parser sees the body.
 _TRANSPORT_STATUSES = frozenset({401, 403, 429})
 
@@ -160,39 +174,10 @@ def rebuild(store: Store, poll: PollConfig | None = None) -> RebuildReport:
         )
         old_states = _states(store)
         answered = _answered_for(store)
-        by_number = _shipments_by_number(store)
         conn.execute("DELETE FROM events")
         conn.execute("DELETE FROM poll_results")
         conn.execute("DELETE FROM tracking_state")
-        writer = EvidenceWriter(store, run_id="rebuild", poll=poll)
-        new_results: list[tuple[Any, ...]] = []
-        unparsed: set[str] = set()
-        for run_now, polls in _runs(store):
-            report.runs += 1
-            report.polls += len(polls)
-            replay = _Replay(answered, by_number)
-            for row in polls:
-                parsed = _reparse(store, row, unparsed)
-                if parsed is not None:
-                    replay.add(row, parsed)
-            new_results += replay.poll_results
-            if replay.poll_results:
-                frame = pl.DataFrame(
-                    [dict(zip(_RESULT_COLUMNS, r, strict=True)) for r in replay.poll_results],
-                    schema={
-                        "poll_id": pl.Int64,
-                        "shipment_id": pl.Int64,
-                        "tracking_number": pl.String,
-                        "outcome": pl.String,
-                        "code": pl.String,
-                        "message": pl.String,
-                    },
-                )
-                _insert_frame(conn, "poll_results", frame)
-            events = replay.event_rows(run_now)
-            if events:
-                writer._insert_events(events)
-            writer._recompute_state(replay.state_rows(), run_now)
+        new_results, unparsed = _derive(store, store, poll, report, answered)
         new_events = _pairs(conn.execute("SELECT shipment_id, event_key FROM events").fetchall())
         new_states = _states(store)
     report.events_before, report.events_after = len(old_events), len(new_events)
@@ -210,25 +195,165 @@ def rebuild(store: Store, poll: PollConfig | None = None) -> RebuildReport:
     return report
 
 
+def _derive(
+    source: Store,
+    target: Store,
+    poll: PollConfig | None,
+    report: RebuildReport,
+    answered: Mapping[tuple[int, str], list[int]],
+) -> tuple[list[tuple[Any, ...]], set[str]]:
+    """Replay every run of ``source``'s evidence into ``target``'s (empty) derived tables.
+
+    ``source`` is only read; ``target`` may be the same store (``rebuild``) or a
+    scratch database (``verify``). Returns the poll-result rows and the sources no
+    parser reads.
+    """
+    by_number = _shipments_by_number(source)
+    writer = EvidenceWriter(target, run_id="rebuild", poll=poll)
+    new_results: list[tuple[Any, ...]] = []
+    unparsed: set[str] = set()
+    for run_now, polls in _runs(source):
+        report.runs += 1
+        report.polls += len(polls)
+        registered: set[tuple[str, str]] = set()
+        replay = _Replay(answered, by_number, registered)
+        for row in polls:
+            if replay.starts_new_batch(row):
+                _flush(target, writer, replay, run_now, new_results)
+                replay = _Replay(answered, by_number, registered)
+            parsed = _reparse(source, row, unparsed)
+            replay.add(row, parsed)
+        _flush(target, writer, replay, run_now, new_results)
+    return new_results, unparsed
+
+
+def _flush(
+    target: Store,
+    writer: EvidenceWriter,
+    replay: _Replay,
+    now: datetime,
+    new_results: list[tuple[Any, ...]],
+) -> None:
+    """Write one replayed batch as the poller did: results, new events, then state."""
+    new_results += replay.poll_results
+    if replay.poll_results:
+        frame = pl.DataFrame(
+            [dict(zip(_RESULT_COLUMNS, r, strict=True)) for r in replay.poll_results],
+            schema=_RESULT_SCHEMA,
+        )
+        _insert_frame(target.conn, "poll_results", frame)
+    events = replay.event_rows(now)
+    if events:
+        writer._insert_events(events)
+    writer._recompute_state(replay.state_rows(), now)
+
+
+def derived_mismatches(store: Store) -> list[str]:
+    """How the stored derived tables differ from a fresh derivation of the evidence.
+
+    The evidence of ``store`` (only read; a read-only connection will do) is
+    replayed into a scratch in-memory database, then ``events`` (every column but
+    ``recorded_at``), ``poll_results`` and ``tracking_state``
+    (:data:`STATE_COLUMNS`) are compared as multisets. One line per table that
+    differs, e.g. ``events: 1 stored row the evidence does not give (shipment 1,
+    event forged), 3 rows the evidence gives are missing``. Empty: they match.
+    """
+    scratch = Store.open(":memory:")
+    try:
+        _derive(store, scratch, None, RebuildReport(), _answered_for(store))
+        problems = []
+        for table, columns, key in (
+            ("events", _EVENT_COMPARED, "shipment_id, event_key"),
+            ("poll_results", ", ".join(_RESULT_COLUMNS), "poll_id, shipment_id"),
+            ("tracking_state", "shipment_id, " + ", ".join(STATE_COLUMNS), "shipment_id"),
+        ):
+            # Materialised: an Arrow stream would be read by the first query only.
+            stored = store.frame(f"SELECT {columns} FROM {table}").to_arrow()
+            scratch.conn.register("stored_rows", stored)
+            try:
+                extra = scratch.conn.execute(
+                    f"SELECT {key} FROM (SELECT {columns} FROM stored_rows "
+                    f"EXCEPT ALL SELECT {columns} FROM {table}) ORDER BY ALL"
+                ).fetchall()
+                missing = scratch.conn.execute(
+                    f"SELECT {key} FROM (SELECT {columns} FROM {table} "
+                    f"EXCEPT ALL SELECT {columns} FROM stored_rows) ORDER BY ALL"
+                ).fetchall()
+            finally:
+                scratch.conn.unregister("stored_rows")
+            if extra or missing:
+                problems.append(_mismatch(table, key, extra, missing))
+        return problems
+    finally:
+        scratch.close()
+
+
+def _mismatch(
+    table: str, key: str, extra: list[tuple[Any, ...]], missing: list[tuple[Any, ...]]
+) -> str:
+    names = [k.strip() for k in key.split(",")]
+
+    def example(row: tuple[Any, ...]) -> str:
+        return ", ".join(f"{n} {v}" for n, v in zip(names, row, strict=True))
+
+    parts = []
+    if extra:
+        parts.append(
+            f"{len(extra)} stored row(s) the evidence does not give (e.g. {example(extra[0])})"
+        )
+    if missing:
+        parts.append(
+            f"{len(missing)} row(s) the evidence gives are missing or differ "
+            f"(e.g. {example(missing[0])})"
+        )
+    return f"{table} do not match the raw documents: " + "; ".join(parts)
+
+
 class _Replay:
-    """One run's answers, as the poller combined them: poll results, finals, events."""
+    """One batch of a run, as the poller combined it: poll results, finals, events.
+
+    A run writes one batch after another; a batch's polls are consecutive. A poll
+    that asks a source again, with the same operation, for a number the current
+    batch already asked about starts a new batch (a recheck, or a second write of the
+    same numbers), unless the number was registered again in between (17TRACK's
+    "not registered" path: fetch, register, fetch once more, all one batch).
+    """
 
     def __init__(
         self,
         answered: Mapping[tuple[int, str], list[int]],
         by_number: Mapping[str, list[int]],
+        registered: set[tuple[str, str]],
     ) -> None:
         self._answered = answered
         self._by_number = by_number
+        #: (source, number) registered in this run (shared by the run's batches).
+        self.registered = registered
         self.poll_results: list[tuple[Any, ...]] = []
-        self.registered: set[tuple[str, str]] = set()
         #: (source, number) -> (final result, its poll, the shipments it answered for)
         self.final: dict[tuple[str, str], tuple[Result, _Poll, list[int]]] = {}
+        self._asked: dict[tuple[str, str, str], int] = {}
+        self._registered_at: dict[tuple[str, str], int] = {}
+        self._index = 0
 
     def ids(self, row: _Poll, number: str) -> list[int]:
         return self._answered.get((row.poll_id, number)) or self._by_number.get(number, [])
 
-    def add(self, row: _Poll, parsed: Parsed) -> None:
+    def starts_new_batch(self, row: _Poll) -> bool:
+        for number in row.numbers:
+            asked = self._asked.get((row.source, row.operation, number))
+            if asked is not None and self._registered_at.get((row.source, number), -1) < asked:
+                return True
+        return False
+
+    def add(self, row: _Poll, parsed: Parsed | None) -> None:
+        self._index += 1
+        for number in row.numbers:
+            self._asked[(row.source, row.operation, number)] = self._index
+            if row.operation == "register":
+                self._registered_at[(row.source, number)] = self._index
+        if parsed is None:
+            return
         for result in parsed.results:
             ids = self.ids(row, result.number)
             self.poll_results += [

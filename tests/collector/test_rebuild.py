@@ -190,3 +190,31 @@ def test_rebuild_replays_faults_rechecks_and_both_sources(db_path: Path) -> None
         report = rebuild(store)
     assert not report.changed, report.summary()
     assert derived(db_path) == before
+
+
+# --- verify re-derives the derived tables (issue 17.8) ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("edit", "table"),
+    [
+        ("UPDATE events SET status = 'delivered' WHERE status = 'in_transit'", "events"),
+        ("DELETE FROM events WHERE event_key IN (SELECT event_key FROM events LIMIT 1)",
+         "events"),
+        ("UPDATE poll_results SET outcome = 'not_found' WHERE outcome = 'ok'", "poll_results"),
+        ("UPDATE tracking_state SET status = 'delivered'", "tracking_state"),
+        ("DELETE FROM tracking_state WHERE shipment_id = 2", "tracking_state"),
+    ],
+)  # fmt: skip
+def test_verify_reports_edited_derived_tables_as_tampered(
+    polled: Path, edit: str, table: str
+) -> None:
+    with Store.open(polled) as store:
+        store.conn.execute(edit)
+    done = run_cli("--db", str(polled), "verify")
+    assert done.exit_code == 1
+    assert f"TAMPERED: {table} do not match the raw documents" in done.stderr
+    assert run_cli("--db", str(polled), "rebuild").exit_code == 0
+    done = run_cli("--db", str(polled), "verify")
+    assert done.exit_code == 0, done.stderr
+    assert done.stdout.endswith("; derived tables match the evidence\n")
