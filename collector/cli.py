@@ -259,15 +259,20 @@ def poll_command(
 @pass_app
 @handle_errors
 def verify_command(app: AppContext) -> None:
-    """Recompute every raw document's hashes and the whole poll hash chain.
+    """Recompute every evidence hash and the poll chain; re-derive the derived tables.
 
-    Exit 0 when the evidence is intact, 1 when something was changed (the first
-    broken row is named: a raw document's sha256 or a poll id).
+    Checks each raw document's hashes, the whole poll hash chain, the chain head each
+    poll run recorded (polls deleted from the end), and that events, poll_results
+    and tracking_state equal a fresh derivation of the raw documents. Exit 0 intact,
+    1 tampered (the first problem is named: a raw document's sha256, a poll id, a
+    table), 2 no database, 3 the database file itself is damaged.
     """
-    from collector.verify import verify_store
+    from collector.errors import StoreError
+    from collector.verify import verify_path
 
-    with app.open_store(read_only=True) as store:
-        report = verify_store(store)
+    if not app.db_path.exists():
+        raise StoreError(f"no database at {app.db_path} (nothing to verify)")
+    report = verify_path(app.db_path, busy_timeout=app.settings.poll.database_busy_timeout_seconds)
     if report.intact:
         click.echo(report.summary())
     else:

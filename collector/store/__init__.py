@@ -50,6 +50,9 @@ def bundled_migrations() -> list[tuple[int, str, str]]:
 LATEST_VERSION = len(bundled_migrations())
 
 
+_LOCK_WORD = re.compile(r"\block\b", re.IGNORECASE)
+
+
 class Store:
     """An open parcelproof database (one DuckDB connection)."""
 
@@ -83,7 +86,8 @@ class Store:
                 conn = duckdb.connect(target, read_only=read_only)
                 break
             except duckdb.IOException as exc:
-                if "lock" not in str(exc).lower():
+                # "lock" as a word: a damaged file's "checksum ... in block at" is not busy.
+                if not _LOCK_WORD.search(str(exc)):
                     raise StoreError(f"cannot open database {target}: {exc}") from exc
                 if time.monotonic() >= deadline:
                     raise DatabaseBusy(

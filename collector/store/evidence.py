@@ -674,9 +674,16 @@ def start_run(store: Store, run_id: str, command: str, started_at: datetime) -> 
 def finish_run(
     store: Store, run_id: str, finished_at: datetime, summary: Mapping[str, Any]
 ) -> None:
-    """Record that a run ended, with its summary as JSON."""
+    """Record that a run ended, with its summary and the poll chain's head as it stands.
+
+    The head (last ``poll_id`` and its ``chain_hash``) lets ``verify`` notice polls
+    deleted from the end of the log.
+    """
     store.conn.execute(
-        "UPDATE runs SET finished_at = ?, summary = ? WHERE run_id = ?",
+        "UPDATE runs SET finished_at = ?, summary = ?, "
+        "chain_poll_id = (SELECT max(poll_id) FROM polls), "
+        "chain_hash = (SELECT chain_hash FROM polls ORDER BY poll_id DESC LIMIT 1) "
+        "WHERE run_id = ?",
         [finished_at, json.dumps(summary, sort_keys=True, default=str), run_id],
     )
 

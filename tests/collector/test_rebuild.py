@@ -218,3 +218,35 @@ def test_verify_reports_edited_derived_tables_as_tampered(
     done = run_cli("--db", str(polled), "verify")
     assert done.exit_code == 0, done.stderr
     assert done.stdout.endswith("; derived tables match the evidence\n")
+
+
+def test_verify_notices_polls_deleted_from_the_end_of_the_log(polled: Path) -> None:
+    with Store.open(polled) as store:
+        last = store.query("SELECT max(poll_id) FROM polls")[0][0]
+        store.conn.execute("DELETE FROM poll_results WHERE poll_id = ?", [last])
+        store.conn.execute("DELETE FROM polls WHERE poll_id = ?", [last])
+    done = run_cli("--db", str(polled), "verify")
+    assert done.exit_code == 1
+    said = " ".join(done.stderr.split())  # the message may be wrapped on a terminal
+    assert f"ended at poll {last}, which the poll log no longer holds" in said
+
+
+def test_a_damaged_database_file_is_exit_3_not_tampered(polled: Path) -> None:
+    data = bytearray(polled.read_bytes())
+    data[:4096] = b"\xff" * 4096  # the file header
+    polled.write_bytes(bytes(data))
+    done = run_cli("--db", str(polled), "verify")
+    assert done.exit_code == 3, done.stderr
+    said = " ".join(done.stderr.split())
+    assert "the database file is damaged" in said and "TAMPERED" not in said
+
+
+def test_a_damaged_block_is_exit_3(polled: Path) -> None:
+    data = bytearray(polled.read_bytes())
+    # Every block after the headers: whatever verify reads, DuckDB's checksum fails.
+    for offset in range(3 * 4096 + 8, len(data), 4096):
+        data[offset : offset + 64] = b"\x5a" * 64
+    polled.write_bytes(bytes(data))
+    done = run_cli("--db", str(polled), "verify")
+    assert done.exit_code == 3, (done.stdout, done.stderr)
+    assert "damaged" in done.stderr
