@@ -1,4 +1,5 @@
-"""The collector's commands: ``import``, ``check``, ``poll``, ``verify``, ``simulate``.
+"""The collector's commands: ``import``, ``check``, ``poll``, ``verify``, ``parse``,
+``rebuild``, ``simulate``.
 
 Each command parses options, calls one library function and turns domain errors into
 a message and an exit code that cron can act on. ``python -m collector`` runs this
@@ -260,20 +261,111 @@ def poll_command(
 @pass_app
 @handle_errors
 def verify_command(app: AppContext) -> None:
-    """Recompute every raw document's hashes and the whole poll hash chain.
+    """Recompute every evidence hash and the poll chain; re-derive the derived tables.
 
-    Exit 0 when the evidence is intact, 1 when something was changed (the first
-    broken row is named: a raw document's sha256 or a poll id).
+    Checks each raw document's hashes, the whole poll hash chain, the chain head each
+    poll run recorded (polls deleted from the end), and that events, poll_results
+    and tracking_state equal a fresh derivation of the raw documents. Exit 0 intact,
+    1 tampered (the first problem is named: a raw document's sha256, a poll id, a
+    table), 2 no database, 3 the database file itself is damaged.
     """
-    from collector.verify import verify_store
+    from collector.errors import StoreError
+    from collector.verify import verify_path
 
-    with app.open_store(read_only=True) as store:
-        report = verify_store(store)
+    if not app.db_path.exists():
+        raise StoreError(f"no database at {app.db_path} (nothing to verify)")
+    report = verify_path(app.db_path, busy_timeout=app.settings.poll.database_busy_timeout_seconds)
     if report.intact:
         click.echo(report.summary())
     else:
         err_console.print(f"[bold red]{escape(report.summary())}[/]", markup=True, highlight=False)
     sys.exit(report.exit_code)
+
+
+@cli.command("rebuild")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print what changed as one JSON object (event keys)."
+)
+@pass_app
+@handle_errors
+def rebuild_command(app: AppContext, as_json: bool) -> None:
+    """Re-derive events, poll results and tracking state from the stored raw answers.
+
+    Every stored answer is parsed again with today's parsers (after a parser fix)
+    and the runs are replayed, in one transaction; raw_documents and polls are
+    never written, so verify still passes. Prints the events added and dropped
+    (--json: with their keys). Takes the poll lock like poll. Exit 0 done, 2 the
+    database cannot be used, 75 a poll holds the lock.
+    """
+    import json
+
+    from collector.errors import StoreError
+    from collector.poll_lock import PollLock
+    from collector.store.rebuild import rebuild
+
+    if not app.db_path.exists():
+        raise StoreError(f"no database at {app.db_path} (nothing to rebuild)")
+    with PollLock(app.db_path), app.open_store() as store:
+        report = rebuild(store, app.settings.poll)
+    if as_json:
+        click.echo(json.dumps(report.as_dict()))
+    else:
+        click.echo(report.summary())
+    sys.exit(0)
+
+
+@cli.command("parse")
+@click.option(
+    "--source",
+    "source_name",
+    required=True,
+    metavar="NAME",
+    help="The source whose parser reads the files (17track, cainiao).",
+)
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per tracking number.")
+@handle_errors
+def parse_command(source_name: str, files: tuple[Path, ...], as_json: bool) -> None:
+    """Run a source's parser on saved response bodies; no database is used.
+
+    Prints what each file says per tracking number: the outcome (as poll stores it
+    in poll_results), the status and the normalised events. 17track files may be
+    gettrackinfo answers or push payloads. Exit 0 when every file was read, 1 when
+    one could not be read or its answer did not match the protocol (named on
+    stderr), 2 for an unknown source.
+    """
+    import json
+
+    from collector.saved import parse_files
+
+    records = parse_files(source_name, list(files))
+    for record in records:
+        if as_json:
+            click.echo(json.dumps(record.line(), ensure_ascii=False))
+        else:
+            said = record.note or (record.result.message if record.result else None)
+            click.echo(_saved_summary(record.line(), None if record.problem else said))
+        if record.problem is not None:
+            number = record.result.number + ": " if record.result is not None else ""
+            # Plain text, never wrapped: cron mail and pipes read it.
+            click.echo(f"unreadable: {record.file}: {number}{record.problem}", err=True)
+    sys.exit(1 if any(r.unreadable for r in records) else 0)
+
+
+def _saved_summary(line: dict[str, Any], note: str | None) -> str:
+    events = line["events"]
+    status = line["status"] or "-"
+    if line["sub_status"]:
+        status += f" ({line['sub_status']})"
+    text = f"{line['file']}: {line['number'] or '-'}  {line['outcome']}  {status}"
+    text += f"  {len(events)} event{'s' if len(events) != 1 else ''}"
+    if events:
+        last = events[-1]
+        place = f", {last['location']}" if last["location"] else ""
+        text += f"; last {last['occurred_at'] or 'undated'}: {last['description'] or '-'}{place}"
+    if note:
+        text += f"; {note}"
+    return text
 
 
 @cli.command("simulate")

@@ -356,3 +356,60 @@ def zone_names() -> dict[str, str]:
     For set-oriented code (SQL joins); a country not listed is read in UTC.
     """
     return dict(_ZONES)
+
+
+#: English (and a few native) country names seen in carriers' location texts.
+COUNTRY_NAMES = {
+    "argentina": "AR", "australia": "AU", "austria": "AT", "osterreich": "AT",
+    "österreich": "AT", "belarus": "BY", "belgium": "BE", "belgique": "BE", "belgie": "BE",
+    "brazil": "BR", "brasil": "BR", "bulgaria": "BG", "canada": "CA", "chile": "CL",
+    "china": "CN", "mainland china": "CN", "colombia": "CO", "croatia": "HR", "cyprus": "CY",
+    "czech republic": "CZ", "czechia": "CZ", "denmark": "DK", "danmark": "DK", "egypt": "EG",
+    "estonia": "EE", "finland": "FI", "suomi": "FI", "france": "FR", "germany": "DE",
+    "deutschland": "DE", "greece": "GR", "hong kong": "HK", "hungary": "HU", "india": "IN",
+    "indonesia": "ID", "ireland": "IE", "israel": "IL", "italy": "IT", "italia": "IT",
+    "japan": "JP", "kazakhstan": "KZ", "korea": "KR", "south korea": "KR",
+    "republic of korea": "KR", "latvia": "LV", "lithuania": "LT", "luxembourg": "LU",
+    "malaysia": "MY", "malta": "MT", "mexico": "MX", "méxico": "MX", "netherlands": "NL",
+    "the netherlands": "NL", "nederland": "NL", "holland": "NL", "new zealand": "NZ",
+    "norway": "NO", "norge": "NO", "peru": "PE", "philippines": "PH", "poland": "PL",
+    "polska": "PL", "portugal": "PT", "romania": "RO", "russia": "RU",
+    "russian federation": "RU", "saudi arabia": "SA", "serbia": "RS", "singapore": "SG",
+    "slovakia": "SK", "slovenia": "SI", "south africa": "ZA", "spain": "ES", "españa": "ES",
+    "espana": "ES", "sweden": "SE", "sverige": "SE", "switzerland": "CH", "schweiz": "CH",
+    "suisse": "CH", "taiwan": "TW", "thailand": "TH", "turkey": "TR", "türkiye": "TR",
+    "turkiye": "TR", "ukraine": "UA", "united arab emirates": "AE", "united kingdom": "GB",
+    "great britain": "GB", "england": "GB", "scotland": "GB", "wales": "GB",
+    "united states": "US", "united states of america": "US", "usa": "US", "vietnam": "VN",
+    "viet nam": "VN",
+}  # fmt: skip
+
+
+def country_in_location(location: str | None) -> str | None:
+    """The country a carrier's location text names, when it names only a country.
+
+    The whole text may be an alpha-2 code or a country name; otherwise only a last
+    comma-separated part that is a full country *name* counts (a two-letter last part
+    is too often a state: "NEW YORK, NY", "Dover, DE")::
+
+        >>> country_in_location("NL"), country_in_location("Germany")
+        ('NL', 'DE')
+        >>> country_in_location("Utrecht, Netherlands"), country_in_location("Dover, DE")
+        ('NL', None)
+        >>> print(country_in_location("Shatian Town"))
+        None
+    """
+    if not location:
+        return None
+    text = " ".join(location.replace("\u00a0", " ").split()).strip(" .")
+    if not text:
+        return None
+    whole = text.casefold()
+    if whole in COUNTRY_NAMES:
+        return COUNTRY_NAMES[whole]
+    if len(text) == 2:
+        return normalise_country(text)
+    if "," in text:
+        last = text.rsplit(",", 1)[1].strip(" .").casefold()
+        return COUNTRY_NAMES.get(last)
+    return None

@@ -8,7 +8,8 @@ Commands turn these into a message and an exit code; retry code asks
     ├── ConfigError                 bad or unreadable parcelproof.toml (exit 2)
     ├── StoreError                  the DuckDB file cannot be used
     │   ├── SchemaTooNew            written by a newer parcelproof; refused
-    │   └── DatabaseBusy            another process holds the file (transient)
+    │   ├── DatabaseBusy            another process holds the file (transient)
+    │   └── DatabaseDamaged         the file itself is corrupt (verify: exit 3)
     ├── LockHeld                    another `poll` holds the poll lock (exit 75)
     ├── ImportFileError             the import file as a whole is unusable (exit 2)
     ├── NotFoundError               an id or number names no shipment
@@ -56,6 +57,15 @@ class DatabaseBusy(StoreError):
 
     transient = True
     exit_code = 75
+
+
+class DatabaseDamaged(StoreError):
+    """The database file itself cannot be read (a damaged block, not a DuckDB file).
+
+    Not evidence tampering: the file is broken below the level ``verify`` checks.
+    """
+
+    exit_code = 3
 
 
 class LockHeld(ParcelproofError):

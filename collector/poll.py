@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from collector import clock
-from collector.carriers.base import BatchOutcome, Outcome, Source
+from collector.carriers.base import UNREADABLE, BatchOutcome, Outcome, Source
 from collector.carriers.registry import create_source, source_class
 from collector.config import Settings
 from collector.errors import ConfigError, ParcelproofError
@@ -98,6 +98,8 @@ class SourceSummary:
     new_events: int = 0
     new_documents: int = 0
     failed_requests: int = 0
+    #: Numbers whose answer did not match the source's protocol (code ``unreadable``).
+    unreadable: int = 0
     rechecked: int = 0
     stopped: str | None = None
     seconds: float = 0.0
@@ -123,6 +125,8 @@ class SourceSummary:
         for label, key in (("rate limited", Outcome.RATE_LIMITED), ("errors", Outcome.ERROR)):
             if self.count(key):
                 parts.append(f"{self.count(key)} {label}")
+        if self.unreadable:
+            parts.append(f"{self.unreadable} unreadable answers")
         if self.skipped:
             parts.append(f"{self.skipped} not polled")
         if self.rechecked:
@@ -169,6 +173,7 @@ class PollReport:
                     "requests": s.requests,
                     "outcomes": s.outcomes,
                     "new_events": s.new_events,
+                    "unreadable": s.unreadable,
                     "stopped": s.stopped,
                 }
                 for n, s in self.sources.items()
@@ -631,6 +636,7 @@ class _SourceRun:
         for number, result in outcome.results.items():
             key = result.outcome.value
             summary.outcomes[key] = summary.outcomes.get(key, 0) + 1
+            summary.unreadable += result.code == UNREADABLE
             if result.pending:
                 self._pending[number] = None
                 self._pending_at = time.monotonic()

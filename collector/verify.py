@@ -8,7 +8,13 @@ Checks, in order:
    length and its sha256 is the row's key;
 2. every ``polls`` row, in ``poll_id`` order: ``chain_hash`` equals
    ``sha256(previous chain_hash + canonical form of the row)``, and the body it
-   names exists.
+   names exists; and the chain head every finished poll run recorded
+   (``runs.chain_poll_id``, ``runs.chain_hash``) is still in the log, so that
+   polls deleted from its end are noticed;
+3. when the evidence is intact: the derived tables (``events``, ``poll_results``,
+   ``tracking_state``) equal a fresh derivation of the raw documents with the
+   ``rebuild`` logic (:func:`collector.store.rebuild.derived_mismatches`), so an
+   edited event or status is caught too.
 
 The first broken row is named (a document's sha256, a poll's id)::
 
@@ -19,10 +25,14 @@ The first broken row is named (a document's sha256, a poll's id)::
 
 from __future__ import annotations
 
+import os
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
+import duckdb
+
+from collector.errors import DatabaseBusy, DatabaseDamaged, SchemaTooNew, StoreError
 from collector.store import Store
 from collector.store.evidence import COMPRESSION, GENESIS, POLL_COLUMNS, chain_hash, sha256_hex
 
@@ -38,6 +48,9 @@ class VerifyReport:
     documents: int = 0
     polls: int = 0
     problems: list[str] = field(default_factory=list)
+    #: Whether the derived tables were compared with a fresh derivation (and matched
+    #: when the report is intact).
+    derived_checked: bool = False
 
     @property
     def intact(self) -> bool:
@@ -53,7 +66,8 @@ class VerifyReport:
         """One line for the command's output."""
         counts = f"{self.documents} raw documents, {self.polls} polls"
         if self.intact:
-            return f"intact: {counts}"
+            derived = "; derived tables match the evidence" if self.derived_checked else ""
+            return f"intact: {counts}{derived}"
         more = f" (+{len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
         return f"TAMPERED: {self.problems[0]}{more}; checked {counts}"
 
@@ -87,11 +101,12 @@ def check_document(
     return None
 
 
-def verify_store(store: Store, *, all_problems: bool = False) -> VerifyReport:
-    """Check every raw document and the whole poll chain (see the module docstring).
+def verify_store(store: Store, *, all_problems: bool = False, derived: bool = True) -> VerifyReport:
+    """Check every raw document, the whole poll chain and the derived tables.
 
-    Stops at the first problem unless ``all_problems``; reads in chunks, so the
-    database can be far larger than memory.
+    Stops at the first problem unless ``all_problems``; reads the evidence in
+    chunks. ``derived=False`` skips re-deriving the derived tables (it parses every
+    stored body again).
     """
     report = VerifyReport()
     conn = store.conn
@@ -110,9 +125,60 @@ def verify_store(store: Store, *, all_problems: bool = False) -> VerifyReport:
                     if not all_problems:
                         return report
         _verify_chain(cursor, report, all_problems)
+        if report.intact or all_problems:
+            report.problems += _missing_heads(cursor)
     finally:
         cursor.close()
+    if derived and report.intact:
+        from collector.store.rebuild import derived_mismatches
+
+        report.problems += derived_mismatches(store)
+        report.derived_checked = True
     return report
+
+
+def verify_path(path: str | os.PathLike[str], *, busy_timeout: float = 0.0) -> VerifyReport:
+    """Open the database at ``path`` read-only and verify it (``verify``).
+
+    A file DuckDB cannot read (not a database, a damaged block) raises
+    :class:`DatabaseDamaged` (exit 3): the file is broken, which is not the same as
+    evidence changed inside a readable database (exit 1).
+    """
+    try:
+        store = Store.open(path, read_only=True, busy_timeout=busy_timeout)
+    except (DatabaseBusy, SchemaTooNew):
+        raise
+    except (StoreError, duckdb.Error) as exc:
+        raise DatabaseDamaged(f"the database file is damaged or not a database: {exc}") from exc
+    try:
+        return verify_store(store)
+    except duckdb.Error as exc:
+        raise DatabaseDamaged(
+            f"the database file {path} is damaged (DuckDB cannot read it: "
+            f"{exc.__class__.__name__}: {exc}); restore it from a backup"
+        ) from exc
+    finally:
+        store.close()
+
+
+def _missing_heads(cursor: Any) -> list[str]:
+    """Chain heads recorded by finished runs that the poll log no longer holds."""
+    cursor.execute(
+        "SELECT r.run_id, r.chain_poll_id, (SELECT max(poll_id) FROM polls) "
+        "FROM runs r LEFT JOIN polls p "
+        "ON p.poll_id = r.chain_poll_id AND p.chain_hash = r.chain_hash "
+        "WHERE r.chain_poll_id IS NOT NULL AND p.poll_id IS NULL "
+        "ORDER BY r.chain_poll_id DESC LIMIT 1"
+    )
+    row = cursor.fetchone()
+    if row is None:
+        return []
+    run_id, head, last = row
+    return [
+        f"run {run_id} ended at poll {head}, which the poll log no longer holds as recorded "
+        f"(it ends at poll {last if last is not None else 'none'}): polls were deleted or "
+        "replaced"
+    ]
 
 
 def _verify_chain(cursor: Any, report: VerifyReport, all_problems: bool) -> None:

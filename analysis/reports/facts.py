@@ -100,6 +100,8 @@ class Event:
     source: str
     provider: str | None
     first_poll_id: int
+    #: An English rendering of ``description`` when the source gave one.
+    description_translation: str | None = None
 
     @property
     def place(self) -> str:
@@ -261,7 +263,7 @@ _EVENTS_SQL = """
 SELECT e.shipment_id, e.event_key, e.occurred_at, e.local_time, e.utc_offset_minutes,
        e.tz_known, e.status, e.sub_status, e.raw_code, e.raw_status, e.description,
        e.location, e.city, e.state, e.postcode, e.country, e.source, e.provider,
-       e.first_poll_id
+       e.first_poll_id, e.description_translation
 FROM events e
 JOIN pack_ids w USING (shipment_id)
 ORDER BY e.shipment_id, e.occurred_at NULLS LAST, e.recorded_at, e.event_key

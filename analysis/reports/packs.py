@@ -425,6 +425,7 @@ def _event_json(e: Event) -> dict[str, Any]:
         "raw_code": e.raw_code,
         "raw_status": e.raw_status,
         "description": e.description,
+        "description_translation": e.description_translation,
         "location": e.place or None,
         "country": e.country,
         "postcode": e.postcode,

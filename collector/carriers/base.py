@@ -52,6 +52,13 @@ class Outcome(StrEnum):
     ERROR = "error"
 
 
+#: ``Result.code`` of an answer whose shape or JSON types do not match the source's
+#: protocol: outcome ``error``, the message naming the JSON path of the bad field
+#: ("unreadable answer: $.data.accepted[0].track_info is a string, expected an
+#: object"). Never a status, never "not found": nothing can be concluded from it.
+UNREADABLE = "unreadable"
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     """One normalised tracking event, with the source's raw code and text kept beside it.
@@ -76,6 +83,9 @@ class Event:
     postcode: str | None = None
     country: str | None = None
     provider: str | None = None
+    #: An English rendering of ``description`` when the source gives one (17TRACK's
+    #: ``description_translation``); the original text stays in ``description``.
+    description_translation: str | None = None
 
     @property
     def key(self) -> str:
@@ -149,6 +159,8 @@ class Parsed:
     results: tuple[Result, ...]
     message: str | None = None
     stop: str | None = None
+    #: :data:`UNREADABLE` when the answer as a whole could not be read.
+    code: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +236,42 @@ class Source(ABC):
         self, numbers: Sequence[str], *, registered: frozenset[str], send: Sender
     ) -> BatchOutcome:
         """Fetch one batch of (distinct) numbers; ``registered`` are numbers known to the source."""
+
+    @classmethod
+    def parse_answer(
+        cls,
+        operation: str,
+        body: bytes | None,
+        numbers: Sequence[str] | None,
+        http_status: int | None,
+    ) -> Parsed:
+        """Parse a stored answer to ``operation`` with today's parser (``rebuild``, ``parse``).
+
+        ``numbers`` are the numbers the request asked for (None: every number the
+        body names). A source that cannot parse stored answers says so.
+        """
+        raise ConfigError(f"source {cls.name!r} cannot parse stored answers")
+
+    @classmethod
+    def parse_saved(cls, body: bytes) -> Parsed:
+        """Parse a saved body of this source whose request is not known (``parse``).
+
+        The default treats it as the answer to the source's tracking call.
+        """
+        return cls.parse_answer(cls.track_operation, body, None, None)
+
+    #: The operation whose answers carry the tracking (what a saved body usually is).
+    track_operation: ClassVar[str] = "track"
+
+    @classmethod
+    def settle(cls, result: Result, *, registered_in_run: bool) -> Result:
+        """A parsed answer's result as :meth:`track` finally returned it in its run.
+
+        ``rebuild`` re-reads every stored answer and needs what the batch made of
+        it; a source whose :meth:`track` adjusts results (17TRACK's "not looked up
+        yet") says how. The default: as parsed.
+        """
+        return result
 
     async def recheck(self, numbers: Sequence[str], *, send: Sender) -> BatchOutcome | None:
         """Ask again, later in the same run, for numbers whose answer was ``pending``.
@@ -428,3 +476,97 @@ def missing_results(
         for n in numbers
         if n not in seen
     )
+
+
+class Unreadable(ValueError):
+    """Raised inside a parser when a field's JSON type does not match the protocol.
+
+    Parsers catch it and turn it into an :data:`UNREADABLE` result; it never leaves
+    a parser. ``path`` is the JSON path of the field (``$.data.accepted[0]``).
+    """
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f"{path} {problem}")
+        self.path = path
+        self.problem = problem
+
+
+def json_type(value: Any) -> str:
+    """The JSON name of a decoded value's type (``object``, ``array``, ``string`` ...)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    return "a number"
+
+
+def need_dict(value: Any, path: str, *, required: bool = False) -> dict[str, Any]:
+    """``value`` as an object; ``{}`` when null or absent (unless ``required``).
+
+    >>> need_dict(None, "$.x")
+    {}
+    >>> need_dict("nope", "$.data")
+    Traceback (most recent call last):
+    ...
+    collector.carriers.base.Unreadable: $.data is a string, expected an object
+    """
+    if isinstance(value, dict):
+        return value
+    if value is None and not required:
+        return {}
+    problem = "is missing" if value is None else f"is {json_type(value)}"
+    raise Unreadable(path, f"{problem}, expected an object")
+
+
+def need_list(value: Any, path: str, *, required: bool = False) -> list[Any]:
+    """``value`` as an array; ``[]`` when null or absent (unless ``required``)."""
+    if isinstance(value, list):
+        return value
+    if value is None and not required:
+        return []
+    problem = "is missing" if value is None else f"is {json_type(value)}"
+    raise Unreadable(path, f"{problem}, expected an array")
+
+
+def need_text(value: Any, path: str) -> str | None:
+    """A string or number as text (None when null or absent); anything else is unreadable."""
+    if (
+        value is None
+        or isinstance(value, str)
+        or (isinstance(value, int | float) and not isinstance(value, bool))
+    ):
+        return as_text(value)
+    raise Unreadable(path, f"is {json_type(value)}, expected a string")
+
+
+def unreadable_message(what: str, problem: str) -> str:
+    """The one message form of an unreadable answer: ``"<what>: unreadable answer: ..."``."""
+    return f"{what}: unreadable answer: {problem}"
+
+
+def unreadable_call(numbers: Sequence[str], what: str, problem: str) -> Parsed:
+    """The verdict on a call whose answer as a whole cannot be read."""
+    message = unreadable_message(what, problem)
+    results = error_results(numbers, Outcome.ERROR, message, UNREADABLE)
+    return Parsed(Outcome.ERROR, results, message, code=UNREADABLE)
+
+
+def with_unreadable_summary(parsed: Parsed, what: str) -> Parsed:
+    """``parsed`` with a call message when some of its numbers were unreadable.
+
+    A call whose answer was partly unreadable failed: its outcome is ``error`` with
+    that message (stored in ``polls.error``; the poll's summary and exit code say
+    so), while the numbers that could be read keep their own results.
+    """
+    bad = [r for r in parsed.results if r.code == UNREADABLE]
+    if not bad or parsed.message is not None:
+        return parsed
+    first = bad[0].message or ""
+    message = f"{what}: unreadable answer for {len(bad)} number(s) (first: {first})"
+    return Parsed(Outcome.ERROR, parsed.results, message, parsed.stop)

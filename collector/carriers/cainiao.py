@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from collector.carriers.base import (
+    UNREADABLE,
     BatchOutcome,
     Event,
     Exchange,
@@ -37,17 +38,24 @@ from collector.carriers.base import (
     Result,
     Sender,
     Source,
-    as_dict,
-    as_list,
+    Unreadable,
     as_text,
     call_outcome,
     error_results,
+    json_type,
     load_json,
     missing_results,
+    need_dict,
+    need_list,
+    need_text,
     transport_failure,
+    unreadable_call,
+    unreadable_message,
+    with_unreadable_summary,
 )
-from collector.carriers.cainiao_map import map_action, map_module_status
+from collector.carriers.cainiao_map import KNOWN_WITHOUT_EVENTS, map_action, map_module
 from collector.carriers.status import Status
+from collector.countries import country_in_location
 
 NAME = "cainiao"
 
@@ -65,6 +73,19 @@ class Cainiao(Source):
     default_rate: ClassVar[float] = 0.5
     needs_key: ClassVar[bool] = False
     default_base_url: ClassVar[str] = "https://global.cainiao.com"
+
+    track_operation: ClassVar[str] = "detail"
+
+    @classmethod
+    def parse_answer(
+        cls,
+        operation: str,
+        body: bytes | None,
+        numbers: Sequence[str] | None,
+        http_status: int | None,
+    ) -> Parsed:
+        """``detail.json`` answers (Cainiao has no other call)."""
+        return parse_detail(body, numbers, http_status)
 
     def serves(self, courier: str | None) -> bool:
         """Any number: AliExpress tracking follows its orders across carriers.
@@ -100,8 +121,17 @@ class Cainiao(Source):
         return out
 
 
-def parse_detail(body: bytes | None, numbers: Sequence[str], http_status: int | None) -> Parsed:
-    """Parse a ``detail.json`` answer into one result (with events) per number."""
+def parse_detail(
+    body: bytes | None, numbers: Sequence[str] | None, http_status: int | None
+) -> Parsed:
+    """Parse a ``detail.json`` answer into one result (with events) per number.
+
+    ``numbers`` are the numbers asked for (None: every module of a saved body). A
+    body whose shape or JSON types do not match (``module`` not an array, an event
+    that is not an object ...) is an ``error`` with code ``unreadable`` and the JSON
+    path of the bad field.
+    """
+    asked = tuple(numbers or ())
     document, problem = load_json(body)
     prefix = f"HTTP {http_status}: " if http_status and not 200 <= http_status < 300 else ""
     if problem is not None and not prefix and body is not None and body.lstrip()[:1] == b"<":
@@ -112,50 +142,80 @@ def parse_detail(body: bytes | None, numbers: Sequence[str], http_status: int | 
             f"{message}; Cainiao answers with a web page, likely its check for unusual "
             "traffic: stopped for this run (lower [carriers.cainiao] requests_per_second)"
         )
-        results = error_results(numbers, Outcome.RATE_LIMITED, message)
+        results = error_results(asked, Outcome.RATE_LIMITED, message)
         return Parsed(Outcome.RATE_LIMITED, results, message, stop=stop)
     if problem is not None:
         message = f"detail: {prefix}{problem}"
-        return Parsed(Outcome.ERROR, error_results(numbers, Outcome.ERROR, message), message)
-    doc = as_dict(document)
-    if doc.get("success") is False or "module" not in doc:
+        code = None if prefix else UNREADABLE
+        results = error_results(asked, Outcome.ERROR, message, code)
+        return Parsed(Outcome.ERROR, results, message, code=code)
+    if not isinstance(document, dict):
+        return unreadable_call(asked, "detail", f"$ is {json_type(document)}, expected an object")
+    doc = document
+    success = doc.get("success")
+    if success is False:
         reason = (
             as_text(doc.get("errorMsg"))
             or as_text(doc.get("errorCode"))
             or as_text(doc.get("message"))
-            or ("success=false" if doc.get("success") is False else "no 'module' in the answer")
+            or "success=false"
         )
         message = f"detail: {prefix}call failed ({reason})"
-        return Parsed(Outcome.ERROR, error_results(numbers, Outcome.ERROR, message), message)
+        return Parsed(Outcome.ERROR, error_results(asked, Outcome.ERROR, message), message)
     if prefix:
         message = f"detail: {prefix.rstrip(': ')} with a success body"
-        return Parsed(Outcome.ERROR, error_results(numbers, Outcome.ERROR, message), message)
-    wanted = {n.upper(): n for n in numbers}
+        return Parsed(Outcome.ERROR, error_results(asked, Outcome.ERROR, message), message)
+    try:
+        if success is not None and not isinstance(success, bool):
+            raise Unreadable("$.success", f"is {json_type(success)}, expected a boolean")
+        modules = need_list(doc.get("module"), "$.module", required=True)
+        entries = []
+        for index, raw in enumerate(modules):
+            path = f"$.module[{index}]"
+            module = need_dict(raw, path, required=True)
+            mail_no = need_text(module.get("mailNo"), f"{path}.mailNo")
+            if mail_no is None:
+                raise Unreadable(f"{path}.mailNo", "is missing")
+            entries.append((path, module, mail_no))
+    except Unreadable as exc:
+        return unreadable_call(asked, "detail", str(exc))
+    wanted = {n.upper(): n for n in asked}
     seen: dict[str, Result] = {}
-    for entry in as_list(doc.get("module")):
-        module = as_dict(entry)
-        number = wanted.get((as_text(module.get("mailNo")) or "").upper())
+    for path, module, mail_no in entries:
+        number = wanted.get(mail_no.upper()) if asked else mail_no
         if number is None or number in seen:
             continue
         try:
             seen[number] = module_result(module, number)
+        except Unreadable as exc:
+            message = unreadable_message("detail", f"{path}.{exc}")
+            seen[number] = Result(number, Outcome.ERROR, code=UNREADABLE, message=message)
         except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
-            message = f"detail: unreadable module ({exc})"
-            seen[number] = Result(number, Outcome.ERROR, message=message)
-    results = tuple(seen[n] for n in numbers if n in seen) + missing_results(
-        numbers, seen, "detail"
-    )
-    return Parsed(call_outcome(results), results)
+            message = unreadable_message("detail", f"{path}: {exc}")
+            seen[number] = Result(number, Outcome.ERROR, code=UNREADABLE, message=message)
+    order = list(asked) if asked else list(seen)
+    results = tuple(seen[n] for n in order if n in seen)
+    if asked:
+        results += missing_results(asked, seen, "detail")
+    return with_unreadable_summary(Parsed(call_outcome(results), results), "detail")
 
 
 def module_result(module: dict[str, Any], number: str) -> Result:
-    """One ``module[]`` entry as a normalised :class:`Result`."""
-    raw_status = as_text(module.get("status"))
-    module_status = map_module_status(raw_status)
-    source = as_text(module.get("mailNoSource"))
+    """One ``module[]`` entry as a normalised :class:`Result`.
+
+    Raises :class:`Unreadable` (a path relative to the module) on a field of the
+    wrong JSON type.
+    """
+    raw_status = need_text(module.get("status"), "status")
+    module_status, module_sub = map_module(raw_status)
+    source = need_text(module.get("mailNoSource"), "mailNoSource")
+    details = need_list(module.get("detailList"), "detailList")
     indexed = [
         (i, e)
-        for i, e in enumerate(_event(as_dict(d)) for d in as_list(module.get("detailList")))
+        for i, e in enumerate(
+            _event(need_dict(d, f"detailList[{i}]", required=True), f"detailList[{i}]")
+            for i, d in enumerate(details)
+        )
         if e is not None
     ]
     # detailList is newest first: sort on the instant, older first, and among equal
@@ -163,8 +223,8 @@ def module_result(module: dict[str, Any], number: str) -> Result:
     floor = datetime.min.replace(tzinfo=UTC)
     indexed.sort(key=lambda ie: (ie[1].occurred_at or floor, -ie[0]))
     events = tuple(e for _, e in indexed)
-    eta = as_dict(module.get("globalEtaInfo"))
-    dest = as_dict(module.get("destCpInfo"))
+    eta = need_dict(module.get("globalEtaInfo"), "globalEtaInfo")
+    dest = need_dict(module.get("destCpInfo"), "destCpInfo")
     common: dict[str, Any] = {
         "source_status_raw": "/".join(x for x in (source, raw_status) if x) or None,
         "events": events,
@@ -173,6 +233,19 @@ def module_result(module: dict[str, Any], number: str) -> Result:
         "estimated_from": _epoch_ms(eta.get("deliveryMinTime")),
         "estimated_to": _epoch_ms(eta.get("deliveryMaxTime")),
     }
+    if not events and source != "EXTERNAL" and module_status in KNOWN_WITHOUT_EVENTS:
+        # The page's summary says where the order is although no scan exists yet:
+        # "awaiting seller dispatch" is an order the seller has not handed over, not
+        # a number Cainiao does not know.
+        return Result(
+            number,
+            Outcome.OK,
+            code=raw_status,
+            message=as_text(module.get("statusDesc")),
+            status=module_status,
+            sub_status=module_sub,
+            **common,
+        )
     if not events:
         why = (
             "not known to Cainiao (mailNoSource EXTERNAL, no details)"
@@ -191,7 +264,7 @@ def module_result(module: dict[str, Any], number: str) -> Result:
     if module_status is Status.EXPIRED or status is Status.UNKNOWN:
         # The page's summary wins when it says tracking stopped, or when the last
         # event's code is one we do not know.
-        status, sub_status = module_status, None
+        status, sub_status = module_status, module_sub
     return Result(
         number,
         Outcome.OK,
@@ -202,11 +275,11 @@ def module_result(module: dict[str, Any], number: str) -> Result:
     )
 
 
-def _event(raw: dict[str, Any]) -> Event | None:
+def _event(raw: dict[str, Any], path: str) -> Event | None:
     occurred_at = _epoch_ms(raw.get("time"))
-    local_time = as_text(raw.get("timeStr"))
-    zone_text = raw.get("timeZone")
-    offset = parse_gmt_offset(zone_text) if isinstance(zone_text, str) else None
+    local_time = need_text(raw.get("timeStr"), f"{path}.timeStr")
+    zone_text = need_text(raw.get("timeZone"), f"{path}.timeZone")
+    offset = parse_gmt_offset(zone_text)
     if occurred_at is None and local_time:
         # No epoch: the local text and its zone are all there is.
         try:
@@ -216,8 +289,10 @@ def _event(raw: dict[str, Any]) -> Event | None:
         if naive is not None and naive.tzinfo is None:
             shift = timedelta(minutes=offset or 0)
             occurred_at = (naive - shift).replace(tzinfo=UTC)
-    desc = as_text(raw.get("desc"))
-    standard = as_text(raw.get("standerdDesc")) or as_text(raw.get("standardDesc"))
+    desc = need_text(raw.get("desc"), f"{path}.desc")
+    standard = need_text(raw.get("standerdDesc"), f"{path}.standerdDesc") or need_text(
+        raw.get("standardDesc"), f"{path}.standardDesc"
+    )
     if occurred_at is None and desc is None and standard is None:
         return None
     location = None
@@ -226,7 +301,7 @@ def _event(raw: dict[str, Any]) -> Event | None:
         if match:
             location = match.group(1).strip() or None
             break
-    code = as_text(raw.get("actionCode"))
+    code = need_text(raw.get("actionCode"), f"{path}.actionCode")
     status, sub_status = map_action(code)
     implied = implied_offset(occurred_at, local_time)
     return Event(
@@ -240,6 +315,7 @@ def _event(raw: dict[str, Any]) -> Event | None:
         raw_status=standard,
         description=desc or standard,
         location=location,
+        country=country_in_location(location),
     )
 
 

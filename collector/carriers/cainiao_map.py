@@ -71,8 +71,13 @@ _TRANSIT_LIKE = re.compile(
 #: Return codes that mean the parcel is back with the sender.
 _RETURNED = re.compile(r"(SIGNED|RECEIVED|DELIVERED|COMPLETE|SUCCESS)$")
 
-#: Module-level ``status`` values (the shipment's summary on the tracking page).
+#: Module-level ``status`` values (the shipment's summary on the tracking page),
+#: reviewed against ``reference/carriers.md`` §2: the real ones (``DELIVERING``,
+#: ``CLEAR_CUSTOMS``, ``DELIVERED``), the mappers' list and the older page set.
 MODULE_STATUS: dict[str, Status] = {
+    # "Awaiting seller dispatch": an order whose parcel the seller has not handed
+    # over. Known to Cainiao (never "not found"), with no scan yet.
+    "SELLER_PREPARING": Status.INFO_RECEIVED,
     "WAIT_ACCEPT": Status.INFO_RECEIVED,
     "ACCEPTED": Status.IN_TRANSIT,
     "PICKEDUP": Status.IN_TRANSIT,
@@ -96,6 +101,16 @@ MODULE_STATUS: dict[str, Status] = {
     "ORDER_NOT_EXISTS": Status.NOT_FOUND,
     "NOT_FOUND": Status.NOT_FOUND,
 }
+
+#: Detail beside a module status, where the status name carries one.
+MODULE_SUB_STATUS: dict[str, SubStatus] = {
+    "SELLER_PREPARING": SubStatus.SELLER_PREPARING,
+    "CLEAR_CUSTOMS": SubStatus.CUSTOMS,
+}
+
+#: Module statuses that stand on their own without any event: the order is known
+#: and waiting to be handed over (a result ``ok``, not ``not_found``).
+KNOWN_WITHOUT_EVENTS = frozenset({Status.INFO_RECEIVED})
 
 
 def map_action(code: str | None) -> tuple[Status, str | None]:
@@ -138,8 +153,28 @@ def map_module_status(value: str | None) -> Status:
     value = value.strip().upper()
     if value in MODULE_STATUS:
         return MODULE_STATUS[value]
-    if value.startswith(("RETURNED_STAGE", "RDESTORYED_STAGE")):
+    if value.startswith("RETURNED_STAGE"):
         return Status.RETURNING
+    if value.startswith("RDESTORYED_STAGE"):
+        # "Return-destroyed" stages (sic): the parcel is being or was destroyed.
+        return Status.EXCEPTION
     if "EXPIRE" in value:
         return Status.EXPIRED
     return Status.UNKNOWN
+
+
+def map_module(value: str | None) -> tuple[Status, str | None]:
+    """Canonical (status, sub-status) of a module ``status``.
+
+    >>> map_module("SELLER_PREPARING")
+    (<Status.INFO_RECEIVED: 'info_received'>, 'seller_preparing')
+    >>> map_module("RDESTORYED_STAGE_1")
+    (<Status.EXCEPTION: 'exception'>, 'destroyed')
+    """
+    status = map_module_status(value)
+    key = (value or "").strip().upper()
+    if key in MODULE_SUB_STATUS:
+        return status, MODULE_SUB_STATUS[key].value
+    if key.startswith("RDESTORYED_STAGE"):
+        return status, SubStatus.DESTROYED.value
+    return status, None

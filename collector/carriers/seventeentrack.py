@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from collector.carriers.base import (
+    UNREADABLE,
     BatchOutcome,
     Event,
     Exchange,
@@ -39,14 +40,23 @@ from collector.carriers.base import (
     Result,
     Sender,
     Source,
+    Unreadable,
     as_dict,
     as_list,
     as_text,
     call_outcome,
     error_results,
+    json_type,
     load_json,
     missing_results,
+    need_dict,
+    need_list,
+    need_text,
+    normalise_text,
     transport_failure,
+    unreadable_call,
+    unreadable_message,
+    with_unreadable_summary,
 )
 from collector.carriers.seventeentrack_map import (
     ACCESS_CODES,
@@ -59,7 +69,7 @@ from collector.carriers.seventeentrack_map import (
     map_status,
 )
 from collector.carriers.status import Status, SubStatus
-from collector.countries import normalise_country
+from collector.countries import country_in_location, normalise_country
 
 AcceptedItem = Callable[[dict[str, Any], str], Result]
 
@@ -81,6 +91,35 @@ class SeventeenTrack(Source):
     def serves(self, courier: str | None) -> bool:
         """17TRACK detects the carrier itself, so it can try any number."""
         return True
+
+    track_operation: ClassVar[str] = "gettrackinfo"
+
+    @classmethod
+    def parse_answer(
+        cls,
+        operation: str,
+        body: bytes | None,
+        numbers: Sequence[str] | None,
+        http_status: int | None,
+    ) -> Parsed:
+        """``register`` and ``gettrackinfo`` answers, and ``push`` payloads."""
+        if operation == "register":
+            return parse_register(body, numbers, http_status)
+        if operation == "push":
+            return parse_push(body, numbers)
+        return parse_trackinfo(body, numbers, http_status)
+
+    @classmethod
+    def parse_saved(cls, body: bytes) -> Parsed:
+        """A saved ``gettrackinfo`` answer, or a push payload (told apart by its ``event``)."""
+        return parse_push(body) if is_push(body) else parse_trackinfo(body, None, None)
+
+    @classmethod
+    def settle(cls, result: Result, *, registered_in_run: bool) -> Result:
+        """A "NotFound, no provider synced" is pending only in the run that registered it."""
+        if not result.pending:
+            return result
+        return pending_result(result) if registered_in_run else replace(result, pending=False)
 
     def register_request(self, numbers: Sequence[str]) -> Request:
         """``POST /register`` for up to 40 numbers (carrier auto-detected)."""
@@ -128,10 +167,7 @@ class SeventeenTrack(Source):
             # 17TRACK looks a number up after registering it: "NotFound" before any
             # provider has synced, in the run that registered it, means "not looked up
             # yet". Later, the same answer is a plain "not found".
-            fresh = number in out.registered
-            out.results[number] = (
-                pending_result(result) if fresh else replace(result, pending=False)
-            )
+            out.results[number] = self.settle(result, registered_in_run=number in out.registered)
         return out
 
     async def recheck(self, numbers: Sequence[str], *, send: Sender) -> BatchOutcome:
@@ -181,15 +217,93 @@ class SeventeenTrack(Source):
 
 # --- pure parsers ----------------------------------------------------------------------
 
+#: Push (webhook) events 17TRACK sends (``reference/carriers.md`` §1).
+PUSH_EVENTS = frozenset({"TRACKING_UPDATED", "TRACKING_STOPPED"})
+#: Fields of ``track_info`` that, found directly in an accepted entry, mean the entry
+#: is not shaped like a v2.x answer (track_info is missing, its fields sit beside it).
+_TRACK_INFO_FIELDS = ("latest_status", "latest_event", "tracking", "time_metrics", "milestone")
 
-def parse_register(body: bytes | None, numbers: Sequence[str], http_status: int | None) -> Parsed:
+
+def parse_register(
+    body: bytes | None, numbers: Sequence[str] | None, http_status: int | None
+) -> Parsed:
     """Parse a ``/register`` answer: accepted and already-registered numbers are ok."""
     return _parse_envelope(body, numbers, http_status, "register", _register_accepted)
 
 
-def parse_trackinfo(body: bytes | None, numbers: Sequence[str], http_status: int | None) -> Parsed:
-    """Parse a ``/gettrackinfo`` answer into one result (with events) per number."""
+def parse_trackinfo(
+    body: bytes | None, numbers: Sequence[str] | None, http_status: int | None
+) -> Parsed:
+    """Parse a ``/gettrackinfo`` answer into one result (with events) per number.
+
+    ``numbers`` are the numbers asked for (None: every number the answer names, for
+    a saved body). A body whose shape or types do not match the v2.x protocol is an
+    ``error`` with code ``unreadable`` naming the JSON path of the bad field.
+    """
     return _parse_envelope(body, numbers, http_status, "gettrackinfo", track_result)
+
+
+def parse_push(body: bytes | None, numbers: Sequence[str] | None = None) -> Parsed:
+    """Parse a 17TRACK push (webhook) payload, saved or received, like a poll answer.
+
+    ``{"event": "TRACKING_UPDATED", "data": {"number", "carrier", "track_info"}}``
+    gives the number's tracking like ``gettrackinfo``; ``TRACKING_STOPPED`` says
+    17TRACK stopped tracking it (an ``ok`` answer with no status of its own).
+    ``data`` may be one object or a list of them::
+
+        >>> p = parse_push(b'{"event":"TRACKING_STOPPED","data":[{"number":"X1"}]}')
+        >>> p.results[0].outcome, p.results[0].code
+        (<Outcome.OK: 'ok'>, 'TRACKING_STOPPED')
+    """
+    what = "push"
+    asked = tuple(numbers or ())
+    document, problem = load_json(body)
+    if problem is not None:
+        return _failed(asked, f"{what}: {problem}", UNREADABLE)
+    try:
+        doc = need_dict(document, "$", required=True)
+        event = need_text(doc.get("event"), "$.event")
+        if event not in PUSH_EVENTS:
+            found = f"{event!r}" if event else "no 'event'"
+            expected = "expected TRACKING_UPDATED or TRACKING_STOPPED"
+            raise Unreadable("$.event", f"is {found}, {expected}")
+        raw = doc.get("data")
+        items = raw if isinstance(raw, list) else [need_dict(raw, "$.data", required=True)]
+        entries = []
+        for index, entry in enumerate(items):
+            path = f"$.data[{index}]" if isinstance(raw, list) else "$.data"
+            entries.append((path, need_dict(entry, path, required=True)))
+    except Unreadable as exc:
+        return unreadable_call(asked, what, str(exc))
+    wanted = {n.upper(): n for n in asked}
+    seen: dict[str, Result] = {}
+    for path, item in entries:
+        try:
+            text = need_text(item.get("number"), f"{path}.number")
+            if text is None:
+                raise Unreadable(f"{path}.number", "is missing")
+        except Unreadable as exc:
+            return unreadable_call(asked, what, str(exc))
+        number = wanted.get(text.upper()) if asked else text
+        if number is None or number in seen:
+            continue
+        if event == "TRACKING_STOPPED":
+            seen[number] = Result(
+                number, Outcome.OK, code=event, message="17TRACK stopped tracking this number"
+            )
+            continue
+        seen[number] = _accepted(track_result, item, number, path, what)
+    order = list(asked) if asked else list(seen)
+    results = tuple(seen[n] for n in order if n in seen)
+    if asked:
+        results += missing_results(asked, seen, what)
+    return with_unreadable_summary(Parsed(call_outcome(results), results), what)
+
+
+def is_push(body: bytes | None) -> bool:
+    """Whether a saved body looks like a push payload (an ``event`` of 17TRACK's)."""
+    document, problem = load_json(body)
+    return problem is None and isinstance(document, dict) and document.get("event") in PUSH_EVENTS
 
 
 def _register_accepted(item: dict[str, Any], number: str) -> Result:
@@ -198,54 +312,112 @@ def _register_accepted(item: dict[str, Any], number: str) -> Result:
     return Result(number, Outcome.OK, message="registered" + detail)
 
 
+def _failed(numbers: Sequence[str], message: str, code: str | None = None) -> Parsed:
+    results = error_results(numbers, Outcome.ERROR, message, code)
+    return Parsed(Outcome.ERROR, results, message, code=code)
+
+
+def _not_an_envelope(envelope: Any) -> str:
+    """Why a decoded body is not a v2.x envelope, naming what it is where we can tell."""
+    if not isinstance(envelope, dict):
+        return f"$ is {json_type(envelope)}, expected an object with 'code' and 'data'"
+    event = envelope.get("event")
+    if event in PUSH_EVENTS:
+        return f"a push payload ({event}), not a call's answer: $.code is missing"
+    keys = ", ".join(sorted(map(str, envelope))[:8]) or "none"
+    hint = " (a v1 answer?)" if {"ret", "dat"} & set(envelope) else ""
+    return f"$.code is missing{hint}; the body's keys: {keys}"
+
+
 def _parse_envelope(
     body: bytes | None,
-    numbers: Sequence[str],
+    numbers: Sequence[str] | None,
     http_status: int | None,
     what: str,
     accepted_item: AcceptedItem,
 ) -> Parsed:
+    asked = tuple(numbers or ())
+    ok_status = http_status is None or 200 <= http_status < 300
     document, problem = load_json(body)
     if problem is not None:
         status = f"HTTP {http_status}: " if http_status and http_status != 200 else ""
-        message = f"{what}: {status}{problem}"
-        return Parsed(Outcome.ERROR, error_results(numbers, Outcome.ERROR, message), message)
-    envelope = as_dict(document)
-    if not envelope or "code" not in envelope:
-        message = f"{what}: answer is not a 17TRACK envelope (no 'code')"
-        return Parsed(Outcome.ERROR, error_results(numbers, Outcome.ERROR, message), message)
-    data = as_dict(envelope.get("data"))
+        return _failed(asked, f"{what}: {status}{problem}", UNREADABLE if ok_status else None)
+    if not isinstance(document, dict) or "code" not in document:
+        return unreadable_call(asked, what, _not_an_envelope(document))
+    envelope = document
     code = _int(envelope.get("code"))
+    if code is None:
+        problem = f"$.code is {json_type(envelope.get('code'))}, expected an integer"
+        return unreadable_call(asked, what, problem)
+    try:
+        data = need_dict(envelope.get("data"), "$.data", required=code == 0)
+    except Unreadable as exc:
+        return unreadable_call(asked, what, str(exc))
     if code != 0:
-        return _whole_call_failure(code, data, numbers, what)
-    if http_status is not None and not 200 <= http_status < 300:
-        message = f"{what}: HTTP {http_status} with a success envelope"
-        return Parsed(Outcome.ERROR, error_results(numbers, Outcome.ERROR, message), message)
-    wanted = {n.upper(): n for n in numbers}
+        return _whole_call_failure(code, data, asked, what)
+    if not ok_status:
+        return _failed(asked, f"{what}: HTTP {http_status} with a success envelope")
+    try:
+        if "accepted" not in data and "rejected" not in data:
+            raise Unreadable("$.data", "has neither 'accepted' nor 'rejected'")
+        accepted = _entries(data, "accepted")
+        rejected = _entries(data, "rejected")
+    except Unreadable as exc:
+        return unreadable_call(asked, what, str(exc))
+    wanted = {n.upper(): n for n in asked}
     seen: dict[str, Result] = {}
     stop: str | None = None
-    for entry in as_list(data.get("accepted")):
-        item = as_dict(entry)
-        number = wanted.get((as_text(item.get("number")) or "").upper())
+    for path, item, text in accepted:
+        number = wanted.get(text.upper()) if asked else text
+        if number is None or number in seen:
+            continue
+        seen[number] = _accepted(accepted_item, item, number, path, what)
+    for path, item, text in rejected:
+        number = wanted.get(text.upper()) if asked else text
         if number is None or number in seen:
             continue
         try:
-            seen[number] = accepted_item(item, number)
-        except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
-            seen[number] = Result(
-                number, Outcome.ERROR, message=f"{what}: unreadable entry ({exc})"
-            )
-    for entry in as_list(data.get("rejected")):
-        item = as_dict(entry)
-        number = wanted.get((as_text(item.get("number")) or "").upper())
-        if number is None or number in seen:
+            error = need_dict(item.get("error"), f"{path}.error")
+        except Unreadable as exc:
+            seen[number] = _unreadable_result(number, what, str(exc))
             continue
-        result = rejected_result(number, as_dict(item.get("error")), what)
+        result = rejected_result(number, error, what)
         if result.code and _int(result.code) in QUOTA_CODES:
             stop = stop or f"{what}: quota used up ({result.code} {result.message})"
         seen[number] = result
-    results = tuple(seen[n] for n in numbers if n in seen) + missing_results(numbers, seen, what)
-    return Parsed(call_outcome(results), results, stop=stop)
+    order = list(asked) if asked else list(seen)
+    results = tuple(seen[n] for n in order if n in seen)
+    if asked:
+        results += missing_results(asked, seen, what)
+    return with_unreadable_summary(Parsed(call_outcome(results), results, stop=stop), what)
+
+
+def _entries(data: dict[str, Any], name: str) -> list[tuple[str, dict[str, Any], str]]:
+    """``(path, entry, number)`` of each ``data.<name>[]`` entry; Unreadable on a bad one."""
+    out = []
+    for index, raw in enumerate(need_list(data.get(name), f"$.data.{name}")):
+        path = f"$.data.{name}[{index}]"
+        entry = need_dict(raw, path, required=True)
+        number = need_text(entry.get("number"), f"{path}.number")
+        if number is None:
+            raise Unreadable(f"{path}.number", "is missing")
+        out.append((path, entry, number))
+    return out
+
+
+def _accepted(
+    accepted_item: AcceptedItem, item: dict[str, Any], number: str, path: str, what: str
+) -> Result:
+    try:
+        return accepted_item(item, number)
+    except Unreadable as exc:
+        return _unreadable_result(number, what, f"{path}.{exc}")
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
+        return _unreadable_result(number, what, f"{path}: {exc}")
+
+
+def _unreadable_result(number: str, what: str, problem: str) -> Result:
+    return Result(number, Outcome.ERROR, code=UNREADABLE, message=unreadable_message(what, problem))
 
 
 def _whole_call_failure(
@@ -312,11 +484,22 @@ def pending_result(result: Result) -> Result:
 
 
 def track_result(item: dict[str, Any], number: str) -> Result:
-    """One ``gettrackinfo`` accepted entry as a normalised :class:`Result`."""
-    info = as_dict(item.get("track_info"))
-    latest = as_dict(info.get("latest_status"))
-    status_raw = as_text(latest.get("status"))
-    sub_raw = as_text(latest.get("sub_status"))
+    """One ``gettrackinfo`` accepted entry as a normalised :class:`Result`.
+
+    Raises :class:`Unreadable` (a path relative to the entry) when a field has the
+    wrong JSON type, or when the entry is not shaped like a v2.x entry at all.
+    """
+    if item.get("track_info") is None:
+        beside = [f for f in _TRACK_INFO_FIELDS if f in item]
+        if beside:
+            found = ", ".join(beside)
+            raise Unreadable("track_info", f"is missing ({found} found beside it)")
+        if "track" in item:
+            raise Unreadable("track_info", "is missing ('track' found: a v1 answer?)")
+    info = need_dict(item.get("track_info"), "track_info")
+    latest = need_dict(info.get("latest_status"), "track_info.latest_status")
+    status_raw = need_text(latest.get("status"), "track_info.latest_status.status")
+    sub_raw = need_text(latest.get("sub_status"), "track_info.latest_status.sub_status")
     status, sub_status = map_status(status_raw, sub_raw)
     events, last_mile = _events(info, status)
     blank = not events and status_raw is None and sub_raw is None
@@ -325,7 +508,10 @@ def track_result(item: dict[str, Any], number: str) -> Result:
         # says nothing is known, which 17TRACK otherwise says as "NotFound".
         status_raw, status = "NotFound", Status.NOT_FOUND
     raw = "/".join(x for x in (status_raw, sub_raw) if x) or None
-    estimate = as_dict(as_dict(info.get("time_metrics")).get("estimated_delivery_date"))
+    metrics = need_dict(info.get("time_metrics"), "track_info.time_metrics")
+    estimate = need_dict(
+        metrics.get("estimated_delivery_date"), "track_info.time_metrics.estimated_delivery_date"
+    )
     common: dict[str, Any] = {
         "source_status_raw": raw,
         "events": events,
@@ -375,60 +561,120 @@ def _synced(info: dict[str, Any]) -> bool:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    """One provider event as read: the event, whether it had a status of its own, and
+    whether its time was a local text with no zone at all."""
+
+    event: Event
+    own_status: bool
+    zoneless: bool
+
+
 def _events(info: dict[str, Any], latest: Status) -> tuple[tuple[Event, ...], str | None]:
-    """Events of every provider, oldest first; and the last-mile provider's name."""
-    collected: list[tuple[datetime | None, int, Event, bool]] = []
-    providers = as_list(as_dict(info.get("tracking")).get("providers"))
+    """Events of every provider, oldest first; and the last-mile provider's name.
+
+    When no provider lists an event, ``track_info.latest_event`` is the one event
+    known (17TRACK fills it even when ``providers[].events`` is empty or absent).
+    """
+    collected: list[tuple[datetime | None, int, _Parsed]] = []
+    tracking = need_dict(info.get("tracking"), "track_info.tracking")
+    providers = need_list(tracking.get("providers"), "track_info.tracking.providers")
     newest_by_provider: dict[str, datetime] = {}
+    names: list[str | None] = []
     order = 0
-    for raw_entry in providers:
-        entry = as_dict(raw_entry)
-        provider = as_dict(entry.get("provider"))
+    for p_index, raw_entry in enumerate(providers):
+        path = f"track_info.tracking.providers[{p_index}]"
+        entry = need_dict(raw_entry, path, required=True)
+        provider = need_dict(entry.get("provider"), f"{path}.provider")
         name = (
-            as_text(provider.get("name"))
+            need_text(provider.get("name"), f"{path}.provider.name")
             or as_text(provider.get("alias"))
             or as_text(provider.get("key"))
         )
-        for raw in as_list(entry.get("events")):
-            event, own_status = _event(as_dict(raw), name)
-            if event is None:
-                continue
-            collected.append((event.occurred_at, order, event, own_status))
+        names.append(name)
+        own: list[_Parsed] = []
+        for e_index, raw in enumerate(need_list(entry.get("events"), f"{path}.events")):
+            event_path = f"{path}.events[{e_index}]"
+            parsed = _event(need_dict(raw, event_path, required=True), name, event_path)
+            if parsed is not None:
+                own.append(parsed)
+        for parsed in _borrow_offsets(own):
+            event = parsed.event
+            collected.append((event.occurred_at, order, parsed))
             order += 1
             if name and event.occurred_at is not None:
                 best = newest_by_provider.get(name)
                 if best is None or event.occurred_at > best:
                     newest_by_provider[name] = event.occurred_at
+    if not collected:
+        raw_latest = need_dict(info.get("latest_event"), "track_info.latest_event")
+        sole = names[0] if len(names) == 1 else None
+        parsed = _event(raw_latest, sole, "track_info.latest_event") if raw_latest else None
+        if parsed is not None:
+            collected.append((parsed.event.occurred_at, 0, parsed))
     # Providers list events newest first; sort on the instant, keeping the source's
     # order among equal instants (reversed, so that older comes first).
     floor = datetime.min.replace(tzinfo=UTC)
     collected.sort(key=lambda c: (c[0] or floor, -c[1]))
-    events = [c[2] for c in collected]
-    if events and not collected[-1][3] and latest not in (Status.NOT_FOUND, Status.UNKNOWN):
+    events = [c[2].event for c in collected]
+    if (
+        events
+        and not collected[-1][2].own_status
+        and latest
+        not in (
+            Status.NOT_FOUND,
+            Status.UNKNOWN,
+        )
+    ):
         # The newest event carries no stage of its own: it is the one the source's
         # latest status describes.
-        last = events[-1]
-        events[-1] = Event(**{**_fields(last), "status": latest})
+        events[-1] = replace(events[-1], status=latest)
     last_mile = None
     if len(newest_by_provider) > 1:
         last_mile = max(newest_by_provider.items(), key=lambda kv: kv[1])[0]
     return tuple(events), last_mile
 
 
-def _fields(event: Event) -> dict[str, Any]:
-    return {name: getattr(event, name) for name in Event.__slots__}
+def _borrow_offsets(events: list[_Parsed]) -> list[_Parsed]:
+    """Zone-less local times read in the offset the provider's zoned events agree on.
+
+    A provider reports its scans in one zone; an event that lost its zone (only
+    ``time_raw`` date and time) is read in that zone when every zoned event of the
+    same provider has the same offset, and stays marked zone-unknown. Otherwise it is
+    read as UTC, as before.
+    """
+    offsets = {p.event.utc_offset_minutes for p in events if p.event.tz_known}
+    if len(offsets) != 1 or not any(p.zoneless for p in events):
+        return events
+    (offset,) = offsets
+    assert offset is not None
+    out = []
+    for parsed in events:
+        event = parsed.event
+        if parsed.zoneless and event.local_time:
+            local = datetime.fromisoformat(event.local_time)
+            instant = (local - timedelta(minutes=offset)).replace(tzinfo=UTC)
+            event = replace(event, occurred_at=instant, utc_offset_minutes=offset)
+        out.append(_Parsed(event, parsed.own_status, parsed.zoneless))
+    return out
 
 
-def _event(raw: dict[str, Any], provider: str | None) -> tuple[Event | None, bool]:
-    """One provider event; the flag says whether it carried a status of its own."""
-    description = as_text(raw.get("description")) or as_text(
-        as_dict(raw.get("description_translation")).get("description")
+def _event(raw: dict[str, Any], provider: str | None, path: str) -> _Parsed | None:
+    """One provider event (None when it says nothing at all)."""
+    translated = need_dict(raw.get("description_translation"), f"{path}.description_translation")
+    translation = need_text(
+        translated.get("description"), f"{path}.description_translation.description"
     )
-    occurred_at, local_time, offset = _event_time(raw)
+    original = need_text(raw.get("description"), f"{path}.description")
+    description = original or translation
+    if translation is not None and normalise_text(translation) == normalise_text(description):
+        translation = None
+    occurred_at, local_time, offset, zoneless = _event_time(raw, path)
     if occurred_at is None and local_time is None and description is None:
-        return None, False
-    event_sub = as_text(raw.get("sub_status"))
-    stage = as_text(raw.get("stage"))
+        return None
+    event_sub = need_text(raw.get("sub_status"), f"{path}.sub_status")
+    stage = need_text(raw.get("stage"), f"{path}.stage")
     own = True
     if event_sub:
         status, sub_status = map_status(None, event_sub)
@@ -438,9 +684,11 @@ def _event(raw: dict[str, Any], provider: str | None) -> tuple[Event | None, boo
         status, sub_status, own = Status.IN_TRANSIT, None, False
     if status is Status.UNKNOWN and stage in STAGE:
         status = STAGE[stage]
-    address = as_dict(raw.get("address"))
-    country_text = as_text(address.get("country"))
-    return (
+    address = need_dict(raw.get("address"), f"{path}.address")
+    country_text = need_text(address.get("country"), f"{path}.address.country")
+    location = need_text(raw.get("location"), f"{path}.location")
+    country = normalise_country(country_text) if country_text else None
+    return _Parsed(
         Event(
             occurred_at=occurred_at,
             local_time=local_time,
@@ -451,40 +699,45 @@ def _event(raw: dict[str, Any], provider: str | None) -> tuple[Event | None, boo
             raw_code=event_sub or stage,
             raw_status=stage,
             description=description,
-            location=as_text(raw.get("location")),
-            city=as_text(address.get("city")),
-            state=as_text(address.get("state")),
-            postcode=as_text(address.get("postal_code")),
-            country=normalise_country(country_text) if country_text else None,
+            location=location,
+            city=need_text(address.get("city"), f"{path}.address.city"),
+            state=need_text(address.get("state"), f"{path}.address.state"),
+            postcode=need_text(address.get("postal_code"), f"{path}.address.postal_code"),
+            country=country or country_in_location(location),
             provider=provider,
+            description_translation=translation,
         ),
         own,
+        zoneless,
     )
 
 
-def _event_time(raw: dict[str, Any]) -> tuple[datetime | None, str | None, int | None]:
-    """(UTC instant, local wall-clock text, offset minutes) of one event.
+def _event_time(
+    raw: dict[str, Any], path: str
+) -> tuple[datetime | None, str | None, int | None, bool]:
+    """(UTC instant, local wall-clock text, offset minutes, zone-less) of one event.
 
     ``time_utc`` is the instant; ``time_iso`` gives the local text and its offset.
     Without ``time_iso``, ``time_raw`` {date, time, timezone} is read; a local time
-    with no zone at all is taken as UTC and marked as of unknown zone.
+    with no zone at all is taken as UTC here and flagged zone-less (the provider's
+    other events may say which offset it is in: :func:`_borrow_offsets`).
     """
-    utc = _instant(raw.get("time_utc"))
-    local = _parse_iso(as_text(raw.get("time_iso")) or "")
+    utc = _instant(need_text(raw.get("time_utc"), f"{path}.time_utc"))
+    local = _parse_iso(need_text(raw.get("time_iso"), f"{path}.time_iso") or "")
     if local is None:
-        time_raw = as_dict(raw.get("time_raw"))
-        date = as_text(time_raw.get("date"))
+        time_raw = need_dict(raw.get("time_raw"), f"{path}.time_raw")
+        date = need_text(time_raw.get("date"), f"{path}.time_raw.date")
         if date:
-            clock = as_text(time_raw.get("time"))
-            zone = as_text(time_raw.get("timezone")) or ""
+            clock = need_text(time_raw.get("time"), f"{path}.time_raw.time")
+            zone = need_text(time_raw.get("timezone"), f"{path}.time_raw.timezone") or ""
             local = _parse_iso((f"{date}T{clock}" if clock else date) + zone)
     if local is None:
-        return utc, None, None
+        return utc, None, None, False
     local_time = local.replace(tzinfo=None).isoformat()
     delta = local.utcoffset()
     if delta is None:
-        return utc or local.replace(tzinfo=UTC), local_time, None
-    return utc or local.astimezone(UTC), local_time, int(delta.total_seconds() // 60)
+        return utc or local.replace(tzinfo=UTC), local_time, None, utc is None
+    return utc or local.astimezone(UTC), local_time, int(delta.total_seconds() // 60), False
 
 
 def _parse_iso(text: str) -> datetime | None:

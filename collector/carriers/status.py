@@ -58,4 +58,6 @@ class SubStatus(StrEnum):
     PICKED_UP = "picked_up"
     DEPARTURE = "departure"
     ARRIVAL = "arrival"
+    #: The order exists but the seller has not handed the parcel over yet.
+    SELLER_PREPARING = "seller_preparing"
     OTHER = "other"

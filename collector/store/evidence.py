@@ -37,7 +37,7 @@ from typing import Any
 
 import polars as pl
 
-from collector.carriers.base import BatchOutcome, Outcome, Result
+from collector.carriers.base import BatchOutcome, Event, Outcome, Result
 from collector.config import PollConfig
 from collector.store import Store
 from collector.store.state import DIGEST_COLUMNS, event_digest_sql
@@ -176,6 +176,7 @@ EVENT_SCHEMA: dict[str, Any] = {
     "raw_code": pl.String,
     "raw_status": pl.String,
     "description": pl.String,
+    "description_translation": pl.String,
     "location": pl.String,
     "city": pl.String,
     "state": pl.String,
@@ -549,31 +550,39 @@ class _Staging:
             if not result.events or poll_id is None:
                 continue
             for shipment_id in item.ids_by_number.get(number, ()):
-                for event in result.events:
-                    self.events.append(
-                        {
-                            "shipment_id": shipment_id,
-                            "event_key": event.key,
-                            "occurred_at": event.occurred_at,
-                            "local_time": event.local_time,
-                            "utc_offset_minutes": event.utc_offset_minutes,
-                            "tz_known": event.tz_known,
-                            "status": event.status.value,
-                            "sub_status": event.sub_status,
-                            "raw_code": event.raw_code,
-                            "raw_status": event.raw_status,
-                            "description": event.description,
-                            "location": event.location,
-                            "city": event.city,
-                            "state": event.state,
-                            "postcode": event.postcode,
-                            "country": event.country,
-                            "source": item.source,
-                            "provider": event.provider,
-                            "first_poll_id": poll_id,
-                            "recorded_at": self.now,
-                        }
-                    )
+                self.events += [
+                    event_row(shipment_id, event, item.source, poll_id, self.now)
+                    for event in result.events
+                ]
+
+
+def event_row(
+    shipment_id: int, event: Event, source: str, poll_id: int, recorded_at: datetime
+) -> dict[str, Any]:
+    """One ``events`` row (see :data:`EVENT_SCHEMA`) for a shipment's normalised event."""
+    return {
+        "shipment_id": shipment_id,
+        "event_key": event.key,
+        "occurred_at": event.occurred_at,
+        "local_time": event.local_time,
+        "utc_offset_minutes": event.utc_offset_minutes,
+        "tz_known": event.tz_known,
+        "status": event.status.value,
+        "sub_status": event.sub_status,
+        "raw_code": event.raw_code,
+        "raw_status": event.raw_status,
+        "description": event.description,
+        "description_translation": event.description_translation,
+        "location": event.location,
+        "city": event.city,
+        "state": event.state,
+        "postcode": event.postcode,
+        "country": event.country,
+        "source": source,
+        "provider": event.provider,
+        "first_poll_id": poll_id,
+        "recorded_at": recorded_at,
+    }
 
 
 def _state_rows(
@@ -665,9 +674,16 @@ def start_run(store: Store, run_id: str, command: str, started_at: datetime) -> 
 def finish_run(
     store: Store, run_id: str, finished_at: datetime, summary: Mapping[str, Any]
 ) -> None:
-    """Record that a run ended, with its summary as JSON."""
+    """Record that a run ended, with its summary and the poll chain's head as it stands.
+
+    The head (last ``poll_id`` and its ``chain_hash``) lets ``verify`` notice polls
+    deleted from the end of the log.
+    """
     store.conn.execute(
-        "UPDATE runs SET finished_at = ?, summary = ? WHERE run_id = ?",
+        "UPDATE runs SET finished_at = ?, summary = ?, "
+        "chain_poll_id = (SELECT max(poll_id) FROM polls), "
+        "chain_hash = (SELECT chain_hash FROM polls ORDER BY poll_id DESC LIMIT 1) "
+        "WHERE run_id = ?",
         [finished_at, json.dumps(summary, sort_keys=True, default=str), run_id],
     )
 

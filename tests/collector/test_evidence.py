@@ -220,7 +220,9 @@ def test_chain_links_every_poll_in_order(store: Store, ids: dict[str, list[int]]
         assert row["chain_hash"] == chain_hash(previous, row)
         previous = row["chain_hash"]
     assert frame["poll_id"].to_list() == [1, 2, 3, 4]
-    assert verify_store(store).summary() == "intact: 1 raw documents, 4 polls"
+    assert verify_store(store).summary() == (
+        "intact: 1 raw documents, 4 polls; derived tables match the evidence"
+    )
 
 
 def test_canonical_form_is_stable() -> None:
@@ -343,7 +345,9 @@ def test_verify_command_exit_codes(evidence: Store, db_path: Any, cli_run: Any) 
     evidence.close()
     result = cli_run("--db", str(db_path), "verify")
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == "intact: 2 raw documents, 3 polls"
+    assert result.output.strip() == (
+        "intact: 2 raw documents, 3 polls; derived tables match the evidence"
+    )
     with Store.open(db_path) as store:
         store.conn.execute("UPDATE polls SET url = 'https://elsewhere.test/' WHERE poll_id = 3")
     result = cli_run("--db", str(db_path), "verify")
