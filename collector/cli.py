@@ -9,6 +9,7 @@ console script mounts it and adds the analysis commands.
 from __future__ import annotations
 
 import functools
+import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from rich.markup import escape
 
 from collector import clock
 from collector.config import Settings, find_config_path, load_settings
-from collector.errors import ParcelproofError
+from collector.errors import ConfigError, ParcelproofError
 from collector.paths import default_db_path
 
 if TYPE_CHECKING:
@@ -176,6 +177,52 @@ def import_command(app: AppContext, file: Path, encoding: str) -> None:
         f"{result.unchanged} unchanged, {len(result.rejected)} rejected"
     )
     sys.exit(1 if result.rejected else 0)
+
+
+@cli.command("import-mail")
+@click.argument("sources", nargs=-1)
+@click.option("--dry-run", is_flag=True, help="Read and show; store nothing, remember nothing.")
+@click.option("--json", "as_json", is_flag=True, help="With --dry-run: one JSON object a line.")
+@pass_app
+@handle_errors
+def import_mail_command(
+    app: AppContext, sources: tuple[str, ...], dry_run: bool, as_json: bool
+) -> None:
+    """Track the parcels named in shipping e-mails, keeping each message as evidence.
+
+    SOURCE is an .eml file, a folder of them, an mbox, a Maildir, or
+    imaps://user@host[:port]/FOLDER (read-only; the password comes from the
+    environment variable named by [mail] password_env); without SOURCE, the [mail]
+    sources. Prints one line per message: what it found, or why it was skipped.
+    Exit 0 when every message was read, 1 when one could not be parsed, 2 when a
+    source could not be opened or read to the end.
+    """
+    from collector.intake.mail import import_mail, notice_json
+
+    specs = sources or app.settings.mail.sources
+    if not specs:
+        raise ConfigError("no SOURCE given and no [mail] sources configured")
+
+    def show(message: Any) -> None:
+        if as_json and message.notice is not None:
+            click.echo(json.dumps(notice_json(message.source, message.notice), ensure_ascii=False))
+        elif as_json:
+            click.echo(json.dumps({"source": message.source, "error": message.detail}))
+        else:
+            click.echo(message.line())
+
+    if dry_run:
+        result = import_mail(None, specs, app.settings.mail, on_message=show)
+    else:
+        with app.open_store() as store:
+            result = import_mail(store, specs, app.settings.mail, on_message=show)
+    for failure in result.failed_sources:
+        err_console.print(f"[red]error:[/] {escape(failure)}")
+    for message in result.unreadable:
+        err_console.print(f"[red]unreadable[/] {escape(message.line())}")
+    if not as_json:
+        click.echo(result.summary())
+    sys.exit(result.exit_code)
 
 
 @cli.command("check")

@@ -168,6 +168,22 @@ class ReportsConfig:
 
 
 @dataclass(frozen=True)
+class MailConfig:
+    """``[mail]``: where ``import-mail`` (and ``run``) read shipping e-mails.
+
+    ``sources`` are paths (an .eml file, a folder of them, an mbox, a Maildir) or
+    ``imaps://user@host[:port]/FOLDER``; the IMAP password is read from the
+    environment variable named by ``password_env``, never from the command line.
+    ``ca_file`` adds a CA bundle to verify the server's certificate with.
+    """
+
+    sources: tuple[str, ...] = ()
+    password_env: str = "PARCELPROOF_MAIL_PASSWORD"
+    ca_file: str | None = None
+    timeout_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole configuration; every field has a working default."""
 
@@ -177,6 +193,7 @@ class Settings:
     rules: RulesConfig = field(default_factory=RulesConfig)
     disputes: DisputesConfig = field(default_factory=DisputesConfig)
     reports: ReportsConfig = field(default_factory=ReportsConfig)
+    mail: MailConfig = field(default_factory=MailConfig)
     path: Path | None = None
 
     def source(self, name: str) -> SourceConfig:
@@ -243,6 +260,7 @@ def settings_from_dict(raw: dict[str, Any], path: Path | None = None) -> Setting
             ("rules", RulesConfig),
             ("disputes", DisputesConfig),
             ("reports", ReportsConfig),
+            ("mail", MailConfig),
         ):
             sections[name] = _build(cls, raw.pop(name, {}), name)
         if raw:
