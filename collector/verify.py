@@ -8,7 +8,8 @@ Checks, in order:
    length and its sha256 is the row's key;
 2. every ``polls`` row, in ``poll_id`` order: ``chain_hash`` equals
    ``sha256(previous chain_hash + canonical form of the row)``, and the body it
-   names exists.
+   names exists;
+3. every ``mail_notices`` row (a shipping e-mail) still has its message stored.
 
 The first broken row is named (a document's sha256, a poll's id)::
 
@@ -110,6 +111,8 @@ def verify_store(store: Store, *, all_problems: bool = False) -> VerifyReport:
                     if not all_problems:
                         return report
         _verify_chain(cursor, report, all_problems)
+        if report.intact or all_problems:
+            _verify_mail_notices(cursor, report)
     finally:
         cursor.close()
     return report
@@ -145,3 +148,13 @@ def _verify_chain(cursor: Any, report: VerifyReport, all_problems: bool) -> None
                     return
             # Continue from the stored value so that one edit is reported once.
             previous = stored
+
+
+def _verify_mail_notices(cursor: Any, report: VerifyReport) -> None:
+    """Every stored shipping e-mail still has its message in ``raw_documents``."""
+    cursor.execute(
+        "SELECT notice_id, sha256 FROM mail_notices n WHERE NOT EXISTS "
+        "(SELECT 1 FROM raw_documents d WHERE d.sha256 = n.sha256) ORDER BY notice_id"
+    )
+    for notice_id, sha in cursor.fetchall():
+        report.problems.append(f"mail notice {notice_id}: its message {sha} is missing")

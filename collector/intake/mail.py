@@ -289,19 +289,24 @@ def _upsert(store: Store, notice: Notice, result: MailImportResult) -> list[int]
     for number in notice.tracking_numbers:
         row = {"order_id": notice.order_id, "tracking_number": number, **stated}
         existing = store.query(
-            "SELECT ordered_at, shipped_at FROM shipments WHERE order_id = ? "
+            "SELECT ordered_at, shipped_at, destination_country FROM shipments WHERE order_id = ? "
             "AND tracking_number = ?",
             [notice.order_id, number],
         )
         if not existing:
             row.setdefault("marketplace", "other")
-            if "ordered_at" not in row and "shipped_at" not in row and notice.sent_at:
+            sent = notice.forwarded_sent_at or notice.sent_at
+            if "ordered_at" not in row and "shipped_at" not in row and sent:
                 # The notice says it has shipped by the time it was sent: the latest
                 # the parcel can have left, until a notice or a CSV states the day.
-                row["shipped_at"] = notice.sent_at.isoformat()
-        elif "ordered_at" not in row and "shipped_at" not in row:
+                row["shipped_at"] = sent.isoformat()
+        else:
+            ordered, shipped, country = existing[0]
+            if country:
+                # Bare dates are days in the destination's zone, as in ``import``.
+                row["destination_country"] = country
+        if existing and "ordered_at" not in row and "shipped_at" not in row:
             # import needs one date column; give the stored one back unchanged.
-            ordered, shipped = existing[0]
             if shipped is not None:
                 row["shipped_at"] = shipped.isoformat()
             elif ordered is not None:

@@ -68,6 +68,8 @@ class Notice:
     promised_from: date | None = None
     promised_to: date | None = None
     forwarded_from: str | None = None
+    #: When the forwarded notice was sent (its own Date header), for a forward.
+    forwarded_sent_at: datetime | None = None
     #: The courier code of each tracking number, in the same order.
     couriers: tuple[str | None, ...] = field(default=(), repr=False)
 
@@ -404,10 +406,25 @@ def _sent_at(value: str | None) -> datetime | None:
     try:
         parsed = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
-        return None
+        return _client_date(value)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
+
+
+def _client_date(value: str) -> datetime | None:
+    """A date as mail clients write it in a forward ("Wed, Nov 4, 2026 at 3:02 AM").
+
+    It carries no zone: read as UTC, good to the day.
+    """
+    text = re.sub(rf"^{_WEEKDAY}", "", value.strip(), flags=re.IGNORECASE)
+    text = " ".join(text.replace("\u202f", " ").split())
+    for pattern in ("%b %d, %Y at %I:%M %p", "%d %b %Y at %H:%M", "%B %d, %Y at %I:%M %p"):
+        try:
+            return datetime.strptime(text, pattern).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    return None
 
 
 def parse_message(raw: bytes) -> Notice:  # noqa: C901, PLR0912, PLR0914, PLR0915 - one reading
@@ -526,5 +543,6 @@ def parse_message(raw: bytes) -> Notice:  # noqa: C901, PLR0912, PLR0914, PLR091
         promised_from=promised_from,
         promised_to=promised_to,
         forwarded_from=original_from,
+        forwarded_sent_at=original_date if original_from else None,
         couriers=tuple(couriers[n] for n in numbers),
     )
