@@ -133,7 +133,12 @@ class _ImapUrl:
 
     @property
     def mailbox(self) -> str:
-        """The folder's name in the store: no password is ever part of it."""
+        """The folder's key in the store (no password, no port: the same folder)."""
+        return f"imaps://{self.user}@{self.host}/{self.folder}"
+
+    @property
+    def label(self) -> str:
+        """The folder as a person gave it (without a password)."""
         return f"imaps://{self.user}@{self.host}:{self.port}/{self.folder}"
 
 
@@ -163,14 +168,14 @@ def _imap(spec: str, config: MailConfig, seen: SeenLookup) -> Iterator[RawMessag
     password = os.environ.get(config.password_env)
     if not password:
         raise MailSourceError(
-            f"{url.mailbox}: set the IMAP password in the environment variable "
+            f"{url.label}: set the IMAP password in the environment variable "
             f"{config.password_env} (named by [mail] password_env)"
         )
     try:
         context = ssl.create_default_context(cafile=config.ca_file or None)
     except (OSError, ssl.SSLError) as exc:
         raise MailSourceError(f"[mail] ca_file {config.ca_file}: cannot load: {exc}") from exc
-    where = url.mailbox
+    where = url.label
     try:
         conn = imaplib.IMAP4_SSL(
             url.host, url.port, ssl_context=context, timeout=config.timeout_seconds
@@ -183,13 +188,17 @@ def _imap(spec: str, config: MailConfig, seen: SeenLookup) -> Iterator[RawMessag
         try:
             conn.logout()
         except (OSError, imaplib.IMAP4.error):
-            pass  # the connection is already gone; nothing was written to it
+            # The connection is already gone: close our end of it.
+            try:
+                conn.shutdown()
+            except OSError:
+                pass
 
 
 def _read_folder(
     conn: imaplib.IMAP4_SSL, url: _ImapUrl, password: str, seen: SeenLookup
 ) -> Iterator[RawMessage]:
-    where = url.mailbox
+    where = url.label
     try:
         conn.login(url.user, password)
     except imaplib.IMAP4.error as exc:
@@ -206,7 +215,7 @@ def _read_folder(
         if status != "OK":
             raise MailSourceError(f"{where}: SEARCH refused")
         uids = [int(u) for u in (found[0] or b"").split()] if found else []
-        done = seen(where, uidvalidity)
+        done = seen(url.mailbox, uidvalidity)
         for uid in uids:
             if uid in done:
                 continue
@@ -214,9 +223,7 @@ def _read_folder(
             raw = _fetched_body(data)
             if status != "OK" or raw is None:
                 continue  # expunged by another client since SEARCH
-            yield RawMessage(
-                f"{where};UID={uid}", raw, ImapPosition(where, uidvalidity, uid)
-            )
+            yield RawMessage(f"{url.label};UID={uid}", raw, ImapPosition(url.mailbox, uidvalidity, uid))
     except (OSError, imaplib.IMAP4.error, imaplib.IMAP4.abort) as exc:
         raise MailSourceError(f"{where}: connection lost: {_why(exc)}") from exc
 

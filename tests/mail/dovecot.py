@@ -82,11 +82,10 @@ class Dovecot:
 
     def start(self) -> None:
         config = self.root / "dovecot.conf"
-        self.process = subprocess.Popen(
-            [DOVECOT, "-F", "-c", str(config)],
-            stdout=subprocess.DEVNULL,
-            stderr=(self.root / "stderr.log").open("wb"),
-        )
+        with (self.root / "stderr.log").open("wb") as stderr:
+            self.process = subprocess.Popen(
+                [DOVECOT, "-F", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=stderr
+            )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
