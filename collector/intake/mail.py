@@ -325,4 +325,3 @@ def _upsert(store: Store, notice: Notice, result: MailImportResult) -> list[int]
         )
         ids.extend(int(r[0]) for r in found)
     return ids
-

@@ -255,7 +255,9 @@ _PROMISE = re.compile(
 _SHIPPED_ON = re.compile(
     rf"(?i)(?:shipped|dispatched|ship date|shipping date|sent)\s*(?:on)?\s*[:：]?\s*({_DATE})"
 )
-_ORDERED_ON = re.compile(rf"(?i)(?:order date|ordered on|order placed|placed on)\s*[:：]?\s*({_DATE})")
+_ORDERED_ON = re.compile(
+    rf"(?i)(?:order date|ordered on|order placed|placed on)\s*[:：]?\s*({_DATE})"
+)
 
 
 _DAY_RANGE = re.compile(rf"(\d{{1,2}})\s*[-–]\s*(\d{{1,2}})\s+({_MONTH})", re.IGNORECASE)
@@ -332,7 +334,9 @@ _FORWARD_MARK = re.compile(
     r"Message transféré|Mensaje reenviado)\s*-{3,}|^Begin forwarded message:",
     re.IGNORECASE | re.MULTILINE,
 )
-_FORWARD_HEADER = re.compile(r"(?im)^[>\s]*(From|Von|De|Subject|Betreff|Objet|Asunto|Date|Datum)\s*:\s*(.+)$")
+_FORWARD_HEADER = re.compile(
+    r"(?im)^[>\s]*(From|Von|De|Subject|Betreff|Objet|Asunto|Date|Datum)\s*:\s*(.+)$"
+)
 
 
 def _html_text(html: str) -> str:
@@ -427,7 +431,29 @@ def _client_date(value: str) -> datetime | None:
     return None
 
 
-def parse_message(raw: bytes) -> Notice:  # noqa: C901, PLR0912, PLR0914, PLR0915 - one reading
+def _inline_forward(text: str) -> tuple[str | None, str | None, datetime | None]:
+    """Sender, subject and date of a notice forwarded inline ("Forwarded message")."""
+    sender = subject = None
+    sent: datetime | None = None
+    mark = _FORWARD_MARK.search(text)
+    if not mark:
+        return None, None, None
+    for name, value in _FORWARD_HEADER.findall(text[mark.end() : mark.end() + 800]):
+        key = name.lower()
+        if key in ("from", "von", "de") and sender is None:
+            addresses = getaddresses([value])
+            sender = addresses[0][1] if addresses and addresses[0][1] else None
+            if sender is None:
+                bracket = re.search(r"[\w.+-]+@[\w.-]+", value)
+                sender = bracket.group() if bracket else None
+        elif key in ("subject", "betreff", "objet", "asunto") and subject is None:
+            subject = value.strip()
+        elif key in ("date", "datum") and sent is None:
+            sent = _sent_at(value.strip())
+    return sender, subject, sent
+
+
+def parse_message(raw: bytes) -> Notice:
     """Read ``raw`` (a whole RFC 822 message) into a :class:`Notice`.
 
     Raises :class:`MailParseError` when the bytes are not an e-mail message.
@@ -466,26 +492,14 @@ def parse_message(raw: bytes) -> Notice:  # noqa: C901, PLR0912, PLR0914, PLR091
         original_subject = _header(inner_msg, "Subject")
         original_date = _sent_at(_header(inner_msg, "Date"))
     else:
-        mark = _FORWARD_MARK.search(text)
-        if mark:
-            block = text[mark.end() : mark.end() + 800]
-            for key, value in _FORWARD_HEADER.findall(block):
-                key = key.lower()
-                if key in ("from", "von", "de") and original_from is None:
-                    addresses = getaddresses([value])
-                    original_from = addresses[0][1] if addresses and addresses[0][1] else None
-                    if original_from is None:
-                        bracket = re.search(r"[\w.+-]+@[\w.-]+", value)
-                        original_from = bracket.group() if bracket else None
-                elif key in ("subject", "betreff", "objet", "asunto") and original_subject is None:
-                    original_subject = value.strip()
-                elif key in ("date", "datum") and original_date is None:
-                    original_date = _sent_at(value.strip())
+        original_from, original_subject, original_date = _inline_forward(text)
     who = original_from or address
     what = original_subject or re.sub(r"^(?:\s*(?:fwd?|wg|tr|rv)\s*:\s*)+", "", subject, flags=re.I)
     marketplace = _marketplace_of_domain(who)
     domain_carrier = _carrier_of_domain(who)
-    if marketplace is None and re.search(r"cdn\.shopify\.com|shopify\.com|myshopify", raw.decode("latin-1")):
+    if marketplace is None and re.search(
+        r"cdn\.shopify\.com|shopify\.com|myshopify", raw.decode("latin-1")
+    ):
         marketplace = "shopify"
     kind = _classify(what, text)
     reference = (original_date or sent_at or datetime.now(UTC)).date()

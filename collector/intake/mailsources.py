@@ -15,6 +15,7 @@ Any failure to open or keep reading a source raises :class:`MailSourceError`.
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import mailbox
 import os
@@ -189,10 +190,8 @@ def _imap(spec: str, config: MailConfig, seen: SeenLookup) -> Iterator[RawMessag
             conn.logout()
         except (OSError, imaplib.IMAP4.error):
             # The connection is already gone: close our end of it.
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown()
-            except OSError:
-                pass
 
 
 def _read_folder(
@@ -223,7 +222,9 @@ def _read_folder(
             raw = _fetched_body(data)
             if status != "OK" or raw is None:
                 continue  # expunged by another client since SEARCH
-            yield RawMessage(f"{url.label};UID={uid}", raw, ImapPosition(url.mailbox, uidvalidity, uid))
+            yield RawMessage(
+                f"{url.label};UID={uid}", raw, ImapPosition(url.mailbox, uidvalidity, uid)
+            )
     except (OSError, imaplib.IMAP4.error, imaplib.IMAP4.abort) as exc:
         raise MailSourceError(f"{where}: connection lost: {_why(exc)}") from exc
 

@@ -142,7 +142,7 @@ class Dovecot:
         conn = self.client()
         try:
             conn.select(folder, readonly=True)
-            status, data = conn.uid("FETCH", "1:*", "(FLAGS)")
+            _status, data = conn.uid("FETCH", "1:*", "(FLAGS)")
             out: dict[int, str] = {}
             for item in data:
                 if isinstance(item, bytes) and b"UID" in item:

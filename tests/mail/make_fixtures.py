@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - message bodies are kept as the services write them, long lines and all
 """Writes tests/mail/fixtures/*.eml: shipping notices laid out as the services send them.
 
 Run once (``python tests/mail/make_fixtures.py``); the .eml files are the fixtures,
@@ -9,11 +10,11 @@ ISO-8859-1 and UTF-8 text, a message/rfc822 forward and an inline forward.
 from __future__ import annotations
 
 from email import policy
+from email.charset import BASE64, QP, Charset
 from email.message import EmailMessage
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.charset import Charset, QP, BASE64
 from pathlib import Path
 
 OUT = Path(__file__).parent / "fixtures"
@@ -25,8 +26,9 @@ def _text(body: str, subtype: str, charset: str, encoding: int) -> MIMEText:
     return MIMEText(body, subtype, cs)  # type: ignore[arg-type]
 
 
-def _alternative(plain: str, html: str, charset: str = "utf-8", plain_enc: int = QP,
-                 html_enc: int = QP) -> MIMEMultipart:
+def _alternative(
+    plain: str, html: str, charset: str = "utf-8", plain_enc: int = QP, html_enc: int = QP
+) -> MIMEMultipart:
     msg = MIMEMultipart("alternative")
     msg.attach(_text(plain, "plain", charset, plain_enc))
     msg.attach(_text(html, "html", charset, html_enc))

@@ -6,6 +6,7 @@ per folder and UIDVALIDITY, and a connection cut mid-fetch by a TCP proxy.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import tempfile
@@ -134,10 +135,8 @@ class CuttingProxy:
         except OSError:
             pass
         for sock in (src, dst):
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             sock.close()
 
     def close(self) -> None:

@@ -100,16 +100,19 @@ def test_carrier_notices_link_to_the_orders_they_name(store: Store) -> None:
         "JOIN mail_notices n USING (notice_id) JOIN shipments s USING (shipment_id) "
         "ORDER BY n.kind"
     )
-    assert links == [("out_for_delivery", "112-3456789-1234567"), ("shipped", "112-3456789-1234567")]
+    assert links == [
+        ("out_for_delivery", "112-3456789-1234567"),
+        ("shipped", "112-3456789-1234567"),
+    ]
 
 
 def test_a_delivered_email_is_not_a_delivery_scan(store: Store) -> None:
     import_mail(store, [str(FIXTURES / "ebay_shipped.eml"), str(FIXTURES / "usps_delivered.eml")],
                 MailConfig())  # fmt: skip
     assert store.query("SELECT count(*) FROM events") == [(0,)]
-    assert store.query(
-        "SELECT count(*) FROM tracking_state WHERE delivered_at IS NOT NULL"
-    ) == [(0,)]
+    assert store.query("SELECT count(*) FROM tracking_state WHERE delivered_at IS NOT NULL") == [
+        (0,)
+    ]
     assert store.query("SELECT kind FROM mail_notices ORDER BY kind") == [
         ("delivered",),
         ("shipped",),
