@@ -286,7 +286,21 @@ def _upsert(store: Store, notice: Notice, result: MailImportResult) -> list[int]
         if value:
             stated[key] = value
     ids: list[int] = []
+    order_known = bool(
+        store.query("SELECT 1 FROM shipments WHERE order_id = ? LIMIT 1", [notice.order_id])
+    )
     for number in notice.tracking_numbers:
+        if not order_known:
+            # The number is tracked under an order id written another way ("EB-23-..."
+            # in a CSV, "23-..." in the mail): join it rather than track it twice,
+            # which would read as a reused number.
+            others = store.query(
+                "SELECT shipment_id FROM shipments WHERE tracking_number = ? ORDER BY 1",
+                [number],
+            )
+            if others:
+                ids.extend(int(r[0]) for r in others)
+                continue
         row = {"order_id": notice.order_id, "tracking_number": number, **stated}
         existing = store.query(
             "SELECT ordered_at, shipped_at, destination_country FROM shipments WHERE order_id = ? "

@@ -530,9 +530,12 @@ def parse_message(raw: bytes) -> Notice:
     store = None
     if marketplace in ("shopify",):
         store = name or None
-    found_store = _STORE.search(text) or _STORE_INLINE.search(f"{what}\n{text}")
-    if found_store:
-        store = found_store.group(1).strip(" .,")
+    line_store = _STORE.search(text)
+    inline_store = _STORE_INLINE.search(f"{what}\n{text}")
+    if line_store:  # "Store: Fashion Plus Co." keeps its full stop
+        store = line_store.group(1).strip(" ,")
+    elif inline_store:
+        store = inline_store.group(1).strip(" .,")
     ordered = _ORDERED_ON.search(text)
     shipped = _SHIPPED_ON.search(f"{what}\n{text}")
     promised_from, promised_to = _promise(f"{what}\n{text}", reference)

@@ -243,3 +243,20 @@ def test_imap_urls_refused_before_connecting(db_path: Path, spec: str) -> None:
     result = run_cli("--db", str(db_path), "import-mail", spec)
     assert result.exit_code == 2
     assert "secret" not in result.output
+
+
+def test_a_number_tracked_under_another_order_id_is_joined_not_doubled(
+    store: Store, tmp_path: Path
+) -> None:
+    orders = tmp_path / "orders.csv"
+    orders.write_text(
+        "order_id,marketplace,tracking_number,ordered_at\n"
+        "EB-12-34567-89012,ebay,9441773170674391500080,2026-11-05\n"
+    )
+    assert run_cli("--db", str(store.path), "import", str(orders)).exit_code == 0
+    store.close()
+    with Store.open(store.path) as reopened:
+        result = import_mail(reopened, [str(FIXTURES / "ebay_shipped.eml")], MailConfig())
+        assert result.inserted == 0
+        assert reopened.query("SELECT order_id FROM shipments") == [("EB-12-34567-89012",)]
+        assert reopened.query("SELECT count(*) FROM mail_notice_shipments") == [(1,)]
