@@ -4,8 +4,9 @@ One run first reads new shipping e-mails from the ``[mail]`` sources
 (:func:`collector.intake.mail.import_mail`, when any is configured), then polls the
 due shipments (:func:`collector.poll.run_poll`), evaluates every flag rule at "now",
 writes evidence packs for the shipments that gained a flag since the last run,
-records itself in ``runs`` and says what changed since the previous ``run``: flags raised and cleared (also by a ``flags``/``status``/``report`` in
-between), so that a cron mail is short and useful::
+records itself in ``runs`` and says what changed since the previous ``run``: flags
+raised and cleared (also by a ``flags``/``status``/``report`` in between), so that a
+cron mail is short and useful::
 
     result = run_once(Path("data/parcelproof.duckdb"), load_settings())
     print("\\n".join(result.lines(quiet=True)))
