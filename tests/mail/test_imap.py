@@ -176,3 +176,24 @@ def test_connection_cut_mid_fetch_keeps_what_was_read(
     lines = result.output.splitlines()
     assert len(lines) == 2 and ";UID=2: stored: shipped ebay notice" in lines[0]
     assert lines[1].startswith("1 messages: 1 stored")
+
+
+def test_a_new_uidvalidity_rereads_but_stores_nothing_twice(
+    server: dovecot.Dovecot, store: Store
+) -> None:
+    server.deliver(_fixture("temu_shipped.eml"))
+    assert [m.outcome for m in import_mail(store, [server.url], _config(server)).messages] == [
+        "stored"
+    ]
+    # The server renumbers the folder (as after a restore): UIDVALIDITY changes.
+    server.stop()
+    mailbox = server.mail_root / "mail" / dovecot.USER.split("@")[0]
+    for stale in mailbox.glob("dovecot*"):
+        if stale.is_file():
+            stale.unlink()
+    server.start()
+    again = import_mail(store, [server.url], _config(server))
+    assert [m.outcome for m in again.messages] == ["known"]
+    validities = store.query("SELECT count(DISTINCT uidvalidity) FROM mail_imap_seen")
+    assert validities == [(2,)]
+    assert store.query("SELECT count(*) FROM mail_notices") == [(1,)]
