@@ -194,6 +194,8 @@ class Settings:
     disputes: DisputesConfig = field(default_factory=DisputesConfig)
     reports: ReportsConfig = field(default_factory=ReportsConfig)
     mail: MailConfig = field(default_factory=MailConfig)
+    #: ``[import.columns]``: a spreadsheet's column name -> import field.
+    import_columns: dict[str, str] = field(default_factory=dict)
     path: Path | None = None
 
     def source(self, name: str) -> SourceConfig:
@@ -254,7 +256,15 @@ def settings_from_dict(raw: dict[str, Any], path: Path | None = None) -> Setting
             str(k): _convert(v, tuple[str, ...], f"routing.{k}") for k, v in routing_raw.items()
         }
         routing = RoutingConfig(default=default, couriers=couriers)
-        sections: dict[str, Any] = {}
+        import_raw = raw.pop("import", {})
+        if not isinstance(import_raw, dict) or set(import_raw) - {"columns"}:
+            raise _TypeProblem("import", "expected a table with only a columns table")
+        columns_raw = import_raw.get("columns", {})
+        if not isinstance(columns_raw, dict) or not all(
+            isinstance(v, str) for v in columns_raw.values()
+        ):
+            raise _TypeProblem("import.columns", "expected 'Source column' = 'field' strings")
+        sections: dict[str, Any] = {"import_columns": {str(k): v for k, v in columns_raw.items()}}
         for name, cls in (
             ("poll", PollConfig),
             ("rules", RulesConfig),
