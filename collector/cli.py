@@ -218,8 +218,8 @@ def _show_dry_run(sheet: Any) -> None:
     if sheet.date_order:
         click.echo(f"dates: {sheet.date_order}")
     frame, errors, count = parse_rows(sheet.rows[:10], frozenset(sheet.header))
-    wanted = ("order_id", "tracking_number", "courier", "marketplace", "store", "carrier")
-    wanted += ("ordered_at", "shipped_at", "promised_to")
+    wanted = ["order_id", "tracking_number", "courier", "marketplace", "store", "carrier"]
+    wanted += ["ordered_at", "shipped_at", "promised_to"]
     shown = [c for c in wanted if c in frame.columns]
     for row in frame.head(5).select(shown).iter_rows(named=True):
         click.echo("row " + ", ".join(f"{k}={v}" for k, v in row.items() if v is not None))
