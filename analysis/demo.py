@@ -10,6 +10,7 @@ the same thing whatever day it runs; the simulator hides events after "now".
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from collector.console import make_console
 from collector.importer import import_rows, read_rows
 
 SAMPLE_ORDERS = Path(__file__).resolve().parents[1] / "data" / "samples" / "orders.csv"
+#: Shipping e-mails for some of the sample orders, read by the demo's ``run``.
+SAMPLE_MAIL = SAMPLE_ORDERS.parent / "mail"
 DEMO_NOW = "2026-11-28T12:00:00Z"
 #: The variable the demo config names in ``api_key_env``: a demo-only name, so that
 #: a real ``SEVENTEENTRACK_API_KEY`` in the environment is neither used nor changed.
@@ -59,7 +62,14 @@ def run_demo(app: AppContext, orders: Path | None = None) -> int:
     with serve_in_thread(api_key=DEMO_KEY, as_of=clock.now()) as simulator:
         config = app.db_path.parent / "demo" / "parcelproof.toml"
         config.parent.mkdir(parents=True, exist_ok=True)
-        config.write_text(simulator.config_toml(DEMO_KEY_ENV) + _DEMO_ROUTING, encoding="utf-8")
+        mail = (
+            f"\n[mail]\nsources = [{json.dumps(str(SAMPLE_MAIL))}]\n"
+            if SAMPLE_MAIL.is_dir()
+            else ""
+        )
+        config.write_text(
+            simulator.config_toml(DEMO_KEY_ENV) + _DEMO_ROUTING + mail, encoding="utf-8"
+        )
         previous_key = os.environ.get(DEMO_KEY_ENV)
         os.environ[DEMO_KEY_ENV] = DEMO_KEY
         demo_app = AppContext(db_path=app.db_path, config_path=config)

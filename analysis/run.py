@@ -1,11 +1,13 @@
-"""``parcelproof run``: the cron one-liner (poll, evaluate flags, write packs, report).
+"""``parcelproof run``: the cron one-liner (read mail, poll, evaluate flags, write packs).
 
-One run polls the due shipments (:func:`collector.poll.run_poll`), evaluates every
-flag rule at "now", writes evidence packs for the shipments that gained a flag since
-the last run and are worth a pack (:meth:`analysis.assess.Assessment.pack_ids`),
-records itself in ``runs`` and says what changed since the previous ``run``: flags
-raised and cleared (also by a ``flags``/``status``/``report`` in between), so that
-a cron mail is short and useful::
+One run first reads new shipping e-mails from the ``[mail]`` sources
+(:func:`collector.intake.mail.import_mail`, when any is configured), then polls the
+due shipments (:func:`collector.poll.run_poll`), evaluates every flag rule at "now",
+writes evidence packs for the shipments that gained a flag since the last run and
+are worth a pack (:meth:`analysis.assess.Assessment.pack_ids`), records itself in
+``runs`` and says what changed since the previous ``run``: flags raised and cleared
+(also by a ``flags``/``status``/``report`` in between), so that a cron mail is short
+and useful::
 
     result = run_once(Path("data/parcelproof.duckdb"), load_settings())
     print("\\n".join(result.lines(quiet=True)))
@@ -19,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -31,6 +33,9 @@ from collector.http import Transport
 from collector.poll import PollReport, run_poll
 from collector.store import Store
 from collector.store.flag_writes import RunRecord, record_run
+
+if TYPE_CHECKING:
+    from collector.intake.mail import MailImportResult
 
 _CHANGES_SQL = """
 SELECT f.flag_id, f.shipment_id, s.order_id, s.tracking_number, s.archived, f.code,
@@ -61,11 +66,14 @@ class RunResult:
     #: Folders of the packs written for shipments newly flagged.
     packs: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: What the ``[mail]`` sources gave (None when none is configured).
+    mail: MailImportResult | None = None
 
     @property
     def exit_code(self) -> int:
-        """The poll's exit code (0 ok, 1 some source failed)."""
-        return self.poll.exit_code
+        """The poll's exit code (0 ok, 1 some source, or a mail source, failed)."""
+        mail_failed = self.mail is not None and self.mail.exit_code != 0
+        return max(self.poll.exit_code, 1 if mail_failed else 0)
 
     @property
     def raised(self) -> pl.DataFrame:
@@ -80,6 +88,8 @@ class RunResult:
     def lines(self, *, quiet: bool = False) -> list[str]:
         """The text a cron mail carries; ``quiet`` keeps only the changes (maybe none)."""
         out: list[str] = []
+        if not quiet and self.mail is not None:
+            out.append(f"mail: {self.mail.summary()}")
         if not quiet:
             out += [f"poll: {line}" for line in self.poll.summary_lines()]
             since = f"since the last run ({self.since:%Y-%m-%d %H:%M} UTC)" if self.since else ""
@@ -111,7 +121,7 @@ class RunResult:
             "open": self.evaluation.current.height,
             "packs": [str(p) for p in self.packs],
             "warnings": self.warnings,
-        }
+        } | ({"mail": self.mail.summary()} if self.mail is not None else {})
 
 
 def run_once(  # noqa: PLR0913 - keyword options of one command
@@ -132,6 +142,7 @@ def run_once(  # noqa: PLR0913 - keyword options of one command
     """
     started = clock.now()
     run_id = f"run-{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    mail = _read_mail(db_path, settings)
     report = run_poll(
         db_path,
         settings,
@@ -145,12 +156,25 @@ def run_once(  # noqa: PLR0913 - keyword options of one command
         assessment = assess(store, now, settings)
         assert assessment.evaluation is not None  # recorded
         changes = store.frame(_CHANGES_SQL, {"since": since, "now": now})
-        result = RunResult(run_id, report, assessment.evaluation, since, changes)
+        result = RunResult(run_id, report, assessment.evaluation, since, changes, mail=mail)
+        if mail is not None:
+            result.warnings += [f"mail: {failure}" for failure in mail.failed_sources]
+            result.warnings += [f"mail: {m.line()}" for m in mail.unreadable]
         if write_packs:
             _write_packs(store, result, settings, assessment)
         with store.transaction():
             record_run(store, RunRecord(run_id, "run", started, now, result.summary()))
     return result
+
+
+def _read_mail(db_path: Path | str, settings: Settings) -> MailImportResult | None:
+    """New shipping e-mails first, so that their parcels are polled in this run."""
+    if not settings.mail.sources:
+        return None
+    from collector.intake.mail import import_mail
+
+    with Store.open(db_path, busy_timeout=settings.poll.database_busy_timeout_seconds) as store:
+        return import_mail(store, settings.mail.sources, settings.mail)
 
 
 def previous_run(store: Store) -> datetime | None:

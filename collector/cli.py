@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -24,7 +25,7 @@ from rich.markup import escape
 from collector import clock
 from collector.config import Settings, find_config_path, load_settings
 from collector.console import make_console
-from collector.errors import ParcelproofError
+from collector.errors import ConfigError, ParcelproofError
 from collector.paths import default_db_path
 
 if TYPE_CHECKING:
@@ -154,22 +155,50 @@ def cli(ctx: click.Context, db_path: Path | None, config_path: Path | None) -> N
     show_default=True,
     help="Text encoding of FILE (a byte-order mark is fine); Excel on Windows saves cp1252.",
 )
+@click.option(
+    "--map",
+    "maps",
+    multiple=True,
+    metavar="'COLUMN=field'",
+    help="Read the file's COLUMN as this import field (repeatable; also [import.columns]).",
+)
+@click.option("--day-first", "date_order", flag_value="day-first", help="03/11/2026 is 3 Nov.")
+@click.option("--month-first", "date_order", flag_value="month-first", help="03/11/2026 is 11 Mar.")
+@click.option(
+    "--dry-run", is_flag=True, help="Show the column mapping and first rows; store nothing."
+)
 @pass_app
 @handle_errors
-def import_command(app: AppContext, file: Path, encoding: str) -> None:
-    """Add or update shipments from a CSV or JSON FILE.
+def import_command(  # noqa: PLR0913, PLR0917 - one parameter per option
+    app: AppContext,
+    file: Path,
+    encoding: str,
+    maps: tuple[str, ...],
+    date_order: str | None,
+    dry_run: bool,
+) -> None:
+    """Add or update shipments from a CSV, JSON or .xlsx FILE.
 
-    Each bad row is reported with its line and reason and skipped; the good rows are
-    stored in one transaction. Exit 0 when every row was stored, 1 when some were
-    rejected, 2 when the file is unusable (nothing is stored then).
+    Column names of common exports are recognised ("Order No.", "Tracking Number",
+    "Ship date" ...); --map names others. Each bad row is reported with its line and
+    reason and skipped; the good rows are stored in one transaction. Exit 0 when
+    every row was stored, 1 when some were rejected, 2 when the file is unusable
+    (nothing is stored then).
     """
-    from collector.importer import import_rows, read_rows
+    from collector.importer import import_rows
+    from collector.intake.sheets import parse_maps, prepare, read_table
 
     # Read and check the file before opening the database, so that an unusable
     # file never touches (or creates) it.
-    header, rows = read_rows(file, encoding)
+    header, rows = read_table(file, encoding)
+    configured = (f"{k}={v}" for k, v in app.settings.import_columns.items())
+    columns = parse_maps(configured) | parse_maps(maps)
+    sheet = prepare(header, rows, maps=columns, date_order=date_order, name=str(file))
+    if dry_run:
+        _show_dry_run(sheet)
+        return
     with app.open_store() as store:
-        result = import_rows(store, header, rows, name=str(file))
+        result = import_rows(store, sheet.header, sheet.rows, name=str(file))
     for warning in result.warnings:
         err_console.print(f"[yellow]warning:[/] {escape(f'{file}: {warning}')}")
     for error in result.rejected:
@@ -179,6 +208,74 @@ def import_command(app: AppContext, file: Path, encoding: str) -> None:
         f"{result.unchanged} unchanged, {len(result.rejected)} rejected"
     )
     sys.exit(1 if result.rejected else 0)
+
+
+def _show_dry_run(sheet: Any) -> None:
+    """The mapping ``import`` chose and the first rows as they would be stored."""
+    from collector.importer import parse_rows
+
+    for source, column in sheet.mapping.items():
+        click.echo(f"column {source!r} -> {column}")
+    for source in sheet.ignored:
+        click.echo(f"column {source!r} -> (ignored)")
+    if sheet.date_order:
+        click.echo(f"dates: {sheet.date_order}")
+    frame, errors, count = parse_rows(sheet.rows[:10], frozenset(sheet.header))
+    wanted = ["order_id", "tracking_number", "courier", "marketplace", "store", "carrier"]
+    wanted += ["ordered_at", "shipped_at", "promised_to"]
+    shown = [c for c in wanted if c in frame.columns]
+    for row in frame.head(5).select(shown).iter_rows(named=True):
+        click.echo("row " + ", ".join(f"{k}={v}" for k, v in row.items() if v is not None))
+    for error in errors[:5]:
+        click.echo(f"would reject {error}")
+    click.echo(f"{len(sheet.rows)} rows read (dry run: nothing stored)")
+    del count
+
+
+@cli.command("import-mail")
+@click.argument("sources", nargs=-1)
+@click.option("--dry-run", is_flag=True, help="Read and show; store nothing, remember nothing.")
+@click.option("--json", "as_json", is_flag=True, help="With --dry-run: one JSON object a line.")
+@pass_app
+@handle_errors
+def import_mail_command(
+    app: AppContext, sources: tuple[str, ...], dry_run: bool, as_json: bool
+) -> None:
+    """Track the parcels named in shipping e-mails, keeping each message as evidence.
+
+    SOURCE is an .eml file, a folder of them, an mbox, a Maildir, or
+    imaps://user@host[:port]/FOLDER (read-only; the password comes from the
+    environment variable named by [mail] password_env); without SOURCE, the [mail]
+    sources. Prints one line per message: what it found, or why it was skipped.
+    Exit 0 when every message was read, 1 when one could not be parsed, 2 when a
+    source could not be opened or read to the end.
+    """
+    from collector.intake.mail import import_mail, notice_json
+
+    specs = sources or app.settings.mail.sources
+    if not specs:
+        raise ConfigError("no SOURCE given and no [mail] sources configured")
+
+    def show(message: Any) -> None:
+        if as_json and message.notice is not None:
+            click.echo(json.dumps(notice_json(message.source, message.notice), ensure_ascii=False))
+        elif as_json:
+            click.echo(json.dumps({"source": message.source, "error": message.detail}))
+        else:
+            click.echo(message.line())
+
+    if dry_run:
+        result = import_mail(None, specs, app.settings.mail, on_message=show)
+    else:
+        with app.open_store() as store:
+            result = import_mail(store, specs, app.settings.mail, on_message=show)
+    for failure in result.failed_sources:
+        err_console.print(f"[red]error:[/] {escape(failure)}")
+    for message in result.unreadable:
+        err_console.print(f"[red]unreadable[/] {escape(message.line())}")
+    if not as_json:
+        click.echo(result.summary())
+    sys.exit(result.exit_code)
 
 
 @cli.command("check")

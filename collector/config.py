@@ -168,6 +168,22 @@ class ReportsConfig:
 
 
 @dataclass(frozen=True)
+class MailConfig:
+    """``[mail]``: where ``import-mail`` (and ``run``) read shipping e-mails.
+
+    ``sources`` are paths (an .eml file, a folder of them, an mbox, a Maildir) or
+    ``imaps://user@host[:port]/FOLDER``; the IMAP password is read from the
+    environment variable named by ``password_env``, never from the command line.
+    ``ca_file`` adds a CA bundle to verify the server's certificate with.
+    """
+
+    sources: tuple[str, ...] = ()
+    password_env: str = "PARCELPROOF_MAIL_PASSWORD"
+    ca_file: str | None = None
+    timeout_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole configuration; every field has a working default."""
 
@@ -177,6 +193,9 @@ class Settings:
     rules: RulesConfig = field(default_factory=RulesConfig)
     disputes: DisputesConfig = field(default_factory=DisputesConfig)
     reports: ReportsConfig = field(default_factory=ReportsConfig)
+    mail: MailConfig = field(default_factory=MailConfig)
+    #: ``[import.columns]``: a spreadsheet's column name -> import field.
+    import_columns: dict[str, str] = field(default_factory=dict)
     path: Path | None = None
 
     def source(self, name: str) -> SourceConfig:
@@ -237,12 +256,21 @@ def settings_from_dict(raw: dict[str, Any], path: Path | None = None) -> Setting
             str(k): _convert(v, tuple[str, ...], f"routing.{k}") for k, v in routing_raw.items()
         }
         routing = RoutingConfig(default=default, couriers=couriers)
-        sections: dict[str, Any] = {}
+        import_raw = raw.pop("import", {})
+        if not isinstance(import_raw, dict) or set(import_raw) - {"columns"}:
+            raise _TypeProblem("import", "expected a table with only a columns table")
+        columns_raw = import_raw.get("columns", {})
+        if not isinstance(columns_raw, dict) or not all(
+            isinstance(v, str) for v in columns_raw.values()
+        ):
+            raise _TypeProblem("import.columns", "expected 'Source column' = 'field' strings")
+        sections: dict[str, Any] = {"import_columns": {str(k): v for k, v in columns_raw.items()}}
         for name, cls in (
             ("poll", PollConfig),
             ("rules", RulesConfig),
             ("disputes", DisputesConfig),
             ("reports", ReportsConfig),
+            ("mail", MailConfig),
         ):
             sections[name] = _build(cls, raw.pop(name, {}), name)
         if raw:

@@ -12,6 +12,7 @@ Commands turn these into a message and an exit code; retry code asks
     │   └── DatabaseDamaged         the file itself is corrupt (verify: exit 3)
     ├── LockHeld                    another `poll` holds the poll lock (exit 75)
     ├── ImportFileError             the import file as a whole is unusable (exit 2)
+    ├── MailSourceError             a mail source cannot be opened or read (exit 2)
     ├── NotFoundError               an id or number names no shipment
     └── SourceError                 talking to a tracking source went wrong
         ├── SourceUnavailable       timeouts, connection errors, 5xx (transient)
@@ -77,6 +78,12 @@ class LockHeld(ParcelproofError):
 
 class ImportFileError(ParcelproofError):
     """An import file is unusable as a whole (not CSV/JSON, empty, missing columns)."""
+
+    exit_code = 2
+
+
+class MailSourceError(ParcelproofError):
+    """A mail source (file, folder, mbox, Maildir, IMAP folder) cannot be read."""
 
     exit_code = 2
 

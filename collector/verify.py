@@ -14,7 +14,8 @@ Checks, in order:
 3. when the evidence is intact: the derived tables (``events``, ``poll_results``,
    ``tracking_state``) equal a fresh derivation of the raw documents with the
    ``rebuild`` logic (:func:`collector.store.rebuild.derived_mismatches`), so an
-   edited event or status is caught too.
+   edited event or status is caught too;
+4. every ``mail_notices`` row (a shipping e-mail) still has its message stored.
 
 The first broken row is named (a document's sha256, a poll's id)::
 
@@ -127,6 +128,7 @@ def verify_store(store: Store, *, all_problems: bool = False, derived: bool = Tr
         _verify_chain(cursor, report, all_problems)
         if report.intact or all_problems:
             report.problems += _missing_heads(cursor)
+            _verify_mail_notices(cursor, report)
     finally:
         cursor.close()
     if derived and report.intact:
@@ -211,3 +213,13 @@ def _verify_chain(cursor: Any, report: VerifyReport, all_problems: bool) -> None
                     return
             # Continue from the stored value so that one edit is reported once.
             previous = stored
+
+
+def _verify_mail_notices(cursor: Any, report: VerifyReport) -> None:
+    """Every stored shipping e-mail still has its message in ``raw_documents``."""
+    cursor.execute(
+        "SELECT notice_id, sha256 FROM mail_notices n WHERE NOT EXISTS "
+        "(SELECT 1 FROM raw_documents d WHERE d.sha256 = n.sha256) ORDER BY notice_id"
+    )
+    for notice_id, sha in cursor.fetchall():
+        report.problems.append(f"mail notice {notice_id}: its message {sha} is missing")

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need beyond PyPI: pango for WeasyPrint (PDF
 # packs), poppler-utils for PDF text checks, fonts (DejaVu, and WenQuanYi Micro Hei for the
-# Chinese text carriers send), and chromium for the rendering test.
+# Chinese text carriers send), chromium for the rendering test, and dovecot-imapd (a real
+# IMAP server the import-mail tests start on loopback) with openssl for its test certificates.
 # As root it installs what is missing; otherwise it says exactly what to install.
 set -euo pipefail
-packages=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core fonts-wqy-microhei poppler-utils chromium)
+packages=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core fonts-wqy-microhei poppler-utils chromium dovecot-imapd openssl)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

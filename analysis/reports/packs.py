@@ -22,6 +22,7 @@ from analysis.assess import Assessment
 from analysis.flags import Evaluation
 from analysis.reports import adapters, fmt, wording
 from analysis.reports.facts import Event, Flag, PackFacts, Poll, load_facts
+from analysis.reports.mail_notices import MailNoticeFact, load_mail_notices, mail_notices_json
 from analysis.reports.render import PackView, Renderer
 from collector.config import Settings
 from collector.errors import ConfigError
@@ -202,7 +203,11 @@ def write_packs(  # noqa: PLR0913 - the documented library signature
         store, shipment_ids, now=now, settings=settings, disputes=disputes, assessment=assessment
     )
     renderer = renderer or Renderer()
-    return [_write_one(facts, renderer, chosen, target) for facts in all_facts]
+    notices = load_mail_notices(store, shipment_ids)
+    return [
+        _write_one(facts, renderer, chosen, target, notices.get(facts.shipment.shipment_id, []))
+        for facts in all_facts
+    ]
 
 
 def pack_folder_name(order_id: str, tracking_number: str) -> str:
@@ -215,7 +220,11 @@ def pack_folder_name(order_id: str, tracking_number: str) -> str:
 
 
 def _write_one(
-    facts: PackFacts, renderer: Renderer, formats: tuple[str, ...], out_dir: Path
+    facts: PackFacts,
+    renderer: Renderer,
+    formats: tuple[str, ...],
+    out_dir: Path,
+    mail_notices: list[MailNoticeFact] | None = None,
 ) -> PackResult:
     s = facts.shipment
     folder = out_dir / pack_folder_name(s.order_id, s.tracking_number)
@@ -223,6 +232,7 @@ def _write_one(
     stem = f"evidence-{_safe(s.tracking_number)}"
     names = {"html": f"{stem}.html", "pdf": f"{stem}.pdf"}
     view = PackView(facts=facts, version=renderer.version, generated_at=facts.now)
+    view.mail_notices = mail_notices or []
     view.file_names = {k: v for k, v in names.items() if k in formats}
     html = renderer.html(view)
     written: list[Path] = []
@@ -354,6 +364,7 @@ def build_manifest(view: PackView, files: Sequence[Path]) -> dict[str, Any]:
             }
             for o in facts.other_orders
         ],
+        "mail_notices": mail_notices_json(view.mail_notices),
         "dispute_message": view.message,
         "verify": "parcelproof --db <database> verify",
         "files": [{"name": p.name, "sha256": _sha256(p), "bytes": p.stat().st_size} for p in files],

@@ -22,6 +22,7 @@ import jinja2
 from analysis.reports import fmt, wording
 from analysis.reports.chart import Chart, build_chart
 from analysis.reports.facts import Event, Flag, Gap, PackFacts, Poll
+from analysis.reports.mail_notices import MailNoticeFact
 from analysis.reports.wording import Rule
 
 #: Page images: wide enough to read on a marketplace's viewer, small enough to upload.
@@ -67,6 +68,8 @@ class PackView:
     version: str
     generated_at: datetime
     file_names: dict[str, str] = field(default_factory=dict)
+    #: The shipping e-mails linked to the shipment (analysis/reports/mail_notices.py).
+    mail_notices: list[MailNoticeFact] = field(default_factory=list)
 
     @property
     def s(self) -> Any:
