@@ -220,7 +220,8 @@ def report(
     <order_id>-<tracking_number>/ with evidence-<number>.html (self-contained), .pdf,
     one evidence-<number>-page-N.png per PDF page, and manifest.json (the facts and
     the SHA-256 of every file). --flagged also writes index.html, soonest deadline
-    first. An unknown ID is an error (exit 1) and writes nothing.
+    first. An unknown ID is an error (exit 1) and writes nothing. A pack that cannot
+    be written is named with its reason and the others are still written (exit 1).
     """
     from analysis.reports import make_report, parse_formats
     from collector.cli import err_console
@@ -245,8 +246,12 @@ def report(
         click.echo(f"{pack.folder}  ({flags_text}; {len(pack.files)} files)")
     if result.index is not None:
         click.echo(f"{result.index}  (index of {len(result.packs)} flagged parcels)")
-    if not result.packs:
+    for failure in result.failures:
+        err_console.print(f"[bold red]pack not written:[/] {escape(str(failure))}")
+    if not result.packs and not result.failures:
         click.echo("no parcel to report" + (" (nothing is flagged)" if flagged else ""))
+    if result.failures:
+        sys.exit(1)
 
 
 @cli.command()
