@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from collector import clock
 from collector.cli import AppContext, global_options, handle_errors, make_context, pass_app
 from collector.cli import cli as collector_cli
+from collector.terminal import markup_safe, visible
 
 if TYPE_CHECKING:
     import polars as pl
@@ -107,12 +107,12 @@ def print_status_table(frame: pl.DataFrame, console: Console | None = None) -> N
         if action == "wait" and hasattr(opens, "strftime"):
             label = f"wait until {opens:%Y-%m-%d}"
         table.add_row(
-            row["order_id"],
-            row["tracking_number"],
-            str(row["status"]).replace("_", " "),
+            markup_safe(row["order_id"]),
+            markup_safe(row["tracking_number"]),
+            markup_safe(str(row["status"]).replace("_", " ")),
             f"{days:.0f}" if days is not None else "-",
-            " ".join(row["flags"]) or "-",
-            row.get("dispute_deadline_date") or "-",
+            markup_safe(" ".join(row["flags"]) or "-"),
+            markup_safe(row.get("dispute_deadline_date") or "-"),
             label,
         )
     console.print(table)
@@ -178,16 +178,16 @@ def print_flags_table(listing: pl.DataFrame, console: Console | None = None) -> 
             cleared = item["cleared_at"]
             state = f" [dim](cleared {_fmt_date(cleared)})[/]" if cleared else ""
             lines.append(
-                f"[{style}]{item['code']}[/] ({item['severity']}, since "
-                f"{_fmt_date(item['since'])}){state}: {escape(item['detail'])}"
+                f"[{style}]{markup_safe(item['code'])}[/] ({markup_safe(item['severity'])}, "
+                f"since {_fmt_date(item['since'])}){state}: {markup_safe(item['detail'])}"
             )
         table.add_row(
-            row["order_id"],
-            row["tracking_number"],
-            row["status"],
+            markup_safe(row["order_id"]),
+            markup_safe(row["tracking_number"]),
+            markup_safe(row["status"]),
             "\n".join(lines),
-            row["deadline_date"] or "-",
-            escape(row["action_detail"] or "-"),
+            markup_safe(row["deadline_date"] or "-"),
+            markup_safe(row["action_detail"] or "-"),
         )
     console.print(table)
 
@@ -240,14 +240,14 @@ def report(
             out_dir=out_dir,
         )
     for note in result.notes:
-        err_console.print(f"[yellow]note:[/] {escape(note)}")
+        err_console.print(f"[yellow]note:[/] {markup_safe(note)}")
     for pack in result.packs:
         flags_text = ", ".join(pack.flags) or "no flags"
-        click.echo(f"{pack.folder}  ({flags_text}; {len(pack.files)} files)")
+        click.echo(visible(f"{pack.folder}  ({flags_text}; {len(pack.files)} files)"))
     if result.index is not None:
         click.echo(f"{result.index}  (index of {len(result.packs)} flagged parcels)")
     for failure in result.failures:
-        err_console.print(f"[bold red]pack not written:[/] {escape(str(failure))}")
+        err_console.print(f"[bold red]pack not written:[/] {markup_safe(failure)}")
     if not result.packs and not result.failures:
         click.echo("no parcel to report" + (" (nothing is flagged)" if flagged else ""))
     if result.failures:
@@ -274,7 +274,7 @@ def run(app: AppContext, quiet: bool) -> None:
 
     result = run_once(app.db_path, app.settings, progress=False if quiet else None)
     for line in result.lines(quiet=quiet):
-        click.echo(line)
+        click.echo(visible(line))
     sys.exit(result.exit_code)
 
 
@@ -326,7 +326,7 @@ def export(app: AppContext, out: Path, fmt: str, with_raw: bool) -> None:
     with app.open_store(read_only=True) as store:
         written = export_tables(store.conn, out, kind, with_raw=with_raw)
     for item in written:
-        click.echo(f"{item.path}: {item.rows} rows")
+        click.echo(visible(f"{item.path}: {item.rows} rows"))
 
 
 def main() -> None:

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 from rich.console import Console
-from rich.markup import escape
 
 from collector import clock
 from collector.config import Settings, find_config_path, load_settings
 from collector.errors import ParcelproofError
 from collector.paths import default_db_path
+from collector.terminal import markup_safe, visible
 
 if TYPE_CHECKING:
     from collector.store import Store
@@ -67,7 +67,7 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except ParcelproofError as exc:
-            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True)
+            err_console.print(f"[bold red]error:[/] {markup_safe(exc)}", markup=True)
             sys.exit(exc.exit_code)
 
     return cast(F, wrapper)
@@ -168,12 +168,14 @@ def import_command(app: AppContext, file: Path, encoding: str) -> None:
     with app.open_store() as store:
         result = import_rows(store, header, rows, name=str(file))
     for warning in result.warnings:
-        err_console.print(f"[yellow]warning:[/] {escape(f'{file}: {warning}')}")
+        err_console.print(f"[yellow]warning:[/] {markup_safe(f'{file}: {warning}')}")
     for error in result.rejected:
-        err_console.print(f"[red]rejected[/] {escape(f'{file}: {error}')}")
+        err_console.print(f"[red]rejected[/] {markup_safe(f'{file}: {error}')}")
     click.echo(
-        f"{file}: {result.rows} rows: {result.inserted} new, {result.updated} updated, "
-        f"{result.unchanged} unchanged, {len(result.rejected)} rejected"
+        visible(
+            f"{file}: {result.rows} rows: {result.inserted} new, {result.updated} updated, "
+            f"{result.unchanged} unchanged, {len(result.rejected)} rejected"
+        )
     )
     sys.exit(1 if result.rejected else 0)
 
@@ -250,7 +252,7 @@ def poll_command(
         limit=limit,
     )
     for line in report.summary_lines():
-        click.echo(line)
+        click.echo(visible(line))
     sys.exit(report.exit_code)
 
 
@@ -268,9 +270,11 @@ def verify_command(app: AppContext) -> None:
     with app.open_store(read_only=True) as store:
         report = verify_store(store)
     if report.intact:
-        click.echo(report.summary())
+        click.echo(visible(report.summary()))
     else:
-        err_console.print(f"[bold red]{escape(report.summary())}[/]", markup=True, highlight=False)
+        err_console.print(
+            f"[bold red]{markup_safe(report.summary())}[/]", markup=True, highlight=False
+        )
     sys.exit(report.exit_code)
 
 
