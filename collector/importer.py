@@ -29,6 +29,7 @@ import polars as pl
 from collector import clock
 from collector.countries import normalise_country, zone_for
 from collector.errors import ImportFileError
+from collector.plausible import RANGE_TEXT, plausible
 from collector.store import Store
 from collector.store.writes import upsert_shipments
 
@@ -387,8 +388,12 @@ def _clean_row(row: dict[str, Any], present: frozenset[str]) -> dict[str, Any]:
                 if value
                 else None
             )
+        except OverflowError:
+            raise _BadRow(f"{column} {value!r} is outside {RANGE_TEXT}") from None
         except ValueError:
             raise _BadRow(f"{column} {value!r} is not an ISO 8601 date or date-time") from None
+        if out[column] is not None and not plausible(out[column]):
+            raise _BadRow(f"{column} {value!r} is outside {RANGE_TEXT}")
     if out["ordered_at"] is None and out["shipped_at"] is None:
         raise _BadRow("needs ordered_at or shipped_at")
     amount = text("amount")
