@@ -54,7 +54,7 @@ def status(app: AppContext, as_json: bool, include_archived: bool) -> None:
     """Table of shipments: status, days since the last event, deadlines and flags."""
     from analysis.status import shipment_status
 
-    with app.open_store() as store:
+    with app.open_store(must_exist=True) as store:
         frame = shipment_status(
             store, clock.now(), include_archived=include_archived, settings=app.settings
         )
@@ -229,7 +229,7 @@ def report(
     if not ids and not flagged:
         raise click.UsageError("give order ids or tracking numbers, or --flagged")
     chosen = parse_formats(formats) if formats else None
-    with app.open_store() as store:
+    with app.open_store(must_exist=True) as store:
         result = make_report(
             store,
             ids,

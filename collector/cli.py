@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 import click
 from rich.console import Console
@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-err_console = Console(stderr=True, highlight=False)
+# soft_wrap: a message is one line however long (a cron mail or a log keeps it whole).
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 @dataclass
@@ -47,8 +48,18 @@ class AppContext:
             self._settings = load_settings(self.config_path) if self.config_path else Settings()
         return self._settings
 
-    def open_store(self, *, read_only: bool = False, busy_timeout: float | None = None) -> Store:
-        """Open the database, waiting up to the configured time if another holds it."""
+    def open_store(
+        self,
+        *,
+        read_only: bool = False,
+        busy_timeout: float | None = None,
+        must_exist: bool = False,
+    ) -> Store:
+        """Open the database, waiting up to the configured time if another holds it.
+
+        ``must_exist``: a command that only reads says that the database is missing
+        instead of creating an empty one.
+        """
         timeout = (
             self.settings.poll.database_busy_timeout_seconds
             if busy_timeout is None
@@ -56,21 +67,40 @@ class AppContext:
         )
         from collector.store import Store
 
-        return Store.open(self.db_path, read_only=read_only, busy_timeout=timeout)
+        return Store.open(
+            self.db_path, read_only=read_only, busy_timeout=timeout, must_exist=must_exist
+        )
 
 
 def handle_errors(func: F) -> F:
-    """Turn :class:`ParcelproofError` into ``error: ...`` on stderr and its exit code."""
+    """Turn :class:`ParcelproofError` into ``error: ...`` on stderr and its exit code.
+
+    Operational faults are messages too, not tracebacks: an ``OSError`` (disk full,
+    a read-only folder, no permission) exits 1 naming the file, and an error from
+    DuckDB itself (a corrupted file, a full disk under it) exits 2.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except ParcelproofError as exc:
-            err_console.print(f"[bold red]error:[/] {markup_safe(exc)}", markup=True)
-            sys.exit(exc.exit_code)
+            _fail(str(exc), exc.exit_code)
+        except OSError as exc:
+            where = f": {exc.filename}" if exc.filename else ""
+            _fail(f"{exc.strerror or exc}{where}", 1)
+        except Exception as exc:
+            if type(exc).__module__.partition(".")[0] not in {"duckdb", "_duckdb"}:
+                raise
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            _fail(f"the database cannot be used: {first}", 2)
 
     return cast(F, wrapper)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {markup_safe(message)}", markup=True)
+    sys.exit(code)
 
 
 def _set_now(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:

@@ -201,6 +201,10 @@ def _read_json(text: str, path: Path) -> tuple[list[str], list[tuple[int, dict[s
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ImportFileError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}") from exc
+    except RecursionError as exc:
+        raise ImportFileError(f"{path}: not usable JSON: nested too deeply") from exc
+    except ValueError as exc:  # e.g. a number of 10,000 digits (Python's int limit)
+        raise ImportFileError(f"{path}: not usable JSON: {exc}") from exc
     if isinstance(doc, dict) and isinstance(doc.get("orders"), list):
         doc = doc["orders"]
     if not isinstance(doc, list):
@@ -222,6 +226,9 @@ def _read_json(text: str, path: Path) -> tuple[list[str], list[tuple[int, dict[s
 
 
 def _json_scalar(value: Any) -> Any:
+    if isinstance(value, str) and "\x00" in value:
+        # A NUL ("\u0000") is binary content, as a NUL byte makes a CSV file unusable.
+        return {"__error__": "contains a NUL character"}
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, bool):
