@@ -364,6 +364,10 @@ def _clean_row(row: dict[str, Any], present: frozenset[str]) -> dict[str, Any]:
         raise _BadRow("order_id is empty")
     if not number:
         raise _BadRow("tracking_number is empty")
+    from collector.numbers.detect import normalise
+
+    if not normalise(number):
+        raise _BadRow(f"tracking_number {number!r} is empty once spaces, dots and dashes go")
     country_text = text("destination_country")
     country = None
     if country_text:
@@ -411,7 +415,11 @@ def _clean_row(row: dict[str, Any], present: frozenset[str]) -> dict[str, Any]:
             raise _BadRow(f"amount {amount!r} is not a number") from None
         if not value.is_finite() or value < 0 or abs(value) >= Decimal("1e12"):
             raise _BadRow(f"amount {amount!r} is not a plausible amount")
-        out["amount"] = value.quantize(Decimal("0.01"))
+        cents = value.quantize(Decimal("0.01"))
+        if cents != value:
+            # Stored with two decimals: rounding 0.001 to 0.00 would change the evidence.
+            raise _BadRow(f"amount {amount!r} has more than two decimal places")
+        out["amount"] = cents
     currency = text("currency")
     if currency:
         if not _CURRENCY.match(currency.upper()):
