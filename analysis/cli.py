@@ -65,6 +65,9 @@ def status(app: AppContext, as_json: bool, include_archived: bool) -> None:
     print_status_table(frame)
 
 
+#: Rows of the ``flags`` table by default (the most urgent first).
+FLAGS_TABLE_LIMIT = 50
+
 _ACTION_LABELS = {
     "none": "-",
     "wait": "wait",
@@ -135,16 +138,25 @@ def _jsonable(row: dict[str, object]) -> dict[str, object]:
 @click.option(
     "--all", "include_all", is_flag=True, help="Add archived shipments and cleared flags."
 )
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=FLAGS_TABLE_LIMIT,
+    show_default=True,
+    help="The table shows the most urgent N flagged shipments and counts the rest "
+    "(0 or --all: every one; --json always lists all).",
+)
 @pass_app
 @handle_errors
-def flags(app: AppContext, as_json: bool, include_all: bool) -> None:
+def flags(app: AppContext, as_json: bool, include_all: bool, limit: int) -> None:
     """Evaluate the flag rules now and list the flags of every shipment.
 
     The rules run at "now" first (--now fixes it) and their result is recorded in
     the flag history. --json prints one line per non-archived shipment, flagged or
     not: {"order_id", "tracking_number", "status", "flags": [{"code", "severity",
     "since", "detail"}]}; --all adds archived shipments and cleared flags (with
-    "cleared_at"). Without --json: a table of flagged shipments, most urgent first.
+    "cleared_at"). Without --json: a table of flagged shipments, most urgent first
+    (the 50 most urgent and a count of the rest, unless --limit or --all).
     """
     from analysis.flags import list_flags, listing_json_lines
 
@@ -154,21 +166,31 @@ def flags(app: AppContext, as_json: bool, include_all: bool) -> None:
         for line in listing_json_lines(listing, include_all=include_all):
             click.echo(line)
         return
-    print_flags_table(listing)
+    print_flags_table(listing, limit=None if include_all or limit == 0 else limit)
 
 
 _SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 
 
-def print_flags_table(listing: pl.DataFrame, console: Console | None = None) -> None:
-    """Render a ``list_flags`` listing: flagged shipments, most urgent first."""
+def print_flags_table(
+    listing: pl.DataFrame, console: Console | None = None, *, limit: int | None = None
+) -> None:
+    """Render a ``list_flags`` listing: flagged shipments, most urgent first.
+
+    ``limit`` keeps the table to the most urgent N (a table of 100,000 rows takes
+    minutes to lay out and nobody reads it) and says how many more there are.
+    """
     console = console or Console()
     import polars as pl
 
     flagged = listing.filter(pl.col("flags").list.len() > 0).sort(
         ["urgency", "deadline", "order_id"], descending=[True, False, False], nulls_last=True
     )
-    table = Table(title=f"{flagged.height} of {listing.height} shipments flagged")
+    total = flagged.height
+    if limit is not None and total > limit:
+        flagged = flagged.head(limit)
+    shown = f"; the {flagged.height} most urgent shown" if flagged.height < total else ""
+    table = Table(title=f"{total} of {listing.height} shipments flagged{shown}")
     for column in ("Order", "Number", "Status", "Flags", "Dispute deadline", "Action"):
         table.add_column(column, overflow="fold")
     for row in flagged.iter_rows(named=True):
@@ -190,6 +212,12 @@ def print_flags_table(listing: pl.DataFrame, console: Console | None = None) -> 
             markup_safe(row["action_detail"] or "-"),
         )
     console.print(table)
+    if flagged.height < total:
+        console.print(
+            f"... and {total - flagged.height} more flagged shipments "
+            "(flags --limit 0 or --all lists every one; --json for scripts)",
+            highlight=False,
+        )
 
 
 @cli.command()
