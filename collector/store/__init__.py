@@ -5,7 +5,7 @@ order on open, and a database written by a newer parcelproof is refused::
 
     >>> with Store.open(":memory:") as store:
     ...     store.schema_version()
-    2
+    3
 
 Write functions live in :mod:`collector.store.writes`; readers may use
 ``store.conn`` (or their own read-only connection) freely.
