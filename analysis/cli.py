@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from collector import clock
@@ -28,6 +27,7 @@ from collector.cli import (
 )
 from collector.cli import cli as collector_cli
 from collector.console import make_console
+from collector.terminal import markup_safe, visible
 
 if TYPE_CHECKING:
     import polars as pl
@@ -62,7 +62,7 @@ def status(app: AppContext, as_json: bool, include_archived: bool) -> None:
     """Table of shipments: status, days since the last event, deadlines and flags."""
     from analysis.status import shipment_status
 
-    with app.open_store() as store:
+    with app.open_store(must_exist=True) as store:
         frame = shipment_status(
             store, clock.now(), include_archived=include_archived, settings=app.settings
         )
@@ -72,6 +72,9 @@ def status(app: AppContext, as_json: bool, include_archived: bool) -> None:
         return
     print_status_table(frame)
 
+
+#: Rows of the ``flags`` table by default (the most urgent first).
+FLAGS_TABLE_LIMIT = 50
 
 _ACTION_LABELS = {
     "none": "-",
@@ -118,12 +121,14 @@ def print_status_table(frame: pl.DataFrame, console: Console | None = None) -> N
         elif action == "wait" and hasattr(opens, "strftime"):
             label = f"wait until {opens:%Y-%m-%d}"
         table.add_row(
-            row["order_id"],
-            row["tracking_number"],
-            str(row["status"]).replace("_", " ") if polled else "not polled yet",
+            markup_safe(row["order_id"]),
+            markup_safe(row["tracking_number"]),
+            markup_safe(str(row["status"]).replace("_", " ") if polled else "not polled yet"),
             f"{days:.0f}" if days is not None else "-",
-            " ".join(row["flags"]) or "-",
-            row.get("dispute_last_day_date") or row.get("dispute_deadline_date") or "-",
+            markup_safe(" ".join(row["flags"]) or "-"),
+            markup_safe(
+                row.get("dispute_last_day_date") or row.get("dispute_deadline_date") or "-"
+            ),
             label,
         )
     console.print(table)
@@ -146,9 +151,17 @@ def _jsonable(row: dict[str, object]) -> dict[str, object]:
 @click.option(
     "--all", "include_all", is_flag=True, help="Add archived shipments and cleared flags."
 )
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=FLAGS_TABLE_LIMIT,
+    show_default=True,
+    help="The table shows the most urgent N flagged shipments and counts the rest "
+    "(0 or --all: every one; --json always lists all).",
+)
 @pass_app
 @handle_errors
-def flags(app: AppContext, as_json: bool, include_all: bool) -> None:
+def flags(app: AppContext, as_json: bool, include_all: bool, limit: int) -> None:
     """Evaluate the flag rules now and list the flags of every shipment.
 
     The rules run at "now" first (--now fixes it) and their result is recorded in
@@ -158,7 +171,8 @@ def flags(app: AppContext, as_json: bool, include_all: bool) -> None:
     scan of a stalled parcel, the promised date of an overdue one), "first_seen"
     when parcelproof first saw it. --all adds archived shipments and cleared flags
     (with "cleared_at"). Without --json: a table of flagged shipments, the nearest
-    last day to act first.
+    last day to act first (the 50 most urgent and a count of the rest, unless
+    --limit or --all).
     """
     from analysis.flags import list_flags, listing_json_lines
 
@@ -168,17 +182,21 @@ def flags(app: AppContext, as_json: bool, include_all: bool) -> None:
         for line in listing_json_lines(listing, include_all=include_all):
             click.echo(line)
         return
-    print_flags_table(listing)
+    print_flags_table(listing, limit=None if include_all or limit == 0 else limit)
 
 
 _SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 
 
-def print_flags_table(listing: pl.DataFrame, console: Console | None = None) -> None:
+def print_flags_table(
+    listing: pl.DataFrame, console: Console | None = None, *, limit: int | None = None
+) -> None:
     """Render a ``list_flags`` listing: flagged shipments, the nearest last day first.
 
     Urgency is the deadline: a warning due in three days comes before a critical
     flag with two months left; severity breaks ties (no deadline sorts last).
+    ``limit`` keeps the table to the most urgent N (a table of 100,000 rows takes
+    minutes to lay out and nobody reads it) and says how many more there are.
     """
     console = console or make_console()
     import polars as pl
@@ -186,7 +204,11 @@ def print_flags_table(listing: pl.DataFrame, console: Console | None = None) -> 
     flagged = listing.filter(pl.col("flags").list.len() > 0).sort(
         ["last_day", "urgency", "order_id"], descending=[False, True, False], nulls_last=True
     )
-    table = Table(title=f"{flagged.height} of {listing.height} shipments flagged")
+    total = flagged.height
+    if limit is not None and total > limit:
+        flagged = flagged.head(limit)
+    shown = f"; the {flagged.height} most urgent shown" if flagged.height < total else ""
+    table = Table(title=f"{total} of {listing.height} shipments flagged{shown}")
     for column in ("Order", "Number", "Status", "Flags", "Last day", "Action"):
         table.add_column(column, overflow="fold")
     for row in flagged.iter_rows(named=True):
@@ -201,18 +223,24 @@ def print_flags_table(listing: pl.DataFrame, console: Console | None = None) -> 
                 else ""
             )
             lines.append(
-                f"[{style}]{item['code']}[/] ({item['severity']}, since "
-                f"{_fmt_date(item['since'])}{seen}){state}: {escape(item['detail'])}"
+                f"[{style}]{markup_safe(item['code'])}[/] ({markup_safe(item['severity'])}, "
+                f"since {_fmt_date(item['since'])}{seen}){state}: {markup_safe(item['detail'])}"
             )
         table.add_row(
-            row["order_id"],
-            row["tracking_number"],
-            row["status"],
+            markup_safe(row["order_id"]),
+            markup_safe(row["tracking_number"]),
+            markup_safe(row["status"]),
             "\n".join(lines),
-            row["last_day_date"] or "-",
-            escape(row["action_detail"] or "-"),
+            markup_safe(row["last_day_date"] or "-"),
+            markup_safe(row["action_detail"] or "-"),
         )
     console.print(table)
+    if flagged.height < total:
+        console.print(
+            f"... and {total - flagged.height} more flagged shipments "
+            "(flags --limit 0 or --all lists every one; --json for scripts)",
+            highlight=False,
+        )
 
 
 @cli.command()
@@ -250,7 +278,8 @@ def report(
     <order_id>-<tracking_number>/ with evidence-<number>.html (self-contained), .pdf,
     one evidence-<number>-page-N.png per PDF page, and manifest.json (the facts and
     the SHA-256 of every file). --flagged also writes index.html, soonest deadline
-    first. An unknown ID is an error (exit 1) and writes nothing.
+    first. An unknown ID is an error (exit 1) and writes nothing. A pack that cannot
+    be written is named with its reason and the others are still written (exit 1).
     """
     from analysis.reports import make_report, parse_formats
     from collector.cli import err_console
@@ -258,7 +287,7 @@ def report(
     if not ids and not flagged:
         raise click.UsageError("give order ids or tracking numbers, or --flagged")
     chosen = parse_formats(formats) if formats else None
-    with app.open_store() as store:
+    with app.open_store(must_exist=True) as store:
         result = make_report(
             store,
             ids,
@@ -269,14 +298,18 @@ def report(
             out_dir=out_dir,
         )
     for note in result.notes:
-        err_console.print(f"[yellow]note:[/] {escape(note)}")
+        err_console.print(f"[yellow]note:[/] {markup_safe(note)}")
     for pack in result.packs:
         flags_text = ", ".join(pack.flags) or "no flags"
-        click.echo(f"{pack.folder}  ({flags_text}; {len(pack.files)} files)")
+        click.echo(visible(f"{pack.folder}  ({flags_text}; {len(pack.files)} files)"))
     if result.index is not None:
         click.echo(f"{result.index}  (index of {len(result.packs)} flagged parcels)")
-    if not result.packs:
+    for failure in result.failures:
+        err_console.print(f"[bold red]pack not written:[/] {markup_safe(failure)}")
+    if not result.packs and not result.failures:
         click.echo("no parcel to report" + (" (nothing is flagged)" if flagged else ""))
+    if result.failures:
+        sys.exit(1)
 
 
 @cli.command()
@@ -299,7 +332,7 @@ def run(app: AppContext, quiet: bool) -> None:
 
     result = run_once(app.db_path, app.settings, progress=False if quiet else None)
     for line in result.lines(quiet=quiet):
-        click.echo(line)
+        click.echo(visible(line))
     sys.exit(result.exit_code)
 
 
@@ -351,7 +384,7 @@ def export(app: AppContext, out: Path, fmt: str, with_raw: bool) -> None:
     with app.open_store(read_only=True) as store:
         written = export_tables(store.conn, out, kind, with_raw=with_raw)
     for item in written:
-        click.echo(f"{item.path}: {item.rows} rows")
+        click.echo(visible(f"{item.path}: {item.rows} rows"))
 
 
 def main() -> None:

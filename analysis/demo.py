@@ -14,12 +14,11 @@ import json
 import os
 from pathlib import Path
 
-from rich.markup import escape
-
 from collector import clock
 from collector.cli import AppContext, err_console
 from collector.console import make_console
 from collector.importer import import_rows, read_rows
+from collector.terminal import markup_safe
 
 SAMPLE_ORDERS = Path(__file__).resolve().parents[1] / "data" / "samples" / "orders.csv"
 #: Shipping e-mails for some of the sample orders, read by the demo's ``run``.
@@ -81,9 +80,10 @@ def run_demo(app: AppContext, orders: Path | None = None) -> int:
         with demo_app.open_store() as store:
             imported = import_rows(store, header, rows, name=str(path))
         for error in imported.rejected:
-            err_console.print(f"[red]rejected[/] {path}: {error}")
+            err_console.print(f"[red]rejected[/] {markup_safe(f'{path}: {error}')}")
         console.print(
-            f"[bold]import[/] {path}: {imported.inserted} new, {imported.updated} updated, "
+            f"[bold]import[/] {markup_safe(path)}: {imported.inserted} new, "
+            f"{imported.updated} updated, "
             f"{imported.unchanged} unchanged, {len(imported.rejected)} rejected"
         )
         out_dir = app.db_path.parent / "reports"
@@ -101,7 +101,7 @@ def run_demo(app: AppContext, orders: Path | None = None) -> int:
             else:
                 os.environ[DEMO_KEY_ENV] = previous_key
         for line in result.lines(quiet=False):
-            console.print(f"[bold]run[/] {escape(line)}", highlight=False)
+            console.print(f"[bold]run[/] {markup_safe(line)}", highlight=False)
     with demo_app.open_store() as store:
         print_status_table(shipment_status(store, clock.now()), console)
         packs = make_report(store, flagged=True, now=clock.now(), settings=settings)

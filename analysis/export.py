@@ -9,7 +9,10 @@ read snapshot::
 Parquet keeps every type: instants stay ``TIMESTAMPTZ`` (UTC), amounts
 ``DECIMAL(14,2)``, lists lists and JSON JSON, for DuckDB, polars, pandas or Spark
 alike. CSV has no types: instants are ISO 8601 in UTC (``...Z``), lists and JSON
-are JSON text, and bytes are base64. The evidence bodies (``raw_documents``) are
+are JSON text, and bytes are base64. A text cell that a spreadsheet would run as a
+formula (starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return, from
+an import or a carrier's text) is prefixed with ``'`` (the OWASP rule against CSV
+injection); Parquet keeps every value exact. The evidence bodies (``raw_documents``) are
 large and are left out unless ``with_raw`` is set.
 """
 
@@ -22,6 +25,13 @@ from typing import Literal
 
 import duckdb
 
+from collector.errors import ParcelproofError
+
+
+class ExportError(ParcelproofError):
+    """A table could not be written (disk full, no permission); no partial file is left."""
+
+
 #: The tables every export writes, in this order (each sorted by its key).
 TABLES: dict[str, str] = {
     "shipments": "shipment_id",
@@ -33,6 +43,9 @@ TABLES: dict[str, str] = {
 }
 #: The evidence bodies, exported only on request.
 RAW_TABLE = ("raw_documents", "sha256")
+
+#: What a spreadsheet reads as the start of a formula (OWASP "CSV injection").
+_FORMULA_START = "^[-=+@\t\r]"
 
 Format = Literal["parquet", "csv"]
 FORMATS: tuple[Format, ...] = ("parquet", "csv")
@@ -74,8 +87,14 @@ def export_tables(
             partial = target.with_name(f".{target.name}.partial")
             select = f"SELECT {_columns(conn, table, fmt)} FROM {table} ORDER BY {order}"
             options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv"
-            row = conn.execute(f"COPY ({select}) TO {_literal(partial)} ({options})").fetchone()
-            os.replace(partial, target)
+            try:
+                copy = f"COPY ({select}) TO {_literal(partial)} ({options})"
+                row = conn.execute(copy).fetchone()
+                os.replace(partial, target)
+            except (duckdb.Error, OSError) as exc:
+                # Disk full, a read-only folder...: no half-written file is left behind.
+                partial.unlink(missing_ok=True)
+                raise ExportError(f"cannot write {target}: {_reason(exc)}") from exc
             written.append(ExportedTable(table, target, int(row[0]) if row else 0))
     finally:
         conn.execute("COMMIT")
@@ -95,9 +114,21 @@ def _columns(conn: duckdb.DuckDBPyConnection, table: str, fmt: Format) -> str:
             columns.append(f"to_base64({name}) AS {name}")
         elif kind == "TIMESTAMP WITH TIME ZONE":
             columns.append(f"strftime(timezone('UTC', {name}), '%Y-%m-%dT%H:%M:%S.%fZ') AS {name}")
+        elif kind == "VARCHAR":
+            # A spreadsheet runs a cell that starts like a formula: neutralise it.
+            columns.append(
+                f"CASE WHEN regexp_matches({name}, '{_FORMULA_START}') "
+                f"THEN chr(39) || {name} ELSE {name} END AS {name}"
+            )
         else:
             columns.append(name)
     return ", ".join(columns)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def _literal(path: Path) -> str:

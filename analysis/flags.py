@@ -526,6 +526,7 @@ answers AS (
     SELECT shipment_id, event_key, first_poll_id, occurred_at, utc_offset_minutes, tz_known,
            description, raw_status, status, city, location
     FROM events WHERE shipment_id IN (SELECT shipment_id FROM _pf_early_cand)
+      AND NOT coalesce(implausible, false)
 """,
         ),
         (

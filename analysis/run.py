@@ -16,6 +16,7 @@ and useful::
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -68,12 +69,14 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
     #: What the ``[mail]`` sources gave (None when none is configured).
     mail: MailImportResult | None = None
+    #: Packs that could not be written, each named with its reason.
+    pack_failures: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
-        """The poll's exit code (0 ok, 1 some source, or a mail source, failed)."""
+        """The poll's exit code (0 ok, 1 some source or a mail source failed, or a pack)."""
         mail_failed = self.mail is not None and self.mail.exit_code != 0
-        return max(self.poll.exit_code, 1 if mail_failed else 0)
+        return max(self.poll.exit_code, 1 if mail_failed or self.pack_failures else 0)
 
     @property
     def raised(self) -> pl.DataFrame:
@@ -109,6 +112,7 @@ class RunResult:
         if not quiet:
             out += [f"pack: {path}" for path in self.packs]
         out += [f"warning: {w}" for w in self.warnings]
+        out += [f"error: {f}" for f in self.pack_failures]
         return out
 
     def summary(self) -> dict[str, Any]:
@@ -121,6 +125,7 @@ class RunResult:
             "open": self.evaluation.current.height,
             "packs": [str(p) for p in self.packs],
             "warnings": self.warnings,
+            "pack_failures": self.pack_failures,
         } | ({"mail": self.mail.summary()} if self.mail is not None else {})
 
 
@@ -136,9 +141,10 @@ def run_once(  # noqa: PLR0913 - keyword options of one command
     """Poll, evaluate the flags at ``clock.now()``, write packs, record the run.
 
     Raises what :func:`run_poll` raises (LockHeld, ConfigError) before anything is
-    evaluated. Packs are written for non-archived shipments with a flag of warning
-    or critical severity raised since the previous run; a pack that cannot be
-    written is a warning, not a failure of the run.
+    evaluated. Packs are written for non-archived shipments with an open flag of
+    warning or critical severity raised since the previous run, or whose pack for
+    the open flags is missing; a pack that cannot be written is named with its
+    reason in ``pack_failures`` (exit code 1), the others are still written.
     """
     started = clock.now()
     run_id = f"run-{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
@@ -185,28 +191,76 @@ def previous_run(store: Store) -> datetime | None:
     return row[0] if row and row[0] is not None else None
 
 
+_OPEN_SQL = """
+SELECT s.shipment_id, s.order_id, s.tracking_number,
+       list(f.code ORDER BY f.code) AS codes,
+       max(CASE f.severity WHEN 'critical' THEN 3 WHEN 'warning' THEN 2 ELSE 1 END) AS rank
+FROM flags f JOIN shipments s USING (shipment_id)
+WHERE f.cleared_at IS NULL AND NOT s.archived
+GROUP BY ALL
+ORDER BY s.shipment_id
+"""
+
+
 def _write_packs(
     store: Store, result: RunResult, settings: Settings, assessment: Assessment
 ) -> None:
-    # A pack only where the assessment finds one worth writing (a flag that is a
-    # reason to dispute, or advice to act): a reused number on a parcel delivered
-    # home raises a flag, and no pack.
+    """Packs for shipments newly flagged, and for flagged ones whose pack is missing.
+
+    A pack only where the assessment finds one worth writing (a flag that is a
+    reason to dispute, or advice to act): a reused number on a parcel delivered
+    home raises a flag, and no pack. A pack is missing when its folder has no
+    manifest naming the shipment's open flags (a failed or interrupted earlier
+    write, a deleted folder): so the next ``run`` writes what an earlier one could
+    not.
+    """
+    from analysis.reports.packs import PackFailure, pack_folder_name
+
+    worth = set(assessment.pack_ids())
     raised = result.raised.filter(
         ~pl.col("archived")
         & pl.col("cleared_at").is_null()
         & (pl.col("severity").replace_strict(SEVERITY_RANK, default=0) >= SEVERITY_RANK["warning"])
-        & pl.col("shipment_id").is_in(assessment.pack_ids())
+        & pl.col("shipment_id").is_in(sorted(worth))
     )
-    ids = sorted(set(raised["shipment_id"].to_list()))
+    wanted = set(raised["shipment_id"].to_list())
+    out_dir = Path(settings.reports.out_dir)
+    with_manifest = "json" in settings.reports.formats
+    for sid, order, number, codes, rank in store.query(_OPEN_SQL):
+        if rank < SEVERITY_RANK["warning"] or sid in wanted or sid not in worth:
+            continue
+        folder = out_dir / pack_folder_name(str(order), str(number))
+        if not _pack_is_current(folder, codes, with_manifest=with_manifest):
+            wanted.add(sid)
+    ids = sorted(wanted)
     if not ids:
         return
+    failures: list[PackFailure] = []
     try:
         from analysis.reports import write_packs
 
         packs = write_packs(
-            store, ids, now=assessment.now, settings=settings, assessment=assessment
+            store,
+            ids,
+            now=assessment.now,
+            settings=settings,
+            assessment=assessment,
+            failures=failures,
         )
     except Exception as exc:  # a pack problem must not hide the changes
-        result.warnings.append(f"evidence packs not written: {type(exc).__name__}: {exc}")
+        result.pack_failures.append(f"evidence packs not written: {type(exc).__name__}: {exc}")
         return
     result.packs = [pack.folder for pack in packs]
+    result.pack_failures += [f"pack not written for {f}" for f in failures]
+
+
+def _pack_is_current(folder: Path, codes: list[str], *, with_manifest: bool) -> bool:
+    """Whether ``folder`` holds a whole pack stating these open flags (by code)."""
+    if not with_manifest:
+        return folder.is_dir()
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        stated = sorted(str(f["code"]) for f in manifest["flags"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return stated == sorted(codes)

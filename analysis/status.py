@@ -64,7 +64,7 @@ def shipment_status(
     assessment = assess(store, now, settings, record=evaluate)
     flags = assessment.flags.sort("code").group_by("shipment_id").agg(pl.col("code").alias("flags"))
     frame = store.frame(STATUS_SQL, {"now": now, "all": include_archived})
-    return (
+    result = (
         frame.join(flags, on="shipment_id", how="left", maintain_order="left")
         .with_columns(pl.col("flags").fill_null(pl.lit([], pl.List(pl.String))))
         .join(
@@ -83,4 +83,18 @@ def shipment_status(
             how="left",
             maintain_order="left",
         )
+    )
+    return _plausible_instants(result)
+
+
+def _plausible_instants(frame: pl.DataFrame) -> pl.DataFrame:
+    """Instants outside :mod:`collector.plausible`'s range as null (a row stored before
+    imports checked the range, e.g. shipped_at 9999-12-31, or a deadline derived from
+    it, cannot even be a Python datetime)."""
+    from collector.plausible import EARLIEST, LATEST
+
+    return frame.with_columns(
+        pl.when(pl.col(c).is_between(EARLIEST, LATEST, closed="left")).then(pl.col(c)).alias(c)
+        for c, kind in frame.schema.items()
+        if isinstance(kind, pl.Datetime)
     )

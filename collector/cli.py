@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 import click
 from rich.markup import escape
@@ -27,6 +27,7 @@ from collector.config import Settings, find_config_path, load_settings
 from collector.console import make_console
 from collector.errors import ConfigError, ParcelproofError
 from collector.paths import default_db_path
+from collector.terminal import markup_safe, visible
 
 if TYPE_CHECKING:
     from collector.store import Store
@@ -51,8 +52,18 @@ class AppContext:
             self._settings = load_settings(self.config_path) if self.config_path else Settings()
         return self._settings
 
-    def open_store(self, *, read_only: bool = False, busy_timeout: float | None = None) -> Store:
-        """Open the database, waiting up to the configured time if another holds it."""
+    def open_store(
+        self,
+        *,
+        read_only: bool = False,
+        busy_timeout: float | None = None,
+        must_exist: bool = False,
+    ) -> Store:
+        """Open the database, waiting up to the configured time if another holds it.
+
+        ``must_exist``: a command that only reads says that the database is missing
+        instead of creating an empty one.
+        """
         timeout = (
             self.settings.poll.database_busy_timeout_seconds
             if busy_timeout is None
@@ -60,21 +71,40 @@ class AppContext:
         )
         from collector.store import Store
 
-        return Store.open(self.db_path, read_only=read_only, busy_timeout=timeout)
+        return Store.open(
+            self.db_path, read_only=read_only, busy_timeout=timeout, must_exist=must_exist
+        )
 
 
 def handle_errors(func: F) -> F:
-    """Turn :class:`ParcelproofError` into ``error: ...`` on stderr and its exit code."""
+    """Turn :class:`ParcelproofError` into ``error: ...`` on stderr and its exit code.
+
+    Operational faults are messages too, not tracebacks: an ``OSError`` (disk full,
+    a read-only folder, no permission) exits 1 naming the file, and an error from
+    DuckDB itself (a corrupted file, a full disk under it) exits 2.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except ParcelproofError as exc:
-            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True)
-            sys.exit(exc.exit_code)
+            _fail(str(exc), exc.exit_code)
+        except OSError as exc:
+            where = f": {exc.filename}" if exc.filename else ""
+            _fail(f"{exc.strerror or exc}{where}", 1)
+        except Exception as exc:
+            if type(exc).__module__.partition(".")[0] not in {"duckdb", "_duckdb"}:
+                raise
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            _fail(f"the database cannot be used: {first}", 2)
 
     return cast(F, wrapper)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {markup_safe(message)}", markup=True)
+    sys.exit(code)
 
 
 def _set_now(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -200,12 +230,14 @@ def import_command(  # noqa: PLR0913, PLR0917 - one parameter per option
     with app.open_store() as store:
         result = import_rows(store, sheet.header, sheet.rows, name=str(file))
     for warning in result.warnings:
-        err_console.print(f"[yellow]warning:[/] {escape(f'{file}: {warning}')}")
+        err_console.print(f"[yellow]warning:[/] {markup_safe(f'{file}: {warning}')}")
     for error in result.rejected:
-        err_console.print(f"[red]rejected[/] {escape(f'{file}: {error}')}")
+        err_console.print(f"[red]rejected[/] {markup_safe(f'{file}: {error}')}")
     click.echo(
-        f"{file}: {result.rows} rows: {result.inserted} new, {result.updated} updated, "
-        f"{result.unchanged} unchanged, {len(result.rejected)} rejected"
+        visible(
+            f"{file}: {result.rows} rows: {result.inserted} new, {result.updated} updated, "
+            f"{result.unchanged} unchanged, {len(result.rejected)} rejected"
+        )
     )
     sys.exit(1 if result.rejected else 0)
 
@@ -350,7 +382,7 @@ def poll_command(
         limit=limit,
     )
     for line in report.summary_lines():
-        click.echo(line)
+        click.echo(visible(line))
     sys.exit(report.exit_code)
 
 
@@ -373,9 +405,11 @@ def verify_command(app: AppContext) -> None:
         raise StoreError(f"no database at {app.db_path} (nothing to verify)")
     report = verify_path(app.db_path, busy_timeout=app.settings.poll.database_busy_timeout_seconds)
     if report.intact:
-        click.echo(report.summary())
+        click.echo(visible(report.summary()))
     else:
-        err_console.print(f"[bold red]{escape(report.summary())}[/]", markup=True, highlight=False)
+        err_console.print(
+            f"[bold red]{markup_safe(report.summary())}[/]", markup=True, highlight=False
+        )
     sys.exit(report.exit_code)
 
 

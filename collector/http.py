@@ -37,7 +37,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
@@ -128,6 +128,18 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
+def _userinfo(url: str | None) -> list[str]:
+    """The user name and password of ``url``'s user info, if any (percent-decoded too)."""
+    if not url or "@" not in url:
+        return []
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return []
+    found = [p for p in (parts.username, parts.password) if p]
+    return found + [unquote(p) for p in found if unquote(p) != p]
+
+
 #: Every secret any client of this process was given: the log filter masks them all.
 _process_redactor = Redactor()
 
@@ -147,12 +159,13 @@ class RedactingFilter(logging.Filter):
 
 
 def _redact_urls_in(message: str) -> str:
-    if "?" not in message:
+    # A URL with a query (secret parameters) or with user info (``user:KEY@host``).
+    if "?" not in message and "@" not in message:
         return message
     words = message.split(" ")
     for i, word in enumerate(words):
         stripped = word.strip("\"'<>()[],")
-        if "://" in stripped and "?" in stripped:
+        if "://" in stripped and ("?" in stripped or "@" in stripped):
             words[i] = word.replace(stripped, redact_url(stripped))
     return " ".join(words)
 
@@ -290,6 +303,10 @@ class SourceClient:
         if secret:
             self.redactor.add(secret.reveal())
             _process_redactor.add(secret.reveal())
+        # A key written into base_url as user info (http://user:KEY@host) is a secret too.
+        for part in _userinfo(config.base_url):
+            self.redactor.add(part)
+            _process_redactor.add(part)
         install_log_redaction()
         self.limiter = limiter or TokenBucket(rate)
         self.quota = DailyQuota(source, config.daily_quota, quota_used_today)

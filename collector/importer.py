@@ -29,6 +29,7 @@ import polars as pl
 from collector import clock
 from collector.countries import normalise_country, zone_for
 from collector.errors import ImportFileError
+from collector.plausible import RANGE_TEXT, plausible
 from collector.store import Store
 from collector.store.writes import upsert_shipments
 
@@ -200,6 +201,10 @@ def _read_json(text: str, path: Path) -> tuple[list[str], list[tuple[int, dict[s
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ImportFileError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}") from exc
+    except RecursionError as exc:
+        raise ImportFileError(f"{path}: not usable JSON: nested too deeply") from exc
+    except ValueError as exc:  # e.g. a number of 10,000 digits (Python's int limit)
+        raise ImportFileError(f"{path}: not usable JSON: {exc}") from exc
     if isinstance(doc, dict) and isinstance(doc.get("orders"), list):
         doc = doc["orders"]
     if not isinstance(doc, list):
@@ -221,6 +226,9 @@ def _read_json(text: str, path: Path) -> tuple[list[str], list[tuple[int, dict[s
 
 
 def _json_scalar(value: Any) -> Any:
+    if isinstance(value, str) and "\x00" in value:
+        # A NUL ("\u0000") is binary content, as a NUL byte makes a CSV file unusable.
+        return {"__error__": "contains a NUL character"}
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, bool):
@@ -356,6 +364,10 @@ def _clean_row(row: dict[str, Any], present: frozenset[str]) -> dict[str, Any]:
         raise _BadRow("order_id is empty")
     if not number:
         raise _BadRow("tracking_number is empty")
+    from collector.numbers.detect import normalise
+
+    if not normalise(number):
+        raise _BadRow(f"tracking_number {number!r} is empty once spaces, dots and dashes go")
     country_text = text("destination_country")
     country = None
     if country_text:
@@ -387,8 +399,12 @@ def _clean_row(row: dict[str, Any], present: frozenset[str]) -> dict[str, Any]:
                 if value
                 else None
             )
+        except OverflowError:
+            raise _BadRow(f"{column} {value!r} is outside {RANGE_TEXT}") from None
         except ValueError:
             raise _BadRow(f"{column} {value!r} is not an ISO 8601 date or date-time") from None
+        if out[column] is not None and not plausible(out[column]):
+            raise _BadRow(f"{column} {value!r} is outside {RANGE_TEXT}")
     if out["ordered_at"] is None and out["shipped_at"] is None:
         raise _BadRow("needs ordered_at or shipped_at")
     amount = text("amount")
@@ -399,7 +415,11 @@ def _clean_row(row: dict[str, Any], present: frozenset[str]) -> dict[str, Any]:
             raise _BadRow(f"amount {amount!r} is not a number") from None
         if not value.is_finite() or value < 0 or abs(value) >= Decimal("1e12"):
             raise _BadRow(f"amount {amount!r} is not a plausible amount")
-        out["amount"] = value.quantize(Decimal("0.01"))
+        cents = value.quantize(Decimal("0.01"))
+        if cents != value:
+            # Stored with two decimals: rounding 0.001 to 0.00 would change the evidence.
+            raise _BadRow(f"amount {amount!r} has more than two decimal places")
+        out["amount"] = cents
     currency = text("currency")
     if currency:
         if not _CURRENCY.match(currency.upper()):

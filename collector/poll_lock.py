@@ -23,7 +23,7 @@ from types import TracebackType
 from typing import IO
 
 from collector import clock
-from collector.errors import LockHeld
+from collector.errors import LockHeld, StoreError
 
 if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
     import msvcrt
@@ -73,9 +73,15 @@ class PollLock:
 
     def acquire(self) -> None:
         """Take the lock or raise :class:`LockHeld` naming the holder."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Opened without truncation: the holder's text must survive our attempt.
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Opened without truncation: the holder's text must survive our attempt.
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            # A read-only mount, a folder that is a file: say so, before any request.
+            raise StoreError(
+                f"cannot create the poll lock file {self.path}: {exc.strerror or exc}"
+            ) from exc
         handle = os.fdopen(fd, "r+", encoding="utf-8")
         deadline = time.monotonic() + self.wait
         while not _try_lock(handle):

@@ -126,3 +126,44 @@ def test_missing_database_is_an_error_not_a_new_file(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "cannot open database" in result.output
     assert not (tmp_path / "none.duckdb").exists()
+
+
+FORMULAS = ['=HYPERLINK("http://x")', "+1+2", "-2+3", "@SUM(A1)", "\tx", "\rcmd"]
+
+
+def test_csv_neutralises_formula_cells_and_parquet_keeps_them_exact(
+    db: Path, tmp_path: Path
+) -> None:
+    with Store.open(db) as store:
+        ids = [r[0] for r in store.query("SELECT shipment_id FROM shipments ORDER BY 1 LIMIT 6")]
+        for sid, text in zip(ids, FORMULAS, strict=True):
+            store.conn.execute("UPDATE shipments SET item = ? WHERE shipment_id = ?", [text, sid])
+        store.conn.execute("UPDATE events SET description = '=1+1' WHERE shipment_id = ?", [ids[0]])
+    assert run_cli("--db", str(db), "export", "--format", "csv", str(tmp_path / "c")).exit_code == 0
+    with (tmp_path / "c" / "shipments.csv").open(newline="") as fh:
+        items = [row["item"] for row in csv.DictReader(fh)][:6]
+    assert items == ["'" + text for text in FORMULAS]
+    with (tmp_path / "c" / "events.csv").open(newline="") as fh:
+        assert "'=1+1" in {row["description"] for row in csv.DictReader(fh)}
+    assert run_cli("--db", str(db), "export", str(tmp_path / "p")).exit_code == 0
+    exact = pl.read_parquet(tmp_path / "p" / "shipments.parquet").sort("shipment_id")
+    assert exact["item"].to_list()[:6] == FORMULAS
+
+
+def test_disk_full_during_export_is_a_message_and_leaves_no_partial_file(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import os
+
+    import analysis.export
+
+    def full(src: object, dst: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dst))
+
+    monkeypatch.setattr(analysis.export.os, "replace", full)
+    out = tmp_path / "full"
+    result = run_cli("--db", str(db), "export", str(out))
+    assert result.exit_code == 1
+    assert "No space left on device" in result.output and "Traceback" not in result.output
+    assert list(out.iterdir()) == []

@@ -9,8 +9,9 @@ is a fixed 1000-unit wide viewBox that scales to the page.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from analysis.reports import fmt
 from analysis.reports.facts import PackFacts
@@ -200,10 +201,32 @@ def build_chart(facts: PackFacts) -> Chart | None:
         chart.requests.append(
             Request(x(p.requested_at), tone, f"{fmt.utc(p.requested_at)}: {p.source}: {p.outcome}")
         )
+    # Thousands of events would draw thousands of overlapping dots (megabytes of SVG):
+    # one dot per pixel and tone is all the eye can see.
+    chart.dots = _one_per_pixel(chart.dots, "event")
+    chart.requests = _one_per_pixel(chart.requests, "request")
     # A tick label centred too close to an edge would be cut off.
     chart.ticks = [t for t in _ticks(start, end, x) if LEFT + 18 <= t.x <= RIGHT - 18]
     chart.description = _describe(facts)
     return chart
+
+
+_Mark = TypeVar("_Mark", Dot, Request)
+
+
+def _one_per_pixel(marks: list[_Mark], word: str) -> list[_Mark]:
+    """The first mark of each (pixel, tone), its title counting the others."""
+    if len(marks) <= 2 * (RIGHT - LEFT):
+        return marks
+    groups: dict[tuple[int, str], list[_Mark]] = {}
+    for mark in marks:
+        groups.setdefault((round(mark.x), mark.tone), []).append(mark)
+    out = []
+    for group in groups.values():
+        first = group[0]
+        more = f" (and {len(group) - 1} more {word}s here)" if len(group) > 1 else ""
+        out.append(replace(first, title=first.title + more))
+    return out
 
 
 def _place_labels(

@@ -4,16 +4,27 @@ A pack for order 8101203344552 / LP00123456789012 is the folder
 ``8101203344552-LP00123456789012/`` holding ``evidence-LP00123456789012.html``, the
 same as ``.pdf``, one ``evidence-LP00123456789012-page-N.png`` per PDF page, and
 ``manifest.json`` (the facts in machine form plus the SHA-256 of every other file).
+
+Folder names are unique per shipment: when an order id or number had to be changed
+to make a safe file name (``EB-23/09876``, ``..``, a leading ``-``, 300 characters),
+a short hash of the original pair is appended, so ``EB-23/09876`` and
+``EB-23_09876`` never share a folder. A pack is written into a temporary folder
+beside its final one and then renamed into place, so a killed ``report`` leaves the
+old pack whole, never new files beside an old ``manifest.json``. A pack that cannot
+be written is a :class:`PackFailure` naming its reason; the others are still written.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
+import shutil
+import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -35,6 +46,23 @@ INDEX_NAME = "index.html"
 MANIFEST_SCHEMA = "parcelproof.evidence-pack/1"
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+#: Longest part (order id or number) kept in a file name; longer ones are cut and hashed.
+_MAX_PART = 60
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PackFailure:
+    """A pack that could not be written: for which shipment, and why."""
+
+    shipment_id: int
+    order_id: str
+    tracking_number: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"order {self.order_id} number {self.tracking_number}: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -61,6 +89,10 @@ class PackResult:
         """The first file whose name ends with ``suffix`` (``.html``, ``.pdf``...)."""
         return next((p for p in self.files if p.name.endswith(suffix)), None)
 
+    def moved_to(self, folder: Path) -> PackResult:
+        """The same pack, its files in ``folder`` (after the rename into place)."""
+        return replace(self, folder=folder, files=tuple(folder / p.name for p in self.files))
+
 
 @dataclass(frozen=True)
 class ReportResult:
@@ -73,6 +105,8 @@ class ReportResult:
     evaluation: Evaluation
     #: Lines worth telling the user (flags raised or cleared by this evaluation).
     notes: list[str] = field(default_factory=list)
+    #: Packs that could not be written, each with its reason.
+    failures: list[PackFailure] = field(default_factory=list)
 
 
 def parse_formats(value: str | Iterable[str]) -> tuple[str, ...]:
@@ -155,6 +189,7 @@ def make_report(  # noqa: PLR0913 - keyword options of one command
         shipment_ids = list(dict.fromkeys([*shipment_ids, *assessment.pack_ids()]))
     target = Path(out_dir or settings.reports.out_dir)
     renderer = Renderer()
+    failures: list[PackFailure] = []
     packs = write_packs(
         store,
         shipment_ids,
@@ -164,10 +199,16 @@ def make_report(  # noqa: PLR0913 - keyword options of one command
         out_dir=target,
         renderer=renderer,
         assessment=assessment,
+        failures=failures,
     )
     index = write_index(packs, now=now, out_dir=target, renderer=renderer) if flagged else None
     return ReportResult(
-        packs=packs, index=index, out_dir=target, evaluation=evaluation, notes=notes
+        packs=packs,
+        index=index,
+        out_dir=target,
+        evaluation=evaluation,
+        notes=notes,
+        failures=failures,
     )
 
 
@@ -181,10 +222,15 @@ def write_packs(  # noqa: PLR0913 - the documented library signature
     out_dir: Path | str | None = None,
     renderer: Renderer | None = None,
     assessment: Assessment | None = None,
+    failures: list[PackFailure] | None = None,
 ) -> list[PackResult]:
     """Write one evidence pack per shipment, from ``assessment`` (the flags at ``now``
     and the advice from them, :func:`analysis.assess.assess`); without one, the flag
     history as recorded at ``now`` (:func:`analysis.assess.assess_recorded`).
+
+    With ``failures`` given, a pack that cannot be written (its facts cannot be read
+    or rendered, or the disk refuses it) is appended there with its reason and the
+    other packs are still written; without it the first failure is raised.
 
     ``formats`` defaults to ``settings.reports.formats``, ``out_dir`` to
     ``settings.reports.out_dir``. All shipments are read with one query per table,
@@ -198,25 +244,88 @@ def write_packs(  # noqa: PLR0913 - the documented library signature
     target = Path(out_dir or settings.reports.out_dir)
     if assessment is None:
         assessment = adapters.assess_recorded(store, now, settings, shipment_ids)
-    disputes = adapters.dispute_windows(assessment, shipment_ids)
-    all_facts = load_facts(
-        store, shipment_ids, now=now, settings=settings, disputes=disputes, assessment=assessment
-    )
     renderer = renderer or Renderer()
     notices = load_mail_notices(store, shipment_ids)
-    return [
-        _write_one(facts, renderer, chosen, target, notices.get(facts.shipment.shipment_id, []))
-        for facts in all_facts
-    ]
+    try:
+        all_facts = _facts(store, shipment_ids, now, settings, assessment)
+    except Exception:
+        if failures is None:
+            raise
+        # One shipment's values broke the batch: read them one by one to name it.
+        all_facts = []
+        for sid in shipment_ids:
+            try:
+                all_facts += _facts(store, [sid], now, settings, assessment)
+            except Exception as exc:  # reported per pack, the rest go on
+                failures.append(_failure(store, sid, exc))
+    packs: list[PackResult] = []
+    for facts in all_facts:
+        try:
+            mail = notices.get(facts.shipment.shipment_id, [])
+            packs.append(_write_one(facts, renderer, chosen, target, mail))
+        except Exception as exc:
+            if failures is None:
+                raise
+            s = facts.shipment
+            failures.append(PackFailure(s.shipment_id, s.order_id, s.tracking_number, _reason(exc)))
+    return packs
+
+
+def _facts(
+    store: Store,
+    ids: Sequence[int],
+    now: datetime,
+    settings: Settings,
+    assessment: Assessment,
+) -> list[PackFacts]:
+    disputes = adapters.dispute_windows(assessment, ids)
+    return load_facts(
+        store, ids, now=now, settings=settings, disputes=disputes, assessment=assessment
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"cannot write the pack: {exc.strerror}{where}"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _failure(store: Store, sid: int, exc: BaseException) -> PackFailure:
+    log.debug("pack of shipment %s failed", sid, exc_info=exc)
+    row = store.query(
+        "SELECT order_id, tracking_number FROM shipments WHERE shipment_id = ?", [sid]
+    )
+    order, number = (str(row[0][0]), str(row[0][1])) if row else ("?", "?")
+    return PackFailure(sid, order, number, _reason(exc))
 
 
 def pack_folder_name(order_id: str, tracking_number: str) -> str:
-    """``<order_id>-<tracking_number>`` with anything unsafe in a file name replaced.
+    """``<order_id>-<tracking_number>``, safe as a file name and unique per shipment.
 
+    Anything unsafe is replaced, each part is cut to a bounded length, and a leading
+    ``-`` or ``.`` is dropped; whenever that changed the name, a short hash of the
+    original pair is appended so that two shipments never share a folder:
+
+    >>> pack_folder_name("8101203344552", "LP00123456789012")
+    '8101203344552-LP00123456789012'
     >>> pack_folder_name("EB-23/09876", "1Z 99")
-    'EB-23_09876-1Z_99'
+    'EB-23_09876-1Z_99-c6d47c3dbf'
     """
-    return f"{_safe(order_id)}-{_safe(tracking_number)}"
+    name = f"{_safe(order_id)}-{_safe(tracking_number)}"
+    if name == f"{order_id}-{tracking_number}":
+        return name
+    return f"{name}-{_digest(order_id, tracking_number)}"
+
+
+def _file_stem(tracking_number: str) -> str:
+    safe = _safe(tracking_number)
+    suffix = "" if safe == tracking_number else f"-{_digest(tracking_number)}"
+    return f"evidence-{safe}{suffix}"
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x00".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:10]
 
 
 def _write_one(
@@ -227,9 +336,45 @@ def _write_one(
     mail_notices: list[MailNoticeFact] | None = None,
 ) -> PackResult:
     s = facts.shipment
-    folder = out_dir / pack_folder_name(s.order_id, s.tracking_number)
-    folder.mkdir(parents=True, exist_ok=True)
-    stem = f"evidence-{_safe(s.tracking_number)}"
+    final = out_dir / pack_folder_name(s.order_id, s.tracking_number)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # Everything is written into a hidden folder beside the final one, then renamed
+    # into place: an interrupted write leaves the old pack whole.
+    folder = out_dir / f".{final.name}.tmp-{uuid.uuid4().hex[:8]}"
+    folder.mkdir()
+    try:
+        result = _render_into(facts, renderer, formats, folder, mail_notices)
+        _swap_into_place(folder, final)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return result.moved_to(final)
+
+
+def _swap_into_place(folder: Path, final: Path) -> None:
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
+        os.replace(final, old)
+    try:
+        os.replace(folder, final)
+    except BaseException:
+        if old is not None:
+            os.replace(old, final)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _render_into(
+    facts: PackFacts,
+    renderer: Renderer,
+    formats: tuple[str, ...],
+    folder: Path,
+    mail_notices: list[MailNoticeFact] | None = None,
+) -> PackResult:
+    s = facts.shipment
+    stem = _file_stem(s.tracking_number)
     names = {"html": f"{stem}.html", "pdf": f"{stem}.pdf"}
     view = PackView(facts=facts, version=renderer.version, generated_at=facts.now)
     view.mail_notices = mail_notices or []
@@ -238,10 +383,6 @@ def _write_one(
     written: list[Path] = []
     if "html" in formats:
         written.append(_write(folder / names["html"], html.encode("utf-8")))
-    if "png" in formats:
-        # Page images from an earlier run may outnumber this run's pages.
-        for old in folder.glob(f"{stem}-page-*.png"):
-            old.unlink()
     if "pdf" in formats or "png" in formats:
         pdf = renderer.pdf(html)
         if "pdf" in formats:
@@ -465,7 +606,7 @@ def _poll_json(p: Poll) -> dict[str, Any]:
 
 
 def _safe(text: str) -> str:
-    return _UNSAFE.sub("_", text).strip("._") or "unnamed"
+    return _UNSAFE.sub("_", text)[:_MAX_PART].strip("._-") or "unnamed"
 
 
 def _write(path: Path, data: bytes) -> Path:

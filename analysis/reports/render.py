@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from importlib.metadata import PackageNotFoundError, version
+from itertools import islice
 from typing import Any
 
 import jinja2
@@ -58,6 +59,19 @@ class TimelineRow:
     gap: Gap | None = None
     cited: bool = False
     gap_label: str = ""
+    #: A row standing for this many events left out of a very long history.
+    omitted: int = 0
+
+
+#: A history longer than this is summarised: the first and last events, every
+#: event next to a silence and every cited one in full, the rest counted (the
+#: manifest and the database keep them all). Bounds the PDF to tens of pages.
+TIMELINE_FULL = 300
+TIMELINE_EDGE = 100
+#: The provenance table shows this many requests at each end of a longer list.
+POLLS_EDGE = 100
+#: At most this many PNG page images per pack (the PDF has every page).
+MAX_PNG_PAGES = 40
 
 
 @dataclass
@@ -131,8 +145,17 @@ class PackView:
     def timeline(self) -> list[TimelineRow]:
         """Events oldest first, with each long silence after the event that began it."""
         gaps = {g.start: g for g in self.facts.gaps}
+        events = self.facts.events
+        shown = _kept_events(events, set(gaps), self.cited_events)
         rows: list[TimelineRow] = []
-        for event in self.facts.events:
+        left_out = 0
+        for index, event in enumerate(events):
+            if shown is not None and index not in shown:
+                left_out += 1
+                continue
+            if left_out:
+                rows.append(TimelineRow(omitted=left_out))
+                left_out = 0
             rows.append(TimelineRow(event=event, cited=event.event_key in self.cited_events))
             gap = gaps.pop(event.occurred_at, None) if event.occurred_at else None
             if gap is not None:
@@ -140,6 +163,15 @@ class PackView:
                     TimelineRow(gap=gap, gap_label=wording.gap_text(gap.days, gap.open_ended))
                 )
         return rows
+
+    @cached_property
+    def poll_rows(self) -> list[Poll | int]:
+        """The provenance table: every request, or both ends and a count between."""
+        polls = self.facts.polls
+        if len(polls) <= 3 * POLLS_EDGE:
+            return list(polls)
+        middle = len(polls) - 2 * POLLS_EDGE
+        return [*polls[:POLLS_EDGE], middle, *polls[-POLLS_EDGE:]]
 
     @property
     def last_event(self) -> Event | None:
@@ -175,6 +207,19 @@ class PackView:
 
     def poll_cited(self, poll: Poll) -> bool:
         return poll.poll_id in self.cited_polls
+
+
+def _kept_events(
+    events: Sequence[Event], gap_starts: set[datetime], cited: set[str]
+) -> set[int] | None:
+    """Indexes of the events a long timeline shows in full (None: show them all)."""
+    if len(events) <= TIMELINE_FULL:
+        return None
+    keep = set(range(TIMELINE_EDGE)) | set(range(len(events) - TIMELINE_EDGE, len(events)))
+    for index, event in enumerate(events):
+        if event.event_key in cited or (event.occurred_at and event.occurred_at in gap_starts):
+            keep.update((index, index + 1))  # a silence: the events either side of it
+    return {i for i in keep if i < len(events)}
 
 
 def make_environment() -> jinja2.Environment:
@@ -236,9 +281,12 @@ class Renderer:
         pdf: bytes = document.write_pdf(font_config=self._font_config)
         return pdf
 
-    def pngs(self, pdf: bytes, *, width: int = PNG_WIDTH) -> list[bytes]:
-        """Each page of the PDF as a PNG ``width`` pixels wide, each under 2 MB."""
-        return list(render_pages(pdf, width=width))
+    def pngs(
+        self, pdf: bytes, *, width: int = PNG_WIDTH, max_pages: int = MAX_PNG_PAGES
+    ) -> list[bytes]:
+        """Each page of the PDF (the first ``max_pages``) as a PNG ``width`` pixels
+        wide, each under 2 MB; the PDF itself keeps every page."""
+        return list(islice(render_pages(pdf, width=width), max_pages))
 
 
 def render_pages(pdf: bytes, *, width: int = PNG_WIDTH) -> Iterable[bytes]:

@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from collector.numbers.detect import Detection
+from collector.terminal import visible
 
 __all__ = ["json_line", "read_numbers", "table"]
 
@@ -63,8 +64,8 @@ def _details(detection: Detection) -> Text:
     if detection.verdict == "valid":
         decoded = detection.decoded
         parts = [f"{label}: {decoded[key]}" for key, label in _DETAILS if decoded.get(key)]
-        return Text("; ".join(parts))
-    return Text(detection.reason or "", style=_STYLE[detection.verdict])
+        return Text(visible("; ".join(parts)))
+    return Text(visible(detection.reason or ""), style=_STYLE[detection.verdict])
 
 
 def table(detections: Iterable[Detection], console: Console | None = None) -> Table:
@@ -86,9 +87,9 @@ def table(detections: Iterable[Detection], console: Console | None = None) -> Ta
     grid.add_column("details / reason", ratio=1)
     for d in detections:
         best = d.best
-        number = Text(d.number or "(empty)")
+        number = Text(visible(d.number or "(empty)"))
         if d.input.strip() != d.number:
-            number.append(f"\n{d.input.strip()}", style="dim")
+            number.append(f"\n{visible(d.input.strip())}", style="dim")
         grid.add_row(
             number,
             Text(d.verdict, style=_STYLE[d.verdict]),

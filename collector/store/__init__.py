@@ -68,16 +68,30 @@ class Store:
         read_only: bool = False,
         busy_timeout: float = 0.0,
         migrate: bool = True,
+        must_exist: bool = False,
     ) -> Store:
         """Open (creating its folder and schema) the database at ``path``.
+
+        ``must_exist`` refuses to create a missing database (:class:`StoreError`), for
+        commands that only read.
 
         ``busy_timeout`` is how long to keep retrying while another process holds the
         file; after it, :class:`DatabaseBusy` names the holder when DuckDB tells it.
         """
         memory = path is not None and str(path) == ":memory:"
         db_path = None if memory else default_db_path(path)
+        if db_path is not None and must_exist and not db_path.exists():
+            raise StoreError(f"no database at {db_path} (import orders first, or give --db)")
         if db_path is not None and not read_only:
-            db_path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                db_path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # e.g. --db under a regular file
+                why = (
+                    "is a file, not a folder"
+                    if isinstance(exc, FileExistsError | NotADirectoryError)
+                    else exc.strerror or str(exc)
+                )
+                raise StoreError(f"cannot open database {db_path}: {db_path.parent} {why}") from exc
         target = ":memory:" if db_path is None else str(db_path)
         deadline = time.monotonic() + busy_timeout
         delay = 0.05

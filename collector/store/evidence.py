@@ -39,6 +39,7 @@ import polars as pl
 
 from collector.carriers.base import BatchOutcome, Event, Outcome, Result
 from collector.config import PollConfig
+from collector.plausible import plausible
 from collector.store import Store
 from collector.store.state import DIGEST_COLUMNS, event_digest_sql
 
@@ -186,6 +187,7 @@ EVENT_SCHEMA: dict[str, Any] = {
     "provider": pl.String,
     "first_poll_id": pl.Int64,
     "recorded_at": pl.Datetime("us", "UTC"),
+    "implausible": pl.Boolean,
 }
 
 RESULT_SCHEMA: dict[str, Any] = {
@@ -582,6 +584,8 @@ def event_row(
         "provider": event.provider,
         "first_poll_id": poll_id,
         "recorded_at": recorded_at,
+        # Kept as evidence, ignored by the state and the rules.
+        "implausible": event.occurred_at is not None and not plausible(event.occurred_at),
     }
 
 
@@ -598,14 +602,21 @@ def _state_rows(
         poll_id = final_poll.get(number)
         if poll_id is None:
             continue
+        # A source's overall status may come from an event dated in year 9999: with
+        # an implausible event in the answer, the status is derived from the
+        # plausible events instead (the state's own rule when a source gives none).
+        doubtful = any(
+            e.occurred_at is not None and not plausible(e.occurred_at) for e in result.events
+        )
+        status = None if doubtful or not result.status else result.status.value
         for shipment_id in ids_by_number.get(number, ()):
             rows.append(
                 {
                     "shipment_id": shipment_id,
                     "source": source,
                     "outcome": result.outcome.value,
-                    "status": result.status.value if result.status else None,
-                    "sub_status": result.sub_status,
+                    "status": status,
+                    "sub_status": None if doubtful else result.sub_status,
                     "source_status_raw": result.source_status_raw,
                     "last_mile_number": result.last_mile_number,
                     "last_mile_carrier": result.last_mile_carrier,

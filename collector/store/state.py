@@ -91,7 +91,7 @@ def event_digest_sql(where: str = "true") -> str:
                {_pick(DELIVERY_FIELDS)} FILTER (WHERE e.status = 'delivered') AS delivery,
                min(e.occurred_at) FILTER (WHERE e.status = 'delivered') AS first_delivered_at
         FROM events e
-        WHERE {where}
+        WHERE ({where}) AND NOT coalesce(e.implausible, false)
         GROUP BY e.shipment_id
     ) d
 """

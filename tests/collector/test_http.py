@@ -330,3 +330,28 @@ def test_verbose_logging_shows_each_request_redacted(capsys: pytest.CaptureFixtu
     # At -v the HTTP library's own lines stay out; the handler is gone after level 0.
     assert "httpx" not in err
     assert not [h for h in logging.getLogger().handlers if h is handler]
+
+
+def test_a_key_in_base_url_user_info_is_masked_at_vv(capsys: pytest.CaptureFixture[str]) -> None:
+    # Issue 17 item 10: httpx's own -vv line printed http://user:KEY@host/... as it was.
+    key = "userinfo-KEY-98765"
+    request = Request("detail", "GET", f"http://user:{key}@x.test/global/detail.json", ("A1",))
+    handler = configure_logging(2)
+    try:
+        assert handler is not None
+        response = send(
+            client(
+                Script(ok()),
+                Sleeps(),
+                secret=None,
+                auth_header=None,
+                base_url=f"http://user:{key}@x.test",
+            ),
+            request,
+        )
+    finally:
+        configure_logging(0)
+    err = capsys.readouterr().err
+    assert "httpx" in err and "HTTP Request" in err
+    assert key not in err and key not in response.url
+    assert "http://***@x.test/global/detail.json" in err

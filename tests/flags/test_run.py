@@ -113,3 +113,36 @@ def test_run_without_a_source_is_a_config_error(db_path: Path) -> None:
     assert run_cli("--db", str(db_path), "import", str(SAMPLE_ORDERS)).exit_code == 0
     result = run_cli("--db", str(db_path), "--now", NOW, "run")
     assert result.exit_code == 2
+
+
+def test_a_pack_that_fails_is_named_and_written_by_the_next_run(
+    setup: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from analysis.reports import packs as packs_module
+
+    real = packs_module._render_into
+
+    def render(facts, renderer, formats, folder):  # type: ignore[no-untyped-def]
+        if facts.shipment.order_id == "8101203344552":
+            raise ValueError("year 9999 is out of range")
+        return real(facts, renderer, formats, folder)
+
+    monkeypatch.setattr(packs_module, "_render_into", render)
+    first = run_cli(*setup, "--now", NOW, "run")
+    assert first.exit_code == 1, first.output
+    assert (
+        "error: pack not written for order 8101203344552 number LP00123456789012: "
+        "ValueError: year 9999 is out of range" in first.output
+    )
+    folder = tmp_path / "packs" / "8101203344552-LP00123456789012"
+    assert not folder.exists()
+    written = sorted(p.name for p in (tmp_path / "packs").iterdir())
+    assert len(written) >= 14
+
+    monkeypatch.setattr(packs_module, "_render_into", real)
+    second = run_cli(*setup, "--now", "2026-11-28T13:00:00Z", "run")
+    assert second.exit_code == 0, second.output
+    assert [line for line in second.output.splitlines() if line.startswith("pack: ")] == [
+        f"pack: {folder}"
+    ]
+    assert (folder / "manifest.json").is_file()

@@ -1,0 +1,66 @@
+"""A pack of a 14,000-event history stays small (issue 17, item 7): the first and last
+events, the silences and the cited events in full, the middle counted; the manifest
+keeps every event; PNG pages are capped."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from analysis.reports import write_packs
+from analysis.reports.render import MAX_PNG_PAGES, TIMELINE_EDGE
+from collector.config import Settings
+from collector.store import Store
+from tests.reports.builder import NOW, Builder, at
+from tests.reports.conftest import parse, text_of
+
+EVENTS = 14_000
+
+
+def test_a_huge_history_is_summarised_in_the_pack_and_whole_in_the_manifest(
+    tmp_path: Path,
+) -> None:
+    with Store.open(tmp_path / "huge.duckdb") as store:
+        _check_huge_pack(store, tmp_path / "out")
+
+
+def _check_huge_pack(store: Store, out: Path) -> None:
+    b = Builder(store)
+    sid = b.shipment("HUGE-1", "LP00123456789012")
+    b.poll(at("2026-10-20T06:00"), {sid: "ok"})
+    # One scan a minute from 12 Oct, then a silence of weeks before the last one.
+    store.conn.execute(
+        """INSERT INTO events (shipment_id, event_key, occurred_at, local_time,
+           utc_offset_minutes, tz_known, status, description, source, first_poll_id, recorded_at)
+           SELECT ?, 'k' || lpad(i::VARCHAR, 6, '0'),
+                  TIMESTAMPTZ '2026-10-12 00:00:00+00' + to_minutes(i), NULL, 0, true,
+                  'in_transit', 'Scan ' || i, '17track', 1, TIMESTAMPTZ '2026-10-20 00:00:00+00'
+           FROM range(?) t(i)""",
+        [sid, EVENTS - 1],
+    )
+    b.event(sid, at("2026-11-20T06:00"), "in_transit", "Arrived at hub", offset=0)
+    b.state(sid)
+    b.flag(sid, "stalled", "no movement", severity="critical")
+    started = time.monotonic()
+    (pack,) = write_packs(
+        store,
+        [sid],
+        now=NOW,
+        settings=Settings(),
+        formats=["html", "pdf", "png", "json"],
+        out_dir=out,
+    )
+    elapsed = time.monotonic() - started
+    html = pack.file(".html")
+    assert html is not None and html.stat().st_size < 1_500_000
+    timeline = text_of(parse(pack), "#timeline")
+    assert "Scan 0 " in timeline and f"Scan {TIMELINE_EDGE - 1} " in timeline
+    assert f"Scan {TIMELINE_EDGE} " not in timeline
+    assert "Scan 13998" in timeline and "Arrived at hub" in timeline  # last events, silence
+    assert "more events not shown here" in timeline
+    pngs = [p for p in pack.files if p.suffix == ".png"]
+    assert 1 <= len(pngs) <= MAX_PNG_PAGES
+    manifest = json.loads((pack.folder / "manifest.json").read_text())
+    assert len(manifest["events"]) == EVENTS
+    assert elapsed < 120
