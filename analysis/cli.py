@@ -369,20 +369,29 @@ def demo(app: AppContext, orders: Path | None) -> None:
     help="Parquet keeps every type; CSV is plain text.",
 )
 @click.option("--with-raw", is_flag=True, help="Also export the evidence bodies (raw_documents).")
+@click.option(
+    "--partitioned",
+    is_flag=True,
+    help="Write the events as Hive-partitioned Parquet, OUT/events/month=YYYY-MM/ (Parquet only).",
+)
 @pass_app
 @handle_errors
-def export(app: AppContext, out: Path, fmt: str, with_raw: bool) -> None:
+def export(app: AppContext, out: Path, fmt: str, with_raw: bool, partitioned: bool) -> None:
     """Write shipments, events, flags, polls, tracking_state and poll_results to OUT.
 
     One file per table, named after it (OUT/shipments.parquet, ...), read from one
     snapshot through a read-only connection. The evidence bodies are left out
-    unless --with-raw is given.
+    unless --with-raw is given. With --partitioned the events go to OUT/events/,
+    one folder per month of the event (month=2026-11/...), which DuckDB, polars and
+    Spark read as one table.
     """
     from analysis.export import Format, export_tables
 
     kind: Format = "csv" if fmt == "csv" else "parquet"
+    if partitioned and kind != "parquet":
+        raise click.BadParameter("--partitioned needs --format parquet", param_hint="--partitioned")
     with app.open_store(read_only=True) as store:
-        written = export_tables(store.conn, out, kind, with_raw=with_raw)
+        written = export_tables(store.conn, out, kind, with_raw=with_raw, partitioned=partitioned)
     for item in written:
         click.echo(visible(f"{item.path}: {item.rows} rows"))
 

@@ -14,11 +14,24 @@ formula (starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return, f
 an import or a carrier's text) is prefixed with ``'`` (the OWASP rule against CSV
 injection); Parquet keeps every value exact. The evidence bodies (``raw_documents``) are
 large and are left out unless ``with_raw`` is set.
+
+With ``partitioned`` (``export --partitioned``, Parquet only) the event history is
+written Hive-partitioned by the month of the event, in UTC, instead of one file::
+
+    out/events/month=2026-10/data_0.parquet
+    out/events/month=2026-11/data_0.parquet
+    out/events/month=unknown/data_0.parquet     (events without an instant)
+
+which DuckDB (``read_parquet('out/events/*/*.parquet', hive_partitioning = true)``),
+polars (``pl.scan_parquet('out/events', hive_partitioning=True)``) and Spark
+(``spark.read.parquet('out/events')``) read as one table with a ``month`` column,
+and skip the months a query's filter on ``month`` excludes.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -47,6 +60,9 @@ RAW_TABLE = ("raw_documents", "sha256")
 #: What a spreadsheet reads as the start of a formula (OWASP "CSV injection").
 _FORMULA_START = "^[-=+@\t\r]"
 
+#: The partition of an event with no instant (``occurred_at`` is NULL).
+UNKNOWN_MONTH = "unknown"
+
 Format = Literal["parquet", "csv"]
 FORMATS: tuple[Format, ...] = ("parquet", "csv")
 
@@ -66,8 +82,12 @@ def export_tables(
     fmt: Format = "parquet",
     *,
     with_raw: bool = False,
+    partitioned: bool = False,
 ) -> list[ExportedTable]:
     """Write each table to ``out_dir/<table>.<fmt>`` and return what was written.
+
+    ``partitioned``: the events go to the folder ``out_dir/events/`` partitioned by
+    ``month=YYYY-MM`` (see the module docstring) instead of ``events.parquet``.
 
     The folder is created if needed and files of the same name are replaced. Each
     file appears whole or not at all (written beside it, then renamed), and all of
@@ -75,6 +95,8 @@ def export_tables(
     """
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if partitioned and fmt != "parquet":
+        raise ValueError("a partitioned export is Parquet only")
     out_dir.mkdir(parents=True, exist_ok=True)
     tables = dict(TABLES)
     if with_raw:
@@ -83,6 +105,9 @@ def export_tables(
     conn.execute("BEGIN TRANSACTION")
     try:
         for table, order in tables.items():
+            if partitioned and table == "events":
+                written.append(_export_partitioned(conn, out_dir, table, order))
+                continue
             target = out_dir / f"{table}.{fmt}"
             partial = target.with_name(f".{target.name}.partial")
             select = f"SELECT {_columns(conn, table, fmt)} FROM {table} ORDER BY {order}"
@@ -99,6 +124,28 @@ def export_tables(
     finally:
         conn.execute("COMMIT")
     return written
+
+
+def _export_partitioned(
+    conn: duckdb.DuckDBPyConnection, out_dir: Path, table: str, order: str
+) -> ExportedTable:
+    """``out_dir/<table>/month=YYYY-MM/*.parquet``, written beside it, then swapped in."""
+    target = out_dir / table
+    partial = out_dir / f".{table}.partial"
+    old = out_dir / f".{table}.old"
+    for leftover in (partial, old):
+        shutil.rmtree(leftover, ignore_errors=True)
+    month = f"coalesce(strftime(timezone('UTC', occurred_at), '%Y-%m'), '{UNKNOWN_MONTH}') AS month"
+    select = f"SELECT *, {month} FROM {table} ORDER BY {order}"
+    row = conn.execute(
+        f"COPY ({select}) TO {_literal(partial)} "
+        "(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (month))"
+    ).fetchone()
+    if target.exists():
+        os.replace(target, old)
+    os.replace(partial, target)
+    shutil.rmtree(old, ignore_errors=True)
+    return ExportedTable(table, target, int(row[0]) if row else 0)
 
 
 def _columns(conn: duckdb.DuckDBPyConnection, table: str, fmt: Format) -> str:

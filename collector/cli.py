@@ -349,14 +349,21 @@ def check_command(numbers: tuple[str, ...], as_json: bool) -> None:
     help="Only this order id, tracking number or shipment id (repeatable).",
 )
 @click.option("--limit", type=click.IntRange(min=0), help="Poll at most this many shipments.")
+@click.option(
+    "--shard",
+    metavar="I/N",
+    help="Only shard I of N (0-based) of the shipments, by a stable hash of order id "
+    "and tracking number: N workers with --shard 0/N .. N-1/N poll each shipment once.",
+)
 @pass_app
 @handle_errors
-def poll_command(
+def poll_command(  # noqa: PLR0913, PLR0917 - one parameter per option
     app: AppContext,
     all_shipments: bool,
     carriers: tuple[str, ...],
     shipments: tuple[str, ...],
     limit: int | None,
+    shard: str | None,
 ) -> None:
     """Poll the due shipments at their sources and store the answers as evidence.
 
@@ -370,6 +377,12 @@ def poll_command(
 
     # Answer a second poll before the heavy imports below (the lock is taken for
     # real, before the database is opened, inside run_poll).
+    from collector.shard import parse_shard
+
+    try:
+        shard_index = parse_shard(shard) if shard is not None else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--shard") from None
     ensure_free(app.db_path)
     from collector.poll import run_poll
 
@@ -380,6 +393,7 @@ def poll_command(
         carriers=carriers,
         shipments=shipments,
         limit=limit,
+        shard=shard_index,
     )
     for line in report.summary_lines():
         click.echo(visible(line))

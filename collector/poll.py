@@ -57,6 +57,7 @@ from collector.config import Settings
 from collector.errors import ConfigError, ParcelproofError
 from collector.http import SourceClient, Transport
 from collector.poll_lock import PollLock
+from collector.shard import shard_of
 from collector.store import Store
 from collector.store.evidence import (
     BatchItem,
@@ -254,6 +255,8 @@ class Selection:
     carriers: tuple[str, ...] = ()
     shipments: tuple[str, ...] = ()
     limit: int | None = None
+    #: ``(I, N)``: only the shipments of shard I of N (:mod:`collector.shard`).
+    shard: tuple[int, int] | None = None
 
 
 def run_poll(  # noqa: PLR0913 - the options of `poll`, keyword-only
@@ -264,6 +267,7 @@ def run_poll(  # noqa: PLR0913 - the options of `poll`, keyword-only
     carriers: Sequence[str] = (),
     shipments: Sequence[str] = (),
     limit: int | None = None,
+    shard: tuple[int, int] | None = None,
     progress: bool | None = None,
     transports: Mapping[str, Transport] | None = None,
     run_id: str | None = None,
@@ -276,6 +280,8 @@ def run_poll(  # noqa: PLR0913 - the options of `poll`, keyword-only
     - ``shipments``: only these order ids, tracking numbers or shipment ids
       (``--shipment``);
     - ``limit``: at most this many shipments (default ``poll.limit``; none);
+    - ``shard``: ``(I, N)``, only the shipments whose stable hash puts them in shard
+      I of N (``--shard I/N``, :mod:`collector.shard`);
     - ``progress``: show a progress bar on stderr (None: when stderr is a terminal);
     - ``transports``: per-source httpx transports (tests);
     - ``run_id``: the id stored with every poll of this run (default: generated).
@@ -289,6 +295,7 @@ def run_poll(  # noqa: PLR0913 - the options of `poll`, keyword-only
         carriers=tuple(c.strip().lower() for c in carriers if c.strip()),
         shipments=tuple(s.strip() for s in shipments if s.strip()),
         limit=limit if limit is not None else settings.poll.limit,
+        shard=shard,
     )
     sources, warnings = configured_sources(settings)
     started = time.perf_counter()
@@ -330,6 +337,9 @@ def _select(
     """The due shipments, filtered, routed and limited: (by source, unserved)."""
     rows = store.query(_DUE_SQL, {"all": selection.all_shipments, "now": now})
     picked = [_Shipment(int(r[0]), str(r[1]), str(r[2]), r[3], r[4]) for r in rows]
+    if selection.shard is not None:
+        index, count = selection.shard
+        picked = [s for s in picked if shard_of(s.order_id, s.number, count) == index]
     if selection.shipments:
         # The one resolver of user-given ids (an unknown or ambiguous id is an error).
         from collector.resolve import resolve_shipments

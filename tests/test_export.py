@@ -167,3 +167,45 @@ def test_disk_full_during_export_is_a_message_and_leaves_no_partial_file(
     assert result.exit_code == 1
     assert "No space left on device" in result.output and "Traceback" not in result.output
     assert list(out.iterdir()) == []
+
+
+def test_partitioned_export_reads_back_in_duckdb_and_polars(db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "hive"
+    result = run_cli("--db", str(db), "export", "--partitioned", str(out))
+    assert result.exit_code == 0, result.output
+    assert not (out / "events.parquet").exists()
+    months = sorted(p.name for p in (out / "events").iterdir())
+    assert months == ["month=2026-08", "month=2026-09", "month=2026-10", "month=2026-11"]
+    order = TABLES["events"]
+    with Store.open(db, read_only=True) as store:
+        expected = store.frame(
+            "SELECT *, strftime(timezone('UTC', occurred_at), '%Y-%m') AS month "
+            f"FROM events ORDER BY {order}"
+        )
+    # polars, unchanged: the folder, with the partition column from the paths.
+    frame = pl.read_parquet(out / "events", hive_partitioning=True).sort(order.split(", "))
+    assert_frame_equal(frame.select(expected.columns), expected, check_dtypes=False)
+    assert frame.schema["occurred_at"] == pl.Datetime("us", "UTC")
+    # DuckDB, unchanged: same rows, same types for the table's own columns.
+    conn = duckdb.connect(str(db), read_only=True)
+    try:
+        glob = f"read_parquet('{out}/events/*/*.parquet', hive_partitioning = true)"
+        read = dict(describe(conn, f"SELECT * FROM {glob}"))
+        assert {k: read[k] for k, _ in describe(conn, "events")} == dict(describe(conn, "events"))
+        diff = conn.execute(
+            f"SELECT count(*) FROM ((SELECT * EXCLUDE (month) FROM {glob}) "
+            "EXCEPT ALL (SELECT * FROM events))"
+        ).fetchone()
+        assert diff == (0,)
+        assert (
+            conn.execute(f"SELECT count(*) FROM {glob}").fetchone()
+            == conn.execute("SELECT count(*) FROM events").fetchone()
+        )
+    finally:
+        conn.close()
+    # A second export replaces the folder and leaves nothing partial beside it.
+    assert run_cli("--db", str(db), "export", "--partitioned", str(out)).exit_code == 0
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+    assert run_cli(
+        "--db", str(db), "export", "--partitioned", "--format", "csv", str(out)
+    ).exit_code
