@@ -408,7 +408,7 @@ async def _poll_sources(
     bar = _ProgressBar(show_progress)
     # One writer thread: DuckDB gets one write at a time, the event loop stays free.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="poll-writer") as executor, bar:
-        sink = _WriteQueue(writer, executor)
+        sink = _WriteQueue(writer, executor, context.now)
         jobs = []
         for name, items in routed.items():
             summary = SourceSummary(name)
@@ -438,9 +438,12 @@ class _WriteQueue:
     only batches not yet written, as it would without grouping.
     """
 
-    def __init__(self, writer: EvidenceWriter, executor: ThreadPoolExecutor):
+    def __init__(self, writer: EvidenceWriter, executor: ThreadPoolExecutor, now: datetime):
         self._writer = writer
         self._executor = executor
+        # The run's start on the wall clock: the state of every batch is derived at
+        # it, so that `rebuild` and `verify` can replay the run exactly.
+        self._now = now
         self._queue: asyncio.Queue[tuple[BatchItem, asyncio.Future[BatchWrite]] | None] = (
             asyncio.Queue()
         )
@@ -476,7 +479,7 @@ class _WriteQueue:
                     self._executor,
                     self._writer.write_batches,
                     [item for item, _ in pending],
-                    clock.wall(),  # when these rows are really written
+                    self._now,
                 )
             except Exception as exc:  # each waiting batch sees the failure
                 for _, done in pending:

@@ -297,21 +297,58 @@ def test_parse_retry_after() -> None:
     assert 25 <= (parse_retry_after(later) or 0) <= 31
 
 
+class FakeTime:
+    """A monotonic clock that only moves when the bucket sleeps (or a stall is added)."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.sleeps: list[float] = []
+        self.oversleep: list[float] = []  # extra seconds the next sleeps overrun
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds + (self.oversleep.pop(0) if self.oversleep else 0.0)
+
+
 def test_token_bucket_spaces_requests_evenly() -> None:
-    delays: list[float] = []
-
-    async def record(seconds: float) -> None:
-        delays.append(seconds)
-
-    bucket = TokenBucket(4.0, monotonic=lambda: 100.0, sleep=record)
+    time_ = FakeTime()
+    bucket = TokenBucket(4.0, margin=0.0, monotonic=time_.monotonic, sleep=time_.sleep)
+    sent: list[float] = []
 
     async def main() -> None:
         for _ in range(5):
             await bucket.acquire()
+            sent.append(time_.now)
 
     asyncio.run(main())
-    # The first goes at once; each next one a quarter-second after the previous slot.
-    assert delays == [0.25, 0.5, 0.75, 1.0]
+    # The first goes at once; each next one a quarter-second after the previous one.
+    assert [round(t - 100.0, 6) for t in sent] == [0.0, 0.25, 0.5, 0.75, 1.0]
+
+
+def test_token_bucket_never_bursts_after_a_stall() -> None:
+    # 20/s; the event loop wakes 0.3 s late once, while 10 callers wait. Reserving
+    # slots in advance let every caller whose slot had passed go at once (a burst a
+    # strict server answers with 429); spacing from the real last send does not.
+    time_ = FakeTime()
+    time_.oversleep = [0.0, 0.3]
+    bucket = TokenBucket(20.0, margin=0.05, monotonic=time_.monotonic, sleep=time_.sleep)
+    sent: list[float] = []
+
+    async def one() -> None:
+        await bucket.acquire()
+        sent.append(time_.now)
+
+    async def main() -> None:
+        await asyncio.gather(*(one() for _ in range(30)))
+
+    asyncio.run(main())
+    gaps = [b - a for a, b in zip(sent, sent[1:], strict=False)]
+    assert min(gaps) >= 1.05 / 20 - 1e-9
+    # No one-second window holds more than 20 of them.
+    assert max(sum(1 for t in sent if s <= t < s + 1.0) for s in sent) <= 20
 
 
 def test_verbose_logging_shows_each_request_redacted(capsys: pytest.CaptureFixture[str]) -> None:
