@@ -17,9 +17,10 @@ Everything is set-oriented: the flag rules run into temporary tables
 the dispute windows read the same staged table; no Python loop per shipment.
 
 ``assess(..., record=True)`` (the commands) also records the evaluation in the
-flag history (:func:`collector.store.flag_writes.apply_flag_evaluation`; an instant
-earlier than the latest evaluation is computed, never stored). ``record=False``
-writes nothing (notebooks, read-only connections).
+flag history (:func:`analysis.flags.recorded_flags`: incremental when it can be,
+only the shipments whose inputs changed are evaluated; an instant earlier than
+the latest evaluation is computed, never stored). ``record=False`` evaluates every
+shipment and writes nothing (notebooks, read-only connections).
 
 Columns of ``flags``: ``shipment_id, flag_id, code, severity, threshold, detail,
 evidence, since, first_seen, reason_to_dispute``. ``since`` is when the condition
@@ -33,7 +34,8 @@ is when parcelproof first saw it hold (the raise time of the history row open at
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -41,10 +43,9 @@ import polars as pl
 import pyarrow as pa
 
 from analysis.disputes import disputes_sql, reason_to_dispute_sql, windows_frame
-from analysis.flags import Evaluation, fetch_flags, staged_flags
+from analysis.flags import Evaluation, recorded_flags, staged_flags
 from collector.config import Settings
 from collector.store import Store
-from collector.store.flag_writes import apply_flag_evaluation
 
 #: Actions on which a pack is worth writing (a claim to make or a question to ask).
 PACK_ACTIONS = ("open_dispute", "escalate", "ask_seller")
@@ -143,18 +144,12 @@ def assess(
     if wanted is not None:
         conn.register("_assess_ids", pa.table({"shipment_id": pa.array(wanted, pa.int64())}))
     try:
-        with staged_flags(store, now, settings.rules) as table:
-            evaluation = None
-            if record:
-                changes = apply_flag_evaluation(store, table, now)
-                evaluation = Evaluation(
-                    now=now,
-                    current=fetch_flags(store, table),
-                    raised=changes.raised,
-                    cleared=changes.cleared,
-                    confirmed=changes.confirmed,
-                    written=changes.written,
-                )
+        staged: AbstractContextManager[tuple[str, Evaluation | None]] = (
+            recorded_flags(store, now, settings.rules)
+            if record
+            else _unrecorded(store, now, settings)
+        )
+        with staged as (table, evaluation):
             where = "" if wanted is None else "WHERE c.shipment_id IN (FROM _assess_ids)"
             reason = reason_to_dispute_sql("c.code", "c.severity", "st.delivered", "st.polled")
             flags: pl.DataFrame = conn.execute(
@@ -245,6 +240,12 @@ def assess_recorded(
         disputes=disputes,
         evaluation=None,
     )
+
+
+@contextmanager
+def _unrecorded(store: Store, now: datetime, settings: Settings) -> Iterator[tuple[str, None]]:
+    with staged_flags(store, now, settings.rules) as table:
+        yield table, None
 
 
 def _utc(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:

@@ -91,6 +91,25 @@ def days_text(expr: str) -> str:
     )
 
 
+#: Where a flag's detail says how long ago (or until) something is: the day count
+#: is put in when the flag is read (:func:`rendered_detail`), so that the stored
+#: text of a flag does not change as days pass. The unit separator (U+001F) is
+#: never part of a carrier's or an order's text.
+AGE = "chr(31)"
+
+
+def rendered_detail(template: str, age_from: str, age_kind: str) -> str:
+    """SQL for a flag's text at ``$now``: ``template`` with its :data:`AGE` marker
+    replaced by the whole days since (``age_kind = 'since'``) or until
+    (``'until'``) the instant ``age_from``; ``template`` itself without an age."""
+    return (
+        f"CASE {age_kind} "
+        f"WHEN 'since' THEN replace({template}, chr(31), {days_text(days_since(age_from))}) "
+        f"WHEN 'until' THEN replace({template}, chr(31), {days_text(days_until(age_from))}) "
+        f"ELSE {template} END"
+    )
+
+
 def evidence(keys: str, polls: str, extra: str = "") -> str:
     """The flag's evidence as JSON: ``{"event_keys": [...], "poll_ids": [...]}``."""
     return (

@@ -16,7 +16,7 @@ from typing import Any
 
 from analysis.rules.catalogue import RULES, Rule
 from analysis.rules.places import place_stage_sql
-from analysis.rules.sql import any_of, event_text, us
+from analysis.rules.sql import any_of, event_text, rendered_detail, us
 from collector.config import RulesConfig
 
 # UTC offsets run from -12:00 to +14:00: an event whose zone the source did not give
@@ -78,25 +78,35 @@ def _last_scope() -> str:
 
 
 def rule_select(r: Rule) -> str:
-    """One rule's select: ``shipment_id, code, severity, threshold, detail, evidence,
-    began_at``."""
+    """One rule's select: ``shipment_id, code, severity, threshold, template,
+    age_from, age_kind, evidence, began_at`` (``template`` is the detail with its
+    age marker, see :func:`analysis.rules.sql.rendered_detail`)."""
     key = _KEY.get(r.reads, "b")
     threshold = f"${r.threshold_param}" if r.threshold_param else "NULL::VARCHAR"
     source = r.from_sql or _FROM[r.reads]
     if r.last_event:
         source += " LEFT JOIN _pf_last l USING (shipment_id)"
+    kind, age_from = (f"'{r.age[0]}'", r.age[1]) if r.age else ("NULL::VARCHAR", "NULL")
     return (
         f"SELECT {key}.shipment_id, '{r.code}' AS code, {r.severity} AS severity, "
-        f"{threshold} AS threshold, {r.detail} AS detail, {r.evidence} AS evidence, "
-        f"{r.began_at} AS began_at\n{source}\nWHERE {r.where}"
+        f"{threshold} AS threshold, {r.detail} AS template, "
+        f"CAST({age_from} AS TIMESTAMPTZ) AS age_from, "
+        f"{kind} AS age_kind, "
+        f"{r.evidence} AS evidence, {r.began_at} AS began_at\n{source}\nWHERE {r.where}"
     )
 
 
 _BASE = """
     -- Narrow on purpose (text is fetched only for flagged shipments), and only the
     -- shipments a rule may flag (the union of the catalogue's scopes).
-    SELECT * FROM (
-        SELECT s.shipment_id, s.number_verdict,
+    SELECT * FROM ({rows}) b
+    WHERE {scope}
+"""
+
+# One row per shipment evaluated ({only}): what every rule reads of it. {extra}
+# adds columns (the inputs an evaluation records).
+_ROWS = """
+        SELECT {extra}s.shipment_id, s.number_verdict,
                coalesce(s.carrier_mismatch, false) AS carrier_mismatch,
                s.ordered_at, coalesce(s.shipped_at, s.ordered_at) AS shipped_ref,
                s.promised_to, s.protection_ends_at, s.destination_country AS dest_country,
@@ -119,8 +129,7 @@ _BASE = """
                                       true))) AS place_suspect
         FROM shipments s
         LEFT JOIN tracking_state t USING (shipment_id)
-    ) b
-    WHERE {scope}
+        {only}
 """
 
 _UNFOUND = """
@@ -205,7 +214,7 @@ _EARLY = f"""
 """
 
 _DUPS = """
-    SELECT tracking_number FROM shipments GROUP BY tracking_number HAVING count(*) > 1
+    SELECT tracking_number FROM shipments {only} GROUP BY tracking_number HAVING count(*) > 1
 """
 
 _REUSED = """
@@ -220,7 +229,7 @@ _REUSED = """
            -- Two orders share the number from the later one's date on.
            min(greatest(coalesce(a.ordered_at, a.shipped_at),
                         coalesce(o.ordered_at, o.shipped_at))) AS began_at
-    FROM (SELECT * FROM shipments WHERE tracking_number IN (SELECT * FROM _pf_dups)) a
+    FROM (SELECT * FROM shipments WHERE tracking_number IN (SELECT * FROM _pf_dups) {only}) a
     JOIN (SELECT * FROM shipments WHERE tracking_number IN (SELECT * FROM _pf_dups)
           AND NOT archived) o
       ON o.tracking_number = a.tracking_number AND o.order_id <> a.order_id
@@ -230,11 +239,25 @@ _REUSED = """
 """
 
 
-def _stages() -> list[tuple[str, str, tuple[str, ...]]]:
+def _rows(only: str | None, extra: str = "") -> str:
+    where = "" if only is None else f"WHERE s.shipment_id IN (SELECT shipment_id FROM {only})"
+    return _ROWS.format(only=where, extra=extra)
+
+
+def _stages(only: str | None) -> list[tuple[str, str, tuple[str, ...]]]:
     """``(table, select, the rule stages that need it)``, in dependency order."""
     base_reads = ("base", "unfound", "place", "early")
+    ids = "" if only is None else f"SELECT shipment_id FROM {only}"
+    dups = (
+        ""
+        if only is None
+        else (
+            f"WHERE tracking_number IN (SELECT tracking_number FROM shipments "
+            f"WHERE shipment_id IN ({ids}))"
+        )
+    )
     return [
-        ("_pf_base", _BASE.format(scope=_scope(base_reads)), base_reads),
+        ("_pf_base", _BASE.format(rows=_rows(only), scope=_scope(base_reads)), base_reads),
         ("_pf_unfound", _UNFOUND.format(scope=_scope(("unfound",))), ("unfound",)),
         ("_pf_last", _LAST.format(scope=_last_scope()), ("last",)),
         ("_pf_early_cand", _EARLY_CAND.format(scope=_scope(("early",))), ("early",)),
@@ -245,21 +268,77 @@ def _stages() -> list[tuple[str, str, tuple[str, ...]]]:
             place_stage_sql(f"SELECT shipment_id FROM _pf_base b WHERE {_scope(('place',))}"),
             ("place",),
         ),
-        ("_pf_dups", _DUPS, ("reused",)),
-        ("_pf_reused", _REUSED, ("reused",)),
+        ("_pf_dups", _DUPS.format(only=dups), ("reused",)),
+        (
+            "_pf_reused",
+            _REUSED.format(only="" if only is None else f"AND shipment_id IN ({ids})"),
+            ("reused",),
+        ),
     ]
 
 
-def flags_statements() -> list[tuple[str | None, str]]:
+#: Columns of the flag set the final statement yields (``detail`` rendered at ``$now``).
+FLAG_COLUMNS = (
+    "shipment_id, code, severity, threshold, detail, evidence, began_at, template, "
+    "age_from, age_kind"
+)
+
+
+def flags_statements(only: str | None = None) -> list[tuple[str | None, str]]:
     """The evaluation as statements: ``(temp table, select)`` stages, then the final
-    select (table None), a UNION ALL of the catalogue's rules. Parameters:
-    :func:`params`. Only the stages some rule reads are built."""
+    select (table None), a UNION ALL of the catalogue's rules, with the columns of
+    :data:`FLAG_COLUMNS`. Parameters: :func:`params`. Only the stages some rule
+    reads are built. ``only`` names a table of ``shipment_id`` to evaluate (the
+    changed ones of an incremental evaluation); None evaluates every shipment."""
     needed = {r.reads for r in RULES} | ({"last"} if any(r.last_event for r in RULES) else set())
     stages: list[tuple[str | None, str]] = [
-        (table, sql) for table, sql, wanted_by in _stages() if needed & set(wanted_by)
+        (table, sql) for table, sql, wanted_by in _stages(only) if needed & set(wanted_by)
     ]
-    stages.append((None, "\n\nUNION ALL\n".join(rule_select(r) for r in RULES)))
+    union = "\n\nUNION ALL\n".join(rule_select(r) for r in RULES)
+    detail = rendered_detail("f.template", "f.age_from", "f.age_kind")
+    stages.append(
+        (
+            None,
+            f"SELECT f.shipment_id, f.code, f.severity, f.threshold, {detail} AS detail, "
+            f"f.evidence, f.began_at, f.template, f.age_from, f.age_kind\nFROM ({union}) f",
+        )
+    )
     return stages
 
 
-__all__ = ["EVENT_ORDER", "EVENT_RAW", "LAST_TEXT", "flags_statements", "params", "rule_select"]
+def next_change_sql() -> str:
+    """SQL (over a ``_pf_base`` row ``b`` before its filter) for the next instant
+    after ``$now`` at which a rule's outcome for the shipment could change by time
+    alone (:attr:`Rule.changes_at`), NULL when none can."""
+    edges = [edge for r in RULES for edge in r.changes_at]
+    if not edges:
+        return "NULL::TIMESTAMPTZ"
+    later = ", ".join(f"CASE WHEN ({e}) > epoch_us($now) THEN ({e}) END" for e in edges)
+    return f"make_timestamptz(least({later}))"
+
+
+def inputs_sql(only: str | None = None) -> str:
+    """What an evaluation records per shipment it evaluated (``only``, or all):
+    ``shipment_id, tracking_number, shipment_version, state_version, next_at``: the
+    ``input_version`` of its ``shipments`` row and of its ``tracking_state`` row
+    (NULL when it has none) and :func:`next_change_sql`."""
+    extra = (
+        "s.tracking_number, s.input_version AS shipment_version, t.input_version AS state_version, "
+    )
+    return (
+        "SELECT b.shipment_id, b.tracking_number, b.shipment_version, b.state_version, "
+        f"{next_change_sql()} AS next_at\nFROM ({_rows(only, extra)}) b"
+    )
+
+
+__all__ = [
+    "EVENT_ORDER",
+    "EVENT_RAW",
+    "FLAG_COLUMNS",
+    "LAST_TEXT",
+    "flags_statements",
+    "inputs_sql",
+    "next_change_sql",
+    "params",
+    "rule_select",
+]

@@ -86,7 +86,8 @@ def upsert_shipments(
                 )
                 sets = ", ".join(f"{c} = t.{c}" for c in update_cols)
                 conn.execute(
-                    f"UPDATE shipments s SET {sets}, updated_at = ? "
+                    f"UPDATE shipments s SET {sets}, updated_at = ?, "
+                    "input_version = nextval('input_version_seq') "
                     f"FROM staged_shipments t WHERE {join} AND ({changed})",
                     [now],
                 )
