@@ -31,7 +31,7 @@ import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -200,10 +200,20 @@ def recorded_flags(
 
 def rules_digest(rules: RulesConfig) -> str:
     """A digest of everything but the data an evaluation's result depends on: the
-    rules' SQL, the thresholds and the schema (a change means a full evaluation)."""
+    rules' SQL (the city exonyms are part of it), every field of ``[rules]``, the
+    parameters made of them and the schema. Stored with each evaluation: a
+    different digest next time means a full evaluation.
+
+        >>> rules_digest(RulesConfig()) == rules_digest(RulesConfig(stalled_days=10.0))
+        True
+        >>> rules_digest(RulesConfig()) == rules_digest(RulesConfig(stalled_days=11.0))
+        False
+    """
     fixed = {k: repr(v) for k, v in rule_params(EPOCH, rules).items() if k != "now"}
+    config = {k: repr(v) for k, v in asdict(rules).items()}
+    statements = [flags_statements("_pf_ids"), inputs_sql("_pf_ids")]
     text = json.dumps(
-        [INPUTS_FORMAT, LATEST_VERSION, flags_statements("_pf_ids"), inputs_sql("_pf_ids"), fixed],
+        [INPUTS_FORMAT, LATEST_VERSION, statements, fixed, config],
         sort_keys=True,
     )
     return hashlib.sha256(text.encode()).hexdigest()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import timedelta
 from typing import Any
 
@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from analysis.flags import Evaluation, compute_flags, evaluate_flags
+from analysis.flags import Evaluation, compute_flags, evaluate_flags, rules_digest
 from analysis.rules import RULES
 from collector.config import RulesConfig, Settings
 from collector.store import Store
@@ -261,3 +261,27 @@ def test_an_edit_of_one_order_re_evaluates_the_orders_sharing_its_number(world: 
     reused = after.current.filter(pl.col("code") == "number_reused")
     assert sorted(reused["shipment_id"]) == [b, b + 1]
     assert after.cleared["shipment_id"].to_list() == [a]
+
+
+def test_every_rules_setting_is_in_the_digest() -> None:
+    default = RulesConfig()
+    digests = {rules_digest(default)}
+    for field in fields(RulesConfig):
+        value = getattr(default, field.name)
+        other = (not value) if isinstance(value, bool) else value + 1.5
+        digests.add(rules_digest(replace(default, **{field.name: other})))
+    assert len(digests) == len(fields(RulesConfig)) + 1
+
+
+def test_a_changed_setting_is_a_full_evaluation_with_the_full_result(world: World) -> None:
+    sid = world.shipment("o1", promised_to="2026-11-20T00:00:00Z", protection_ends_at=None)
+    world.events(sid, Ev("2026-11-02T00:00:00Z", "in_transit", "Departed", city="Guangzhou"))
+    world.evaluate("2026-11-21T00:00:00Z")
+    graceful = Settings(rules=replace(RulesConfig(), overdue_grace_days=5.0))
+    when = T("2026-11-22T00:00:00Z")
+    after = evaluate_flags(world.store, when, graceful)
+    assert not after.incremental and after.reason == "the rules or thresholds changed"
+    assert_frame_equal(after.current, compute_flags(world.store, when, graceful.rules))
+    assert "overdue" in set(after.cleared["code"])
+    stored = world.store.query("SELECT rules_digest FROM flag_evaluation")
+    assert stored == [(rules_digest(graceful.rules),)]
