@@ -171,13 +171,16 @@ def recorded_flags(
             if changes.written:
                 # Every flag now is an open row of the history: the evaluated
                 # shipments' just written, the others' as the last evaluation left them.
+                # A view, not a table: the texts are rendered once, as they are read
+                # (a view takes no parameter: the instant is written into it).
                 detail = rendered_detail("coalesce(template, detail)", "age_from", "age_kind")
+                instant = f"TIMESTAMPTZ '{now.astimezone(UTC).isoformat()}'"
                 conn.execute(
-                    "CREATE OR REPLACE TEMP TABLE _pf_current AS "
-                    f"SELECT shipment_id, code, severity, threshold, {detail} AS detail, "
+                    "CREATE OR REPLACE TEMP VIEW _pf_current AS "
+                    f"SELECT shipment_id, code, severity, threshold, "
+                    f"{detail.replace('$now', instant)} AS detail, "
                     "evidence::VARCHAR AS evidence, began_at, template, age_from, age_kind "
-                    "FROM flags WHERE cleared_at IS NULL",
-                    {"now": now},
+                    "FROM flags WHERE cleared_at IS NULL"
                 )
                 table, made = "_pf_current", True
             evaluation = Evaluation(
@@ -195,7 +198,7 @@ def recorded_flags(
         finally:
             if made:
                 with suppress(duckdb.Error):
-                    conn.execute("DROP TABLE IF EXISTS temp._pf_current")
+                    conn.execute("DROP VIEW IF EXISTS temp._pf_current")
 
 
 def rules_digest(rules: RulesConfig) -> str:
@@ -330,7 +333,7 @@ def _staged_flags(
                     made.append("_pf_ids")
                     conn.execute(_IDS_SQL, {"now": now})
                     only = "_pf_ids"
-            run("_pf_inputs", inputs_sql(only))
+            run("_pf_inputs", inputs_sql(only, wide=only is not None))
             evaluated = _one(conn, "SELECT count(*) FROM _pf_inputs")
             inputs = FlagInputs(
                 "_pf_inputs",
@@ -344,7 +347,8 @@ def _staged_flags(
                 },
             )
             staged = _Staged("_pf_flags", only, inputs, evaluated, reason or "")
-        for table, sql in flags_statements(only):
+        rows = "_pf_inputs" if staged is not None and only is not None else None
+        for table, sql in flags_statements(only, rows):
             run(table or "_pf_flags", sql)
         # The stages are not needed any more: free their memory first.
         for table in made[:]:

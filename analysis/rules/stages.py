@@ -127,9 +127,8 @@ _ROWS = """
                                                split_part(t.delivery_location, ',', 1))
                                           = s.destination_city,
                                       true))) AS place_suspect
-        FROM shipments s
-        LEFT JOIN tracking_state t USING (shipment_id)
-        {only}
+        FROM {shipments} s
+        LEFT JOIN {states} t USING (shipment_id)
 """
 
 _UNFOUND = """
@@ -240,13 +239,31 @@ _REUSED = """
 
 
 def _rows(only: str | None, extra: str = "") -> str:
-    where = "" if only is None else f"WHERE s.shipment_id IN (SELECT shipment_id FROM {only})"
-    return _ROWS.format(only=where, extra=extra)
+    if only is None:
+        return _ROWS.format(shipments="shipments", states="tracking_state", extra=extra)
+    # Both sides narrowed before the join: the join then builds and probes only the
+    # shipments evaluated (about 3x faster than filtering after it at 1M shipments).
+    ids = f"WHERE shipment_id IN (SELECT shipment_id FROM {only})"
+    return _ROWS.format(
+        shipments=f"(SELECT * FROM shipments {ids})",
+        states=f"(SELECT * FROM tracking_state {ids})",
+        extra=extra,
+    )
 
 
-def _stages(only: str | None) -> list[tuple[str, str, tuple[str, ...]]]:
+#: The columns :func:`inputs_sql` adds to the rows every rule reads.
+_INPUT_COLUMNS = ("tracking_number", "shipment_version", "state_version", "next_at")
+
+
+def _stages(only: str | None, rows: str | None) -> list[tuple[str, str, tuple[str, ...]]]:
     """``(table, select, the rule stages that need it)``, in dependency order."""
     base_reads = ("base", "unfound", "place", "early")
+    base = (
+        _BASE.format(rows=_rows(only), scope=_scope(base_reads))
+        if rows is None
+        else f"SELECT * EXCLUDE ({', '.join(_INPUT_COLUMNS)}) FROM {rows} b "
+        f"WHERE {_scope(base_reads)}"
+    )
     ids = "" if only is None else f"SELECT shipment_id FROM {only}"
     dups = (
         ""
@@ -257,7 +274,7 @@ def _stages(only: str | None) -> list[tuple[str, str, tuple[str, ...]]]:
         )
     )
     return [
-        ("_pf_base", _BASE.format(rows=_rows(only), scope=_scope(base_reads)), base_reads),
+        ("_pf_base", base, base_reads),
         ("_pf_unfound", _UNFOUND.format(scope=_scope(("unfound",))), ("unfound",)),
         ("_pf_last", _LAST.format(scope=_last_scope()), ("last",)),
         ("_pf_early_cand", _EARLY_CAND.format(scope=_scope(("early",))), ("early",)),
@@ -284,15 +301,19 @@ FLAG_COLUMNS = (
 )
 
 
-def flags_statements(only: str | None = None) -> list[tuple[str | None, str]]:
+def flags_statements(
+    only: str | None = None, rows: str | None = None
+) -> list[tuple[str | None, str]]:
     """The evaluation as statements: ``(temp table, select)`` stages, then the final
     select (table None), a UNION ALL of the catalogue's rules, with the columns of
     :data:`FLAG_COLUMNS`. Parameters: :func:`params`. Only the stages some rule
     reads are built. ``only`` names a table of ``shipment_id`` to evaluate (the
-    changed ones of an incremental evaluation); None evaluates every shipment."""
+    changed ones of an incremental evaluation); None evaluates every shipment.
+    ``rows`` names a table :func:`inputs_sql` (``wide``) staged for them, read
+    instead of joining ``shipments`` and ``tracking_state`` again."""
     needed = {r.reads for r in RULES} | ({"last"} if any(r.last_event for r in RULES) else set())
     stages: list[tuple[str | None, str]] = [
-        (table, sql) for table, sql, wanted_by in _stages(only) if needed & set(wanted_by)
+        (table, sql) for table, sql, wanted_by in _stages(only, rows) if needed & set(wanted_by)
     ]
     union = "\n\nUNION ALL\n".join(rule_select(r) for r in RULES)
     detail = rendered_detail("f.template", "f.age_from", "f.age_kind")
@@ -317,18 +338,20 @@ def next_change_sql() -> str:
     return f"make_timestamptz(least({later}))"
 
 
-def inputs_sql(only: str | None = None) -> str:
+def inputs_sql(only: str | None = None, *, wide: bool = False) -> str:
     """What an evaluation records per shipment it evaluated (``only``, or all):
     ``shipment_id, tracking_number, shipment_version, state_version, next_at``: the
     ``input_version`` of its ``shipments`` row and of its ``tracking_state`` row
-    (NULL when it has none) and :func:`next_change_sql`."""
+    (NULL when it has none) and :func:`next_change_sql`. ``wide`` keeps every
+    column the rules read as well (for ``flags_statements(rows=...)``: worth it
+    for the few shipments of an incremental evaluation, not for all of them)."""
     extra = (
         "s.tracking_number, s.input_version AS shipment_version, t.input_version AS state_version, "
     )
-    return (
-        "SELECT b.shipment_id, b.tracking_number, b.shipment_version, b.state_version, "
-        f"{next_change_sql()} AS next_at\nFROM ({_rows(only, extra)}) b"
+    picked = (
+        "b.*" if wide else "b.shipment_id, b.tracking_number, b.shipment_version, b.state_version"
     )
+    return f"SELECT {picked}, {next_change_sql()} AS next_at\nFROM ({_rows(only, extra)}) b"
 
 
 __all__ = [
