@@ -44,6 +44,7 @@ import pyarrow as pa
 
 from analysis.disputes import disputes_sql, reason_to_dispute_sql, windows_frame
 from analysis.flags import Evaluation, recorded_flags, staged_flags
+from analysis.rules.sql import history_detail
 from collector.config import Settings
 from collector.store import Store
 
@@ -74,11 +75,11 @@ LEFT JOIN open_then o USING (shipment_id, code)
 ORDER BY c.shipment_id, c.code
 """
 
-_CLEARED_SQL = """
+_CLEARED_SQL = f"""
 SELECT f.flag_id, f.shipment_id, f.code, f.severity, f.raised_at, f.confirmed_at,
-       f.cleared_at, f.threshold, f.detail, f.evidence::VARCHAR AS evidence
+       f.cleared_at, f.threshold, {history_detail()} AS detail, f.evidence::VARCHAR AS evidence
 FROM flags f
-WHERE f.cleared_at IS NOT NULL AND f.cleared_at <= $now AND f.raised_at <= $now {where}
+WHERE f.cleared_at IS NOT NULL AND f.cleared_at <= $now AND f.raised_at <= $now {{where}}
 ORDER BY f.shipment_id, f.raised_at, f.flag_id
 """
 

@@ -41,7 +41,7 @@ import polars as pl
 from analysis.rules import FLAG_CODES, SEVERITIES, SEVERITY_RANK, flags_statements
 from analysis.rules import params as rule_params
 from analysis.rules.places import CITY_EXONYMS
-from analysis.rules.sql import local_time_sql, rendered_detail
+from analysis.rules.sql import history_detail, local_time_sql, rendered_detail
 from analysis.rules.stages import inputs_sql
 from collector.config import RulesConfig, Settings
 from collector.store import LATEST_VERSION, Store
@@ -398,9 +398,9 @@ def _fetch(store: Store, table: str) -> pl.DataFrame:
 
 # --- reading the history ---------------------------------------------------------
 
-_HISTORY_SQL = """
+_HISTORY_SQL = f"""
 SELECT f.flag_id, f.shipment_id, s.order_id, s.tracking_number, f.code, f.severity,
-       f.raised_at, f.confirmed_at, f.cleared_at, f.threshold, f.detail,
+       f.raised_at, f.confirmed_at, f.cleared_at, f.threshold, {history_detail()} AS detail,
        f.evidence::VARCHAR AS evidence
 FROM flags f JOIN shipments s USING (shipment_id)
 WHERE ($cleared OR f.cleared_at IS NULL) AND ($archived OR NOT s.archived)

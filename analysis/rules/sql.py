@@ -98,15 +98,29 @@ def days_text(expr: str) -> str:
 AGE = "chr(31)"
 
 
-def rendered_detail(template: str, age_from: str, age_kind: str) -> str:
-    """SQL for a flag's text at ``$now``: ``template`` with its :data:`AGE` marker
-    replaced by the whole days since (``age_kind = 'since'``) or until
-    (``'until'``) the instant ``age_from``; ``template`` itself without an age."""
+def rendered_detail(template: str, age_from: str, age_kind: str, at: str = "$now") -> str:
+    """SQL for a flag's text at ``at`` (an instant, ``$now`` by default): ``template``
+    with its :data:`AGE` marker replaced by the whole days since (``age_kind =
+    'since'``) or until (``'until'``) the instant ``age_from``; ``template`` itself
+    without an age."""
     return (
         f"CASE {age_kind} "
         f"WHEN 'since' THEN replace({template}, chr(31), {days_text(days_since(age_from))}) "
         f"WHEN 'until' THEN replace({template}, chr(31), {days_text(days_until(age_from))}) "
         f"ELSE {template} END"
+    ).replace("$now", at)
+
+
+def history_detail(flags: str = "f") -> str:
+    """SQL for the text of a ``flags`` history row (alias ``flags``) as of its last
+    confirmation (``confirmed_at``): what the row said when an evaluation last saw
+    the flag hold, the way ``detail`` read before texts were stored as templates
+    (migration 0006; rows from before have no template and keep their ``detail``)."""
+    return rendered_detail(
+        f"coalesce({flags}.template, {flags}.detail)",
+        f"{flags}.age_from",
+        f"{flags}.age_kind",
+        at=f"{flags}.confirmed_at",
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from analysis.flags import flag_history
 from tests.flags.builder import Ev, T, World
 
 FLAG_ROWS = (
@@ -53,6 +54,8 @@ def test_raise_confirm_clear_and_raise_again(world: World) -> None:
     assert later.current["detail"].to_list() == [
         "no movement for 14 days since 'Departed', Guangzhou, 2026-11-01"
     ]
+    # Readers of the history get the text as of the row's last confirmation.
+    assert flag_history(world.store)["detail"].to_list() == later.current["detail"].to_list()
     assert world.store.query("SELECT template, age_from, age_kind FROM flags") == [
         (
             "no movement for \x1f since 'Departed', Guangzhou, 2026-11-01",
