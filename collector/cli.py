@@ -148,14 +148,16 @@ def global_options(func: F) -> F:
         "config_path",
         envvar="PARCELPROOF_CONFIG",
         type=click.Path(dir_okay=False, path_type=Path),
-        help="Configuration file. Env: PARCELPROOF_CONFIG; default ./parcelproof.toml.",
+        help="Configuration file. Env: PARCELPROOF_CONFIG; default ./parcelproof.toml, "
+        "else ~/.config/parcelproof/parcelproof.toml.",
     )(func)
     func = click.option(
         "--db",
         "db_path",
         envvar="PARCELPROOF_DB",
         type=click.Path(dir_okay=False, path_type=Path),
-        help="DuckDB file. Env: PARCELPROOF_DB; default data/parcelproof.duckdb.",
+        help="DuckDB file. Env: PARCELPROOF_DB; default "
+        "~/.local/share/parcelproof/parcelproof.duckdb.",
     )(func)
     return func
 
@@ -511,6 +513,46 @@ def _saved_summary(line: dict[str, Any], note: str | None) -> str:
     if note:
         text += f"; {note}"
     return text
+
+
+def given_on_command_line(name: str) -> str | None:
+    """``"--db"``/``"--config"`` when the option was typed, the variable when it came
+    from the environment, None when it was not given (for ``doctor`` and ``demo``)."""
+    from click.core import ParameterSource
+
+    root = click.get_current_context().find_root()
+    source = root.get_parameter_source(name)
+    if source is ParameterSource.COMMANDLINE:
+        return {"db_path": "--db", "config_path": "--config"}[name]
+    if source is ParameterSource.ENVIRONMENT:
+        return {"db_path": "PARCELPROOF_DB", "config_path": "PARCELPROOF_CONFIG"}[name]
+    return None
+
+
+@cli.command("doctor")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per check.")
+@pass_app
+@handle_errors
+def doctor_command(app: AppContext, as_json: bool) -> None:
+    """Check the set-up a cron line relies on; write nothing.
+
+    One line per check: the configuration file found (and where it was looked for),
+    each source and whether its key is set, the mail sources, the database (which
+    file and why), its shipments, the last run, the poll lock, where packs go, the
+    alerts. Keys are never shown, only their variables. Exit 0 when nothing failed
+    (warnings allowed), 1 otherwise.
+    """
+    from collector.doctor import config_origin, diagnose
+    from collector.paths import Located, locate_db
+
+    db_given = given_on_command_line("db_path")
+    db = Located(app.db_path, db_given) if db_given else locate_db(None)
+    config_given = given_on_command_line("config_path")
+    why = config_given or config_origin(app.config_path)
+    diagnosis = diagnose(db, app.config_path, why)
+    for check in diagnosis.checks:
+        click.echo(check.as_json() if as_json else visible(check.line()))
+    sys.exit(diagnosis.exit_code)
 
 
 @cli.command("simulate")

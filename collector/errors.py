@@ -14,6 +14,7 @@ Commands turn these into a message and an exit code; retry code asks
     ├── ImportFileError             the import file as a whole is unusable (exit 2)
     ├── MailSourceError             a mail source cannot be opened or read (exit 2)
     ├── NotFoundError               an id or number names no shipment
+    ├── NothingToTrack              `run` found no database or no shipment (exit 1)
     └── SourceError                 talking to a tracking source went wrong
         ├── SourceUnavailable       timeouts, connection errors, 5xx (transient)
         ├── RateLimited             HTTP 429 or a per-second limit (transient)
@@ -90,6 +91,10 @@ class MailSourceError(ParcelproofError):
 
 class NotFoundError(ParcelproofError):
     """An order id or tracking number names no shipment."""
+
+
+class NothingToTrack(ParcelproofError):
+    """``run`` has no shipment to track: no database yet, or none but archived ones."""
 
 
 class SourceError(ParcelproofError):

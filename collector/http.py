@@ -564,3 +564,21 @@ def parse_retry_after(value: str | None) -> float | None:
     if math.isnan(seconds) or seconds < 0:  # NaN, or a date in the past
         return 0.0
     return seconds
+
+
+def post_json(url: str, payload: object, *, timeout: float = 20.0) -> int:
+    """POST ``payload`` as JSON to ``url`` once (an alert webhook); the HTTP status.
+
+    Raises :class:`SourceUnavailable` for a connection error, a timeout or a status
+    that is not 2xx, naming only the URL's scheme and host: a webhook's path and
+    query are often its secret (Slack, Mattermost), so they never reach a message.
+    """
+    parts = urlsplit(url)
+    where = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    try:
+        response = httpx.post(url, json=payload, timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise SourceUnavailable(where, f"{type(exc).__name__}: {exc}") from None
+    if not 200 <= response.status_code < 300:
+        raise SourceUnavailable(where, f"HTTP {response.status_code}")
+    return response.status_code

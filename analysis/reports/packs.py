@@ -187,7 +187,7 @@ def make_report(  # noqa: PLR0913 - keyword options of one command
         )
     if flagged:
         shipment_ids = list(dict.fromkeys([*shipment_ids, *assessment.pack_ids()]))
-    target = Path(out_dir or settings.reports.out_dir)
+    target = Path(out_dir) if out_dir else settings.reports_dir(store.path)
     renderer = Renderer()
     failures: list[PackFailure] = []
     packs = write_packs(
@@ -233,15 +233,15 @@ def write_packs(  # noqa: PLR0913 - the documented library signature
     other packs are still written; without it the first failure is raised.
 
     ``formats`` defaults to ``settings.reports.formats``, ``out_dir`` to
-    ``settings.reports.out_dir``. All shipments are read with one query per table,
-    and rendered with one template environment::
+    :meth:`Settings.reports_dir` (``[reports] out_dir``, else beside the database).
+    All shipments are read with one query per table, and rendered with one template environment::
 
         >>> write_packs(store, [3, 7], now=clock.now(), settings=settings,
         ...             formats=("html", "json"), out_dir="data/reports")  # doctest: +SKIP
         [PackResult(order_id='8101203344553', ...), PackResult(...)]
     """
     chosen = parse_formats(formats if formats is not None else settings.reports.formats)
-    target = Path(out_dir or settings.reports.out_dir)
+    target = Path(out_dir) if out_dir else settings.reports_dir(store.path)
     if assessment is None:
         assessment = adapters.assess_recorded(store, now, settings, shipment_ids)
     renderer = renderer or Renderer()
