@@ -34,6 +34,7 @@ import polars as pl
 from analysis.assess import PACK_ACTIONS
 from collector.config import AlertsConfig
 from collector.errors import ParcelproofError
+from collector.terminal import plural
 
 
 @dataclass(frozen=True)
@@ -52,9 +53,9 @@ class Alert:
         """``parcelproof: 2 new flags, 1 last day near``."""
         parts = []
         if self.flags:
-            parts.append(_count(len(self.flags), "new flag"))
+            parts.append(plural(len(self.flags), "new flag"))
         if self.deadlines:
-            parts.append(_count(len(self.deadlines), "last day near", "last days near"))
+            parts.append(plural(len(self.deadlines), "last day near", "last days near"))
         return "parcelproof: " + ", ".join(parts)
 
     def text(self) -> str:
@@ -75,10 +76,6 @@ class Alert:
     def payload(self) -> dict[str, Any]:
         """The webhook's JSON body."""
         return {"text": self.text(), "flags": self.flags, "deadlines": self.deadlines}
-
-
-def _count(n: int, one: str, many: str | None = None) -> str:
-    return f"{n} {one if n == 1 else many or one + 's'}"
 
 
 def collect(

@@ -348,13 +348,21 @@ def run(app: AppContext, quiet: bool) -> None:
 def demo(app: AppContext, orders: Path | None) -> None:
     """The whole path on bundled data, with no network and no key.
 
-    Starts the loopback 17TRACK/Cainiao simulator, imports the sample orders, runs
-    the cron job once (poll, flags, changes), writes an evidence pack for every
-    flagged parcel into <db folder>/reports and prints the status. "Now" is
-    2026-11-28T12:00:00Z unless --now says otherwise.
+    Starts the loopback 17TRACK/Cainiao simulator on a free port, imports the sample
+    orders into the demo's own database (~/.local/share/parcelproof/demo/demo.duckdb,
+    never the one real orders go into; --db chooses another), runs the cron job once
+    (poll, flags, changes), writes an evidence pack for every flagged parcel into
+    reports/ beside it and prints the status. "Now" is 2026-11-28T12:00:00Z unless
+    --now says otherwise.
     """
     from analysis.demo import run_demo
+    from collector.cli import given_on_command_line
+    from collector.paths import demo_db_path
 
+    # Its own database unless --db is typed: PARCELPROOF_DB names the real orders,
+    # which 25 fake ones must never join.
+    if given_on_command_line("db_path") != "--db":
+        app = AppContext(db_path=demo_db_path(), config_path=None)
     sys.exit(run_demo(app, orders))
 
 

@@ -27,7 +27,7 @@ from collector.config import Settings, find_config_path, load_settings
 from collector.console import make_console
 from collector.errors import ConfigError, ParcelproofError
 from collector.paths import default_db_path
-from collector.terminal import markup_safe, visible
+from collector.terminal import markup_safe, plural, visible
 
 if TYPE_CHECKING:
     from collector.store import Store
@@ -513,6 +513,53 @@ def _saved_summary(line: dict[str, Any], note: str | None) -> str:
     if note:
         text += f"; {note}"
     return text
+
+
+def _set_archived(app: AppContext, ids: tuple[str, ...], *, archived: bool) -> None:
+    from collector.resolve import resolve_shipments
+    from collector.store.writes import set_archived
+
+    with app.open_store(must_exist=True) as store:
+        resolution = resolve_shipments(store, ids)
+        changed = set_archived(store, resolution.shipment_ids, archived=archived, now=clock.wall())
+    for note in resolution.notes:
+        err_console.print(f"[yellow]note:[/] {markup_safe(note)}")
+    done = "archived" if archived else "brought back"
+    already = len(resolution.shipment_ids) - changed
+    tail = f" ({already} already {'archived' if archived else 'tracked'})" if already else ""
+    kept = (
+        "; their evidence is kept, `parcelproof unarchive` brings them back"
+        if archived
+        else "; they are polled and listed again"
+    )
+    click.echo(f"{done} {plural(changed, 'shipment')}{tail}{kept if changed else ''}")
+
+
+@cli.command("archive")
+@click.argument("ids", nargs=-1, required=True, metavar="ID...")
+@pass_app
+@handle_errors
+def archive_command(app: AppContext, ids: tuple[str, ...]) -> None:
+    """Stop polling and listing shipments (order ids, tracking numbers, shipment ids).
+
+    Nothing is deleted: the raw answers, events and flag history stay and `verify`
+    still covers them; `status --all` and `flags --all` still show them, and
+    `unarchive` brings them back. An import file's `archived` column does the same.
+    Exit 0, 1 an unknown ID (nothing changed), 2 no database.
+    """
+    _set_archived(app, ids, archived=True)
+
+
+@cli.command("unarchive")
+@click.argument("ids", nargs=-1, required=True, metavar="ID...")
+@pass_app
+@handle_errors
+def unarchive_command(app: AppContext, ids: tuple[str, ...]) -> None:
+    """Track archived shipments again: polled, listed and packed as before.
+
+    Exit 0, 1 an unknown ID (nothing changed), 2 no database.
+    """
+    _set_archived(app, ids, archived=False)
 
 
 def given_on_command_line(name: str) -> str | None:
