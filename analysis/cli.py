@@ -27,7 +27,7 @@ from collector.cli import (
 )
 from collector.cli import cli as collector_cli
 from collector.console import make_console
-from collector.terminal import markup_safe, visible
+from collector.terminal import markup_safe, plural, visible
 
 if TYPE_CHECKING:
     import polars as pl
@@ -308,6 +308,11 @@ def report(
         err_console.print(f"[bold red]pack not written:[/] {markup_safe(failure)}")
     if not result.packs and not result.failures:
         click.echo("no parcel to report" + (" (nothing is flagged)" if flagged else ""))
+    else:
+        failed = f", {len(result.failures)} not written" if result.failures else ""
+        click.echo(
+            visible(f"{plural(len(result.packs), 'evidence pack')} in {result.out_dir}{failed}")
+        )
     if result.failures:
         sys.exit(1)
 

@@ -36,6 +36,7 @@ from collector.paths import config_candidates
 from collector.poll import PollReport, run_poll
 from collector.store import Store
 from collector.store.flag_writes import RunRecord, record_run
+from collector.terminal import plural
 
 if TYPE_CHECKING:
     from collector.intake.mail import MailImportResult
@@ -117,6 +118,9 @@ class RunResult:
             )
         if not quiet:
             out += [f"pack: {path}" for path in self.packs]
+            if self.packs or self.pack_failures:
+                failed = f", {len(self.pack_failures)} not written" if self.pack_failures else ""
+                out.append(f"packs: {plural(len(self.packs), 'evidence pack')} written{failed}")
         out += [f"warning: {w}" for w in self.warnings]
         out += [f"error: {f}" for f in self.pack_failures]
         out += [f"error: {f}" for f in self.alert_failures]
@@ -177,7 +181,7 @@ def run_once(  # noqa: PLR0913 - keyword options of one command
             result.warnings += [f"mail: {failure}" for failure in mail.failed_sources]
             result.warnings += [f"mail: {m.line()}" for m in mail.unreadable]
         if write_packs:
-            _write_packs(store, result, settings, assessment)
+            _write_packs(store, result, settings, assessment, progress=progress)
         if settings.alerts.enabled:
             _send_alerts(result, assessment, settings)
         with store.transaction():
@@ -270,7 +274,12 @@ ORDER BY s.shipment_id
 
 
 def _write_packs(
-    store: Store, result: RunResult, settings: Settings, assessment: Assessment
+    store: Store,
+    result: RunResult,
+    settings: Settings,
+    assessment: Assessment,
+    *,
+    progress: bool | None = None,
 ) -> None:
     """Packs for shipments newly flagged, and for flagged ones whose pack is missing.
 
@@ -313,6 +322,7 @@ def _write_packs(
             settings=settings,
             assessment=assessment,
             failures=failures,
+            progress=progress,
         )
     except Exception as exc:  # a pack problem must not hide the changes
         result.pack_failures.append(f"evidence packs not written: {type(exc).__name__}: {exc}")

@@ -108,7 +108,10 @@ def test_doctor_on_a_working_set_up(tmp_path: Path, monkeypatch: pytest.MonkeyPa
             sim.config_toml(KEY_ENV) + '[reports]\nformats = ["json"]\n', encoding="utf-8"
         )
         assert run_cli("import", str(SAMPLE_ORDERS)).exit_code == 0
-        assert run_cli("--now", NOW, "run").exit_code == 0
+        ran = run_cli("--now", NOW, "run")
+        assert ran.exit_code == 0, ran.output
+        assert ran.output.splitlines()[-1].startswith("packs: ")  # the count at the end
+        assert " evidence packs written" in ran.output.splitlines()[-1]
     result = run_cli("doctor", "--json")
     assert result.exit_code == 0, result.output
     checks = [json.loads(line) for line in result.output.splitlines()]

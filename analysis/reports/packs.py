@@ -36,6 +36,7 @@ from analysis.reports.facts import Event, Flag, PackFacts, Poll, load_facts
 from analysis.reports.mail_notices import MailNoticeFact, load_mail_notices, mail_notices_json
 from analysis.reports.render import PackView, Renderer
 from collector.config import Settings
+from collector.console import counting_progress
 from collector.errors import ConfigError
 from collector.resolve import resolve_shipments
 from collector.store import Store
@@ -159,6 +160,7 @@ def make_report(  # noqa: PLR0913 - keyword options of one command
     settings: Settings,
     formats: Sequence[str] | None = None,
     out_dir: Path | None = None,
+    progress: bool | None = None,
 ) -> ReportResult:
     """``parcelproof report``: assess at ``now`` (recorded), then write the packs.
 
@@ -167,6 +169,7 @@ def make_report(  # noqa: PLR0913 - keyword options of one command
     parcel worth a pack (:meth:`analysis.assess.Assessment.pack_ids`) and writes
     ``index.html`` (sorted by deadline) next to the pack folders. Every pack lists
     the flags of the one assessment at ``now`` and the advice drawn from them.
+    ``progress``: a bar counting the packs on stderr (None: when it is a terminal).
     """
     # Resolve before evaluating, so that a typo fails fast and writes nothing.
     resolution = resolve_shipments(store, ids) if ids else None
@@ -200,6 +203,7 @@ def make_report(  # noqa: PLR0913 - keyword options of one command
         renderer=renderer,
         assessment=assessment,
         failures=failures,
+        progress=progress,
     )
     index = write_index(packs, now=now, out_dir=target, renderer=renderer) if flagged else None
     return ReportResult(
@@ -223,6 +227,7 @@ def write_packs(  # noqa: PLR0913 - the documented library signature
     renderer: Renderer | None = None,
     assessment: Assessment | None = None,
     failures: list[PackFailure] | None = None,
+    progress: bool | None = False,
 ) -> list[PackResult]:
     """Write one evidence pack per shipment, from ``assessment`` (the flags at ``now``
     and the advice from them, :func:`analysis.assess.assess`); without one, the flag
@@ -231,6 +236,7 @@ def write_packs(  # noqa: PLR0913 - the documented library signature
     With ``failures`` given, a pack that cannot be written (its facts cannot be read
     or rendered, or the disk refuses it) is appended there with its reason and the
     other packs are still written; without it the first failure is raised.
+    ``progress``: a bar counting the packs on stderr (None: when it is a terminal).
 
     ``formats`` defaults to ``settings.reports.formats``, ``out_dir`` to
     :meth:`Settings.reports_dir` (``[reports] out_dir``, else beside the database).
@@ -259,15 +265,19 @@ def write_packs(  # noqa: PLR0913 - the documented library signature
             except Exception as exc:  # reported per pack, the rest go on
                 failures.append(_failure(store, sid, exc))
     packs: list[PackResult] = []
-    for facts in all_facts:
-        try:
-            mail = notices.get(facts.shipment.shipment_id, [])
-            packs.append(_write_one(facts, renderer, chosen, target, mail))
-        except Exception as exc:
-            if failures is None:
-                raise
-            s = facts.shipment
-            failures.append(PackFailure(s.shipment_id, s.order_id, s.tracking_number, _reason(exc)))
+    with counting_progress("evidence packs", len(all_facts), show=progress) as step:
+        for facts in all_facts:
+            try:
+                mail = notices.get(facts.shipment.shipment_id, [])
+                packs.append(_write_one(facts, renderer, chosen, target, mail))
+            except Exception as exc:
+                if failures is None:
+                    raise
+                s = facts.shipment
+                failures.append(
+                    PackFailure(s.shipment_id, s.order_id, s.tracking_number, _reason(exc))
+                )
+            step()
     return packs
 
 
