@@ -339,8 +339,12 @@ class SourceClient:
         quota_used_today: int = 0,
         sleep: Sleep = asyncio.sleep,
         limiter: TokenBucket | None = None,
+        ready: Callable[[], None] | None = None,
     ) -> None:
         self.source = source
+        #: Called when a request may leave (after the pacing wait); raising stops it.
+        #: The poller raises there once the database cannot store answers any more.
+        self._ready = ready
         self.config = config
         self._secret = secret
         self._auth_header = auth_header
@@ -411,6 +415,8 @@ class SourceClient:
         async def attempt() -> None:
             self.quota.take()
             await self.limiter.acquire()
+            if self._ready is not None:
+                self._ready()
             progress.sent_at = clock.wall()
             progress.attempts += 1
             answer = await self._attempt(request, url)
