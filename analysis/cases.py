@@ -201,7 +201,9 @@ ORDER BY d.order_id, d.step_id
 """
 
 _SHIPS_SQL = """
-SELECT s.shipment_id, s.order_id, s.tracking_number, coalesce(t.status, 'unknown') AS status,
+SELECT s.shipment_id, s.order_id, s.tracking_number,
+       CASE WHEN t.last_poll_at IS NULL THEN 'not polled yet'
+            ELSE coalesce(t.status, 'unknown') END AS status,
        t.delivered_at
 FROM shipments s LEFT JOIN tracking_state t USING (shipment_id)
 WHERE s.order_id IN (SELECT DISTINCT order_id FROM dispute_steps)
