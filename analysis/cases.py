@@ -195,7 +195,8 @@ JOIN (SELECT order_id, arg_min(marketplace, shipment_id) AS marketplace,
              arg_min(courier, shipment_id) AS courier,
              arg_min(destination_country, shipment_id) AS destination_country,
              max(amount) AS amount, arg_min(currency, shipment_id) AS currency
-      FROM shipments GROUP BY order_id) s USING (order_id)
+      FROM shipments WHERE order_id IN (SELECT order_id FROM dispute_steps)
+      GROUP BY order_id) s USING (order_id)
 WHERE d.occurred_at <= $now
 ORDER BY d.order_id, d.step_id
 """
@@ -268,10 +269,14 @@ def case_frame(
 
 
 def _has_log(store: Store) -> bool:
+    """Whether the log exists (a database of this schema) and holds any step."""
     row = store.conn.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'dispute_steps'"
     ).fetchone()
-    return bool(row and row[0])
+    if not (row and row[0]):
+        return False
+    found = store.conn.execute("SELECT 1 FROM dispute_steps LIMIT 1").fetchone()
+    return found is not None
 
 
 def _case(  # noqa: PLR0913, PLR0917 - one case's whole reading, step by step

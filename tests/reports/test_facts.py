@@ -68,8 +68,7 @@ def test_many_packs_cost_a_fixed_number_of_queries(
     one = len(calls)
     calls.clear()
     facts = load_facts(store, list(scenarios.values()), now=NOW, settings=Settings())
-    # The flags come with the assessment; one query reads the dispute log (cases).
-    assert len(calls) == one == 6
+    assert len(calls) == one == 5  # the flags come with the assessment
     assert len(facts) == len(scenarios)
 
 
