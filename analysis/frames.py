@@ -61,6 +61,7 @@ from collector import clock
 from collector.config import PollConfig, RulesConfig, Settings, find_config_path, load_settings
 from collector.countries import zone_names
 from collector.errors import StoreError
+from collector.model import SETTLED_STATUSES, status_in
 from collector.store import Store, default_db_path
 
 #: What every function accepts as its database.
@@ -75,7 +76,7 @@ BUSY_TIMEOUT: float = PollConfig().database_busy_timeout_seconds
 #: Statuses that are not a physical scan of the parcel (a label, or a source's verdict).
 NOT_A_SCAN = ("info_received", "not_found", "expired")
 #: After these, a parcel cannot stall.
-SETTLED = ("delivered", "returned")
+SETTLED = tuple(sorted(SETTLED_STATUSES))
 #: Words of an event saying the parcel reached the destination country, when the
 #: event carries no country (aggregators often leave it out).
 ARRIVAL_PATTERN = (
@@ -674,7 +675,6 @@ def _facts_sql(filters: Filters, *, gaps: bool = False, quality: bool = False) -
     """
     where, _ = _where(filters)
     not_a_scan = ", ".join(f"'{s}'" for s in NOT_A_SCAN)
-    settled = ", ".join(f"'{s}'" for s in SETTLED)
     last_mile = ", ".join(f"'{s}'" for s in LAST_MILE)
     # A scan (not a label or a verdict) in the destination country, or, without a
     # country, one whose status or wording says it is there.
@@ -780,11 +780,12 @@ def _facts_sql(filters: Filters, *, gaps: bool = False, quality: bool = False) -
     ]
     if gaps:
         quiet_now = (
-            f"status NOT IN ({settled}) AND first_scan_at IS NOT NULL "
+            f"{status_in('status', SETTLED, negate=True)} AND first_scan_at IS NOT NULL "
             f"AND {_days('last_event_at', '$now::TIMESTAMPTZ')} > $stalled_days"
         )
         derived += [
-            f"CASE WHEN status IN ({settled}) OR first_scan_at IS NULL THEN max_scan_gap_days ELSE "
+            f"CASE WHEN {status_in('status', SETTLED)} OR first_scan_at IS NULL "
+            "THEN max_scan_gap_days ELSE "
             f"greatest(max_scan_gap_days, {_days('last_event_at', '$now::TIMESTAMPTZ')}) END "
             "AS max_gap_days",
             f"coalesce({quiet_now}, false) AS stalled_now",

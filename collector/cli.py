@@ -91,7 +91,7 @@ def handle_errors(func: F) -> F:
         except ParcelproofError as exc:
             _fail(str(exc), exc.exit_code)
         except BrokenPipeError:
-            raise  # the reader left (`| head -1`): main() ends quietly, no error
+            raise  # the reader left: exit_quietly_on_broken_pipe makes it exit 0
         except OSError as exc:
             where = f": {exc.filename}" if exc.filename else ""
             _fail(f"{exc.strerror or exc}{where}", 1)

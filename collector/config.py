@@ -113,6 +113,9 @@ class PollConfig:
     #: again after this many seconds (doubling), at most ``pending_rechecks`` times.
     pending_recheck_seconds: float = 5.0
     pending_rechecks: int = 2
+    #: A poll sends nothing unless the disk under the database has this much room
+    #: (answers that could not be stored would be lost, and their quota spent).
+    min_free_megabytes: float = 100.0
 
 
 @dataclass(frozen=True)

@@ -26,13 +26,14 @@ import polars as pl
 import pyarrow as pa
 
 from collector.config import Settings
+from collector.model import FINAL_STATUSES
 from collector.store import Store
 
 if TYPE_CHECKING:
     from analysis.assess import Assessment
 
-#: Statuses after which silence is expected: no stall gap is marked after them.
-FINAL_STATUSES = frozenset({"delivered", "returned", "expired"})
+# Statuses after which silence is expected: no stall gap is marked after them
+# (collector.model.FINAL_STATUSES, imported above).
 
 
 @dataclass(frozen=True)
