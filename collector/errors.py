@@ -15,6 +15,7 @@ Commands turn these into a message and an exit code; retry code asks
     ├── ImportFileError             the import file as a whole is unusable (exit 2)
     ├── MailSourceError             a mail source cannot be opened or read (exit 2)
     ├── NotFoundError               an id or number names no shipment
+    ├── DisputeStepError            a dispute step refused: bad option or order (exit 2)
     └── SourceError                 talking to a tracking source went wrong
         ├── SourceUnavailable       timeouts, connection errors, 5xx (transient)
         ├── RateLimited             HTTP 429 or a per-second limit (transient)
@@ -99,6 +100,12 @@ class MailSourceError(ParcelproofError):
 
 class NotFoundError(ParcelproofError):
     """An order id or tracking number names no shipment."""
+
+
+class DisputeStepError(ParcelproofError):
+    """A dispute step cannot be recorded as given; the message names the bad input."""
+
+    exit_code = 2
 
 
 class SourceError(ParcelproofError):
