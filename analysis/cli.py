@@ -60,17 +60,36 @@ def _fmt_date(value: object) -> str:
 @handle_errors
 def status(app: AppContext, as_json: bool, include_archived: bool) -> None:
     """Table of shipments: status, days since the last event, deadlines and flags."""
+    from analysis.assess import assess
+    from analysis.cases import due_soon
     from analysis.status import shipment_status
 
     with app.open_store(must_exist=True) as store:
+        assessment = assess(store, clock.now(), app.settings)
         frame = shipment_status(
-            store, clock.now(), include_archived=include_archived, settings=app.settings
+            store,
+            clock.now(),
+            include_archived=include_archived,
+            settings=app.settings,
+            assessment=assessment,
         )
+    reminders = due_soon(assessment.cases, clock.now(), app.settings)
     if as_json:
         for row in frame.iter_rows(named=True):
             click.echo(json.dumps(_jsonable(row), ensure_ascii=False))
         return
+    print_due_soon(reminders)
     print_status_table(frame)
+
+
+def print_due_soon(lines: list[str], console: Console | None = None) -> None:
+    """The case deadlines that are close, before any table (nearest first)."""
+    if not lines:
+        return
+    console = console or make_console()
+    console.print("[bold]cases due soon[/]", highlight=False)
+    for line in lines:
+        console.print(f"  {markup_safe(line)}", highlight=False)
 
 
 #: Rows of the ``flags`` table by default (the most urgent first).
@@ -83,6 +102,9 @@ _ACTION_LABELS = {
     "open_dispute": "[bold red]open dispute[/]",
     "escalate": "[bold red]escalate[/]",
     "too_late": "[dim]too late[/]",
+    "send_evidence": "[bold red]send evidence[/]",
+    "answer_offer": "[bold]answer offer[/]",
+    "follow_up": "follow up",
 }
 
 
@@ -174,14 +196,16 @@ def flags(app: AppContext, as_json: bool, include_all: bool, limit: int) -> None
     last day to act first (the 50 most urgent and a count of the rest, unless
     --limit or --all).
     """
+    from analysis.cases import due_soon
     from analysis.flags import list_flags, listing_json_lines
 
     with app.open_store() as store:
-        _, listing = list_flags(store, clock.now(), app.settings, include_all=include_all)
+        assessment, listing = list_flags(store, clock.now(), app.settings, include_all=include_all)
     if as_json:
         for line in listing_json_lines(listing, include_all=include_all):
             click.echo(line)
         return
+    print_due_soon(due_soon(assessment.cases, clock.now(), app.settings))
     print_flags_table(listing, limit=None if include_all or limit == 0 else limit)
 
 
@@ -407,6 +431,16 @@ def export(app: AppContext, out: Path, fmt: str, with_raw: bool, partitioned: bo
         written = export_tables(store.conn, out, kind, with_raw=with_raw, partitioned=partitioned)
     for item in written:
         click.echo(visible(f"{item.path}: {item.rows} rows"))
+
+
+def _mount_case_commands() -> None:
+    from analysis.case_cli import dispute_command, disputes_command
+
+    cli.add_command(dispute_command)
+    cli.add_command(disputes_command)
+
+
+_mount_case_commands()
 
 
 def main() -> None:

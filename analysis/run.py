@@ -77,6 +77,10 @@ class RunResult:
     #: Whether an alert was due (``[alerts]``), and the deliveries that failed.
     alerted: bool = False
     alert_failures: list[str] = field(default_factory=list)
+    #: Every open case deadline that is close (:func:`analysis.cases.due_soon`).
+    case_deadlines: list[str] = field(default_factory=list)
+    #: Those of them that a previous run has not told today (printed by ``--quiet``).
+    case_reminders: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -109,6 +113,7 @@ class RunResult:
                 f"{self.evaluation.current.height} open on "
                 f"{self.evaluation.current['shipment_id'].n_unique()} shipments"
             )
+        out += self.case_deadlines if not quiet else self.case_reminders
         for row in self.changes.iter_rows(named=True):
             sign = "+" if row["change"] == "raised" else "-"
             what = row["change"] if row["change"] == "cleared" else row["severity"]
@@ -139,6 +144,7 @@ class RunResult:
             "pack_failures": self.pack_failures,
             "alerted": self.alerted,
             "alert_failures": self.alert_failures,
+            "case_deadlines": self.case_deadlines,
         } | ({"mail": self.mail.summary()} if self.mail is not None else {})
 
 
@@ -177,6 +183,7 @@ def run_once(  # noqa: PLR0913 - keyword options of one command
         assert assessment.evaluation is not None  # recorded
         changes = store.frame(_CHANGES_SQL, {"since": since, "now": now})
         result = RunResult(run_id, report, assessment.evaluation, since, changes, mail=mail)
+        _case_deadlines(store, result, assessment, settings)
         if mail is not None:
             result.warnings += [f"mail: {failure}" for failure in mail.failed_sources]
             result.warnings += [f"mail: {m.line()}" for m in mail.unreadable]
@@ -242,6 +249,32 @@ def _send_alerts(result: RunResult, assessment: Assessment, settings: Settings) 
     )
     result.alerted = not alert.empty
     result.alert_failures += send(alert, settings.alerts)
+
+
+def _case_deadlines(
+    store: Store, result: RunResult, assessment: Assessment, settings: Settings
+) -> None:
+    """The close case deadlines, and which of them to remind of in a quiet run.
+
+    A quiet run (cron every half hour) reminds of a deadline once a day: when the
+    previous run did not list the same line, or listed it on an earlier UTC day.
+    """
+    from analysis.cases import due_soon
+
+    result.case_deadlines = due_soon(assessment.cases, assessment.now, settings)
+    row = store.conn.execute(
+        "SELECT summary FROM runs WHERE command = 'run' AND finished_at IS NOT NULL "
+        "ORDER BY finished_at DESC LIMIT 1"
+    ).fetchone()
+    told: set[str] = set()
+    if row is not None and row[0]:
+        try:
+            previous = json.loads(row[0])
+            same_day = str(previous.get("evaluated_at", ""))[:10] == f"{assessment.now:%Y-%m-%d}"
+            told = set(previous.get("case_deadlines", [])) if same_day else set()
+        except (ValueError, AttributeError):
+            told = set()
+    result.case_reminders = [line for line in result.case_deadlines if line not in told]
 
 
 def _read_mail(db_path: Path | str, settings: Settings) -> MailImportResult | None:

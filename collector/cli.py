@@ -90,6 +90,8 @@ def handle_errors(func: F) -> F:
             return func(*args, **kwargs)
         except ParcelproofError as exc:
             _fail(str(exc), exc.exit_code)
+        except BrokenPipeError:
+            raise  # the reader left: exit_quietly_on_broken_pipe makes it exit 0
         except OSError as exc:
             where = f": {exc.filename}" if exc.filename else ""
             _fail(f"{exc.strerror or exc}{where}", 1)

@@ -113,6 +113,9 @@ class PollConfig:
     #: again after this many seconds (doubling), at most ``pending_rechecks`` times.
     pending_recheck_seconds: float = 5.0
     pending_rechecks: int = 2
+    #: A poll sends nothing unless the disk under the database has this much room
+    #: (answers that could not be stored would be lost, and their quota spent).
+    min_free_megabytes: float = 100.0
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,46 @@ class DisputesConfig:
     fallback_expected_days: float = 30.0
     other_window_days: float = 30.0
     escalate_to_card: bool = True
+
+
+@dataclass(frozen=True)
+class CasesConfig:
+    """``[cases]``: the clocks of a dispute once the buyer acts (sources in the README).
+
+    ``*_reply_days``: how long to give the seller after ``contacted_seller`` before
+    opening; ``*_response_days``: the seller's time to answer an ``opened`` dispute
+    before escalating; ``*_escalate_by_days``: the last day to escalate, counted from
+    opening; ``*_decision_days``: how long the marketplace (or card issuer) usually
+    takes after escalation before a follow-up is due. eBay's clocks are business days
+    (Monday to Friday). Where no marketplace publishes a time the default is short
+    (the buyer acts early rather than late) and the README says so.
+    """
+
+    aliexpress_reply_days: float = 3.0
+    aliexpress_response_days: float = 5.0
+    aliexpress_escalate_by_days: float = 15.0
+    aliexpress_decision_days: float = 7.0
+    ebay_reply_business_days: float = 3.0
+    ebay_response_business_days: float = 3.0
+    ebay_escalate_by_business_days: float = 21.0
+    ebay_decision_days: float = 2.0
+    amazon_reply_days: float = 2.0
+    amazon_response_days: float = 2.0
+    amazon_decision_days: float = 7.0
+    paypal_reply_days: float = 3.0
+    paypal_response_days: float = 7.0
+    paypal_escalate_by_days: float = 20.0
+    paypal_decision_days: float = 10.0
+    visa_response_days: float = 30.0
+    mastercard_response_days: float = 45.0
+    card_reply_days: float = 3.0
+    other_reply_days: float = 3.0
+    other_response_days: float = 7.0
+    other_escalate_by_days: float = 14.0
+    other_decision_days: float = 7.0
+    evidence_answer_days: float = 3.0
+    #: A case deadline this close is listed first (status, flags, run --quiet).
+    due_soon_days: float = 3.0
 
 
 @dataclass(frozen=True)
@@ -224,6 +267,7 @@ class Settings:
     poll: PollConfig = field(default_factory=PollConfig)
     rules: RulesConfig = field(default_factory=RulesConfig)
     disputes: DisputesConfig = field(default_factory=DisputesConfig)
+    cases: CasesConfig = field(default_factory=CasesConfig)
     reports: ReportsConfig = field(default_factory=ReportsConfig)
     mail: MailConfig = field(default_factory=MailConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
@@ -306,6 +350,7 @@ def settings_from_dict(raw: dict[str, Any], path: Path | None = None) -> Setting
             ("poll", PollConfig),
             ("rules", RulesConfig),
             ("disputes", DisputesConfig),
+            ("cases", CasesConfig),
             ("reports", ReportsConfig),
             ("mail", MailConfig),
             ("alerts", AlertsConfig),

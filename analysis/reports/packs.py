@@ -32,6 +32,7 @@ from typing import Any
 from analysis.assess import Assessment
 from analysis.flags import Evaluation
 from analysis.reports import adapters, fmt, wording
+from analysis.reports.case_pack import load_cases
 from analysis.reports.facts import Event, Flag, PackFacts, Poll, load_facts
 from analysis.reports.mail_notices import MailNoticeFact, load_mail_notices, mail_notices_json
 from analysis.reports.render import PackView, Renderer
@@ -252,6 +253,7 @@ def write_packs(  # noqa: PLR0913 - the documented library signature
         assessment = adapters.assess_recorded(store, now, settings, shipment_ids)
     renderer = renderer or Renderer()
     notices = load_mail_notices(store, shipment_ids)
+    cases = load_cases(store, assessment, shipment_ids)
     try:
         all_facts = _facts(store, shipment_ids, now, settings, assessment)
     except Exception:
@@ -267,6 +269,7 @@ def write_packs(  # noqa: PLR0913 - the documented library signature
     packs: list[PackResult] = []
     with counting_progress("evidence packs", len(all_facts), show=progress) as step:
         for facts in all_facts:
+            facts.case = cases.get(facts.shipment.shipment_id)
             try:
                 mail = notices.get(facts.shipment.shipment_id, [])
                 packs.append(_write_one(facts, renderer, chosen, target, mail))
@@ -516,6 +519,7 @@ def build_manifest(view: PackView, files: Sequence[Path]) -> dict[str, Any]:
             for o in facts.other_orders
         ],
         "mail_notices": mail_notices_json(view.mail_notices),
+        "case": facts.case.json() if facts.case is not None else None,
         "dispute_message": view.message,
         "verify": "parcelproof --db <database> verify",
         "files": [{"name": p.name, "sha256": _sha256(p), "bytes": p.stat().st_size} for p in files],

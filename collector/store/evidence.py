@@ -39,6 +39,7 @@ import polars as pl
 
 from collector.carriers.base import BatchOutcome, Event, Outcome, Result
 from collector.config import PollConfig
+from collector.model import FINAL_STATUSES, status_in
 from collector.plausible import plausible
 from collector.store import Store
 from collector.store.state import DIGEST_COLUMNS, event_digest_sql
@@ -279,7 +280,7 @@ SELECT shipment_id,
        poll_id,
        outcome,
        CASE
-           WHEN new_status IN ('delivered', 'returned', 'expired') THEN
+           WHEN {status_in("new_status", FINAL_STATUSES)} THEN
                CASE WHEN final_since + to_microseconds(CAST($grace_us AS BIGINT)) <= $now
                     THEN NULL
                     ELSE $now + to_microseconds(CAST($interval_us AS BIGINT)) END
