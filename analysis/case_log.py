@@ -40,13 +40,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from collector import clock
 from collector.config import Settings
 from collector.errors import DisputeStepError, NotFoundError
-from collector.store import Store
-from collector.store.dispute_writes import StepRow, append_step
+
+if TYPE_CHECKING:
+    from collector.store import Store
 
 STEPS = (
     "contacted_seller",
@@ -185,6 +186,8 @@ def record_step(store: Store, given: StepInput, *, now: datetime, settings: Sett
     For ``resolved --outcome resent|replaced`` with ``tracking``, the new parcel is
     first imported as a shipment of the same order (through the import's own path).
     """
+    from collector.store.dispute_writes import StepRow, append_step
+
     del settings  # the clocks apply when the case is read, not when a step is written
     order = find_order(store, given.order)
     step = _choice(given.step, STEPS, "step")
