@@ -108,6 +108,7 @@ CASE_SCHEMA: dict[str, Any] = {
     "due_at": pl.Datetime("us", "UTC"),
     "due_date": pl.String,
     "wait_until": pl.Datetime("us", "UTC"),
+    "wait_until_date": pl.String,
     "linked_shipment_id": pl.Int64,
     "linked_tracking_number": pl.String,
     "linked_status": pl.String,
@@ -576,6 +577,7 @@ def _case(  # noqa: PLR0913, PLR0917 - one case's whole reading, step by step
         due,
         day(due) if due is not None else None,
         wait_until,
+        day(wait_until) if wait_until is not None else None,
         linked_ship["shipment_id"] if linked_ship else None,
         linked_ship["tracking_number"] if linked_ship else None,
         linked_ship["status"] if linked_ship else None,
@@ -624,7 +626,9 @@ def _offer(step: dict[str, Any]) -> str:
 def apply_cases(disputes: pl.DataFrame, cases: pl.DataFrame) -> pl.DataFrame:
     """The dispute windows with each case's action laid over its order's shipments.
 
-    Adds ``case_state``, ``case_action``, ``case_due`` (null without a case); on a
+    Adds ``case_state``, ``case_action``, ``case_due`` and ``case_wait_until`` (the
+    end of the case's wait, when its action is ``wait``, with its local
+    ``case_wait_until_date``; null without a case); on a
     case's own shipments (not the resent parcel, which keeps its window) ``action``
     and ``action_detail`` become the case's, and ``last_day`` its due date when it
     has one (so the nearest case deadline sorts first).
@@ -636,6 +640,8 @@ def apply_cases(disputes: pl.DataFrame, cases: pl.DataFrame) -> pl.DataFrame:
         pl.col("action_detail").alias("case_detail"),
         pl.col("due_at").alias("case_due"),
         pl.col("due_date").alias("case_due_date"),
+        pl.col("wait_until").alias("case_wait_until"),
+        pl.col("wait_until_date").alias("case_wait_until_date"),
     ).explode("shipment_id")
     joined = disputes.join(over, on="shipment_id", how="left", maintain_order="left")
     has = pl.col("case_action").is_not_null()

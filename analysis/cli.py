@@ -136,12 +136,16 @@ def print_status_table(frame: pl.DataFrame, console: Console | None = None) -> N
         days = row["days_since_last_event"]
         action = row.get("action") or "none"
         label = _ACTION_LABELS.get(str(action), str(action))
-        opens = row.get("dispute_opens_at")
+        # A case's wait ends when its clock says (the seller's reply time ...), not
+        # when the dispute window opened.
+        # Dates as the destination sees them (computed with the window and the case).
+        has_case = row.get("case_action") is not None
+        opens = row.get("case_wait_until_date" if has_case else "dispute_opens_date")
         polled = row.get("polled") is not False
         if not polled:
             label = "poll first"
-        elif action == "wait" and hasattr(opens, "strftime"):
-            label = f"wait until {opens:%Y-%m-%d}"
+        elif action == "wait" and opens:
+            label = f"wait until {markup_safe(str(opens))}"
         table.add_row(
             markup_safe(row["order_id"]),
             markup_safe(row["tracking_number"]),

@@ -56,7 +56,8 @@ def shipment_status(  # noqa: PLR0913 - keyword options
     (``dispute_opens_at``, ``dispute_deadline``), the real last day to act
     (``dispute_last_day``: with AliExpress's grace days) and today's ``action`` with
     its ``action_detail``; for an order with a dispute case (:mod:`analysis.cases`)
-    the case's ``case_state``, ``case_action`` and ``case_due`` (and its action).
+    the case's ``case_state``, ``case_action``, ``case_due`` and ``case_wait_until``
+    (and its action).
 
     ``assessment`` is one already made at ``now`` (e.g. to list the cases due soon
     from the same one). With ``evaluate`` (the default) the assessment is recorded
@@ -81,6 +82,7 @@ def shipment_status(  # noqa: PLR0913 - keyword options
                 "shipment_id",
                 "polled",
                 pl.col("opens_at").alias("dispute_opens_at"),
+                pl.col("opens_date").alias("dispute_opens_date"),
                 pl.col("deadline").alias("dispute_deadline"),
                 pl.col("deadline_date").alias("dispute_deadline_date"),
                 pl.col("last_day").alias("dispute_last_day"),
@@ -90,6 +92,8 @@ def shipment_status(  # noqa: PLR0913 - keyword options
                 "case_state",
                 "case_action",
                 "case_due",
+                "case_wait_until",
+                "case_wait_until_date",
             ),
             on="shipment_id",
             how="left",

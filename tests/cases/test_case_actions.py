@@ -10,8 +10,10 @@ import pytest
 
 from analysis.assess import assess
 from analysis.cases import add_days, due_soon
+from analysis.cli import print_status_table
 from analysis.status import shipment_status
 from collector.config import CasesConfig, Settings
+from collector.console import make_console
 from collector.countries import zone_for
 from tests.cases.conftest import ORDER, at, record, stalled_parcel
 from tests.flags.builder import Ev, World
@@ -224,6 +226,7 @@ def test_the_case_is_laid_over_status_and_listed_first(stalled: World) -> None:
         "escalate",
     )
     assert row["dispute_last_day_date"] == "2026-11-25"  # the case's deadline
+    assert row["case_wait_until"] is None  # escalate: no wait
     assert frame.filter(pl.col("shipment_id") == other)["case_state"].to_list() == [None]
     lines = due_soon(assess(stalled.store, now, S, record=False).cases, now, S)
     assert lines == [f"case {ORDER}: escalate to AliExpress by 2026-11-25"]
@@ -270,3 +273,16 @@ def test_run_quiet_reminds_of_a_close_deadline_once_a_day(stalled: World) -> Non
     assert remind(at("2026-11-23") + timedelta(hours=1)) == [line]
     assert remind(at("2026-11-23") + timedelta(hours=2)) == []  # told today
     assert remind(at("2026-11-24") + timedelta(hours=1)) == [line]  # a new day
+
+
+def test_the_status_table_waits_for_the_case_not_the_window(stalled: World) -> None:
+    # The window opened long ago; the case waits for the seller's reply (3 days).
+    record(stalled.store, "contacted_seller", "2026-11-20", now="2026-11-20T12:00:00Z")
+    frame = shipment_status(stalled.store, at("2026-11-21"), settings=S, evaluate=False)
+    row = frame.filter(pl.col("order_id") == ORDER).row(0, named=True)
+    assert row["case_wait_until"] == at("2026-11-20") + timedelta(days=3)
+    console = make_console(width=200, record=True)
+    print_status_table(frame.filter(pl.col("order_id") == ORDER), console)
+    text = console.export_text()
+    assert "wait until 2026-11-23" in text, text
+    assert f"wait until {row['dispute_opens_date']}" not in text
