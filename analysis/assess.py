@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import polars as pl
@@ -49,7 +49,7 @@ from collector.config import Settings
 from collector.store import Store
 
 #: Actions on which a pack is worth writing (a claim to make or a question to ask).
-PACK_ACTIONS = ("open_dispute", "escalate", "ask_seller")
+PACK_ACTIONS = ("open_dispute", "escalate", "ask_seller", "send_evidence", "answer_offer")
 
 _FLAGS_SQL = """
 WITH open_then AS (
@@ -98,6 +98,9 @@ class Assessment:
     disputes: pl.DataFrame
     #: What recording the evaluation changed (None with ``record=False``).
     evaluation: Evaluation | None
+    #: One row per dispute case at ``now``: :data:`analysis.cases.COLUMNS` (their
+    #: actions are already laid over ``disputes``).
+    cases: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     def flagged_ids(self, *, include_archived: bool = False) -> list[int]:
         """Shipments with a flag at ``now`` (non-archived ones unless asked)."""
@@ -167,6 +170,7 @@ def assess(
     finally:
         if wanted is not None:
             conn.unregister("_assess_ids")
+    disputes, cases = _with_cases(store, now, settings, disputes, flags)
     if wanted is not None:
         disputes = disputes.filter(pl.col("shipment_id").is_in(wanted))
     return Assessment(
@@ -175,23 +179,24 @@ def assess(
         cleared=_utc(cleared, "raised_at", "confirmed_at", "cleared_at"),
         disputes=disputes,
         evaluation=evaluation,
+        cases=cases,
     )
 
 
-_RECORDED_SQL = """
+_RECORDED_SQL = f"""
 WITH st AS (
     SELECT s.shipment_id, coalesce(t.status = 'delivered', false) AS delivered,
            t.last_poll_at IS NOT NULL AS polled
     FROM shipments s LEFT JOIN tracking_state t USING (shipment_id)
 )
-SELECT c.shipment_id, c.flag_id, c.code, c.severity, c.threshold, c.detail,
+SELECT c.shipment_id, c.flag_id, c.code, c.severity, c.threshold, {history_detail("c")} AS detail,
        c.evidence::VARCHAR AS evidence, c.raised_at AS since, c.raised_at AS first_seen,
-       {reason} AS reason_to_dispute
+       {{reason}} AS reason_to_dispute
 FROM (SELECT *, row_number() OVER (PARTITION BY shipment_id, code ORDER BY raised_at) AS n
       FROM flags
       WHERE raised_at <= $now AND (cleared_at IS NULL OR cleared_at > $now)) c
 JOIN st USING (shipment_id)
-WHERE c.n = 1 {where}
+WHERE c.n = 1 {{where}}
 ORDER BY c.shipment_id, c.code
 """
 
@@ -232,6 +237,7 @@ def assess_recorded(
     finally:
         if wanted is not None:
             conn.unregister("_assess_ids")
+    disputes, cases = _with_cases(store, now, settings, disputes, flags)
     if wanted is not None:
         disputes = disputes.filter(pl.col("shipment_id").is_in(wanted))
     return Assessment(
@@ -240,6 +246,7 @@ def assess_recorded(
         cleared=_utc(cleared, "raised_at", "confirmed_at", "cleared_at"),
         disputes=disputes,
         evaluation=None,
+        cases=cases,
     )
 
 
@@ -247,6 +254,16 @@ def assess_recorded(
 def _unrecorded(store: Store, now: datetime, settings: Settings) -> Iterator[tuple[str, None]]:
     with staged_flags(store, now, settings.rules) as table:
         yield table, None
+
+
+def _with_cases(
+    store: Store, now: datetime, settings: Settings, disputes: pl.DataFrame, flags: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The dispute cases at ``now`` (:mod:`analysis.cases`), laid over the windows."""
+    from analysis.cases import apply_cases, case_frame
+
+    cases = case_frame(store, now, settings, disputes, flags=flags)
+    return apply_cases(disputes, cases), cases
 
 
 def _utc(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:

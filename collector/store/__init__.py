@@ -27,7 +27,6 @@ import duckdb
 import polars as pl
 
 from collector.errors import DatabaseBusy, SchemaTooNew, StoreError
-from collector.paths import DEFAULT_DB_PATH as DEFAULT_DB_PATH
 from collector.paths import default_db_path as default_db_path
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
@@ -185,7 +184,7 @@ class Store:
     def _migrate(self, current: int) -> None:
         # One transaction per migration, its schema_version row included: DuckDB
         # cannot commit an ALTER TABLE of a table that an UPDATE earlier in the same
-        # transaction changed (0002 updates tracking_state, 0006 alters it), and
+        # transaction changed (0002 updates tracking_state, 0007 alters it), and
         # each version is a consistent schema to stop at.
         with self.transaction() as conn:
             conn.execute(

@@ -285,3 +285,20 @@ def test_a_changed_setting_is_a_full_evaluation_with_the_full_result(world: Worl
     assert "overdue" in set(after.cleared["code"])
     stored = world.store.query("SELECT rules_digest FROM flag_evaluation")
     assert stored == [(rules_digest(graceful.rules),)]
+
+
+def test_archiving_an_order_re_evaluates_the_orders_sharing_its_number(world: World) -> None:
+    from collector.store.writes import set_archived
+
+    a = world.shipment("a", NUMBERS[0])
+    b = world.shipment("b", NUMBERS[0], ordered_at="2026-10-31T00:00:00Z")
+    first = world.evaluate("2026-11-02T00:00:00Z")
+    assert sorted(first.current.filter(pl.col("code") == "number_reused")["shipment_id"]) == [a, b]
+
+    # Through the collector's own writer (the `archive` command): a's other order is gone.
+    assert set_archived(world.store, [b], archived=True, now=T("2026-11-02T01:00:00Z")) == 1
+    when = T("2026-11-02T06:00:00Z")
+    after = evaluate_flags(world.store, when, Settings())
+    assert after.incremental
+    assert_frame_equal(after.current, compute_flags(world.store, when, RulesConfig()))
+    assert a in after.cleared["shipment_id"].to_list()
