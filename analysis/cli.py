@@ -10,12 +10,10 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.table import Table
 
+from analysis.console import FLAGS_TABLE_LIMIT, print_flags_table, print_status_table
 from collector import clock
 from collector.cli import (
     AppContext,
@@ -26,11 +24,10 @@ from collector.cli import (
     pass_app,
 )
 from collector.cli import cli as collector_cli
-from collector.console import make_console
 from collector.terminal import markup_safe, visible
 
-if TYPE_CHECKING:
-    import polars as pl
+#: Re-exported: the table printers live in :mod:`analysis.console`.
+__all__ = ["FLAGS_TABLE_LIMIT", "cli", "main", "print_flags_table", "print_status_table"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -47,10 +44,6 @@ def cli(ctx: click.Context, db_path: Path | None, config_path: Path | None) -> N
 
 for _name, _command in collector_cli.commands.items():
     cli.add_command(_command, _name)
-
-
-def _fmt_date(value: object) -> str:
-    return value.strftime("%Y-%m-%d") if hasattr(value, "strftime") else "-"
 
 
 @cli.command()
@@ -71,67 +64,6 @@ def status(app: AppContext, as_json: bool, include_archived: bool) -> None:
             click.echo(json.dumps(_jsonable(row), ensure_ascii=False))
         return
     print_status_table(frame)
-
-
-#: Rows of the ``flags`` table by default (the most urgent first).
-FLAGS_TABLE_LIMIT = 50
-
-_ACTION_LABELS = {
-    "none": "-",
-    "wait": "wait",
-    "ask_seller": "ask seller",
-    "open_dispute": "[bold red]open dispute[/]",
-    "escalate": "[bold red]escalate[/]",
-    "too_late": "[dim]too late[/]",
-}
-
-
-def print_status_table(frame: pl.DataFrame, console: Console | None = None) -> None:
-    """Render the ``status`` frame as a compact rich table.
-
-    One line per shipment so that a cron mail or an 80-column terminal stays
-    readable; the full sentence behind each action is in ``status --json``
-    (``action_detail``) and in the evidence pack.
-    """
-    console = console or make_console()
-    table = Table(
-        title=f"{frame.height} shipments",
-        caption=(
-            "Quiet: days since the last scan. Last day: the last day to open a dispute "
-            "(with AliExpress's grace days after buyer protection)."
-        ),
-        show_lines=False,
-        pad_edge=False,
-    )
-    table.add_column("Order", overflow="fold")
-    table.add_column("Number", no_wrap=True)
-    table.add_column("Status", no_wrap=True)
-    table.add_column("Quiet", justify="right")
-    table.add_column("Flags", overflow="fold")
-    table.add_column("Last day", no_wrap=True)
-    table.add_column("Action", no_wrap=True)
-    for row in frame.iter_rows(named=True):
-        days = row["days_since_last_event"]
-        action = row.get("action") or "none"
-        label = _ACTION_LABELS.get(str(action), str(action))
-        opens = row.get("dispute_opens_at")
-        polled = row.get("polled") is not False
-        if not polled:
-            label = "poll first"
-        elif action == "wait" and hasattr(opens, "strftime"):
-            label = f"wait until {opens:%Y-%m-%d}"
-        table.add_row(
-            markup_safe(row["order_id"]),
-            markup_safe(row["tracking_number"]),
-            markup_safe(str(row["status"]).replace("_", " ") if polled else "not polled yet"),
-            f"{days:.0f}" if days is not None else "-",
-            markup_safe(" ".join(row["flags"]) or "-"),
-            markup_safe(
-                row.get("dispute_last_day_date") or row.get("dispute_deadline_date") or "-"
-            ),
-            label,
-        )
-    console.print(table)
 
 
 def _jsonable(row: dict[str, object]) -> dict[str, object]:
@@ -183,64 +115,6 @@ def flags(app: AppContext, as_json: bool, include_all: bool, limit: int) -> None
             click.echo(line)
         return
     print_flags_table(listing, limit=None if include_all or limit == 0 else limit)
-
-
-_SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
-
-
-def print_flags_table(
-    listing: pl.DataFrame, console: Console | None = None, *, limit: int | None = None
-) -> None:
-    """Render a ``list_flags`` listing: flagged shipments, the nearest last day first.
-
-    Urgency is the deadline: a warning due in three days comes before a critical
-    flag with two months left; severity breaks ties (no deadline sorts last).
-    ``limit`` keeps the table to the most urgent N (a table of 100,000 rows takes
-    minutes to lay out and nobody reads it) and says how many more there are.
-    """
-    console = console or make_console()
-    import polars as pl
-
-    flagged = listing.filter(pl.col("flags").list.len() > 0).sort(
-        ["last_day", "urgency", "order_id"], descending=[False, True, False], nulls_last=True
-    )
-    total = flagged.height
-    if limit is not None and total > limit:
-        flagged = flagged.head(limit)
-    shown = f"; the {flagged.height} most urgent shown" if flagged.height < total else ""
-    table = Table(title=f"{total} of {listing.height} shipments flagged{shown}")
-    for column in ("Order", "Number", "Status", "Flags", "Last day", "Action"):
-        table.add_column(column, overflow="fold")
-    for row in flagged.iter_rows(named=True):
-        lines = []
-        for item in row["flags"]:
-            style = _SEVERITY_STYLE.get(item["severity"], "")
-            cleared = item["cleared_at"]
-            state = f" [dim](cleared {_fmt_date(cleared)})[/]" if cleared else ""
-            seen = (
-                f", first seen {_fmt_date(item['first_seen'])}"
-                if _fmt_date(item["first_seen"]) != _fmt_date(item["since"])
-                else ""
-            )
-            lines.append(
-                f"[{style}]{markup_safe(item['code'])}[/] ({markup_safe(item['severity'])}, "
-                f"since {_fmt_date(item['since'])}{seen}){state}: {markup_safe(item['detail'])}"
-            )
-        table.add_row(
-            markup_safe(row["order_id"]),
-            markup_safe(row["tracking_number"]),
-            markup_safe(row["status"]),
-            "\n".join(lines),
-            markup_safe(row["last_day_date"] or "-"),
-            markup_safe(row["action_detail"] or "-"),
-        )
-    console.print(table)
-    if flagged.height < total:
-        console.print(
-            f"... and {total - flagged.height} more flagged shipments "
-            "(flags --limit 0 or --all lists every one; --json for scripts)",
-            highlight=False,
-        )
 
 
 @cli.command()
@@ -330,7 +204,10 @@ def run(app: AppContext, quiet: bool) -> None:
     ensure_free(app.db_path, command="run")  # a second poll or run answers at once
     from analysis.run import run_once
 
-    result = run_once(app.db_path, app.settings, progress=False if quiet else None)
+    # --now fixes the evaluation instant; without it the run evaluates at the end of
+    # its own poll (the wall clock then), so that it sees what it has just fetched.
+    now = clock.now() if clock.is_fixed() else None
+    result = run_once(app.db_path, app.settings, now=now, progress=False if quiet else None)
     for line in result.lines(quiet=quiet):
         click.echo(visible(line))
     sys.exit(result.exit_code)
@@ -353,9 +230,12 @@ def demo(app: AppContext, orders: Path | None) -> None:
     flagged parcel into <db folder>/reports and prints the status. "Now" is
     2026-11-28T12:00:00Z unless --now says otherwise.
     """
-    from analysis.demo import run_demo
+    from analysis.demo import DEMO_NOW, run_demo
 
-    sys.exit(run_demo(app, orders))
+    if not clock.is_fixed():
+        # The demo's own "now" holds for the whole process, as --now would.
+        clock.set_now(clock.parse_instant(DEMO_NOW))
+    sys.exit(run_demo(app, orders, now=clock.now()))
 
 
 @cli.command()

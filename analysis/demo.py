@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime
 from pathlib import Path
 
-from collector import clock
 from collector.cli import AppContext, err_console
 from collector.console import make_console
 from collector.importer import import_rows, read_rows
@@ -38,27 +38,26 @@ default = ["17track", "cainiao"]
 """
 
 
-def run_demo(app: AppContext, orders: Path | None = None) -> int:
+def run_demo(app: AppContext, orders: Path | None = None, *, now: datetime) -> int:
     """Start the simulator, import the sample orders, run, write packs, print the status.
 
-    ``run`` is the cron job's own code path (poll, evaluate the flags, list what
-    changed); then ``report --flagged`` writes a pack for every flagged parcel and
-    the index, under ``<db folder>/reports``.
+    ``now`` is the evaluation instant (the command passes :data:`DEMO_NOW` unless
+    ``--now`` says otherwise). The run is the cron job's own pipeline
+    (:func:`analysis.run.run_once`: poll, evaluate the flags, list what changed),
+    asked to write what ``report --flagged`` writes: a pack for every flagged parcel
+    and the index, under ``<db folder>/reports``.
     """
     from dataclasses import replace
 
-    from analysis.cli import print_status_table
-    from analysis.reports import make_report
+    from analysis.console import print_status_table
     from analysis.run import run_once
     from analysis.status import shipment_status
     from collector.simulator import serve_in_thread
 
-    if not clock.is_fixed():
-        clock.set_now(clock.parse_instant(DEMO_NOW))
     console = make_console()
     path = orders or SAMPLE_ORDERS
     header, rows = read_rows(path)
-    with serve_in_thread(api_key=DEMO_KEY, as_of=clock.now()) as simulator:
+    with serve_in_thread(api_key=DEMO_KEY, as_of=now) as simulator:
         config = app.db_path.parent / "demo" / "parcelproof.toml"
         config.parent.mkdir(parents=True, exist_ok=True)
         mail = (
@@ -73,8 +72,7 @@ def run_demo(app: AppContext, orders: Path | None = None) -> int:
         os.environ[DEMO_KEY_ENV] = DEMO_KEY
         demo_app = AppContext(db_path=app.db_path, config_path=config)
         console.print(
-            f"[bold]simulator[/] {simulator.url} (config {config}), "
-            f"now {clock.now():%Y-%m-%d %H:%M}Z",
+            f"[bold]simulator[/] {simulator.url} (config {config}), now {now:%Y-%m-%d %H:%M}Z",
             highlight=False,
         )
         with demo_app.open_store() as store:
@@ -93,7 +91,12 @@ def run_demo(app: AppContext, orders: Path | None = None) -> int:
         try:
             # Every shipment, due or not, so that a second demo shows the same path.
             result = run_once(
-                demo_app.db_path, settings, progress=False, write_packs=False, all_shipments=True
+                demo_app.db_path,
+                settings,
+                now=now,
+                progress=False,
+                packs="flagged",
+                all_shipments=True,
             )
         finally:
             if previous_key is None:
@@ -103,8 +106,9 @@ def run_demo(app: AppContext, orders: Path | None = None) -> int:
         for line in result.lines(quiet=False):
             console.print(f"[bold]run[/] {markup_safe(line)}", highlight=False)
     with demo_app.open_store() as store:
-        print_status_table(shipment_status(store, clock.now()), console)
-        packs = make_report(store, flagged=True, now=clock.now(), settings=settings)
+        print_status_table(shipment_status(store, now), console)
+    packs = result.report
+    assert packs is not None  # packs="flagged"
     console.print(
         f"[bold]evidence packs[/]: {len(packs.packs)} flagged parcels in {packs.out_dir} "
         f"(open {packs.index} first)",
