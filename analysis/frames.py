@@ -506,12 +506,11 @@ def dispute_deadlines(
     params["now"] = at
     sql = (
         "SELECT w.shipment_id, s.order_id, s.tracking_number, s.marketplace, s.store, "
-        "coalesce(s.carrier, s.courier) AS carrier, coalesce(t.status, 'unknown') AS status, "
+        "coalesce(s.carrier, s.courier) AS carrier, s.status, "
         "coalesce(f.codes, []::VARCHAR[]) AS flags, w.action, w.action_detail, w.opens_at, "
         f"w.deadline, {_days('$now::TIMESTAMPTZ', 'w.deadline')} AS days_left, "
         "w.urgency, w.rule "
-        "FROM dispute_windows_now w JOIN shipments s USING (shipment_id) "
-        "LEFT JOIN tracking_state t USING (shipment_id) "
+        "FROM dispute_windows_now w JOIN shipment_current s USING (shipment_id) "
         "LEFT JOIN (SELECT shipment_id, list(code ORDER BY code) AS codes "
         "FROM current_flags GROUP BY shipment_id) f USING (shipment_id) "
         f"WHERE {where} ORDER BY urgency DESC, w.deadline NULLS LAST, s.order_id"
