@@ -13,7 +13,12 @@ from pathlib import Path
 
 import click
 
-from analysis.console import FLAGS_TABLE_LIMIT, print_flags_table, print_status_table
+from analysis.console import (
+    FLAGS_TABLE_LIMIT,
+    print_due_soon,
+    print_flags_table,
+    print_status_table,
+)
 from collector import clock
 from collector.cli import (
     AppContext,
@@ -24,7 +29,7 @@ from collector.cli import (
     pass_app,
 )
 from collector.cli import cli as collector_cli
-from collector.terminal import markup_safe, visible
+from collector.terminal import markup_safe, plural, visible
 
 #: Re-exported: the table printers live in :mod:`analysis.console`.
 __all__ = ["FLAGS_TABLE_LIMIT", "cli", "main", "print_flags_table", "print_status_table"]
@@ -53,16 +58,25 @@ for _name, _command in collector_cli.commands.items():
 @handle_errors
 def status(app: AppContext, as_json: bool, include_archived: bool) -> None:
     """Table of shipments: status, days since the last event, deadlines and flags."""
+    from analysis.assess import assess
+    from analysis.cases import due_soon
     from analysis.status import shipment_status
 
     with app.open_store(must_exist=True) as store:
+        assessment = assess(store, clock.now(), app.settings)
         frame = shipment_status(
-            store, clock.now(), include_archived=include_archived, settings=app.settings
+            store,
+            clock.now(),
+            include_archived=include_archived,
+            settings=app.settings,
+            assessment=assessment,
         )
+    reminders = due_soon(assessment.cases, clock.now(), app.settings)
     if as_json:
         for row in frame.iter_rows(named=True):
             click.echo(json.dumps(_jsonable(row), ensure_ascii=False))
         return
+    print_due_soon(reminders)
     print_status_table(frame)
 
 
@@ -106,14 +120,16 @@ def flags(app: AppContext, as_json: bool, include_all: bool, limit: int) -> None
     last day to act first (the 50 most urgent and a count of the rest, unless
     --limit or --all).
     """
+    from analysis.cases import due_soon
     from analysis.flags import list_flags, listing_json_lines
 
     with app.open_store() as store:
-        _, listing = list_flags(store, clock.now(), app.settings, include_all=include_all)
+        assessment, listing = list_flags(store, clock.now(), app.settings, include_all=include_all)
     if as_json:
         for line in listing_json_lines(listing, include_all=include_all):
             click.echo(line)
         return
+    print_due_soon(due_soon(assessment.cases, clock.now(), app.settings))
     print_flags_table(listing, limit=None if include_all or limit == 0 else limit)
 
 
@@ -182,6 +198,11 @@ def report(
         err_console.print(f"[bold red]pack not written:[/] {markup_safe(failure)}")
     if not result.packs and not result.failures:
         click.echo("no parcel to report" + (" (nothing is flagged)" if flagged else ""))
+    else:
+        failed = f", {len(result.failures)} not written" if result.failures else ""
+        click.echo(
+            visible(f"{plural(len(result.packs), 'evidence pack')} in {result.out_dir}{failed}")
+        )
     if result.failures:
         sys.exit(1)
 
@@ -225,13 +246,21 @@ def run(app: AppContext, quiet: bool) -> None:
 def demo(app: AppContext, orders: Path | None) -> None:
     """The whole path on bundled data, with no network and no key.
 
-    Starts the loopback 17TRACK/Cainiao simulator, imports the sample orders, runs
-    the cron job once (poll, flags, changes), writes an evidence pack for every
-    flagged parcel into <db folder>/reports and prints the status. "Now" is
-    2026-11-28T12:00:00Z unless --now says otherwise.
+    Starts the loopback 17TRACK/Cainiao simulator on a free port, imports the sample
+    orders into the demo's own database (~/.local/share/parcelproof/demo/demo.duckdb,
+    never the one real orders go into; --db chooses another), runs the cron job once
+    (poll, flags, changes), writes an evidence pack for every flagged parcel into
+    reports/ beside it and prints the status. "Now" is 2026-11-28T12:00:00Z unless
+    --now says otherwise.
     """
     from analysis.demo import DEMO_NOW, run_demo
+    from collector.cli import given_on_command_line
+    from collector.paths import demo_db_path
 
+    # Its own database unless --db is typed: PARCELPROOF_DB names the real orders,
+    # which 25 fake ones must never join.
+    if given_on_command_line("db_path") != "--db":
+        app = AppContext(db_path=demo_db_path(), config_path=None)
     if not clock.is_fixed():
         # The demo's own "now" holds for the whole process, as --now would.
         clock.set_now(clock.parse_instant(DEMO_NOW))
@@ -274,6 +303,16 @@ def export(app: AppContext, out: Path, fmt: str, with_raw: bool, partitioned: bo
         written = export_tables(store.conn, out, kind, with_raw=with_raw, partitioned=partitioned)
     for item in written:
         click.echo(visible(f"{item.path}: {item.rows} rows"))
+
+
+def _mount_case_commands() -> None:
+    from analysis.case_cli import dispute_command, disputes_command
+
+    cli.add_command(dispute_command)
+    cli.add_command(disputes_command)
+
+
+_mount_case_commands()
 
 
 def main() -> None:

@@ -1,9 +1,10 @@
 """Tables on the terminal: the printers that ``parcelproof`` commands and ``demo`` share.
 
 Each printer renders a frame the library computed (:func:`analysis.status.shipment_status`,
-:func:`analysis.flags.list_flags`) on a :func:`collector.console.make_console`
-console, with every value from the data made markup-safe. :mod:`analysis.cli` and
-:mod:`analysis.demo` both import from here, so neither imports the other::
+:func:`analysis.flags.list_flags`, the cases of :func:`analysis.assess.assess`) on a
+:func:`collector.console.make_console` console, with every value from the data
+made markup-safe. :mod:`analysis.cli`, :mod:`analysis.case_cli` and :mod:`analysis.demo`
+import from here, so none of them imports another::
 
     >>> print_status_table(shipment_status(store, now))               # doctest: +SKIP
 """
@@ -26,6 +27,16 @@ def _fmt_date(value: object) -> str:
     return value.strftime("%Y-%m-%d") if hasattr(value, "strftime") else "-"
 
 
+def print_due_soon(lines: list[str], console: Console | None = None) -> None:
+    """The case deadlines that are close, before any table (nearest first)."""
+    if not lines:
+        return
+    console = console or make_console()
+    console.print("[bold]cases due soon[/]", highlight=False)
+    for line in lines:
+        console.print(f"  {markup_safe(line)}", highlight=False)
+
+
 #: Rows of the ``flags`` table by default (the most urgent first).
 FLAGS_TABLE_LIMIT = 50
 
@@ -36,6 +47,9 @@ _ACTION_LABELS = {
     "open_dispute": "[bold red]open dispute[/]",
     "escalate": "[bold red]escalate[/]",
     "too_late": "[dim]too late[/]",
+    "send_evidence": "[bold red]send evidence[/]",
+    "answer_offer": "[bold]answer offer[/]",
+    "follow_up": "follow up",
 }
 
 
@@ -67,12 +81,16 @@ def print_status_table(frame: pl.DataFrame, console: Console | None = None) -> N
         days = row["days_since_last_event"]
         action = row.get("action") or "none"
         label = _ACTION_LABELS.get(str(action), str(action))
-        opens = row.get("dispute_opens_at")
+        # A case's wait ends when its clock says (the seller's reply time ...), not
+        # when the dispute window opened.
+        # Dates as the destination sees them (computed with the window and the case).
+        has_case = row.get("case_action") is not None
+        opens = row.get("case_wait_until_date" if has_case else "dispute_opens_date")
         polled = row.get("polled") is not False
         if not polled:
             label = "poll first"
-        elif action == "wait" and hasattr(opens, "strftime"):
-            label = f"wait until {opens:%Y-%m-%d}"
+        elif action == "wait" and opens:
+            label = f"wait until {markup_safe(str(opens))}"
         table.add_row(
             markup_safe(row["order_id"]),
             markup_safe(row["tracking_number"]),
@@ -143,3 +161,21 @@ def print_flags_table(
             "(flags --limit 0 or --all lists every one; --json for scripts)",
             highlight=False,
         )
+
+
+def print_cases_table(cases: pl.DataFrame, console: Console | None = None) -> None:
+    """The ``disputes`` table: one line per case."""
+    console = console or make_console()
+    table = Table(title=f"{cases.height} dispute cases")
+    for column in ("Order", "Store", "State", "Next", "By", "Detail"):
+        table.add_column(column, overflow="fold")
+    for row in cases.iter_rows(named=True):
+        table.add_row(
+            markup_safe(row["order_id"]),
+            markup_safe(row["store"] or "-"),
+            markup_safe((row["state"] or "-") + ("" if row["open"] else " (closed)")),
+            markup_safe(str(row["action"]).replace("_", " ")),
+            markup_safe(row["due_date"] or "-"),
+            markup_safe(row["action_detail"]),
+        )
+    console.print(table)

@@ -64,8 +64,12 @@ from collector.config import DisputesConfig, Settings
 from collector.store import Store
 
 ACTIONS = ("none", "wait", "ask_seller", "open_dispute", "escalate", "too_late")
-#: Higher is more urgent (for sorting).
+#: Higher is more urgent (for sorting). ``send_evidence``, ``answer_offer`` and
+#: ``follow_up`` come from a dispute case (:mod:`analysis.cases`).
 ACTION_RANK = {
+    "send_evidence": 7,
+    "answer_offer": 6,
+    "follow_up": 3,
     "open_dispute": 5,
     "ask_seller": 4,
     "escalate": 3,

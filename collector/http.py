@@ -339,8 +339,12 @@ class SourceClient:
         quota_used_today: int = 0,
         sleep: Sleep = asyncio.sleep,
         limiter: TokenBucket | None = None,
+        ready: Callable[[], None] | None = None,
     ) -> None:
         self.source = source
+        #: Called when a request may leave (after the pacing wait); raising stops it.
+        #: The poller raises there once the database cannot store answers any more.
+        self._ready = ready
         self.config = config
         self._secret = secret
         self._auth_header = auth_header
@@ -411,6 +415,8 @@ class SourceClient:
         async def attempt() -> None:
             self.quota.take()
             await self.limiter.acquire()
+            if self._ready is not None:
+                self._ready()
             progress.sent_at = clock.wall()
             progress.attempts += 1
             answer = await self._attempt(request, url)
@@ -591,3 +597,21 @@ def parse_retry_after(value: str | None) -> float | None:
     if math.isnan(seconds) or seconds < 0:  # NaN, or a date in the past
         return 0.0
     return seconds
+
+
+def post_json(url: str, payload: object, *, timeout: float = 20.0) -> int:
+    """POST ``payload`` as JSON to ``url`` once (an alert webhook); the HTTP status.
+
+    Raises :class:`SourceUnavailable` for a connection error, a timeout or a status
+    that is not 2xx, naming only the URL's scheme and host: a webhook's path and
+    query are often its secret (Slack, Mattermost), so they never reach a message.
+    """
+    parts = urlsplit(url)
+    where = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    try:
+        response = httpx.post(url, json=payload, timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise SourceUnavailable(where, f"{type(exc).__name__}: {exc}") from None
+    if not 200 <= response.status_code < 300:
+        raise SourceUnavailable(where, f"HTTP {response.status_code}")
+    return response.status_code

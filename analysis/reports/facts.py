@@ -226,6 +226,8 @@ class PackFacts:
     dispute: Dispute | None
     now: datetime
     stalled_days: float
+    #: The order's dispute case (:mod:`analysis.reports.case_pack`), if it has one.
+    case: Any = None
 
     @property
     def fetched_from(self) -> datetime | None:

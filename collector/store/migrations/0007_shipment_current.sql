@@ -1,4 +1,4 @@
--- parcelproof schema: the current state of each shipment, defined once. The shipment
+-- parcelproof schema, version 7: the current state of each shipment, defined once. The shipment
 -- row, its tracking state and the latest event's digest (which tracking_state keeps,
 -- migration 0002) side by side; a shipment never polled reads status 'unknown',
 -- polled false, delivered false. Analysis queries read this view instead of writing
