@@ -115,7 +115,7 @@ def history_detail(flags: str = "f") -> str:
     """SQL for the text of a ``flags`` history row (alias ``flags``) as of its last
     confirmation (``confirmed_at``): what the row said when an evaluation last saw
     the flag hold, the way ``detail`` read before texts were stored as templates
-    (migration 0007; rows from before have no template and keep their ``detail``)."""
+    (migration 0008; rows from before have no template and keep their ``detail``)."""
     return rendered_detail(
         f"coalesce({flags}.template, {flags}.detail)",
         f"{flags}.age_from",

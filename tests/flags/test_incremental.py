@@ -302,3 +302,19 @@ def test_archiving_an_order_re_evaluates_the_orders_sharing_its_number(world: Wo
     assert after.incremental
     assert_frame_equal(after.current, compute_flags(world.store, when, RulesConfig()))
     assert a in after.cleared["shipment_id"].to_list()
+
+
+def test_shipment_current_names_each_input_version_once(world: World) -> None:
+    sid = stalled(world)
+    rows = world.store.conn.execute(
+        "SELECT s.input_version, t.input_version FROM shipments s JOIN tracking_state t "
+        "USING (shipment_id) WHERE shipment_id = ?",
+        [sid],
+    ).fetchall()
+    view = world.store.conn.execute(
+        "SELECT input_version, state_input_version FROM shipment_current WHERE shipment_id = ?",
+        [sid],
+    ).fetchall()
+    assert view == rows
+    names = [d[0] for d in world.store.conn.execute("FROM shipment_current LIMIT 0").description]
+    assert [n for n in names if "input_version" in n] == ["input_version", "state_input_version"]

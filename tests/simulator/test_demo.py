@@ -10,13 +10,15 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from collector import clock
 from collector.config import load_settings
 from collector.importer import import_file
 from collector.poll import run_poll
 from collector.simulator import sample_scenarios, serve_in_thread
 from collector.store import Store
-from tests.conftest import NOW, SAMPLE_ORDERS, run_cli
+from tests.conftest import NOW, SAMPLE_ORDERS, DemoDb, run_cli
 
 
 def statuses(db_path: Path) -> dict[str, str]:
@@ -26,26 +28,26 @@ def statuses(db_path: Path) -> dict[str, str]:
     return {r["tracking_number"]: r["status"] for r in rows}
 
 
-def test_demo_polls_the_simulator_and_shows_every_scenario(db_path: Path) -> None:
-    result = run_cli("--db", str(db_path), "demo")
-    assert result.exit_code == 0, result.output
-    assert "2026-11-28 12:00Z" in result.output  # the fixed demo "now"
-    assert "17track: 25 shipments" in result.output
+@pytest.mark.pdf  # the demo writes every flagged parcel's pack (the session's demo_db)
+def test_demo_polls_the_simulator_and_shows_every_scenario(demo_db: DemoDb, db_path: Path) -> None:
+    assert "2026-11-28 12:00Z" in demo_db.output  # the fixed demo "now"
+    assert "17track: 25 shipments" in demo_db.output
     assert "PARCELPROOF_DEMO_17TRACK_KEY" not in os.environ  # restored afterwards
-    config = (db_path.parent / "demo" / "parcelproof.toml").read_text()
+    config = (demo_db.path.parent / "demo" / "parcelproof.toml").read_text()
     assert 'api_key_env = "PARCELPROOF_DEMO_17TRACK_KEY"' in config
     assert "demo-17track-key" not in config  # the key travels in the environment only
     expected = {number: s.expect for number, s in sample_scenarios().items()}
     # The sample case that was resent (analysis/demo.py SAMPLE_CASES) adds its new
     # parcel after the run: tracked from the next poll on.
     expected["LP00555666777999"] = "unknown"
-    assert statuses(db_path) == expected
-    assert "6 dispute cases" in result.output
-    assert "case 8101203344558: send the evidence asked for by 2026-11-30" in result.output
+    copy = demo_db.copy(db_path)
+    assert statuses(copy) == expected
+    assert "6 dispute cases" in demo_db.output
+    assert "case 8101203344558: send the evidence asked for by 2026-11-30" in demo_db.output
     # A second demo records no step twice.
-    again = run_cli("--db", str(db_path), "demo")
+    again = run_cli("--db", str(copy), "demo")
     assert again.exit_code == 0, again.output
-    with Store.open(db_path) as store:
+    with Store.open(copy) as store:
         assert store.query("SELECT count(*) FROM dispute_steps") == [(15,)]
 
 

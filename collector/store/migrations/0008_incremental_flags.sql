@@ -1,4 +1,4 @@
--- parcelproof schema, version 7: incremental flag evaluation (docs/perf-flags.md,
+-- parcelproof schema, version 8: incremental flag evaluation (docs/perf-flags.md,
 -- docs/architecture.md change 29). No stored row is rewritten: the flag history gains
 -- columns (NULL in the rows written before), and two tables hold derived data only.
 --
@@ -52,3 +52,17 @@ CREATE TABLE flag_evaluation (
     flags_watermark    BIGINT NOT NULL,
     open_flags         BIGINT NOT NULL
 );
+
+-- shipment_current (migration 0007) joins both tables with `*`: with an input_version
+-- in each it would read two (the second renamed input_version_1). The same view,
+-- the state's version named apart.
+CREATE OR REPLACE VIEW shipment_current AS
+SELECT s.*,
+       coalesce(t.status, 'unknown') AS status,
+       t.* EXCLUDE (shipment_id, status, updated_at, input_version),
+       t.updated_at AS state_updated_at,
+       t.input_version AS state_input_version,
+       t.last_poll_at IS NOT NULL AS polled,
+       coalesce(t.status = 'delivered', false) AS delivered
+FROM shipments s
+LEFT JOIN tracking_state t USING (shipment_id);
