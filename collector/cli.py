@@ -256,7 +256,7 @@ def _show_dry_run(sheet: Any) -> None:
         click.echo(f"column {source!r} -> (ignored)")
     if sheet.date_order:
         click.echo(f"dates: {sheet.date_order}")
-    frame, errors, count = parse_rows(sheet.rows[:10], frozenset(sheet.header))
+    frame, errors, count = parse_rows(sheet.rows.head(10), frozenset(sheet.header))
     wanted = ["order_id", "tracking_number", "courier", "marketplace", "store", "carrier"]
     wanted += ["ordered_at", "shipped_at", "promised_to"]
     shown = [c for c in wanted if c in frame.columns]
@@ -264,7 +264,7 @@ def _show_dry_run(sheet: Any) -> None:
         click.echo("row " + ", ".join(f"{k}={v}" for k, v in row.items() if v is not None))
     for error in errors[:5]:
         click.echo(f"would reject {error}")
-    click.echo(f"{len(sheet.rows)} rows read (dry run: nothing stored)")
+    click.echo(f"{sheet.rows.count()} rows read (dry run: nothing stored)")
     del count
 
 
