@@ -18,7 +18,7 @@ What it does, in order:
    event;
 3. routes each shipment: the first source in ``[routing]`` (the courier's own list,
    else ``default``) that is *configured* and can serve the courier. A source is
-   configured only when it has a ``[carriers.<name>]`` table (and a key, if it needs
+   configured only when it has a ``[sources.<name>]`` table (and credentials, if it needs
    one): nothing ever calls a real service by default. Shipments no configured
    source can serve are reported once per run (a count and a few ids);
 4. polls each source's distinct numbers in batches of its batch size, all sources
@@ -27,7 +27,7 @@ What it does, in order:
    it completes: a crash loses at most the batches in flight;
 5. asks again, after ``pending_recheck_seconds`` (doubling, ``pending_rechecks``
    times), for numbers registered in this run that the source had not looked up yet
-   (:meth:`~collector.carriers.base.Source.recheck`);
+   (:meth:`~collector.sources.base.Source.recheck`);
 6. stops a source for the run on a quota error, on a 429 storm that outlasts the
    retries, on a refused key, or after three batches in a row failed at the
    transport level.
@@ -46,18 +46,28 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from collector import clock
-from collector.carriers.base import UNREADABLE, BatchOutcome, Outcome, Source
-from collector.carriers.registry import create_source, source_class
-from collector.config import Settings
+from collector.config import Settings, SourceConfig
 from collector.errors import ConfigError, ParcelproofError
 from collector.http import SourceClient, Transport
 from collector.poll_lock import PollLock
 from collector.shard import shard_of
+from collector.sources.base import (
+    UNREADABLE,
+    BatchOutcome,
+    ClientCredentials,
+    Exchange,
+    Outcome,
+    Parsed,
+    Response,
+    Source,
+    error_results,
+)
+from collector.sources.registry import create_source, source_class
 from collector.store import Store
 from collector.store.evidence import (
     BatchItem,
@@ -189,7 +199,7 @@ class PollReport:
             more = ", ..." if self.unserved > len(self.unserved_examples) else ""
             lines.append(
                 f"{self.unserved} shipments no configured source can serve "
-                f"(e.g. {examples}{more}): add a source for them ([carriers.<name>], [routing])"
+                f"(e.g. {examples}{more}): add a source for them ([sources.<name>], [routing])"
             )
         if not self.sources and not self.unserved:
             lines.append("nothing to poll")
@@ -209,25 +219,40 @@ class _Shipment:
 def configured_sources(settings: Settings) -> tuple[dict[str, Source], list[str]]:
     """The sources this configuration may use, and warnings about unusable tables.
 
-    Every ``[carriers.<name>]`` table must name a known source (ConfigError
-    otherwise). A table with ``enabled = false``, or of a source that needs a key
-    when no key is set, is not used.
+    Every ``[sources.<name>]`` table must name a known source (ConfigError
+    otherwise). A table with ``enabled = false``, or of a source whose credentials
+    are not set (a key, or an OAuth2 client id and secret), is not used.
     """
     sources: dict[str, Source] = {}
-    warnings: list[str] = []
-    for name, config in settings.carriers.items():
+    warnings: list[str] = list(settings.warnings)
+    for name, config in settings.sources.items():
         cls = source_class(name)
         if not config.enabled:
             continue
-        if cls.needs_key and not config.secret():
-            where = f"set {config.api_key_env}" if config.api_key_env else "set api_key_env"
-            warnings.append(f"[carriers.{name}] has no key ({where}); source not used")
+        missing = missing_credentials(cls, config)
+        if missing:
+            warnings.append(f"[{config.table}.{name}] has no {missing}; source not used")
             continue
         sources[name] = create_source(name, config)
     for names in (settings.routing.default, *settings.routing.couriers.values()):
         for name in names:
             source_class(name)  # an unknown name in [routing] is a config error too
     return sources, warnings
+
+
+def missing_credentials(cls: type[Source], config: SourceConfig) -> str | None:
+    """What a source's auth strategy needs and its table does not give (None: all set)."""
+    auth = cls.auth
+    if isinstance(auth, ClientCredentials):
+        if config.client_credentials() is not None:
+            return None
+        names = [v for v in (config.client_id_env, config.client_secret_env) if v]
+        where = f"set {' and '.join(names)}" if names else "set client_id_env, client_secret_env"
+        return f"client credentials ({where})"
+    if auth.needs_credentials and not config.secret():
+        where = f"set {config.api_key_env}" if config.api_key_env else "set api_key_env"
+        return f"key ({where})"
+    return None
 
 
 def route(
@@ -245,6 +270,15 @@ def route(
         else:
             unserved.append(shipment)
     return routed, unserved
+
+
+def token_verdict(response: Response) -> Parsed:
+    """What a ``token`` poll came to: ok, or the error that stopped the token fetch."""
+    if response.error is None:
+        return Parsed(Outcome.OK, ())
+    message = str(response.error)
+    outcome = Outcome.RATE_LIMITED if response.status == 429 else Outcome.ERROR
+    return Parsed(outcome, error_results((), outcome, message), message)
 
 
 @dataclass(frozen=True)
@@ -314,8 +348,8 @@ def run_poll(  # noqa: PLR0913 - the options of `poll`, keyword-only
         report.unserved_examples = [f"{s.order_id}/{s.number}" for s in unserved[:EXAMPLES]]
         if report.selected and not sources:
             raise ConfigError(
-                "no tracking source is configured: add a [carriers.<name>] table "
-                "(e.g. [carriers.17track] with api_key_env, or [carriers.cainiao])"
+                "no tracking source is configured: add a [sources.<name>] table "
+                "(e.g. [sources.17track] with api_key_env, or [sources.cainiao])"
                 + "".join(f"; {w}" for w in warnings)
             )
         start_run(store, report.run_id, "poll", now)
@@ -542,6 +576,15 @@ class _SourceRun:
     #: Numbers answered "not looked up yet" in this run, and when the last one was.
     _pending: dict[str, None] = field(default_factory=dict)
     _pending_at: float = 0.0
+    _client: SourceClient | None = None
+
+    def _token_exchanges(self) -> list[Exchange]:
+        """The OAuth2 token requests sent since the last batch, as ``token`` polls."""
+        if self._client is None or not self._client.token_responses:
+            return []
+        responses = list(self._client.token_responses)
+        self._client.token_responses.clear()
+        return [Exchange(r, token_verdict(r)) for r in responses]
 
     async def run(self) -> None:
         started = time.perf_counter()
@@ -558,8 +601,9 @@ class _SourceRun:
         loop = asyncio.get_running_loop()
         store = self.context.store
         known = await loop.run_in_executor(self.executor, registered_numbers, store, name, numbers)
+        day_start = self.source.quota_day_start(self.context.now)
         used = await loop.run_in_executor(
-            self.executor, requests_today, store, name, self.context.now
+            self.executor, requests_today, store, name, self.context.now, day_start
         )
         rate = self.source.rate
         # Enough batches in flight to keep the allowance busy at ~1 s latency, bounded.
@@ -570,12 +614,16 @@ class _SourceRun:
             config,
             rate=rate,
             secret=config.secret(),
-            auth_header=self.source.auth_header,
-            auth_param=self.source.auth_param,
+            auth=self.source.auth,
+            credentials=config.client_credentials(),
+            token_url=self.source.token_url,
             transport=self.context.transports.get(name),
             max_connections=in_flight,
             quota_used_today=used,
+            daily_quota=self.source.daily_quota,
+            quota_resets_at=day_start + timedelta(days=1),
         )
+        self._client = client
         gate = asyncio.Semaphore(in_flight)
         try:
             async with client:
@@ -640,6 +688,7 @@ class _SourceRun:
                 )
         except ParcelproofError as exc:  # a source bug must not end the whole run
             outcome = BatchOutcome(stop=f"{exc}")
+        outcome.exchanges[:0] = self._token_exchanges()
         written = await self.sink.write(BatchItem(name, outcome, ids_by_number))
         summary = self.summary
         summary.batches += 1

@@ -20,8 +20,8 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-from collector.carriers.base import UNREADABLE, Event, Outcome, Parsed, Result
-from collector.carriers.registry import source_class
+from collector.sources.base import UNREADABLE, Event, Outcome, Parsed, Result
+from collector.sources.registry import source_class
 
 
 @dataclass(frozen=True)

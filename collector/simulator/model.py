@@ -4,8 +4,9 @@ A :class:`Scenario` is what happened to one tracking number, independent of who
 reports it: the carriers involved (first mile, last mile), the events with their
 absolute instants and the local offset the carrier reports, where they happened,
 and how a source answers when the number has no usable history (not found,
-invalid, expired). The same scenario is rendered by :mod:`.render_17track` and
-:mod:`.render_cainiao`, so every number can be served by either source.
+invalid, expired). The same scenario is rendered by each source's ``simulator``
+module (``collector/sources/<name>/simulator.py``), so every number can be served
+by every source.
 
 Scenario files are JSON (package data in ``collector/simulator/scenarios/``)::
 

@@ -23,10 +23,10 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from collector import clock
-from collector.simulator import render_17track as r17
-from collector.simulator import render_cainiao as rcn
 from collector.simulator.faults import Fault, html_error_page, huge_body
 from collector.simulator.model import Scenario, as_mapping, normalise_number, sample_scenarios
+from collector.sources.cainiao import simulator as rcn
+from collector.sources.seventeentrack import simulator as r17
 
 log = logging.getLogger(__name__)
 

@@ -37,9 +37,9 @@ from typing import Any
 
 import polars as pl
 
-from collector.carriers.base import BatchOutcome, Event, Outcome, Result
 from collector.config import PollConfig
 from collector.plausible import plausible
+from collector.sources.base import BatchOutcome, Event, Outcome, Result
 from collector.store import Store
 from collector.store.state import DIGEST_COLUMNS, event_digest_sql
 
@@ -718,9 +718,14 @@ def registered_numbers(store: Store, source: str, numbers: Iterable[str]) -> fro
     return frozenset(str(r[0]) for r in rows)
 
 
-def requests_today(store: Store, source: str, now: datetime) -> int:
-    """Requests already sent to ``source`` since 00:00 UTC today (for ``daily_quota``)."""
-    start = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+def requests_today(
+    store: Store, source: str, now: datetime, day_start: datetime | None = None
+) -> int:
+    """Requests already sent to ``source`` in its quota day (for ``daily_quota``).
+
+    The day starts at ``day_start`` (the source's reset instant), else 00:00 UTC.
+    """
+    start = day_start or now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     row = store.conn.execute(
         "SELECT count(*) FROM polls WHERE source = ? AND requested_at >= ?", [source, start]
     ).fetchone()

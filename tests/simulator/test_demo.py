@@ -44,7 +44,7 @@ def test_every_sample_number_through_cainiao(db_path: Path, tmp_path: Path) -> N
     with serve_in_thread(as_of=clock.now()) as sim:
         config = tmp_path / "cainiao.toml"
         config.write_text(
-            f'[carriers.cainiao]\nbase_url = "{sim.base_url_cainiao}"\n'
+            f'[sources.cainiao]\nbase_url = "{sim.base_url_cainiao}"\n'
             'requests_per_second = 50\n\n[routing]\ndefault = ["cainiao"]\n'
         )
         with Store.open(db_path) as store:

@@ -29,8 +29,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-from collector.carriers.base import (
+from collector.countries import country_in_location, normalise_country
+from collector.sources.base import (
     UNREADABLE,
+    Auth,
     BatchOutcome,
     Event,
     Exchange,
@@ -40,6 +42,7 @@ from collector.carriers.base import (
     Result,
     Sender,
     Source,
+    StaticKey,
     Unreadable,
     as_dict,
     as_list,
@@ -58,7 +61,7 @@ from collector.carriers.base import (
     unreadable_message,
     with_unreadable_summary,
 )
-from collector.carriers.seventeentrack_map import (
+from collector.sources.seventeentrack.status_map import (
     ACCESS_CODES,
     ALREADY_REGISTERED,
     INVALID_NUMBER_CODES,
@@ -68,8 +71,7 @@ from collector.carriers.seventeentrack_map import (
     STAGE,
     map_status,
 )
-from collector.carriers.status import Status, SubStatus
-from collector.countries import country_in_location, normalise_country
+from collector.sources.status import Status, SubStatus
 
 AcceptedItem = Callable[[dict[str, Any], str], Result]
 
@@ -84,13 +86,11 @@ class SeventeenTrack(Source):
     #: Under the documented 3 requests/s per key: requests start evenly spaced, but
     #: a late first one (connection set-up) puts four in a strict one-second window.
     default_rate: ClassVar[float] = 2.5
-    needs_key: ClassVar[bool] = True
-    auth_header: ClassVar[str | None] = "17token"
+    #: The key travels in the ``17token`` header (never stored: headers are not kept).
+    auth: ClassVar[Auth] = StaticKey(header="17token")
     default_base_url: ClassVar[str] = "https://api.17track.net/track/v2.2"
 
-    def serves(self, courier: str | None) -> bool:
-        """17TRACK detects the carrier itself, so it can try any number."""
-        return True
+    # couriers = None: 17TRACK detects the carrier itself, so it can try any number.
 
     track_operation: ClassVar[str] = "gettrackinfo"
 

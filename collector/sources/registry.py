@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
-from collector.carriers.base import Source
-from collector.carriers.cainiao import Cainiao
-from collector.carriers.seventeentrack import SeventeenTrack
 from collector.config import SourceConfig
 from collector.errors import ConfigError
+from collector.sources.base import Source
+from collector.sources.cainiao.source import Cainiao
+from collector.sources.seventeentrack.source import SeventeenTrack
 
 ENTRY_POINT_GROUP = "parcelproof.sources"
 

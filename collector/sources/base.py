@@ -24,14 +24,14 @@ import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
 from enum import StrEnum
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
-from collector.carriers.status import Status
 from collector.config import SourceConfig
 from collector.errors import (
     ConfigError,
@@ -40,6 +40,7 @@ from collector.errors import (
     SourceError,
     SourceRejected,
 )
+from collector.sources.status import Status
 
 
 class Outcome(StrEnum):
@@ -185,27 +186,85 @@ class BatchOutcome:
 Sender = Callable[[Request], Awaitable[Response]]
 
 
+# --- auth strategies: declared by a source, carried out by collector.http -------------
+
+
+@dataclass(frozen=True, slots=True)
+class NoAuth:
+    """The source needs no credentials (Cainiao's public page JSON)."""
+
+    needs_credentials: ClassVar[bool] = False
+
+
+@dataclass(frozen=True, slots=True)
+class StaticKey:
+    """One API key sent with every request, in a header or a query parameter.
+
+    The key comes from ``api_key_env`` (or ``api_key``) of the source's table; the
+    header is never stored, a query parameter is stored as ``***``.
+    """
+
+    header: str | None = None
+    param: str | None = None
+    needs_credentials: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCredentials:
+    """OAuth2 client credentials (RFC 6749 §4.4): a bearer token fetched on first use.
+
+    ``token_path`` is relative to the source's ``base_url`` (a table's ``token_url``
+    overrides it); the client id and secret come from ``client_id_env`` and
+    ``client_secret_env``. ``client_auth`` is ``"form"`` (both in the form body) or
+    ``"basic"`` (HTTP Basic, RFC 6749 ``client_secret_basic``). The token is kept
+    in memory only, until ``refresh_margin_seconds`` before its ``expires_in``, and
+    fetched again once when a call is answered 401.
+    """
+
+    token_path: str
+    client_auth: str = "form"
+    scope: str | None = None
+    refresh_margin_seconds: float = 60.0
+    needs_credentials: ClassVar[bool] = True
+
+
+#: What a source declares as its ``auth``.
+Auth = NoAuth | StaticKey | ClientCredentials
+
+#: ``polls.operation`` of an OAuth2 token request: logged like any other request,
+#: but its body (the token) is never stored and it concerns no tracking number.
+TOKEN_OPERATION = "token"
+
+
 class Source(ABC):
     """A tracking source: declared properties, request builders and pure parsers.
 
-    Subclasses set the class attributes and implement :meth:`serves` and
-    :meth:`track`. Instances are cheap and bound to one ``[carriers.<name>]`` table.
+    Subclasses set the class attributes and implement :meth:`track` (and
+    :meth:`serves` when ``couriers`` does not say enough). Instances are cheap and
+    bound to one ``[sources.<name>]`` table.
     """
 
-    #: Registry name, also the ``[carriers.<name>]`` table name.
+    #: Registry name, also the ``[sources.<name>]`` table name.
     name: ClassVar[str]
     #: Most numbers one call may carry.
     batch_size: ClassVar[int]
     #: Requests per second when the config does not say.
     default_rate: ClassVar[float]
-    #: Whether a key is needed (a source without one is not configured).
-    needs_key: ClassVar[bool] = False
-    #: Header that carries the key, when the key travels in a header.
-    auth_header: ClassVar[str | None] = None
-    #: Query parameter that carries the key, when the key travels in the URL.
-    auth_param: ClassVar[str | None] = None
+    #: How credentials travel (:class:`NoAuth`, :class:`StaticKey`, :class:`ClientCredentials`).
+    auth: ClassVar[Auth] = NoAuth()
     #: Used when the config has no ``base_url``.
     default_base_url: ClassVar[str]
+    #: Requests allowed per quota day when the config does not say (None: no quota).
+    default_daily_quota: ClassVar[int | None] = None
+    #: The UTC time of day at which the source's daily quota starts afresh.
+    quota_reset_utc: ClassVar[dt_time] = dt_time(0, 0)
+    #: Courier codes this source serves (None: any number, the aggregators).
+    couriers: ClassVar[frozenset[str] | None] = None
+    #: The source's own settings: a frozen dataclass whose fields are the extra keys
+    #: its table may hold, each with its default (None: only the common keys).
+    options_type: ClassVar[type[Any] | None] = None
+    #: The carrier's own record (USPS, DHL ...), as opposed to an aggregator's copy.
+    carrier_own: ClassVar[bool] = False
 
     def __init__(self, config: SourceConfig | None = None) -> None:
         self.config = config or SourceConfig()
@@ -213,8 +272,43 @@ class Source(ABC):
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigError(
-                f"carriers.{self.name}.base_url: expected an http(s) URL, got {self.base_url!r}"
+                f"{self.config.table}.{self.name}.base_url: expected an http(s) URL, "
+                f"got {self.base_url!r}"
             )
+        options = self.config.options
+        if options is None and self.options_type is not None:
+            options = self.options_type()
+        self.options: Any = options
+
+    @classmethod
+    def needs_key(cls) -> bool:
+        """Whether credentials are needed (a source without them is not configured)."""
+        return cls.auth.needs_credentials
+
+    @property
+    def daily_quota(self) -> int | None:
+        """Requests allowed per quota day: the configured ``daily_quota``, else the default."""
+        if self.config.daily_quota is not None:
+            return self.config.daily_quota
+        return self.default_daily_quota
+
+    @property
+    def token_url(self) -> str | None:
+        """The OAuth2 token endpoint: the table's ``token_url``, else the source's path."""
+        if not isinstance(self.auth, ClientCredentials):
+            return None
+        if self.config.token_url:
+            return self.config.token_url
+        origin = urlsplit(self.base_url)
+        return f"{origin.scheme}://{origin.netloc}{self.auth.token_path}"
+
+    def quota_day_start(self, now: datetime) -> datetime:
+        """The instant the current quota day began (the last reset at or before ``now``)."""
+        return quota_day_start(now, self.quota_reset_utc)
+
+    def serves(self, courier: str | None) -> bool:
+        """Whether this source can track numbers of ``courier`` (None: undetected)."""
+        return self.couriers is None or (courier is not None and courier in self.couriers)
 
     @property
     def effective_batch_size(self) -> int:
@@ -226,10 +320,6 @@ class Source(ABC):
     def rate(self) -> float:
         """Requests per second: the configured rate, else the source's default."""
         return self.config.requests_per_second or self.default_rate
-
-    @abstractmethod
-    def serves(self, courier: str | None) -> bool:
-        """Whether this source can track numbers of ``courier`` (None: undetected)."""
 
     @abstractmethod
     async def track(
@@ -282,6 +372,17 @@ class Source(ABC):
         default: nothing to recheck.
         """
         return None
+
+
+def quota_day_start(now: datetime, reset: dt_time) -> datetime:
+    """The last instant at or before ``now`` whose UTC time of day is ``reset``.
+
+    >>> quota_day_start(datetime(2026, 11, 3, 0, 30, tzinfo=UTC), dt_time(8, 0)).isoformat()
+    '2026-11-02T08:00:00+00:00'
+    """
+    utc = now.astimezone(UTC)
+    start = utc.replace(hour=reset.hour, minute=reset.minute, second=reset.second, microsecond=0)
+    return start if start <= utc else start - timedelta(days=1)
 
 
 # --- helpers shared by the parsers ----------------------------------------------------
@@ -514,7 +615,7 @@ def need_dict(value: Any, path: str, *, required: bool = False) -> dict[str, Any
     >>> need_dict("nope", "$.data")
     Traceback (most recent call last):
     ...
-    collector.carriers.base.Unreadable: $.data is a string, expected an object
+    collector.sources.base.Unreadable: $.data is a string, expected an object
     """
     if isinstance(value, dict):
         return value
