@@ -429,8 +429,11 @@ class SourceClient:
         quota_resets_at: datetime | None = None,
         sleep: Sleep = asyncio.sleep,
         limiter: TokenBucket | None = None,
+        quota_signal: Callable[[int, bytes | None], str | None] | None = None,
     ) -> None:
         self.source = source
+        #: Says when an answer means "daily quota used up" (not retried: stop until reset).
+        self._quota_signal = quota_signal
         self.config = config
         if auth is None:
             has_key = auth_header or auth_param
@@ -707,6 +710,13 @@ class SourceClient:
 
     def _raise_for_status(self, answer: _Answer, url: str) -> None:
         status = answer.status
+        said = self._quota_signal(status, answer.body) if self._quota_signal else None
+        if said:
+            until = self.quota.resets_at
+            when = f" until {until.astimezone(UTC):%Y-%m-%d %H:%M}Z" if until else ""
+            raise QuotaExhausted(
+                self.source, f"HTTP {status}: {said}{when}; stopping this source ({url})"
+            )
         if status == 429:
             raise RateLimited(
                 self.source, f"HTTP 429 Too Many Requests ({url})", answer.retry_after

@@ -622,6 +622,7 @@ class _SourceRun:
             quota_used_today=used,
             daily_quota=self.source.daily_quota,
             quota_resets_at=day_start + timedelta(days=1),
+            quota_signal=self.source.quota_exhausted,
         )
         self._client = client
         gate = asyncio.Semaphore(in_flight)

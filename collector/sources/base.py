@@ -265,6 +265,10 @@ class Source(ABC):
     options_type: ClassVar[type[Any] | None] = None
     #: The carrier's own record (USPS, DHL ...), as opposed to an aggregator's copy.
     carrier_own: ClassVar[bool] = False
+    #: The module of the source's simulated service (an ``Endpoints`` subclass named
+    #: ``Endpoints`` in it), served by :mod:`collector.simulator`; None: not simulated
+    #: this way (17TRACK and Cainiao are wired into the simulator's server).
+    simulator: ClassVar[str | None] = None
 
     def __init__(self, config: SourceConfig | None = None) -> None:
         self.config = config or SourceConfig()
@@ -299,8 +303,7 @@ class Source(ABC):
             return None
         if self.config.token_url:
             return self.config.token_url
-        origin = urlsplit(self.base_url)
-        return f"{origin.scheme}://{origin.netloc}{self.auth.token_path}"
+        return f"{self.base_url}{self.auth.token_path}"
 
     def quota_day_start(self, now: datetime) -> datetime:
         """The instant the current quota day began (the last reset at or before ``now``)."""
@@ -309,6 +312,14 @@ class Source(ABC):
     def serves(self, courier: str | None) -> bool:
         """Whether this source can track numbers of ``courier`` (None: undetected)."""
         return self.couriers is None or (courier is not None and courier in self.couriers)
+
+    @classmethod
+    def quota_exhausted(cls, status: int, body: bytes | None) -> str | None:
+        """What an answer says when it means "the daily quota is used up", else None.
+
+        Such an answer is not retried: the source stops until its quota resets.
+        """
+        return None
 
     @property
     def effective_batch_size(self) -> int:
@@ -383,6 +394,85 @@ def quota_day_start(now: datetime, reset: dt_time) -> datetime:
     utc = now.astimezone(UTC)
     start = utc.replace(hour=reset.hour, minute=reset.minute, second=reset.second, microsecond=0)
     return start if start <= utc else start - timedelta(days=1)
+
+
+# --- time stamps as the carriers write them ------------------------------------------
+
+_OFFSET = re.compile(r"^(?:GMT|UTC)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
+
+
+def parse_offset(text: str | None) -> int | None:
+    """Minutes east of UTC of an offset text (``-7:00``, ``-05:00``, ``+0530``, ``Z``).
+
+    >>> parse_offset("-7:00"), parse_offset("+0530"), parse_offset("Z"), parse_offset("")
+    (-420, 330, 0, None)
+    """
+    if text is None or not text.strip():
+        return None
+    text = text.strip()
+    if text.upper() in ("Z", "GMT", "UTC"):
+        return 0
+    match = _OFFSET.match(text)
+    if not match:
+        return None
+    sign, hours, minutes = match.groups()
+    total = int(hours) * 60 + int(minutes or 0)
+    if total > 14 * 60 or int(minutes or 0) >= 60:
+        return None
+    return -total if sign == "-" else total
+
+
+@dataclass(frozen=True, slots=True)
+class Stamp:
+    """An event time as a carrier wrote it: the instant, its local text and offset."""
+
+    occurred_at: datetime
+    local_time: str
+    utc_offset_minutes: int | None
+    tz_known: bool
+
+
+def iso_stamp(text: str | None, offset: int | None = None) -> Stamp | None:
+    """An ISO 8601 time with or without an offset (None when it is not one).
+
+    With an offset in the text (or ``offset`` given beside it) the zone is known.
+    Without either it is zone-unknown: read as UTC and marked so, never silently
+    taken for a UTC instant (``tz_known`` False)::
+
+        >>> iso_stamp("2018-03-02T07:53:47+01:00").occurred_at.isoformat()
+        '2018-03-02T06:53:47+00:00'
+        >>> iso_stamp("2018-03-02T07:53:47").tz_known
+        False
+        >>> iso_stamp("2018-03-02T07:53:47", offset=-300).occurred_at.isoformat()
+        '2018-03-02T12:53:47+00:00'
+    """
+    if not text or not text.strip():
+        return None
+    raw = text.strip()
+    try:
+        parsed = datetime.fromisoformat(raw.replace("z", "Z"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is not None:
+        delta = parsed.utcoffset()
+        minutes = int(delta.total_seconds() // 60) if delta is not None else None
+        return Stamp(parsed.astimezone(UTC), raw, minutes, True)
+    if offset is not None:
+        instant = (parsed - timedelta(minutes=offset)).replace(tzinfo=UTC)
+        return Stamp(instant, raw, offset, True)
+    return Stamp(parsed.replace(tzinfo=UTC), raw, None, False)
+
+
+def join_location(*parts: str | None) -> str | None:
+    """``"AUSTIN, TX 73301"``-style text from the parts a carrier gives (None when none).
+
+    >>> join_location("AUSTIN", "TX", "73301", None)
+    'AUSTIN, TX 73301'
+    """
+    city, state, postcode, country = (list(parts) + [None] * 4)[:4]
+    tail = " ".join(p for p in (state, postcode) if p)
+    text = ", ".join(p for p in (city, tail, country) if p)
+    return text or None
 
 
 # --- helpers shared by the parsers ----------------------------------------------------

@@ -1,0 +1,225 @@
+"""USPS and DHL parsers against payloads built from the documented shapes (issue 13.3).
+
+Each payload in ``tests/collector/payloads`` is compared in full against the
+normalised records written by hand from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from collector.sources.base import Outcome
+from collector.sources.dhl.source import parse_shipments
+from collector.sources.usps.source import parse_track
+from tests.collector.helpers import payload, result_view
+
+
+def test_usps_v3r2_multi_status_compared_in_full() -> None:
+    numbers = ("9400111206206406260787", "9400100000000000000000", "XYZ")
+    parsed = parse_track(payload("usps-v3r2-multistatus.json"), numbers, 207)
+    assert parsed.outcome is Outcome.OK
+    views = [result_view(r) for r in parsed.results]
+    not_yet = (
+        "tracking: 404 A status update is not yet available on your package. It will be "
+        "available when the shipper provides an update or the package is delivered to USPS. "
+        "Check back soon."
+    )
+    expected: list[dict[str, Any]] = [
+        {
+            "number": "9400111206206406260787",
+            "outcome": "ok",
+            "code": "Delivered",
+            "message": "Your item was delivered in or at the mailbox at 2:18 pm on November 14, "
+            "2026 in AUSTIN, TX 73301.",
+            "status": "delivered",
+            "sub_status": None,
+            "source_status_raw": "Delivered/Delivered, In/At Mailbox",
+            "last_mile_number": None,
+            "last_mile_carrier": None,
+            "estimated_from": "2026-11-14T14:00:00.000Z",
+            "estimated_to": "2026-11-14T22:00:00.000Z",
+            "events": [
+                (
+                    "2026-11-10T09:02:00.000Z",
+                    "2026-11-10T09:02:00",
+                    None,
+                    False,
+                    "info_received",
+                    None,
+                    "MA",
+                    "Shipping Label Created, USPS Awaiting Item",
+                    "Shipping Label Created, USPS Awaiting Item",
+                    "NEW YORK, NY 10001",
+                    "NEW YORK",
+                    "NY",
+                    "10001",
+                    "US",
+                    "USPS",
+                ),
+                (
+                    "2026-11-14T13:10:00.000Z",
+                    "2026-11-14T07:10:00",
+                    -360,
+                    True,
+                    "out_for_delivery",
+                    None,
+                    "OF",
+                    "Out for Delivery",
+                    "Out for Delivery",
+                    "AUSTIN, TX 73301",
+                    "AUSTIN",
+                    "TX",
+                    "73301",
+                    "US",
+                    "USPS",
+                ),
+                (
+                    "2026-11-14T20:18:00.000Z",
+                    "2026-11-14T14:18:00",
+                    -360,
+                    True,
+                    "delivered",
+                    None,
+                    "01",
+                    "Delivered, In/At Mailbox",
+                    "Delivered, In/At Mailbox",
+                    "AUSTIN, TX 73301",
+                    "AUSTIN",
+                    "TX",
+                    "73301",
+                    "US",
+                    "USPS",
+                ),
+            ],
+        },
+        {
+            "number": "9400100000000000000000",
+            "outcome": "not_found",
+            "code": "404",
+            "message": not_yet,
+            "status": "not_found",
+            "sub_status": None,
+            "source_status_raw": None,
+            "last_mile_number": None,
+            "last_mile_carrier": None,
+            "estimated_from": None,
+            "estimated_to": None,
+            "events": [],
+        },
+        {
+            "number": "XYZ",
+            "outcome": "invalid",
+            "code": "400",
+            "message": "tracking: 400 Invalid tracking number",
+            "status": None,
+            "sub_status": None,
+            "source_status_raw": None,
+            "last_mile_number": None,
+            "last_mile_carrier": None,
+            "estimated_from": None,
+            "estimated_to": None,
+            "events": [],
+        },
+    ]
+    assert views == expected
+
+
+def test_usps_v3_not_yet_in_system_is_not_found() -> None:
+    parsed = parse_track(payload("usps-v3-error.json"), ("9400100000000000000000",), 404)
+    assert [(r.outcome, r.message) for r in parsed.results] == [
+        (Outcome.NOT_FOUND, "tracking: 404 Not Found (Tracking number not yet in system)")
+    ]
+    assert parsed.stop is None
+
+
+def test_usps_unreadable_item_names_the_path() -> None:
+    parsed = parse_track(b'[{"trackingNumber":"X1","trackingEvents":"nope"}]', ("X1",), 200)
+    assert parsed.outcome is Outcome.ERROR
+    assert parsed.results[0].message == (
+        "tracking: unreadable answer: $[0].trackingEvents is a string, expected an array"
+    )
+
+
+def test_dhl_shipments_compared_in_full() -> None:
+    parsed = parse_shipments(payload("dhl-shipments.json"), ("00340434161094042557",), 200)
+    assert parsed.outcome is Outcome.OK
+    assert [result_view(r) for r in parsed.results] == [
+        {
+            "number": "00340434161094042557",
+            "outcome": "ok",
+            "code": "delivered",
+            "message": "DELIVERED",
+            "status": "delivered",
+            "sub_status": None,
+            "source_status_raw": "parcel-de/delivered",
+            "last_mile_number": None,
+            "last_mile_carrier": None,
+            "estimated_from": "2026-11-20T08:00:00.000Z",
+            "estimated_to": "2026-11-20T18:00:00.000Z",
+            "events": [
+                (
+                    "2026-11-18T16:30:00.000Z",
+                    "2026-11-18T16:30:00Z",
+                    0,
+                    True,
+                    "info_received",
+                    None,
+                    "pre-transit",
+                    "The instruction data for this shipment have been provided by the sender "
+                    "to DHL electronically",
+                    "The instruction data for this shipment have been provided by the sender "
+                    "to DHL electronically",
+                    "Bonn, DE",
+                    "Bonn",
+                    None,
+                    None,
+                    "DE",
+                    "DHL",
+                ),
+                (
+                    # No offset in the answer: zone unknown, read as UTC and marked so.
+                    "2026-11-20T07:05:00.000Z",
+                    "2026-11-20T07:05:00",
+                    None,
+                    False,
+                    "out_for_delivery",
+                    None,
+                    "transit",
+                    "The shipment has been loaded onto the delivery vehicle",
+                    "The shipment is out for delivery.",
+                    "Berlin, DE",
+                    "Berlin",
+                    None,
+                    None,
+                    "DE",
+                    "DHL",
+                ),
+                (
+                    "2026-11-20T10:42:00.000Z",
+                    "2026-11-20T11:42:00+01:00",
+                    60,
+                    True,
+                    "delivered",
+                    None,
+                    "delivered",
+                    "DELIVERED",
+                    "The shipment has been delivered.",
+                    "Berlin, 12053, DE",
+                    "Berlin",
+                    None,
+                    "12053",
+                    "DE",
+                    "DHL",
+                ),
+            ],
+        }
+    ]
+
+
+def test_dhl_no_result_found_is_not_found_and_429_stops() -> None:
+    parsed = parse_shipments(payload("dhl-not-found.json"), ("JJD000000000000000000",), 404)
+    assert [(r.outcome, r.status) for r in parsed.results] == [(Outcome.NOT_FOUND, "not_found")]
+    limited = parse_shipments(
+        b'{"title":"Too many requests","status":429,"detail":"Daily quota exceeded"}', ("X",), 429
+    )
+    assert limited.outcome is Outcome.RATE_LIMITED and limited.stop is not None
