@@ -226,12 +226,12 @@ class Simulator:
 
     @property
     def base_url_17track(self) -> str:
-        """What ``[carriers.17track] base_url`` should be (``https://api.17track.net/track/v2.2``)."""
+        """What ``[sources.17track] base_url`` should be (``https://api.17track.net/track/v2.2``)."""
         return f"{self.url}{self._prefix_17track}/track/v2.2"
 
     @property
     def base_url_cainiao(self) -> str:
-        """What ``[carriers.cainiao] base_url`` should be (``https://global.cainiao.com``)."""
+        """What ``[sources.cainiao] base_url`` should be (``https://global.cainiao.com``)."""
         return f"{self.url}{self._prefix_cainiao}"
 
     def start(self) -> Simulator:
@@ -413,18 +413,26 @@ class Simulator:
         with self._lock:
             return self._quota_used
 
-    def config_toml(self, api_key_env: str = "SEVENTEENTRACK_API_KEY") -> str:
-        """A ``parcelproof.toml`` snippet pointing both sources at this simulator."""
+    def config_toml(
+        self, api_key_env: str = "SEVENTEENTRACK_API_KEY", sources: Iterable[str] = ()
+    ) -> str:
+        """A ``parcelproof.toml`` snippet pointing 17TRACK, Cainiao and ``sources`` here.
+
+        A plug-in service's table holds only ``base_url`` and the names of its
+        credential variables (:meth:`source_env` gives their values).
+        """
         lines = [
-            "[carriers.17track]",
+            "[sources.17track]",
             f'base_url = "{self.base_url_17track}"',
             f'api_key_env = "{api_key_env}"',
         ]
         if self._rate is not None:
             lines.append(f"requests_per_second = {self._rate[0]:g}")
-        lines += ["", "[carriers.cainiao]", f'base_url = "{self.base_url_cainiao}"']
+        lines += ["", "[sources.cainiao]", f'base_url = "{self.base_url_cainiao}"']
         if self._cainiao_rate is not None:
             lines.append(f"requests_per_second = {self._cainiao_rate[0]:g}")
+        for name in sources:
+            lines += ["", self.source_table(name).rstrip("\n")]
         return "\n".join(lines) + "\n"
 
     # -- request handling -------------------------------------------------------------

@@ -139,7 +139,7 @@ def parse_detail(
         message = f"detail: {problem}"
         stop = (
             f"{message}; Cainiao answers with a web page, likely its check for unusual "
-            "traffic: stopped for this run (lower [carriers.cainiao] requests_per_second)"
+            "traffic: stopped for this run (lower [sources.cainiao] requests_per_second)"
         )
         results = error_results(asked, Outcome.RATE_LIMITED, message)
         return Parsed(Outcome.RATE_LIMITED, results, message, stop=stop)

@@ -179,6 +179,14 @@ def parse_shipments(
     if not isinstance(document, dict):
         return unreadable_call(asked, WHAT, f"$ is {json_type(document)}, expected an object")
     if "shipments" not in document:
+        if http_status is None:
+            # A saved problem document (``parse``): it states its status and, in
+            # ``instance``, the number it is about.
+            said = document.get("status")
+            status = said if isinstance(said, int) and not isinstance(said, bool) else 200
+            instance = as_text(document.get("instance")) or ""
+            if not asked and instance.startswith("/shipment/"):
+                asked = (instance.removeprefix("/shipment/"),)
         return _problem(asked, document, status)
     try:
         shipments = need_list(document.get("shipments"), "$.shipments", required=True)

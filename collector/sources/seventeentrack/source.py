@@ -435,7 +435,7 @@ def _whole_call_failure(
         return Parsed(Outcome.RATE_LIMITED, results, message, stop=message)
     results = error_results(numbers, Outcome.ERROR, message, str(code))
     if codes & ACCESS_CODES:
-        stop = f"{message}; check the key ([carriers.17track] api_key_env)"
+        stop = f"{message}; check the key ([sources.17track] api_key_env)"
         return Parsed(Outcome.ERROR, results, message, stop=stop)
     return Parsed(Outcome.ERROR, results, message)
 
