@@ -62,6 +62,7 @@ from collector.errors import (
     SourceUnavailable,
 )
 from collector.sources.base import (
+    SOURCE_QUOTA_STOP,
     TOKEN_OPERATION,
     Auth,
     ClientCredentials,
@@ -276,9 +277,21 @@ class DailyQuota:
         self.used = used
         self.resets_at = resets_at
         self.table = table
+        #: What the source said when it refused for its quota (then nothing is sent).
+        self.refused: str | None = None
+
+    def exhaust(self, message: str) -> None:
+        """The source said its quota is used up: every further ``take`` raises ``message``."""
+        self.refused = message
+
+    def check_refused(self) -> None:
+        """Raise QuotaExhausted when the source said its quota is used up."""
+        if self.refused is not None:
+            raise QuotaExhausted(self.source, self.refused)
 
     def take(self) -> None:
         """Count one request against the quota."""
+        self.check_refused()
         if self.limit is not None and self.used >= self.limit:
             until = (
                 f" until {self.resets_at.astimezone(UTC):%Y-%m-%d %H:%M}Z"
@@ -524,6 +537,8 @@ class SourceClient:
             token = await self.tokens.get() if self.tokens is not None else None
             self.quota.take()
             await self.limiter.acquire()
+            # The source may have refused for its quota while this request waited.
+            self.quota.check_refused()
             progress.sent_at = clock.wall()
             progress.attempts += 1
             return await self._attempt(request, url, token), token
@@ -714,9 +729,9 @@ class SourceClient:
         if said:
             until = self.quota.resets_at
             when = f" until {until.astimezone(UTC):%Y-%m-%d %H:%M}Z" if until else ""
-            raise QuotaExhausted(
-                self.source, f"HTTP {status}: {said}{when}; stopping this source ({url})"
-            )
+            message = f"HTTP {status}: {said} ({SOURCE_QUOTA_STOP}{when}); stopping this source"
+            self.quota.exhaust(message)
+            raise QuotaExhausted(self.source, f"{message} ({url})")
         if status == 429:
             raise RateLimited(
                 self.source, f"HTTP 429 Too Many Requests ({url})", answer.retry_after

@@ -74,6 +74,7 @@ from collector.store.evidence import (
     BatchWrite,
     EvidenceWriter,
     finish_run,
+    quota_refusal_since,
     registered_numbers,
     requests_today,
     start_run,
@@ -624,6 +625,12 @@ class _SourceRun:
             quota_resets_at=day_start + timedelta(days=1),
             quota_signal=self.source.quota_exhausted,
         )
+        refused = await loop.run_in_executor(
+            self.executor, quota_refusal_since, store, name, day_start
+        )
+        if refused is not None:
+            # Said earlier in this quota day: asking again would only repeat the 429.
+            client.quota.exhaust(refused.rsplit(" (", 1)[0] + ", answered earlier today")
         self._client = client
         gate = asyncio.Semaphore(in_flight)
         try:

@@ -126,13 +126,28 @@ class Endpoints(ABC):
         """The answer once the daily quota set with ``set_source_quota`` is used up."""
         return Reply(429, "text/plain; charset=utf-8", b"Too Many Requests")
 
+    #: Variable name suffix -> the credential the service accepts (``API_KEY`` for a
+    #: static key; ``CLIENT_ID`` and ``CLIENT_SECRET`` for OAuth2 client credentials).
+    credential_values: ClassVar[Mapping[str, str]] = {}
+
     def config_lines(self, env: Mapping[str, str]) -> list[str]:
         """The ``[sources.<name>]`` table pointing at this service (credential variable names)."""
-        return [f"[sources.{self.source}]", f'base_url = "{self.base_url}"']
+        lines = [f"[sources.{self.source}]", f'base_url = "{self.base_url}"']
+        for suffix in self.credential_values:
+            lines.append(f'{_TABLE_KEY[suffix]} = "{env[suffix]}"')
+        return lines
 
     def credentials(self) -> dict[str, str]:
         """Variable name suffix -> value the service accepts (``API_KEY``, ``CLIENT_ID`` ...)."""
-        return {}
+        return dict(self.credential_values)
+
+
+#: The table key naming the variable of each kind of credential.
+_TABLE_KEY = {
+    "API_KEY": "api_key_env",
+    "CLIENT_ID": "client_id_env",
+    "CLIENT_SECRET": "client_secret_env",
+}
 
 
 class StaticKeyDesk:

@@ -231,6 +231,11 @@ class ClientCredentials:
 #: What a source declares as its ``auth``.
 Auth = NoAuth | StaticKey | ClientCredentials
 
+#: In the ``polls.error`` of an answer in which the source itself said its daily
+#: quota is used up (DHL's and FedEx's 429s): the source is not asked again until
+#: its quota day resets, in this run or the next.
+SOURCE_QUOTA_STOP = "the source's own daily quota is used up"
+
 #: ``polls.operation`` of an OAuth2 token request: logged like any other request,
 #: but its body (the token) is never stored and it concerns no tracking number.
 TOKEN_OPERATION = "token"
@@ -473,6 +478,23 @@ def join_location(*parts: str | None) -> str | None:
     tail = " ".join(p for p in (state, postcode) if p)
     text = ", ".join(p for p in (city, tail, country) if p)
     return text or None
+
+
+def chronological(events: Iterable[Event | None]) -> list[Event]:
+    """The events oldest first (carriers list them newest first); undated ones first.
+
+    A stable sort: events at the same instant keep the order the carrier gave.
+    """
+    return sorted(
+        (e for e in events if e is not None),
+        key=lambda e: e.occurred_at.timestamp() if e.occurred_at else float("-inf"),
+    )
+
+
+def with_status(event: Event, status: Status) -> Event:
+    """``event`` with another canonical status (its raw code and text unchanged)."""
+    fields = {name: getattr(event, name) for name in Event.__slots__}
+    return Event(**{**fields, "status": status})
 
 
 # --- helpers shared by the parsers ----------------------------------------------------
@@ -746,6 +768,43 @@ def unreadable_call(numbers: Sequence[str], what: str, problem: str) -> Parsed:
     message = unreadable_message(what, problem)
     results = error_results(numbers, Outcome.ERROR, message, UNREADABLE)
     return Parsed(Outcome.ERROR, results, message, code=UNREADABLE)
+
+
+def undecodable_call(
+    numbers: Sequence[str], what: str, http_status: int | None, problem: str
+) -> Parsed:
+    """The verdict on a call whose body is not JSON at all (``load_json``'s message).
+
+    With an HTTP error status the status is named (an HTML 502 page is the gateway's
+    failure, not an answer); with 2xx (or none, a saved body) it is unreadable.
+    """
+    failed = (http_status or 200) >= 300
+    code = None if failed else UNREADABLE
+    message = f"{what}: " + (f"HTTP {http_status}: " if failed else "") + problem
+    return Parsed(
+        Outcome.ERROR, error_results(numbers, Outcome.ERROR, message, code), message, code=code
+    )
+
+
+async def one_call_per_number(
+    numbers: Sequence[str],
+    request_for: Callable[[str], Request],
+    parse: Callable[[bytes | None, Sequence[str] | None, int | None], Parsed],
+    send: Sender,
+) -> BatchOutcome:
+    """Ask about each number in its own call (DHL, UPS); stop at the first ``stop``."""
+    out = BatchOutcome()
+    for number in numbers:
+        response = await send(request_for(number))
+        parsed = transport_failure(response) or parse(
+            response.body, response.request.numbers, response.status
+        )
+        out.exchanges.append(Exchange(response, parsed))
+        out.results.update({r.number: r for r in parsed.results})
+        if parsed.stop:
+            out.stop = parsed.stop
+            break
+    return out
 
 
 def with_unreadable_summary(parsed: Parsed, what: str) -> Parsed:

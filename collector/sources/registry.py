@@ -23,7 +23,9 @@ from collector.errors import ConfigError
 from collector.sources.base import Source
 from collector.sources.cainiao import Cainiao
 from collector.sources.dhl import Dhl
+from collector.sources.fedex import Fedex
 from collector.sources.seventeentrack import SeventeenTrack
+from collector.sources.ups import Ups
 from collector.sources.usps import Usps
 
 ENTRY_POINT_GROUP = "parcelproof.sources"
@@ -33,6 +35,8 @@ BUILTIN: dict[str, type[Source]] = {
     SeventeenTrack.name: SeventeenTrack,
     Cainiao.name: Cainiao,
     Usps.name: Usps,
+    Ups.name: Ups,
+    Fedex.name: Fedex,
     Dhl.name: Dhl,
 }
 

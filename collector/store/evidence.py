@@ -39,7 +39,7 @@ import polars as pl
 
 from collector.config import PollConfig
 from collector.plausible import plausible
-from collector.sources.base import BatchOutcome, Event, Outcome, Result
+from collector.sources.base import SOURCE_QUOTA_STOP, BatchOutcome, Event, Outcome, Result
 from collector.store import Store
 from collector.store.state import DIGEST_COLUMNS, event_digest_sql
 
@@ -730,3 +730,14 @@ def requests_today(
         "SELECT count(*) FROM polls WHERE source = ? AND requested_at >= ?", [source, start]
     ).fetchone()
     return int(row[0]) if row else 0
+
+
+def quota_refusal_since(store: Store, source: str, day_start: datetime) -> str | None:
+    """The error of the first answer since ``day_start`` in which ``source`` said its
+    own daily quota was used up (DHL's, FedEx's 429), else None."""
+    row = store.conn.execute(
+        "SELECT error FROM polls WHERE source = ? AND requested_at >= ? "
+        "AND outcome = 'rate_limited' AND contains(error, ?) ORDER BY poll_id LIMIT 1",
+        [source, day_start, SOURCE_QUOTA_STOP],
+    ).fetchone()
+    return str(row[0]) if row else None

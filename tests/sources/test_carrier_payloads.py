@@ -1,4 +1,4 @@
-"""USPS and DHL parsers against payloads built from the documented shapes (issue 13.3).
+"""USPS, UPS, FedEx and DHL parsers against payloads built from the documented shapes (issue 13.3).
 
 Each payload in ``tests/collector/payloads`` is compared in full against the
 normalised records written by hand from it.
@@ -10,6 +10,9 @@ from typing import Any
 
 from collector.sources.base import Outcome
 from collector.sources.dhl.source import parse_shipments
+from collector.sources.fedex import Fedex
+from collector.sources.fedex.source import parse_tracking
+from collector.sources.ups.source import parse_details
 from collector.sources.usps.source import parse_track
 from tests.collector.helpers import payload, result_view
 
@@ -223,3 +226,225 @@ def test_dhl_no_result_found_is_not_found_and_429_stops() -> None:
         b'{"title":"Too many requests","status":429,"detail":"Daily quota exceeded"}', ("X",), 429
     )
     assert limited.outcome is Outcome.RATE_LIMITED and limited.stop is not None
+
+
+def _none_but(**fields: Any) -> dict[str, Any]:
+    base: dict[str, Any] = dict.fromkeys(
+        (
+            "code",
+            "message",
+            "status",
+            "sub_status",
+            "source_status_raw",
+            "last_mile_number",
+            "last_mile_carrier",
+            "estimated_from",
+            "estimated_to",
+        )
+    )
+    return {**base, "events": [], **fields}
+
+
+def test_ups_details_compared_in_full() -> None:
+    parsed = parse_details(payload("ups-details.json"), ("1Z5R89390357567127",), 200)
+    assert parsed.outcome is Outcome.OK
+    assert [result_view(r) for r in parsed.results] == [
+        _none_but(
+            number="1Z5R89390357567127",
+            outcome="ok",
+            code="FS",
+            # The POD (receivedBy, location) is kept beside the raw body.
+            message="Delivered; received by SMITH, left at Front Door",
+            status="delivered",
+            source_status_raw="D/FS/Delivered",
+            events=[
+                (
+                    "2026-11-10T14:15:02.000Z",
+                    "2026-11-10T09:15:02",
+                    -300,
+                    True,
+                    "info_received",
+                    None,
+                    "M/MP",
+                    "Label Created",
+                    "Shipper created a label, UPS has not received the package yet.",
+                    "US",
+                    None,
+                    None,
+                    None,
+                    "US",
+                    "UPS",
+                ),
+                (
+                    # Type X, but code SR: released by customs, not an exception.
+                    "2026-11-12T12:13:56.000Z",
+                    "2026-11-12T07:13:56",
+                    -300,
+                    True,
+                    "in_transit",
+                    "customs",
+                    "X/SR",
+                    "In Transit",
+                    "Your package was released by the customs agency.",
+                    "Wayne, NJ 07470, US",
+                    "Wayne",
+                    "NJ",
+                    "07470",
+                    "US",
+                    "UPS",
+                ),
+                (
+                    # No gmtDate/gmtTime/gmtOffset: zone unknown, read as UTC and marked so.
+                    "2026-11-13T06:15:00.000Z",
+                    "2026-11-13T06:15:00",
+                    None,
+                    False,
+                    "in_transit",
+                    None,
+                    "I/OT",
+                    "Out for Delivery",
+                    "Out For Delivery Today",
+                    "Maspeth, NY, US",
+                    "Maspeth",
+                    "NY",
+                    None,
+                    "US",
+                    "UPS",
+                ),
+                (
+                    "2026-11-13T19:33:12.000Z",
+                    "2026-11-13T14:33:12",
+                    -300,
+                    True,
+                    "delivered",
+                    None,
+                    "D/FS",
+                    "Delivered",
+                    "DELIVERED",
+                    "BROOKLYN, NY 11201, US",
+                    "BROOKLYN",
+                    "NY",
+                    "11201",
+                    "US",
+                    "UPS",
+                ),
+            ],
+        )
+    ]
+
+
+def test_ups_tw0001_is_not_found_and_tv1002_invalid() -> None:
+    missing = parse_details(payload("ups-not-found.json"), ("1Z9999999999999999",), 200)
+    assert [result_view(r) for r in missing.results] == [
+        _none_but(
+            number="1Z9999999999999999",
+            outcome="not_found",
+            code="TW0001",
+            message="details: TW0001 Tracking Information Not Found",
+            status="not_found",
+        )
+    ]
+    invalid = parse_details(payload("ups-invalid.json"), ("1Z0",), 400)
+    assert [result_view(r) for r in invalid.results] == [
+        _none_but(
+            number="1Z0",
+            outcome="invalid",
+            code="TV1002",
+            message="details: TV1002 Invalid inquiry number",
+        )
+    ]
+    refused = parse_details(
+        b'{"response":{"errors":[{"code":"250003","message":"Invalid Access License number"}]}}',
+        ("1Z1",),
+        401,
+    )
+    assert refused.stop == "details: 250003 Invalid Access License number"
+
+
+def test_fedex_trackingnumbers_compared_in_full() -> None:
+    numbers = ("986578788855", "477179081230")
+    parsed = parse_tracking(payload("fedex-trackingnumbers.json"), numbers, 200)
+    assert parsed.outcome is Outcome.OK
+    assert [result_view(r) for r in parsed.results] == [
+        _none_but(
+            number="986578788855",
+            outcome="ok",
+            code="DL",
+            message="Delivered; received by J.DOE",
+            status="delivered",
+            source_status_raw="DL/DL/Delivered",
+            estimated_from="2026-11-20T05:00:00.000Z",
+            estimated_to="2026-11-20T05:00:00.000Z",
+            events=[
+                (
+                    "2026-11-18T01:29:25.000Z",
+                    "2026-11-17T19:29:25-06:00",
+                    -360,
+                    True,
+                    "in_transit",
+                    "picked_up",
+                    "PU/PU",
+                    "Picked up",
+                    "Picked up",
+                    "MANKATO, MN 56001, US",
+                    "MANKATO",
+                    "MN",
+                    "56001",
+                    "US",
+                    "FedEx",
+                ),
+                (
+                    # A dateTime without an offset: zone-unknown, not UTC.
+                    "2026-11-20T06:47:00.000Z",
+                    "2026-11-20T06:47:00",
+                    None,
+                    False,
+                    "out_for_delivery",
+                    None,
+                    "OD/IT",
+                    "In transit",
+                    "On FedEx vehicle for delivery",
+                    "HOLBROOK, NY 11741, US",
+                    "HOLBROOK",
+                    "NY",
+                    "11741",
+                    "US",
+                    "FedEx",
+                ),
+                (
+                    "2026-11-20T17:41:57.000Z",
+                    "2026-11-20T12:41:57-05:00",
+                    -300,
+                    True,
+                    "delivered",
+                    None,
+                    "DL/DL",
+                    "Delivered",
+                    "Delivered",
+                    "Blue Point, NY 11715, US",
+                    "Blue Point",
+                    "NY",
+                    "11715",
+                    "US",
+                    "FedEx",
+                ),
+            ],
+        ),
+        _none_but(
+            number="477179081230",
+            outcome="not_found",
+            code="TRACKING.TRACKINGNUMBER.NOTFOUND",
+            message="trackingnumbers: TRACKING.TRACKINGNUMBER.NOTFOUND Tracking number cannot be "
+            "found. Please correct the tracking number and try again.",
+            status="not_found",
+        ),
+    ]
+
+
+def test_fedex_daily_quota_429_is_recognised_and_other_429s_are_not() -> None:
+    body = payload("fedex-quota.json")
+    assert Fedex.quota_exhausted(429, body) == (
+        "FedEx daily transaction quota exceeded (it resets at 00:00 GMT)"
+    )
+    assert Fedex.quota_exhausted(429, b'{"errors":[{"message":"too many requests"}]}') is None
+    assert Fedex.quota_exhausted(200, body) is None

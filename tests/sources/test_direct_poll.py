@@ -1,4 +1,4 @@
-"""USPS and DHL end to end against the loopback simulator (issue 13.1-13.3).
+"""USPS, UPS, FedEx and DHL end to end against the loopback simulator (issue 13.1-13.3).
 
 The tables hold only ``base_url`` and the names of the credential variables, as
 a user's would. OAuth2: one token for the run, a fresh one once after a 401, the
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from collector.simulator import Fault, Simulator, serve_in_thread
 from collector.simulator.model import scenarios_from_dict
 from collector.store import Store
 
+DHL_NUMBERS = ("00340434161094042557",)
 USPS_NUMBERS = ("9400111206206406260787", "9200190305014376214122", "9400109690083461234562")
 
 DHL_DOC = {
@@ -53,10 +55,60 @@ DHL_DOC = {
 }
 
 
+US_DOC = {
+    "carriers": {
+        "ups": {"key": 100002, "name": "UPS", "country": "US"},
+        "fedex": {"key": 100003, "name": "FedEx", "country": "US"},
+    },
+    "places": {
+        "wayne": {
+            "city": "Wayne",
+            "state": "NJ",
+            "country": "US",
+            "postal_code": "07470",
+            "zone": "America/New_York",
+        },
+        "brooklyn": {
+            "city": "Brooklyn",
+            "state": "NY",
+            "country": "US",
+            "postal_code": "11201",
+            "zone": "America/New_York",
+        },
+    },
+    "scenarios": [
+        {
+            "number": number,
+            "destination": "US",
+            "carriers": [carrier],
+            "events": [
+                {"at": "2026-11-10T09:15:02-05:00", "kind": "info_received", "place": "wayne"},
+                {"at": "2026-11-11T18:00:00-05:00", "kind": "picked_up", "place": "wayne"},
+                {
+                    "at": "2026-11-13T06:15:00-05:00",
+                    "kind": "out_for_delivery",
+                    "place": "brooklyn",
+                    "zone_known": False,
+                },
+                {"at": "2026-11-13T14:33:12-05:00", "kind": "delivered", "place": "brooklyn"},
+            ],
+        }
+        for number, carrier in (
+            ("1Z5R89390357567127", "ups"),
+            ("986578788855", "fedex"),
+            ("041441760228964", "fedex"),
+        )
+    ],
+}
+UPS_NUMBERS = ("1Z5R89390357567127", "1Z12345E0205271688")
+FEDEX_NUMBERS = ("986578788855", "041441760228964", "477179081230")
+
+
 @pytest.fixture
 def sim() -> Iterator[Simulator]:
     with serve_in_thread() as simulator:
         simulator.add_scenarios(scenarios_from_dict(DHL_DOC))
+        simulator.add_scenarios(scenarios_from_dict(US_DOC))
         yield simulator
 
 
@@ -216,3 +268,117 @@ def test_dhl_daily_quota_stops_the_source(db_path: Path, sim: Simulator) -> None
     fresh = settings(sim, "dhl", dhl={"daily_quota": 100})
     stopped = run_poll(db_path, fresh, all_shipments=True)  # type: ignore[arg-type]
     assert "00:00 GMT" in (stopped.sources["dhl"].stopped or "")
+
+
+def _evidence(db_path: Path) -> tuple[list[tuple[str, str]], bytes]:
+    import zlib
+
+    with Store.open(db_path) as store:
+        ops = store.query("SELECT operation, outcome FROM polls ORDER BY poll_id")
+        bodies = b"".join(
+            zlib.decompress(b) for (b,) in store.query("SELECT body FROM raw_documents")
+        )
+    return ops, bodies
+
+
+def test_ups_polls_one_number_a_call_with_basic_client_auth(
+    db_path: Path, sim: Simulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    seed(db_path, UPS_NUMBERS)
+    caplog.set_level(logging.DEBUG)
+    report = run_poll(db_path, settings(sim, "ups"), all_shipments=True)  # type: ignore[arg-type]
+    assert report.exit_code == 0, report.summary_lines()
+    summary = report.sources["ups"]
+    assert (summary.count("ok"), summary.count("not_found")) == (1, 1)
+    # One token (HTTP Basic, as UPS requires), one call per number, each with its
+    # own transId: the simulator answers 400 without transId/transactionSrc.
+    assert sim.counts() == {"ups:token": 1, "ups:details": 2}
+    ops, bodies = _evidence(db_path)
+    assert ops == [("token", "ok"), ("details", "ok"), ("details", "not_found")]
+    token = next(iter(sim.endpoints["ups"].oauth._tokens))  # type: ignore[attr-defined]
+    assert token.encode() not in bodies and token not in caplog.text
+    assert "simulator-ups-secret" not in caplog.text
+    with Store.open(db_path) as store:
+        rows = store.query(
+            "SELECT status, tz_known, postcode, source FROM events ORDER BY occurred_at"
+        )
+    assert rows == [
+        ("info_received", True, "07470", "ups"),
+        ("in_transit", True, "07470", "ups"),
+        ("out_for_delivery", False, "11201", "ups"),
+        ("delivered", True, "11201", "ups"),
+    ]
+
+
+def test_fedex_polls_a_batch_in_one_call_and_answers_not_found_per_number(
+    db_path: Path, sim: Simulator
+) -> None:
+    seed(db_path, FEDEX_NUMBERS)
+    report = run_poll(db_path, settings(sim, "fedex"), all_shipments=True)  # type: ignore[arg-type]
+    assert report.exit_code == 0, report.summary_lines()
+    summary = report.sources["fedex"]
+    # Two requests: the token and one call for the three numbers.
+    assert (summary.count("ok"), summary.count("not_found"), summary.requests) == (2, 1, 2)
+    assert sim.counts() == {"fedex:token": 1, "fedex:trackingnumbers": 1}
+    with Store.open(db_path) as store:
+        delivered = store.query(
+            "SELECT s.tracking_number, e.city, e.postcode FROM events e "
+            "JOIN shipments s USING (shipment_id) WHERE e.status = 'delivered' ORDER BY 1"
+        )
+    assert delivered == [
+        ("041441760228964", "Brooklyn", "11201"),
+        ("986578788855", "Brooklyn", "11201"),
+    ]
+
+
+def test_fedex_daily_quota_429_stops_the_source_until_its_reset(
+    db_path: Path, sim: Simulator
+) -> None:
+    seed(db_path, FEDEX_NUMBERS)
+    sim.set_source_quota("fedex", 0)
+    config = settings(sim, "fedex", fedex={"batch_size": 1})
+    report = run_poll(db_path, config, all_shipments=True)  # type: ignore[arg-type]
+    stopped = report.sources["fedex"].stopped or ""
+    assert "FedEx daily transaction quota exceeded" in stopped and "00:00 GMT" in stopped
+    # Not retried; batches already in flight may have been answered the same way,
+    # but once the 429 is read nothing more is sent, in this run or the next.
+    sent = sim.count("fedex:trackingnumbers")
+    assert 1 <= sent <= 3 and report.exit_code == 1
+    again = run_poll(db_path, config, all_shipments=True)  # type: ignore[arg-type]
+    assert "answered earlier today" in (again.sources["fedex"].stopped or "")
+    assert sim.count("fedex:trackingnumbers") == sent
+
+
+def test_fedex_in_flight_batches_stop_at_the_quota_answer(db_path: Path, sim: Simulator) -> None:
+    seed(db_path, FEDEX_NUMBERS)
+    sim.set_source_quota("fedex", 0)
+    # One batch at a time (a rate of 1/s leaves one request in flight at a time).
+    config = settings(sim, "fedex", fedex={"batch_size": 1, "requests_per_second": 1})
+    report = run_poll(db_path, config, all_shipments=True)  # type: ignore[arg-type]
+    assert "00:00 GMT" in (report.sources["fedex"].stopped or "")
+    assert sim.count("fedex:trackingnumbers") == 1
+
+
+@pytest.mark.parametrize("name", ["ups", "fedex", "dhl"])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault("429", count=1, retry_after=0),
+        Fault("error", status=503, count=1),
+        Fault("truncate", count=1),
+        Fault("html", count=1),
+        Fault("huge", count=1),
+    ],
+    ids=["429", "503", "truncate", "html", "huge"],
+)
+def test_direct_sources_survive_the_standard_faults(
+    db_path: Path, sim: Simulator, name: str, fault: Fault
+) -> None:
+    numbers = {"ups": UPS_NUMBERS[:1], "fedex": FEDEX_NUMBERS[:1], "dhl": DHL_NUMBERS}[name]
+    seed(db_path, numbers, courier=name)
+    endpoint = {"ups": "ups:details", "fedex": "fedex:trackingnumbers", "dhl": "dhl:shipments"}
+    sim.add_fault(replace(fault, endpoint=endpoint[name]))
+    first = run_poll(db_path, settings(sim, name), all_shipments=True)  # type: ignore[arg-type]
+    sim.clear_faults()
+    report = run_poll(db_path, settings(sim, name), all_shipments=True)  # type: ignore[arg-type]
+    assert report.sources[name].count("ok") == 1, (first.summary_lines(), report.summary_lines())

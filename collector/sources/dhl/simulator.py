@@ -36,6 +36,7 @@ class Endpoints(BaseEndpoints):
     source: ClassVar[str] = "dhl"
     mount: ClassVar[str] = "/dhl"
     huge_prefix: ClassVar[bytes] = b'{"shipments":[]'
+    credential_values: ClassVar[Mapping[str, str]] = {"API_KEY": API_KEY}
 
     def __init__(self, simulator: Any) -> None:
         super().__init__(simulator)
@@ -47,16 +48,6 @@ class Endpoints(BaseEndpoints):
     def numbers(self, endpoint: str, request: SimRequest) -> tuple[str, ...]:
         number = request.param("trackingNumber")
         return (number,) if number else ()
-
-    def credentials(self) -> dict[str, str]:
-        return {"API_KEY": API_KEY}
-
-    def config_lines(self, env: Mapping[str, str]) -> list[str]:
-        return [
-            "[sources.dhl]",
-            f'base_url = "{self.base_url}"',
-            f'api_key_env = "{env["API_KEY"]}"',
-        ]
 
     def quota_exceeded(self) -> Reply:
         return _problem(429, "Too many requests", "Daily quota exceeded; it resets at 00:00 GMT.")

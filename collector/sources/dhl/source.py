@@ -32,7 +32,6 @@ from collector.sources.base import (
     Auth,
     BatchOutcome,
     Event,
-    Exchange,
     Outcome,
     Parsed,
     Request,
@@ -43,6 +42,7 @@ from collector.sources.base import (
     StaticKey,
     Unreadable,
     as_text,
+    chronological,
     error_results,
     iso_stamp,
     join_location,
@@ -51,7 +51,8 @@ from collector.sources.base import (
     need_dict,
     need_list,
     need_text,
-    transport_failure,
+    one_call_per_number,
+    undecodable_call,
     unreadable_call,
     unreadable_message,
 )
@@ -148,18 +149,7 @@ class Dhl(Source):
         self, numbers: Sequence[str], *, registered: frozenset[str], send: Sender
     ) -> BatchOutcome:
         """One call per number."""
-        out = BatchOutcome()
-        for number in numbers:
-            response = await send(self.shipments_request(number))
-            parsed = transport_failure(response) or parse_shipments(
-                response.body, response.request.numbers, response.status
-            )
-            out.exchanges.append(Exchange(response, parsed))
-            out.results.update({r.number: r for r in parsed.results})
-            if parsed.stop:
-                out.stop = parsed.stop
-                break
-        return out
+        return await one_call_per_number(numbers, self.shipments_request, parse_shipments, send)
 
 
 def parse_shipments(
@@ -170,12 +160,7 @@ def parse_shipments(
     status = http_status or 200
     document, problem = load_json(body)
     if problem is not None:
-        prefix = f"HTTP {http_status}: " if status >= 300 else ""
-        code = None if prefix else UNREADABLE
-        message = f"{WHAT}: {prefix}{problem}"
-        return Parsed(
-            Outcome.ERROR, error_results(asked, Outcome.ERROR, message, code), message, code=code
-        )
+        return undecodable_call(asked, WHAT, http_status, problem)
     if not isinstance(document, dict):
         return unreadable_call(asked, WHAT, f"$ is {json_type(document)}, expected an object")
     if "shipments" not in document:
@@ -256,10 +241,7 @@ def shipment_result(shipment: dict[str, Any], number: str, path: str) -> Result:
         _event(need_dict(e, f"{path}.events[{i}]", required=True), f"{path}.events[{i}]")
         for i, e in enumerate(raw_events)
     ]
-    ordered = sorted(
-        (e for e in events if e is not None),
-        key=lambda e: e.occurred_at.timestamp() if e.occurred_at else 0.0,
-    )
+    ordered = chronological(events)
     latest = need_dict(shipment.get("status"), f"{path}.status")
     if not ordered and latest:
         only = _event(latest, f"{path}.status")

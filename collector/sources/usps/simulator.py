@@ -40,6 +40,10 @@ class Endpoints(BaseEndpoints):
     source: ClassVar[str] = "usps"
     mount: ClassVar[str] = "/usps"
     huge_prefix: ClassVar[bytes] = b'{"apiVersion":"v3r2"'
+    credential_values: ClassVar[Mapping[str, str]] = {
+        "CLIENT_ID": CLIENT_ID,
+        "CLIENT_SECRET": CLIENT_SECRET,
+    }
 
     def __init__(self, simulator: Any) -> None:
         super().__init__(simulator)
@@ -66,17 +70,6 @@ class Endpoints(BaseEndpoints):
         if endpoint == "track-v3":
             return (request.path[len(_TRACKING_V3) :],)
         return ()
-
-    def credentials(self) -> dict[str, str]:
-        return {"CLIENT_ID": CLIENT_ID, "CLIENT_SECRET": CLIENT_SECRET}
-
-    def config_lines(self, env: Mapping[str, str]) -> list[str]:
-        return [
-            "[sources.usps]",
-            f'base_url = "{self.base_url}"',
-            f'client_id_env = "{env["CLIENT_ID"]}"',
-            f'client_secret_env = "{env["CLIENT_SECRET"]}"',
-        ]
 
     def answer(self, endpoint: str, request: SimRequest) -> Reply:
         if request.method != "POST" and endpoint in ("token", "track"):

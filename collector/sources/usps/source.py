@@ -49,6 +49,7 @@ from collector.sources.base import (
     Unreadable,
     as_text,
     call_outcome,
+    chronological,
     error_results,
     iso_stamp,
     join_location,
@@ -60,8 +61,10 @@ from collector.sources.base import (
     need_text,
     parse_offset,
     transport_failure,
+    undecodable_call,
     unreadable_call,
     unreadable_message,
+    with_status,
     with_unreadable_summary,
 )
 from collector.sources.status import Status
@@ -186,10 +189,7 @@ def parse_track(
     document, problem = load_json(body)
     status = http_status or 200
     if problem is not None:
-        prefix = f"HTTP {http_status}: " if status >= 300 else ""
-        code = None if prefix else UNREADABLE
-        message = f"{WHAT}: {prefix}{problem}"
-        return Parsed(Outcome.ERROR, error_results(asked, Outcome.ERROR, message, code), message)
+        return undecodable_call(asked, WHAT, http_status, problem)
     try:
         if isinstance(document, list):
             items = [
@@ -279,13 +279,9 @@ def item_result(item: dict[str, Any], number: str, path: str, status: int) -> Re
     summary_status = map_category(category)
     # Newest first on the wire: oldest first here; the latest event with an unknown
     # code takes the answer's statusCategory.
-    ordered = sorted(
-        (e for e in events if e is not None),
-        key=lambda e: e.occurred_at.timestamp() if e.occurred_at else 0.0,
-    )
+    ordered = chronological(events)
     if ordered and ordered[-1].status is Status.UNKNOWN and summary_status is not None:
-        last = ordered[-1]
-        ordered[-1] = Event(**{**_fields(last), "status": summary_status})
+        ordered[-1] = with_status(ordered[-1], summary_status)
     expectation = need_dict(item.get("deliveryDateExpectation"), f"{path}.deliveryDateExpectation")
     start = _first_stamp(
         expectation.get("predictedDeliveryWindowStartTime"),
@@ -325,10 +321,6 @@ def item_result(item: dict[str, Any], number: str, path: str, status: int) -> Re
         estimated_from=start,
         estimated_to=end,
     )
-
-
-def _fields(event: Event) -> dict[str, Any]:
-    return {name: getattr(event, name) for name in Event.__slots__}
 
 
 def _first_stamp(*values: Any) -> Any:
