@@ -677,7 +677,9 @@ class SourceClient:
         url = self.redactor.url(self._token_url)
         # The recorded request carries no body: the form holds the client secret.
         record = Request(TOKEN_OPERATION, "POST", self._token_url, ())
-        await self.limiter.acquire()
+        # Not paced by the tracking rate: the token endpoint is not the tracking API
+        # whose limit the rate keeps (at 60 an hour a token would cost USPS's first
+        # call a minute), and a token is asked once per run and per expiry.
         sent_at = clock.wall()
         started = time.perf_counter()
         status: int | None = None

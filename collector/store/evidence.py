@@ -39,7 +39,14 @@ import polars as pl
 
 from collector.config import PollConfig
 from collector.plausible import plausible
-from collector.sources.base import SOURCE_QUOTA_STOP, BatchOutcome, Event, Outcome, Result
+from collector.sources.base import (
+    SOURCE_QUOTA_STOP,
+    TOKEN_OPERATION,
+    BatchOutcome,
+    Event,
+    Outcome,
+    Result,
+)
 from collector.store import Store
 from collector.store.state import DIGEST_COLUMNS, event_digest_sql
 
@@ -724,10 +731,12 @@ def requests_today(
     """Requests already sent to ``source`` in its quota day (for ``daily_quota``).
 
     The day starts at ``day_start`` (the source's reset instant), else 00:00 UTC.
+    OAuth2 token requests are not counted: a carrier's quota is of its tracking API.
     """
     start = day_start or now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     row = store.conn.execute(
-        "SELECT count(*) FROM polls WHERE source = ? AND requested_at >= ?", [source, start]
+        "SELECT count(*) FROM polls WHERE source = ? AND requested_at >= ? AND operation <> ?",
+        [source, start, TOKEN_OPERATION],
     ).fetchone()
     return int(row[0]) if row else 0
 

@@ -382,3 +382,42 @@ def test_direct_sources_survive_the_standard_faults(
     sim.clear_faults()
     report = run_poll(db_path, settings(sim, name), all_shipments=True)  # type: ignore[arg-type]
     assert report.sources[name].count("ok") == 1, (first.summary_lines(), report.summary_lines())
+
+
+def test_the_four_carriers_poll_from_tables_of_base_url_and_variable_names(
+    db_path: Path, sim: Simulator, tmp_path: Path
+) -> None:
+    # The toml the user writes: per source only base_url and the variables' names,
+    # every limit at the carrier's documented default (USPS: 60 an hour, so one call).
+    from collector.config import load_settings
+
+    numbers = (USPS_NUMBERS[0], UPS_NUMBERS[0], FEDEX_NUMBERS[0], DHL_NUMBERS[0])
+    seed(db_path, numbers)
+    with Store.open(db_path) as store:
+        store.conn.execute(
+            "UPDATE shipments SET courier = 'dhl' WHERE tracking_number = ?", [DHL_NUMBERS[0]]
+        )
+    names = ("usps", "ups", "fedex", "dhl")
+    toml = sim.config_toml(sources=names) + (
+        '\n[routing]\nusps = ["usps"]\nups = ["ups"]\nfedex = ["fedex"]\ndhl = ["dhl"]\n'
+    )
+    tables = [block for block in toml.split("\n\n") if block.startswith("[sources.")]
+    for block in tables[2:]:
+        keys = {line.split(" = ")[0] for line in block.splitlines()[1:]}
+        assert keys <= {"base_url", "api_key_env", "client_id_env", "client_secret_env"}
+    path = tmp_path / "parcelproof.toml"
+    path.write_text(toml, encoding="utf-8")
+    report = run_poll(db_path, load_settings(path), all_shipments=True)
+    assert report.exit_code == 0, report.summary_lines()
+    assert {name: report.sources[name].count("ok") for name in names} == dict.fromkeys(names, 1)
+    with Store.open(db_path) as store:
+        sources = store.query(
+            "SELECT s.tracking_number, e.source FROM events e JOIN shipments s "
+            "USING (shipment_id) WHERE e.status = 'delivered' ORDER BY e.source"
+        )
+    assert sources == [
+        (DHL_NUMBERS[0], "dhl"),
+        (FEDEX_NUMBERS[0], "fedex"),
+        (UPS_NUMBERS[0], "ups"),
+        (USPS_NUMBERS[0], "usps"),
+    ]
