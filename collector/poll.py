@@ -53,7 +53,7 @@ from typing import Any
 from collector import clock
 from collector.config import Settings, SourceConfig
 from collector.errors import ConfigError, ParcelproofError
-from collector.http import SourceClient, Transport
+from collector.http import SourceClient, TokenBucket, Transport
 from collector.poll_lock import PollLock
 from collector.shard import shard_of
 from collector.sources.base import (
@@ -73,7 +73,9 @@ from collector.store.evidence import (
     BatchItem,
     BatchWrite,
     EvidenceWriter,
+    answered_ok,
     finish_run,
+    last_mile_routes,
     quota_refusal_since,
     registered_numbers,
     requests_today,
@@ -273,6 +275,101 @@ def route(
     return routed, unserved
 
 
+def last_mile_legs(
+    store: Store,
+    settings: Settings,
+    sources: Mapping[str, Source],
+    shipments: Sequence[_Shipment],
+) -> dict[str, list[_Shipment]]:
+    """The last-mile numbers of ``shipments`` to poll at the delivering carrier's source.
+
+    A shipment with a recorded handover (``last_mile_handovers``) whose courier has a
+    configured carrier's own source (``carrier_own``) in its ``[routing]`` list (the
+    first that serves it) gets its last-mile number polled there; the events land on
+    the same shipment, with that source. Without such a source there is no leg: the
+    aggregator keeps the parcel.
+    """
+    handovers = last_mile_routes(store, [s.shipment_id for s in shipments])
+    by_id = {s.shipment_id: s for s in shipments}
+    legs: dict[str, list[_Shipment]] = {}
+    for shipment_id, (number, courier) in handovers.items():
+        shipment = by_id[shipment_id]
+        for name in settings.routing.sources_for(courier):
+            source = sources.get(name)
+            if source is not None and source.carrier_own and source.serves(courier):
+                leg = _Shipment(shipment_id, shipment.order_id, number, courier, shipment.carrier)
+                legs.setdefault(name, []).append(leg)
+                break
+    return legs
+
+
+def route_last_mile(  # noqa: PLR0913 - the routing so far, and what it routes
+    store: Store,
+    settings: Settings,
+    sources: Mapping[str, Source],
+    *,
+    picked: Sequence[_Shipment],
+    routed: dict[str, list[_Shipment]],
+    unserved: list[_Shipment],
+) -> tuple[dict[str, list[_Shipment]], list[_Shipment]]:
+    """Add the :func:`last_mile_legs` of ``picked`` to ``routed``.
+
+    Once the carrier's source has answered ``ok`` about the last-mile number, the
+    first-mile number is no longer polled (its aggregator would only repeat the
+    carrier's record); a shipment no source could serve by its own number is
+    served by its last mile.
+    """
+    legs = last_mile_legs(store, settings, sources, picked)
+    if not legs:
+        return routed, unserved
+    settled: set[int] = set()
+    for name, items in legs.items():
+        answered = answered_ok(store, name, [leg.number for leg in items])
+        settled |= {leg.shipment_id for leg in items if leg.number in answered}
+        routed[name] = _merge(routed.get(name, []), items)
+    for name, items in routed.items():
+        if name not in legs:
+            routed[name] = [s for s in items if s.shipment_id not in settled]
+    with_leg = {leg.shipment_id for items in legs.values() for leg in items}
+    return routed, [s for s in unserved if s.shipment_id not in with_leg]
+
+
+def _merge(items: list[_Shipment], more: Iterable[_Shipment]) -> list[_Shipment]:
+    known = {(s.shipment_id, s.number) for s in items}
+    return items + [s for s in more if (s.shipment_id, s.number) not in known]
+
+
+def handed_over_in_run(
+    store: Store,
+    settings: Settings,
+    sources: Mapping[str, Source],
+    run_id: str,
+    routed: Mapping[str, list[_Shipment]],
+) -> dict[str, list[_Shipment]]:
+    """Last-mile legs of the handovers first recorded in this run and not polled yet.
+
+    A parcel the first-mile source handed over in this run is followed to the
+    delivering carrier in the same run, so that its record arrives with the run that
+    learnt of it.
+    """
+    rows = store.query(
+        "SELECT DISTINCT h.shipment_id FROM last_mile_handovers h JOIN polls p "
+        "USING (poll_id) WHERE p.run_id = ?",
+        [run_id],
+    )
+    ids = {int(r[0]) for r in rows}
+    shipments = {
+        s.shipment_id: s for items in routed.values() for s in items if s.shipment_id in ids
+    }
+    polled = {(name, s.shipment_id, s.number) for name, items in routed.items() for s in items}
+    legs = last_mile_legs(store, settings, sources, list(shipments.values()))
+    follow = {
+        name: [s for s in items if (name, s.shipment_id, s.number) not in polled]
+        for name, items in legs.items()
+    }
+    return {name: items for name, items in follow.items() if items}
+
+
 def token_verdict(response: Response) -> Parsed:
     """What a ``token`` poll came to: ok, or the error that stopped the token fetch."""
     if response.error is None:
@@ -357,6 +454,9 @@ def run_poll(  # noqa: PLR0913 - the options of `poll`, keyword-only
         context = _RunContext(store, settings, now, report, transports or {})
         show = sys.stderr.isatty() if progress is None else progress
         asyncio.run(_poll_sources(context, sources, routed, show))
+        follow = handed_over_in_run(store, settings, sources, report.run_id, routed)
+        if follow:
+            asyncio.run(_poll_sources(context, sources, follow, show))
         report.seconds = time.perf_counter() - started
         finish_run(store, report.run_id, clock.wall(), report.as_dict())
     return report
@@ -382,6 +482,9 @@ def _select(
         ids = set(resolve_shipments(store, selection.shipments).shipment_ids)
         picked = [s for s in picked if s.shipment_id in ids]
     routed, unserved = route(picked, settings, sources)
+    routed, unserved = route_last_mile(
+        store, settings, sources, picked=picked, routed=routed, unserved=unserved
+    )
     if selection.carriers:
         wanted = set(selection.carriers)
         by_source = {s.shipment_id for name in wanted for s in routed.get(name, [])}
@@ -428,6 +531,7 @@ class _RunContext:
     now: datetime
     report: PollReport
     transports: Mapping[str, Transport]
+    limiters: dict[str, TokenBucket] = field(default_factory=dict)
 
 
 async def _poll_sources(
@@ -446,8 +550,8 @@ async def _poll_sources(
         sink = _WriteQueue(writer, executor, context.now)
         jobs = []
         for name, items in routed.items():
-            summary = SourceSummary(name)
-            report.sources[name] = summary
+            # A second pass (the last mile followed in the same run) adds to the first.
+            summary = report.sources.setdefault(name, SourceSummary(name))
             jobs.append(
                 _SourceRun(
                     source=sources[name],
@@ -596,8 +700,8 @@ class _SourceRun:
         numbers = list(ids_by_number)
         size = self.source.effective_batch_size
         batches = [numbers[i : i + size] for i in range(0, len(numbers), size)]
-        self.summary.shipments = len(self.shipments)
-        self.summary.numbers = len(numbers)
+        self.summary.shipments += len(self.shipments)
+        self.summary.numbers += len(numbers)
         self.bar.add(name, len(numbers))
         loop = asyncio.get_running_loop()
         store = self.context.store
@@ -620,6 +724,8 @@ class _SourceRun:
             token_url=self.source.token_url,
             transport=self.context.transports.get(name),
             max_connections=in_flight,
+            # One pacing per source for the whole run, across its passes.
+            limiter=self.context.limiters.setdefault(name, TokenBucket(rate)),
             quota_used_today=used,
             daily_quota=self.source.daily_quota,
             quota_resets_at=day_start + timedelta(days=1),
@@ -647,7 +753,7 @@ class _SourceRun:
                 await asyncio.gather(*(one(b) for b in batches))
                 await self._recheck_pending(client, gate, ids_by_number)
         finally:
-            self.summary.seconds = time.perf_counter() - started
+            self.summary.seconds += time.perf_counter() - started
 
     async def _recheck_pending(
         self, client: SourceClient, gate: asyncio.Semaphore, ids_by_number: Mapping[str, list[int]]

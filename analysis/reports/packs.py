@@ -38,6 +38,7 @@ from analysis.reports.render import PackView, Renderer
 from collector.config import Settings
 from collector.errors import ConfigError
 from collector.resolve import resolve_shipments
+from collector.sources.registry import is_carrier_own
 from collector.store import Store
 
 FORMATS = ("html", "pdf", "png", "json")
@@ -582,6 +583,7 @@ def _event_json(e: Event) -> dict[str, Any]:
         "country": e.country,
         "postcode": e.postcode,
         "source": e.source,
+        "carrier_own": is_carrier_own(e.source),
         "provider": e.provider,
         "first_poll_id": e.first_poll_id,
     }
@@ -592,6 +594,7 @@ def _poll_json(p: Poll) -> dict[str, Any]:
         "poll_id": p.poll_id,
         "requested_at": fmt.iso(p.requested_at),
         "source": p.source,
+        "carrier_own": is_carrier_own(p.source),
         "operation": p.operation,
         "method": p.method,
         "url": p.url,

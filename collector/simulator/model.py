@@ -448,6 +448,16 @@ def load_scenarios(path: str | Path | None = None) -> dict[str, Scenario]:
     return scenarios_from_dict(read_document(path))
 
 
+def last_mile_scenarios() -> dict[str, Scenario]:
+    """The bundled parcel handed from Cainiao to USPS (``scenarios/last_mile.json``).
+
+    Served by ``demo`` beside the samples, with its order in
+    ``data/samples/last-mile.csv`` (issue 13.4).
+    """
+    text = resources.files("collector.simulator").joinpath("scenarios/last_mile.json")
+    return scenarios_from_dict(json.loads(text.read_text("utf-8")))
+
+
 def sample_scenarios() -> dict[str, Scenario]:
     """The bundled scenario library for the 25 sample orders (data/samples/orders.csv)."""
     return load_scenarios(None)

@@ -86,6 +86,18 @@ def simulator_endpoints() -> list[type[Any]]:
     return found
 
 
+def is_carrier_own(name: str) -> bool:
+    """Whether source ``name`` is the delivering carrier's own record (unknown: False).
+
+    >>> is_carrier_own("usps"), is_carrier_own("17track"), is_carrier_own("gone")
+    (True, False, False)
+    """
+    try:
+        return source_class(name).carrier_own
+    except ConfigError:
+        return False
+
+
 def register_source(cls: type[Source]) -> type[Source]:
     """Register a source class at run time (tests and embedding code); returns it."""
     _plugins[cls.name] = cls

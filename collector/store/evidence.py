@@ -38,6 +38,7 @@ from typing import Any
 import polars as pl
 
 from collector.config import PollConfig
+from collector.lastmile import courier_of
 from collector.plausible import plausible
 from collector.sources.base import (
     SOURCE_QUOTA_STOP,
@@ -236,6 +237,9 @@ WITH ev AS ({event_digest_sql("e.shipment_id IN (SELECT shipment_id FROM staged_
            old.estimated_from AS old_estimated_from,
            old.estimated_to AS old_estimated_to,
            CASE
+               -- The delivering carrier's own delivery scan settles it, whatever
+               -- an aggregator polled in the same run says of the first-mile number.
+               WHEN coalesce(ev.own_delivered, false) THEN 'delivered'
                WHEN r.outcome = 'ok' AND r.status IS NOT NULL THEN r.status
                WHEN r.outcome = 'ok' AND ev.last_event_status IS NOT NULL
                    THEN ev.last_event_status
@@ -248,6 +252,7 @@ WITH ev AS ({event_digest_sql("e.shipment_id IN (SELECT shipment_id FROM staged_
                ELSE coalesce(old.status, ev.last_event_status, 'unknown')
            END AS new_status,
            CASE
+               WHEN coalesce(ev.own_delivered, false) THEN NULL
                WHEN r.outcome = 'ok' AND r.status IS NOT NULL THEN r.sub_status
                WHEN r.outcome = 'ok' AND ev.last_event_status IS NOT NULL
                    THEN ev.last_event_sub_status
@@ -453,6 +458,73 @@ class EvidenceWriter:
             )
         finally:
             conn.unregister("staged_results")
+        self._record_handovers(rows)
+
+    def _record_handovers(self, rows: list[dict[str, Any]]) -> None:
+        """A ``last_mile_handovers`` row for each new (shipment, last-mile number)."""
+        handed = [
+            {
+                "shipment_id": r["shipment_id"],
+                "last_mile_number": r["last_mile_number"],
+                "carrier_text": r["last_mile_carrier"],
+                "courier": courier_of(r["last_mile_number"], r["last_mile_carrier"]),
+                "source": r["source"],
+                "poll_id": r["poll_id"],
+                "seen_at": r["poll_at"],
+            }
+            for r in rows
+            if r["last_mile_number"]
+        ]
+        if not handed:
+            return
+        frame = pl.DataFrame(handed, schema=HANDOVER_SCHEMA).unique(
+            ["shipment_id", "last_mile_number"], keep="first", maintain_order=True
+        )
+        _insert_new(
+            self.store.conn,
+            "last_mile_handovers",
+            frame,
+            ("shipment_id", "last_mile_number"),
+            "shipment_id",
+            narrow="shipment_id",
+        )
+
+
+#: The columns of a ``last_mile_handovers`` row (migration 0006).
+HANDOVER_SCHEMA: dict[str, Any] = {
+    "shipment_id": pl.Int64,
+    "last_mile_number": pl.String,
+    "carrier_text": pl.String,
+    "courier": pl.String,
+    "source": pl.String,
+    "poll_id": pl.Int64,
+    "seen_at": pl.Datetime("us", "UTC"),
+}
+
+
+def last_mile_routes(store: Store, shipment_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+    """Shipment id -> (last-mile number, courier) of its latest handover with a known courier."""
+    if not shipment_ids:
+        return {}
+    rows = store.conn.execute(
+        "SELECT shipment_id, arg_max(last_mile_number, poll_id), arg_max(courier, poll_id) "
+        "FROM last_mile_handovers WHERE courier IS NOT NULL "
+        "AND shipment_id IN (SELECT unnest(?)) GROUP BY shipment_id",
+        [list(shipment_ids)],
+    ).fetchall()
+    return {int(r[0]): (str(r[1]), str(r[2])) for r in rows}
+
+
+def answered_ok(store: Store, source: str, numbers: Sequence[str]) -> set[str]:
+    """The numbers ``source`` has answered ``ok`` about (at least once)."""
+    if not numbers:
+        return set()
+    rows = store.conn.execute(
+        "SELECT DISTINCT r.tracking_number FROM poll_results r JOIN polls p USING (poll_id) "
+        "WHERE p.source = ? AND r.outcome = 'ok' AND r.tracking_number IN (SELECT unnest(?))",
+        [source, list(numbers)],
+    ).fetchall()
+    return {str(r[0]) for r in rows}
 
 
 class _Staging:

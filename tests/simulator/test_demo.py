@@ -15,6 +15,7 @@ from collector.config import load_settings
 from collector.importer import import_file
 from collector.poll import run_poll
 from collector.simulator import sample_scenarios, serve_in_thread
+from collector.simulator.model import last_mile_scenarios
 from collector.store import Store
 from tests.conftest import NOW, SAMPLE_ORDERS, run_cli
 
@@ -30,13 +31,52 @@ def test_demo_polls_the_simulator_and_shows_every_scenario(db_path: Path) -> Non
     result = run_cli("--db", str(db_path), "demo")
     assert result.exit_code == 0, result.output
     assert "2026-11-28 12:00Z" in result.output  # the fixed demo "now"
-    assert "17track: 25 shipments" in result.output
+    # USPS numbers go to USPS's own API ([routing] usps), and so does the last mile
+    # of the parcel Cainiao handed to USPS, followed in the same run.
+    assert "17track: 23 shipments" in result.output
+    assert "usps: 4 shipments" in result.output
     assert "PARCELPROOF_DEMO_17TRACK_KEY" not in os.environ  # restored afterwards
+    assert "PARCELPROOF_DEMO_USPS_CLIENT_SECRET" not in os.environ
     config = (db_path.parent / "demo" / "parcelproof.toml").read_text()
     assert 'api_key_env = "PARCELPROOF_DEMO_17TRACK_KEY"' in config
+    assert 'client_secret_env = "PARCELPROOF_DEMO_USPS_CLIENT_SECRET"' in config
     assert "demo-17track-key" not in config  # the key travels in the environment only
+    assert "simulator-usps-secret" not in config
     expected = {number: s.expect for number, s in sample_scenarios().items()}
+    expected |= {number: s.expect for number, s in last_mile_scenarios().items()}
     assert statuses(db_path) == expected
+
+
+def test_demo_shows_the_parcel_cainiao_handed_to_usps_delivered_elsewhere(
+    db_path: Path,
+) -> None:
+    result = run_cli("--db", str(db_path), "demo")
+    assert result.exit_code == 0, result.output
+    flags = run_cli("--db", str(db_path), "--now", NOW, "flags", "--json")
+    line = next(json.loads(x) for x in flags.output.splitlines() if "LP00246813579024" in x)
+    [flag] = [f for f in line["flags"] if f["code"] == "delivered_elsewhere"]
+    assert "07097" in flag["detail"] and "Brooklyn 11201" in flag["detail"]
+    with Store.open(db_path) as store:
+        evidence = store.query(
+            "SELECT h.last_mile_number, h.courier, h.source, t.delivery_postcode, e.source "
+            "FROM last_mile_handovers h JOIN tracking_state t USING (shipment_id) "
+            "JOIN events e ON e.shipment_id = t.shipment_id AND e.event_key = t.delivery_event_key"
+        )
+    # The handover came from the first-mile answer; the delivery scan is USPS's own.
+    assert ("9400111206206406131001", "usps", "17track", "07097", "usps") in evidence
+    # The pack names each source and marks USPS's record as the carrier's own.
+    pack = db_path.parent / "reports" / "8101203344575-LP00246813579024"
+    manifest = json.loads((pack / "manifest.json").read_text())
+    assert {(p["source"], p["carrier_own"]) for p in manifest["polls"]} == {
+        ("17track", False),
+        ("usps", True),
+    }
+    delivered = [e for e in manifest["events"] if e["status"] == "delivered"]
+    assert ("usps", True, "07097") in {
+        (e["source"], e["carrier_own"], e["postcode"]) for e in delivered
+    }
+    html = (pack / "evidence-LP00246813579024.html").read_text()
+    assert "usps (the carrier&#39;s own record)" in html  # autoescaped
 
 
 def test_every_sample_number_through_cainiao(db_path: Path, tmp_path: Path) -> None:

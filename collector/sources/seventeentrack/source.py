@@ -512,10 +512,17 @@ def track_result(item: dict[str, Any], number: str) -> Result:
     estimate = need_dict(
         metrics.get("estimated_delivery_date"), "track_info.time_metrics.estimated_delivery_date"
     )
+    # misc_info.local_number / local_provider: the number the last-mile carrier
+    # tracks the parcel under, when it is not this one (a handover, issue 13.4).
+    misc = need_dict(info.get("misc_info"), "track_info.misc_info")
+    local_number = need_text(misc.get("local_number"), "track_info.misc_info.local_number")
+    local_provider = need_text(misc.get("local_provider"), "track_info.misc_info.local_provider")
+    handed = local_number if local_number and local_number.upper() != number.upper() else None
     common: dict[str, Any] = {
         "source_status_raw": raw,
         "events": events,
-        "last_mile_carrier": last_mile,
+        "last_mile_number": handed,
+        "last_mile_carrier": (local_provider or last_mile) if handed else last_mile,
         "estimated_from": _instant(estimate.get("from")),
         "estimated_to": _instant(estimate.get("to")),
     }

@@ -1,0 +1,50 @@
+"""The last mile: which courier a handed-over number belongs to (pure, no I/O).
+
+A source that hands a parcel over names the last-mile number and the carrier in
+its own words (Cainiao ``destCpInfo.cpName`` "USPS", ``cpCode`` "USPS"; a 17TRACK
+provider name "USPS"). :func:`courier_of` turns that into a courier code of the
+number catalogue, so that ``[routing]`` can send the number to that carrier's own
+source::
+
+    >>> courier_of("9400111206206406260787", "USPS")
+    'usps'
+    >>> courier_of("9400111206206406260787", None)
+    'usps'
+    >>> courier_of("ZZ1", "Some Local Courier") is None
+    True
+"""
+
+from __future__ import annotations
+
+import re
+
+from collector.numbers.detect import detect
+
+#: Carrier names and codes as sources write them (lower case, spaces collapsed).
+CARRIER_NAMES: dict[str, str] = {
+    "usps": "usps",
+    "united states postal service": "usps",
+    "u.s. postal service": "usps",
+    "ups": "ups",
+    "united parcel service": "ups",
+    "fedex": "fedex",
+    "federal express": "fedex",
+    "dhl": "dhl",
+    "dhl paket": "dhl",
+    "dhl parcel": "dhl",
+    "dhl express": "dhl",
+    "dhl ecommerce": "dhl",
+    "deutsche post dhl": "dhl",
+}
+
+_SPACES = re.compile(r"\s+")
+
+
+def courier_of(number: str, carrier_text: str | None) -> str | None:
+    """The courier code of a last-mile number: from the carrier's name, else the number."""
+    if carrier_text:
+        name = _SPACES.sub(" ", carrier_text.strip().lower())
+        if name in CARRIER_NAMES:
+            return CARRIER_NAMES[name]
+    found = detect(number)
+    return found.courier if found.verdict == "valid" else None
