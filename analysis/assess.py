@@ -34,7 +34,7 @@ is when parcelproof first saw it hold (the raise time of the history row open at
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import polars as pl
@@ -47,7 +47,7 @@ from collector.store import Store
 from collector.store.flag_writes import apply_flag_evaluation
 
 #: Actions on which a pack is worth writing (a claim to make or a question to ask).
-PACK_ACTIONS = ("open_dispute", "escalate", "ask_seller")
+PACK_ACTIONS = ("open_dispute", "escalate", "ask_seller", "send_evidence", "answer_offer")
 
 _FLAGS_SQL = """
 WITH open_then AS (
@@ -96,6 +96,9 @@ class Assessment:
     disputes: pl.DataFrame
     #: What recording the evaluation changed (None with ``record=False``).
     evaluation: Evaluation | None
+    #: One row per dispute case at ``now``: :data:`analysis.cases.COLUMNS` (their
+    #: actions are already laid over ``disputes``).
+    cases: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     def flagged_ids(self, *, include_archived: bool = False) -> list[int]:
         """Shipments with a flag at ``now`` (non-archived ones unless asked)."""
@@ -171,6 +174,7 @@ def assess(
     finally:
         if wanted is not None:
             conn.unregister("_assess_ids")
+    disputes, cases = _with_cases(store, now, settings, disputes, flags)
     if wanted is not None:
         disputes = disputes.filter(pl.col("shipment_id").is_in(wanted))
     return Assessment(
@@ -179,6 +183,7 @@ def assess(
         cleared=_utc(cleared, "raised_at", "confirmed_at", "cleared_at"),
         disputes=disputes,
         evaluation=evaluation,
+        cases=cases,
     )
 
 
@@ -236,6 +241,7 @@ def assess_recorded(
     finally:
         if wanted is not None:
             conn.unregister("_assess_ids")
+    disputes, cases = _with_cases(store, now, settings, disputes, flags)
     if wanted is not None:
         disputes = disputes.filter(pl.col("shipment_id").is_in(wanted))
     return Assessment(
@@ -244,7 +250,18 @@ def assess_recorded(
         cleared=_utc(cleared, "raised_at", "confirmed_at", "cleared_at"),
         disputes=disputes,
         evaluation=None,
+        cases=cases,
     )
+
+
+def _with_cases(
+    store: Store, now: datetime, settings: Settings, disputes: pl.DataFrame, flags: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The dispute cases at ``now`` (:mod:`analysis.cases`), laid over the windows."""
+    from analysis.cases import apply_cases, case_frame
+
+    cases = case_frame(store, now, settings, disputes, flags=flags)
+    return apply_cases(disputes, cases), cases
 
 
 def _utc(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:

@@ -27,7 +27,7 @@ from collector.cli import (
 )
 from collector.cli import cli as collector_cli
 from collector.console import make_console
-from collector.terminal import markup_safe, visible
+from collector.terminal import markup_safe, plural, visible
 
 if TYPE_CHECKING:
     import polars as pl
@@ -60,17 +60,36 @@ def _fmt_date(value: object) -> str:
 @handle_errors
 def status(app: AppContext, as_json: bool, include_archived: bool) -> None:
     """Table of shipments: status, days since the last event, deadlines and flags."""
+    from analysis.assess import assess
+    from analysis.cases import due_soon
     from analysis.status import shipment_status
 
     with app.open_store(must_exist=True) as store:
+        assessment = assess(store, clock.now(), app.settings)
         frame = shipment_status(
-            store, clock.now(), include_archived=include_archived, settings=app.settings
+            store,
+            clock.now(),
+            include_archived=include_archived,
+            settings=app.settings,
+            assessment=assessment,
         )
+    reminders = due_soon(assessment.cases, clock.now(), app.settings)
     if as_json:
         for row in frame.iter_rows(named=True):
             click.echo(json.dumps(_jsonable(row), ensure_ascii=False))
         return
+    print_due_soon(reminders)
     print_status_table(frame)
+
+
+def print_due_soon(lines: list[str], console: Console | None = None) -> None:
+    """The case deadlines that are close, before any table (nearest first)."""
+    if not lines:
+        return
+    console = console or make_console()
+    console.print("[bold]cases due soon[/]", highlight=False)
+    for line in lines:
+        console.print(f"  {markup_safe(line)}", highlight=False)
 
 
 #: Rows of the ``flags`` table by default (the most urgent first).
@@ -83,6 +102,9 @@ _ACTION_LABELS = {
     "open_dispute": "[bold red]open dispute[/]",
     "escalate": "[bold red]escalate[/]",
     "too_late": "[dim]too late[/]",
+    "send_evidence": "[bold red]send evidence[/]",
+    "answer_offer": "[bold]answer offer[/]",
+    "follow_up": "follow up",
 }
 
 
@@ -114,12 +136,16 @@ def print_status_table(frame: pl.DataFrame, console: Console | None = None) -> N
         days = row["days_since_last_event"]
         action = row.get("action") or "none"
         label = _ACTION_LABELS.get(str(action), str(action))
-        opens = row.get("dispute_opens_at")
+        # A case's wait ends when its clock says (the seller's reply time ...), not
+        # when the dispute window opened.
+        # Dates as the destination sees them (computed with the window and the case).
+        has_case = row.get("case_action") is not None
+        opens = row.get("case_wait_until_date" if has_case else "dispute_opens_date")
         polled = row.get("polled") is not False
         if not polled:
             label = "poll first"
-        elif action == "wait" and hasattr(opens, "strftime"):
-            label = f"wait until {opens:%Y-%m-%d}"
+        elif action == "wait" and opens:
+            label = f"wait until {markup_safe(str(opens))}"
         table.add_row(
             markup_safe(row["order_id"]),
             markup_safe(row["tracking_number"]),
@@ -174,14 +200,16 @@ def flags(app: AppContext, as_json: bool, include_all: bool, limit: int) -> None
     last day to act first (the 50 most urgent and a count of the rest, unless
     --limit or --all).
     """
+    from analysis.cases import due_soon
     from analysis.flags import list_flags, listing_json_lines
 
     with app.open_store() as store:
-        _, listing = list_flags(store, clock.now(), app.settings, include_all=include_all)
+        assessment, listing = list_flags(store, clock.now(), app.settings, include_all=include_all)
     if as_json:
         for line in listing_json_lines(listing, include_all=include_all):
             click.echo(line)
         return
+    print_due_soon(due_soon(assessment.cases, clock.now(), app.settings))
     print_flags_table(listing, limit=None if include_all or limit == 0 else limit)
 
 
@@ -308,6 +336,11 @@ def report(
         err_console.print(f"[bold red]pack not written:[/] {markup_safe(failure)}")
     if not result.packs and not result.failures:
         click.echo("no parcel to report" + (" (nothing is flagged)" if flagged else ""))
+    else:
+        failed = f", {len(result.failures)} not written" if result.failures else ""
+        click.echo(
+            visible(f"{plural(len(result.packs), 'evidence pack')} in {result.out_dir}{failed}")
+        )
     if result.failures:
         sys.exit(1)
 
@@ -348,13 +381,21 @@ def run(app: AppContext, quiet: bool) -> None:
 def demo(app: AppContext, orders: Path | None) -> None:
     """The whole path on bundled data, with no network and no key.
 
-    Starts the loopback 17TRACK/Cainiao simulator, imports the sample orders, runs
-    the cron job once (poll, flags, changes), writes an evidence pack for every
-    flagged parcel into <db folder>/reports and prints the status. "Now" is
-    2026-11-28T12:00:00Z unless --now says otherwise.
+    Starts the loopback 17TRACK/Cainiao simulator on a free port, imports the sample
+    orders into the demo's own database (~/.local/share/parcelproof/demo/demo.duckdb,
+    never the one real orders go into; --db chooses another), runs the cron job once
+    (poll, flags, changes), writes an evidence pack for every flagged parcel into
+    reports/ beside it and prints the status. "Now" is 2026-11-28T12:00:00Z unless
+    --now says otherwise.
     """
     from analysis.demo import run_demo
+    from collector.cli import given_on_command_line
+    from collector.paths import demo_db_path
 
+    # Its own database unless --db is typed: PARCELPROOF_DB names the real orders,
+    # which 25 fake ones must never join.
+    if given_on_command_line("db_path") != "--db":
+        app = AppContext(db_path=demo_db_path(), config_path=None)
     sys.exit(run_demo(app, orders))
 
 
@@ -394,6 +435,16 @@ def export(app: AppContext, out: Path, fmt: str, with_raw: bool, partitioned: bo
         written = export_tables(store.conn, out, kind, with_raw=with_raw, partitioned=partitioned)
     for item in written:
         click.echo(visible(f"{item.path}: {item.rows} rows"))
+
+
+def _mount_case_commands() -> None:
+    from analysis.case_cli import dispute_command, disputes_command
+
+    cli.add_command(dispute_command)
+    cli.add_command(disputes_command)
+
+
+_mount_case_commands()
 
 
 def main() -> None:

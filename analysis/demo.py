@@ -13,11 +13,14 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from collector import clock
 from collector.cli import AppContext, err_console
+from collector.config import Settings
 from collector.console import make_console
-from collector.importer import import_rows, read_rows
+from collector.importer import import_rows, parse_import_date, read_rows
+from collector.store import Store
 from collector.terminal import markup_safe
 
 SAMPLE_ORDERS = Path(__file__).resolve().parents[1] / "data" / "samples" / "orders.csv"
@@ -32,6 +35,37 @@ DEMO_NOW = "2026-11-28T12:00:00Z"
 DEMO_KEY_ENV = "PARCELPROOF_DEMO_17TRACK_KEY"
 DEMO_KEY = "demo-17track-key"
 
+#: Sample dispute cases, recorded once (an order that has steps keeps them): what a
+#: buyer did about some flagged parcels, in several steps, dated before DEMO_NOW.
+SAMPLE_CASES: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
+    # Stalled: contacted, opened; the seller is silent: escalate by 2026-12-01.
+    ("8101203344552", "contacted_seller", "2026-11-12", {"note": "asked where the parcel is"}),
+    ("8101203344552", "opened", "2026-11-16", {"ask": "refund"}),
+    # Expired tracking: the seller was contacted two days ago; wait for the reply.
+    ("8101203344571", "contacted_seller", "2026-11-26", {}),
+    # Overdue: escalated, and AliExpress asks for evidence by 2026-11-30.
+    ("8101203344558", "opened", "2026-11-05", {"ask": "refund"}),
+    ("8101203344558", "seller_replied", "2026-11-08", {"note": "says it is in customs"}),
+    ("8101203344558", "escalated", "2026-11-12", {}),
+    ("8101203344558", "evidence_requested", "2026-11-26", {"due": "2026-11-30"}),
+    # Returned to the seller: refunded in full, feedback left.
+    ("8101203344556", "opened", "2026-11-01", {"ask": "refund"}),
+    ("8101203344556", "resolved", "2026-11-09", {"outcome": "refunded"}),
+    ("8101203344556", "feedback_left", "2026-11-10", {}),
+    # Never found: the seller sent it again with a new number; the case watches it.
+    ("8101203344554", "opened", "2026-11-20", {"ask": "resend"}),
+    ("8101203344554", "seller_offer", "2026-11-22", {"note": "offers to send it again"}),
+    (
+        "8101203344554",
+        "resolved",
+        "2026-11-26",
+        {"outcome": "resent", "tracking": "LP00555666777999"},
+    ),
+    # An invalid number: the dispute was rejected.
+    ("8101203344570", "opened", "2026-11-10", {"ask": "refund"}),
+    ("8101203344570", "resolved", "2026-11-20", {"outcome": "rejected"}),
+)
+
 # 17TRACK first for every courier: it is the source that reports "Expired" (Cainiao
 # has no such status), so the demo shows every scenario; Cainiao stays configured
 # as the fallback, as in a real set-up. USPS numbers, and the last mile of parcels
@@ -45,6 +79,27 @@ default = ["17track", "cainiao"]
 DEMO_ENV_PREFIX = "PARCELPROOF_DEMO"
 #: Carriers' own APIs the demo configures (their simulated services).
 DEMO_CARRIERS = ("usps",)
+
+
+def record_sample_cases(store: Store, settings: Settings) -> int:
+    """Record :data:`SAMPLE_CASES` for orders that have no steps yet (and are there);
+    steps dated after "now" are left out, so an earlier ``--now`` shows an earlier
+    stage. Returns the number of steps recorded."""
+    from analysis.case_log import StepInput, record_step
+
+    have = {str(r[0]) for r in store.query("SELECT DISTINCT order_id FROM dispute_steps")}
+    known = {str(r[0]) for r in store.query("SELECT DISTINCT order_id FROM shipments")}
+    now = clock.now()
+    count = 0
+    for order, step, day, options in SAMPLE_CASES:
+        if order in have or order not in known:
+            continue
+        if parse_import_date(day, None) > now:
+            continue
+        given = StepInput(order, step, on=day, **options)
+        record_step(store, given, now=now, settings=settings)
+        count += 1
+    return count
 
 
 def run_demo(app: AppContext, orders: Path | None = None) -> int:
@@ -125,7 +180,19 @@ def run_demo(app: AppContext, orders: Path | None = None) -> int:
         for line in result.lines(quiet=False):
             console.print(f"[bold]run[/] {markup_safe(line)}", highlight=False)
     with demo_app.open_store() as store:
-        print_status_table(shipment_status(store, clock.now()), console)
+        record_sample_cases(store, settings)
+        from analysis.assess import assess
+        from analysis.case_cli import print_cases_table
+        from analysis.cases import due_soon
+        from analysis.cli import print_due_soon
+
+        assessment = assess(store, clock.now(), settings)
+        print_cases_table(assessment.cases, console)
+        print_due_soon(due_soon(assessment.cases, clock.now(), settings), console)
+        print_status_table(
+            shipment_status(store, clock.now(), settings=settings, assessment=assessment),
+            console,
+        )
         packs = make_report(store, flagged=True, now=clock.now(), settings=settings)
     console.print(
         f"[bold]evidence packs[/]: {len(packs.packs)} flagged parcels in {packs.out_dir} "

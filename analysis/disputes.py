@@ -58,13 +58,18 @@ from typing import Any
 
 import polars as pl
 
-from analysis.flags import local_time_sql
+from analysis.rules.catalogue import DisputeRole, codes_with
+from analysis.rules.sql import local_time_sql, sql_str, sql_values
 from collector.config import DisputesConfig, Settings
 from collector.store import Store
 
 ACTIONS = ("none", "wait", "ask_seller", "open_dispute", "escalate", "too_late")
-#: Higher is more urgent (for sorting).
+#: Higher is more urgent (for sorting). ``send_evidence``, ``answer_offer`` and
+#: ``follow_up`` come from a dispute case (:mod:`analysis.cases`).
 ACTION_RANK = {
+    "send_evidence": 7,
+    "answer_offer": 6,
+    "follow_up": 3,
     "open_dispute": 5,
     "ask_seller": 4,
     "escalate": 3,
@@ -93,19 +98,20 @@ DISPUTE_NAMES = {
     "mastercard": "Mastercard chargeback (4855)",
     "other": "dispute",
 }
-# Flags that are no reason to dispute on their own.
-_NOT_PROBLEMS = ("protection_expiring",)
-# Flags worth a question to the seller, not a dispute by themselves (the parcel may
-# well be moving under another carrier's label).
-_SOFT = ("carrier_mismatch",)
-# The only flag that makes a delivered parcel a non-delivery: the carrier says where
+# The flags' dispute roles, declared in the rule catalogue (analysis/rules).
+# No reason to dispute on their own.
+_NOT_PROBLEMS = codes_with(DisputeRole.NONE)
+# Worth a question to the seller, not a dispute by themselves (the parcel may well
+# be moving under another carrier's label).
+_SOFT = codes_with(DisputeRole.ASK_SELLER)
+# The only flags that make a delivered parcel a non-delivery: the carrier says where
 # it was left, and it is not the buyer's address.
-_DELIVERY_CONTRADICTED = ("delivered_elsewhere",)
-# Flags that cast doubt on a delivery without saying it went elsewhere (the number
-# was used for another parcel, or a source calls it invalid): ask the seller, never
-# claim non-receipt (the buyer may well have the parcel). A reused number on a
-# delivered parcel is no doubt at all: several orders often travel in one parcel.
-_DELIVERY_DOUBTED = ("scan_before_order", "invalid_number")
+_DELIVERY_CONTRADICTED = codes_with(DisputeRole.CONTRADICTS_DELIVERY)
+# Flags that cast doubt on a delivery without saying it went elsewhere: ask the
+# seller, never claim non-receipt (the buyer may well have the parcel). A reused
+# number on a delivered parcel is no doubt at all: several orders often travel in
+# one parcel.
+_DELIVERY_DOUBTED = codes_with(DisputeRole.DOUBTS_DELIVERY)
 
 
 def reason_to_dispute_sql(code: str, severity: str, delivered: str, polled: str) -> str:
@@ -117,8 +123,8 @@ def reason_to_dispute_sql(code: str, severity: str, delivered: str, polled: str)
     dispute windows and every reader of :func:`analysis.assess.assess` use this one
     definition.
     """
-    not_problems = ", ".join(_sql_str(c) for c in (*_NOT_PROBLEMS, *_SOFT))
-    contradicted = ", ".join(_sql_str(c) for c in _DELIVERY_CONTRADICTED)
+    not_problems = ", ".join(sql_str(c) for c in (*_NOT_PROBLEMS, *_SOFT))
+    contradicted = ", ".join(sql_str(c) for c in _DELIVERY_CONTRADICTED)
     return (
         f"({severity} <> 'info' AND {code} NOT IN ({not_problems}) AND {polled} "
         f"AND (NOT {delivered} OR {code} IN ({contradicted})))"
@@ -215,14 +221,6 @@ def _params(now: datetime, d: DisputesConfig) -> dict[str, Any]:
     }
 
 
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _values(pairs: dict[str, str]) -> str:
-    return ", ".join(f"({_sql_str(k)}, {_sql_str(v)})" for k, v in sorted(pairs.items()))
-
-
 # A parcel on its way with the window open: wait for the expected date, at most until
 # shortly before the deadline.
 _WAIT_UNTIL = (
@@ -244,13 +242,13 @@ def _date(expr: str) -> str:
 
 def disputes_sql(flag_source: str) -> str:
     """The whole computation as one SQL statement over ``flag_source``'s flags."""
-    soft = ", ".join(_sql_str(c) for c in _SOFT)
-    doubted = ", ".join(_sql_str(c) for c in _DELIVERY_DOUBTED)
+    soft = ", ".join(sql_str(c) for c in _SOFT)
+    doubted = ", ".join(sql_str(c) for c in _DELIVERY_DOUBTED)
     reason = reason_to_dispute_sql("f.code", "f.severity", "st.delivered", "st.polled")
     return f"""
 WITH
-rules(marketplace, rule) AS (VALUES {_values(MARKETPLACE_RULES)}),
-names(rule, dispute) AS (VALUES {_values(DISPUTE_NAMES)}),
+rules(marketplace, rule) AS (VALUES {sql_values(MARKETPLACE_RULES)}),
+names(rule, dispute) AS (VALUES {sql_values(DISPUTE_NAMES)}),
 st AS (
     SELECT s.shipment_id, coalesce(t.status = 'delivered', false) AS delivered,
            t.last_poll_at IS NOT NULL AS polled

@@ -40,7 +40,8 @@ present, else the built-in defaults). Flags are those the rules find at ``now``
 Tables: :func:`shipments`, :func:`events`, :func:`flags` (the stored history),
 :func:`tracking_state`, :func:`polls`. Views: :func:`transit_times`,
 :func:`last_activity`, :func:`lane_stats`, :func:`store_scorecard`,
-:func:`number_quality`, :func:`current_flags`, :func:`dispute_deadlines`.
+:func:`number_quality`, :func:`current_flags`, :func:`dispute_deadlines`. Dispute
+cases: :func:`cases`, :func:`case_stats`, :func:`seller_scorecard`.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ from collector import clock
 from collector.config import PollConfig, RulesConfig, Settings, find_config_path, load_settings
 from collector.countries import zone_names
 from collector.errors import StoreError
+from collector.model import SETTLED_STATUSES, status_in
 from collector.store import Store, default_db_path
 
 #: What every function accepts as its database.
@@ -74,7 +76,7 @@ BUSY_TIMEOUT: float = PollConfig().database_busy_timeout_seconds
 #: Statuses that are not a physical scan of the parcel (a label, or a source's verdict).
 NOT_A_SCAN = ("info_received", "not_found", "expired")
 #: After these, a parcel cannot stall.
-SETTLED = ("delivered", "returned")
+SETTLED = tuple(sorted(SETTLED_STATUSES))
 #: Words of an event saying the parcel reached the destination country, when the
 #: event carries no country (aggregators often leave it out).
 ARRIVAL_PATTERN = (
@@ -673,7 +675,6 @@ def _facts_sql(filters: Filters, *, gaps: bool = False, quality: bool = False) -
     """
     where, _ = _where(filters)
     not_a_scan = ", ".join(f"'{s}'" for s in NOT_A_SCAN)
-    settled = ", ".join(f"'{s}'" for s in SETTLED)
     last_mile = ", ".join(f"'{s}'" for s in LAST_MILE)
     # A scan (not a label or a verdict) in the destination country, or, without a
     # country, one whose status or wording says it is there.
@@ -779,11 +780,12 @@ def _facts_sql(filters: Filters, *, gaps: bool = False, quality: bool = False) -
     ]
     if gaps:
         quiet_now = (
-            f"status NOT IN ({settled}) AND first_scan_at IS NOT NULL "
+            f"{status_in('status', SETTLED, negate=True)} AND first_scan_at IS NOT NULL "
             f"AND {_days('last_event_at', '$now::TIMESTAMPTZ')} > $stalled_days"
         )
         derived += [
-            f"CASE WHEN status IN ({settled}) OR first_scan_at IS NULL THEN max_scan_gap_days ELSE "
+            f"CASE WHEN {status_in('status', SETTLED)} OR first_scan_at IS NULL "
+            "THEN max_scan_gap_days ELSE "
             f"greatest(max_scan_gap_days, {_days('last_event_at', '$now::TIMESTAMPTZ')}) END "
             "AS max_gap_days",
             f"coalesce({quiet_now}, false) AS stalled_now",
@@ -811,3 +813,155 @@ __all__ = [
     "tracking_state",
     "transit_times",
 ]
+
+
+# ------------------------------------------------------------------ dispute cases
+
+
+def cases(
+    source: Source = None,
+    *,
+    now: datetime | None = None,
+    settings: Settings | None = None,
+    busy_timeout: float | None = None,
+    open_only: bool = False,
+) -> pl.DataFrame:
+    """One row per dispute case at ``now`` (:data:`analysis.cases.COLUMNS`): state,
+    next action and its deadline, what was asked, offered and recovered, ``lost``
+    (the order's amount less what came back, once resolved), ``days_to_resolution``;
+    the same cases and actions as ``parcelproof disputes`` at that instant. Adds
+    ``month`` (of the first step) and ``resolved_month``::
+
+        >>> cases(None, open_only=True).select("order_id", "action", "due_date")  # doctest: +SKIP
+    """
+    at = (now or clock.now()).astimezone(UTC)
+    with connect(source, busy_timeout=busy_timeout) as conn:
+        frame = assess(Store(conn, None), at, _settings(settings), record=False).cases
+    if frame.height == 0 and "order_id" not in frame.columns:
+        from analysis.cases import CASE_SCHEMA
+
+        frame = pl.DataFrame(schema=CASE_SCHEMA)
+    if open_only:
+        frame = frame.filter(pl.col("open"))
+    return frame.with_columns(
+        pl.col("first_step_at").dt.strftime("%Y-%m").alias("month"),
+        pl.col("resolved_at").dt.strftime("%Y-%m").alias("resolved_month"),
+    )
+
+
+#: What :func:`case_stats` groups by.
+CASE_GROUPS = ("store", "marketplace", "carrier", "month", "resolved_month")
+
+
+def case_stats(
+    source: Source = None,
+    *,
+    by: str | Sequence[str] = "store",
+    now: datetime | None = None,
+    settings: Settings | None = None,
+    busy_timeout: float | None = None,
+) -> pl.DataFrame:
+    """What the cases are worth per ``by`` group (and ``currency``: amounts in different
+    currencies are never added up): ``cases``, ``open``, ``resolved``, ``won``
+    (refunded, partly refunded, replaced, resent), ``lost_cases`` (rejected or
+    withdrawn), ``win_rate`` (won / decided), ``at_risk`` (the amount of the open
+    cases not yet resolved), ``recovered``, ``lost``, ``days_to_resolution_p50``::
+
+        >>> case_stats(None, by=["marketplace", "month"])               # doctest: +SKIP
+    """
+    from analysis.cases import LOST, WON
+
+    groups = [by] if isinstance(by, str) else list(by)
+    unknown = [g for g in groups if g not in CASE_GROUPS]
+    if unknown:
+        raise ValueError(f"cannot group cases by {unknown[0]!r}; choose from {CASE_GROUPS}")
+    frame = cases(source, now=now, settings=settings, busy_timeout=busy_timeout)
+    keys = [*groups, "currency"]
+    won = pl.col("outcome").is_in(list(WON))
+    lost = pl.col("outcome").is_in(list(LOST))
+    return (
+        frame.group_by(keys)
+        .agg(
+            pl.len().alias("cases"),
+            pl.col("open").sum().alias("open"),
+            pl.col("resolved_at").is_not_null().sum().alias("resolved"),
+            won.sum().alias("won"),
+            lost.sum().alias("lost_cases"),
+            pl.col("amount").filter(pl.col("resolved_at").is_null()).sum().alias("at_risk"),
+            pl.col("recovered").sum().alias("recovered"),
+            pl.col("lost").sum().alias("lost"),
+            pl.col("days_to_resolution").median().alias("days_to_resolution_p50"),
+        )
+        .with_columns(
+            (pl.col("won") / (pl.col("won") + pl.col("lost_cases")))
+            .fill_nan(None)
+            .alias("win_rate")
+        )
+        .sort(["cases", *keys], descending=[True, *[False] * len(keys)], nulls_last=True)
+    )
+
+
+def seller_scorecard(
+    source: Source = None,
+    *,
+    now: datetime | None = None,
+    settings: Settings | None = None,
+    busy_timeout: float | None = None,
+) -> pl.DataFrame:
+    """ "Check the seller" before the next order: per store, ``orders``, ``shipments``,
+    ``flagged_share`` (shipments with a flag at ``now``), ``disputes`` (cases),
+    ``disputes_opened`` (cases with an ``opened`` step), ``disputes_won`` and
+    ``disputes_lost`` against it, ``win_rate``, ``transit_days_p50`` (delivered
+    parcels), ``dead_numbers`` (invalid, never found, or label only: as
+    :func:`number_quality`) and ``dead_share``::
+
+        >>> seller_scorecard(None).sort("flagged_share", descending=True)  # doctest: +SKIP
+    """
+    from analysis.cases import LOST, WON
+
+    at = (now or clock.now()).astimezone(UTC)
+    with connect(source, busy_timeout=busy_timeout) as conn:
+        card = store_scorecard(conn, now=at, settings=settings)
+        orders = _query(
+            conn,
+            "SELECT store, count(DISTINCT order_id) AS orders FROM shipments "
+            "WHERE NOT archived GROUP BY store",
+            {},
+        )
+        found = cases(conn, now=at, settings=settings)
+    per_store = found.group_by("store").agg(
+        pl.len().alias("disputes"),
+        pl.col("opened_at").is_not_null().sum().alias("disputes_opened"),
+        pl.col("outcome").is_in(list(WON)).sum().alias("disputes_won"),
+        pl.col("outcome").is_in(list(LOST)).sum().alias("disputes_lost"),
+    )
+    out = (
+        card.select(
+            "store",
+            "shipments",
+            "flagged",
+            "transit_days_p50",
+            (pl.col("invalid") + pl.col("not_found") + pl.col("label_only")).alias("dead_numbers"),
+        )
+        .join(orders, on="store", how="left", nulls_equal=True)
+        .join(per_store, on="store", how="left", nulls_equal=True)
+        .with_columns(
+            pl.col("disputes", "disputes_opened", "disputes_won", "disputes_lost").fill_null(0)
+        )
+    )
+    return out.select(
+        "store",
+        "orders",
+        "shipments",
+        (pl.col("flagged") / pl.col("shipments")).alias("flagged_share"),
+        "disputes",
+        "disputes_opened",
+        "disputes_won",
+        "disputes_lost",
+        (pl.col("disputes_won") / (pl.col("disputes_won") + pl.col("disputes_lost")))
+        .fill_nan(None)
+        .alias("win_rate"),
+        "transit_days_p50",
+        "dead_numbers",
+        (pl.col("dead_numbers") / pl.col("shipments")).alias("dead_share"),
+    ).sort(["flagged_share", "store"], descending=[True, False], nulls_last=True)

@@ -30,10 +30,13 @@ from analysis.assess import Assessment, assess
 from analysis.flags import SEVERITY_RANK, Evaluation
 from collector import clock
 from collector.config import Settings
+from collector.errors import ConfigError, NothingToTrack
 from collector.http import Transport
+from collector.paths import config_candidates
 from collector.poll import PollReport, run_poll
 from collector.store import Store
 from collector.store.flag_writes import RunRecord, record_run
+from collector.terminal import plural
 
 if TYPE_CHECKING:
     from collector.intake.mail import MailImportResult
@@ -71,12 +74,20 @@ class RunResult:
     mail: MailImportResult | None = None
     #: Packs that could not be written, each named with its reason.
     pack_failures: list[str] = field(default_factory=list)
+    #: Whether an alert was due (``[alerts]``), and the deliveries that failed.
+    alerted: bool = False
+    alert_failures: list[str] = field(default_factory=list)
+    #: Every open case deadline that is close (:func:`analysis.cases.due_soon`).
+    case_deadlines: list[str] = field(default_factory=list)
+    #: Those of them that a previous run has not told today (printed by ``--quiet``).
+    case_reminders: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
         """The poll's exit code (0 ok, 1 some source or a mail source failed, or a pack)."""
         mail_failed = self.mail is not None and self.mail.exit_code != 0
-        return max(self.poll.exit_code, 1 if mail_failed or self.pack_failures else 0)
+        failed = mail_failed or self.pack_failures or self.alert_failures
+        return max(self.poll.exit_code, 1 if failed else 0)
 
     @property
     def raised(self) -> pl.DataFrame:
@@ -102,6 +113,7 @@ class RunResult:
                 f"{self.evaluation.current.height} open on "
                 f"{self.evaluation.current['shipment_id'].n_unique()} shipments"
             )
+        out += self.case_deadlines if not quiet else self.case_reminders
         for row in self.changes.iter_rows(named=True):
             sign = "+" if row["change"] == "raised" else "-"
             what = row["change"] if row["change"] == "cleared" else row["severity"]
@@ -111,8 +123,12 @@ class RunResult:
             )
         if not quiet:
             out += [f"pack: {path}" for path in self.packs]
+            if self.packs or self.pack_failures:
+                failed = f", {len(self.pack_failures)} not written" if self.pack_failures else ""
+                out.append(f"packs: {plural(len(self.packs), 'evidence pack')} written{failed}")
         out += [f"warning: {w}" for w in self.warnings]
         out += [f"error: {f}" for f in self.pack_failures]
+        out += [f"error: {f}" for f in self.alert_failures]
         return out
 
     def summary(self) -> dict[str, Any]:
@@ -126,6 +142,9 @@ class RunResult:
             "packs": [str(p) for p in self.packs],
             "warnings": self.warnings,
             "pack_failures": self.pack_failures,
+            "alerted": self.alerted,
+            "alert_failures": self.alert_failures,
+            "case_deadlines": self.case_deadlines,
         } | ({"mail": self.mail.summary()} if self.mail is not None else {})
 
 
@@ -148,6 +167,7 @@ def run_once(  # noqa: PLR0913 - keyword options of one command
     """
     started = clock.now()
     run_id = f"run-{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    check_ready(db_path, settings)
     mail = _read_mail(db_path, settings)
     report = run_poll(
         db_path,
@@ -163,14 +183,98 @@ def run_once(  # noqa: PLR0913 - keyword options of one command
         assert assessment.evaluation is not None  # recorded
         changes = store.frame(_CHANGES_SQL, {"since": since, "now": now})
         result = RunResult(run_id, report, assessment.evaluation, since, changes, mail=mail)
+        _case_deadlines(store, result, assessment, settings)
         if mail is not None:
             result.warnings += [f"mail: {failure}" for failure in mail.failed_sources]
             result.warnings += [f"mail: {m.line()}" for m in mail.unreadable]
         if write_packs:
-            _write_packs(store, result, settings, assessment)
+            _write_packs(store, result, settings, assessment, progress=progress)
+        if settings.alerts.enabled:
+            _send_alerts(result, assessment, settings)
         with store.transaction():
             record_run(store, RunRecord(run_id, "run", started, now, result.summary()))
     return result
+
+
+def check_ready(db_path: Path | str, settings: Settings) -> None:
+    """Refuse a run that cannot do anything, before it creates or touches anything.
+
+    No tracking source and no mail source configured: :class:`ConfigError` (exit
+    2), naming where a configuration file was looked for. No ``[mail]`` sources and
+    no shipment to track (no database, or none but archived ones):
+    :class:`NothingToTrack` (exit 1). A cron line on a fresh or misplaced install
+    thus mails the reason instead of succeeding quietly on an empty database.
+    """
+    from collector.poll import configured_sources
+
+    sources, warnings = configured_sources(settings)
+    if not sources and not settings.mail.sources:
+        if settings.path is not None:
+            where = f"in {settings.path}"
+        else:
+            looked = " or ".join(str(p) for p in config_candidates())
+            where = f"(no configuration file: none at {looked}, no --config)"
+        raise ConfigError(
+            f"nothing to poll: no tracking source is configured {where}; add a "
+            "[sources.17track] table with api_key_env, or [sources.cainiao] "
+            "(`parcelproof doctor` checks the set-up)" + "".join(f"; {w}" for w in warnings)
+        )
+    if settings.mail.sources:
+        return  # shipments may arrive by mail
+    path = Path(db_path)
+    if not path.exists():
+        raise NothingToTrack(
+            f"no database at {path}: nothing to track; import your orders first "
+            "(`parcelproof import FILE`), or point --db / PARCELPROOF_DB at the database"
+        )
+    with Store.open(
+        path, read_only=True, busy_timeout=settings.poll.database_busy_timeout_seconds
+    ) as store:
+        row = store.conn.execute("SELECT count(*) FROM shipments WHERE NOT archived").fetchone()
+    if not row or not row[0]:
+        raise NothingToTrack(
+            f"no shipments to track in {path}: import your orders (`parcelproof import FILE`)"
+        )
+
+
+def _send_alerts(result: RunResult, assessment: Assessment, settings: Settings) -> None:
+    from analysis.alerts import collect, send
+
+    alert = collect(
+        result.changes,
+        assessment.disputes,
+        now=assessment.now,
+        since=result.since,
+        config=settings.alerts,
+    )
+    result.alerted = not alert.empty
+    result.alert_failures += send(alert, settings.alerts)
+
+
+def _case_deadlines(
+    store: Store, result: RunResult, assessment: Assessment, settings: Settings
+) -> None:
+    """The close case deadlines, and which of them to remind of in a quiet run.
+
+    A quiet run (cron every half hour) reminds of a deadline once a day: when the
+    previous run did not list the same line, or listed it on an earlier UTC day.
+    """
+    from analysis.cases import due_soon
+
+    result.case_deadlines = due_soon(assessment.cases, assessment.now, settings)
+    row = store.conn.execute(
+        "SELECT summary FROM runs WHERE command = 'run' AND finished_at IS NOT NULL "
+        "ORDER BY finished_at DESC LIMIT 1"
+    ).fetchone()
+    told: set[str] = set()
+    if row is not None and row[0]:
+        try:
+            previous = json.loads(row[0])
+            same_day = str(previous.get("evaluated_at", ""))[:10] == f"{assessment.now:%Y-%m-%d}"
+            told = set(previous.get("case_deadlines", [])) if same_day else set()
+        except (ValueError, AttributeError):
+            told = set()
+    result.case_reminders = [line for line in result.case_deadlines if line not in told]
 
 
 def _read_mail(db_path: Path | str, settings: Settings) -> MailImportResult | None:
@@ -203,7 +307,12 @@ ORDER BY s.shipment_id
 
 
 def _write_packs(
-    store: Store, result: RunResult, settings: Settings, assessment: Assessment
+    store: Store,
+    result: RunResult,
+    settings: Settings,
+    assessment: Assessment,
+    *,
+    progress: bool | None = None,
 ) -> None:
     """Packs for shipments newly flagged, and for flagged ones whose pack is missing.
 
@@ -224,7 +333,7 @@ def _write_packs(
         & pl.col("shipment_id").is_in(sorted(worth))
     )
     wanted = set(raised["shipment_id"].to_list())
-    out_dir = Path(settings.reports.out_dir)
+    out_dir = settings.reports_dir(store.path)
     with_manifest = "json" in settings.reports.formats
     for sid, order, number, codes, rank in store.query(_OPEN_SQL):
         if rank < SEVERITY_RANK["warning"] or sid in wanted or sid not in worth:
@@ -246,6 +355,7 @@ def _write_packs(
             settings=settings,
             assessment=assessment,
             failures=failures,
+            progress=progress,
         )
     except Exception as exc:  # a pack problem must not hide the changes
         result.pack_failures.append(f"evidence packs not written: {type(exc).__name__}: {exc}")

@@ -9,11 +9,15 @@ with ``flags``, ``report`` and :mod:`analysis.frames` at the same instant.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from collector.config import Settings
 from collector.store import Store
+
+if TYPE_CHECKING:
+    from analysis.assess import Assessment
 
 STATUS_SQL = """
 SELECT
@@ -38,22 +42,27 @@ ORDER BY s.protection_ends_at NULLS LAST, s.order_id, s.tracking_number
 """
 
 
-def shipment_status(
+def shipment_status(  # noqa: PLR0913 - keyword options
     store: Store,
     now: datetime,
     *,
     include_archived: bool = False,
     settings: Settings | None = None,
     evaluate: bool = True,
+    assessment: Assessment | None = None,
 ) -> pl.DataFrame:
     """One row per shipment: status, days since the last event, deadlines, flags,
     ``polled`` (False: never polled, nothing is advised), the dispute window
     (``dispute_opens_at``, ``dispute_deadline``), the real last day to act
     (``dispute_last_day``: with AliExpress's grace days) and today's ``action`` with
-    its ``action_detail``.
+    its ``action_detail``; for an order with a dispute case (:mod:`analysis.cases`)
+    the case's ``case_state``, ``case_action``, ``case_due`` and ``case_wait_until``
+    (and its action).
 
-    With ``evaluate`` (the default) the assessment is recorded in the flag history;
-    without it nothing is written (the flags are computed at ``now`` all the same).
+    ``assessment`` is one already made at ``now`` (e.g. to list the cases due soon
+    from the same one). With ``evaluate`` (the default) the assessment is recorded
+    in the flag history; without it nothing is written (the flags are computed at
+    ``now`` all the same).
 
     >>> shipment_status(store, clock.now()).columns[:4]   # doctest: +SKIP
     ['shipment_id', 'order_id', 'store', 'tracking_number']
@@ -61,7 +70,8 @@ def shipment_status(
     from analysis.assess import assess
 
     settings = settings or Settings()
-    assessment = assess(store, now, settings, record=evaluate)
+    if assessment is None:
+        assessment = assess(store, now, settings, record=evaluate)
     flags = assessment.flags.sort("code").group_by("shipment_id").agg(pl.col("code").alias("flags"))
     frame = store.frame(STATUS_SQL, {"now": now, "all": include_archived})
     result = (
@@ -72,12 +82,18 @@ def shipment_status(
                 "shipment_id",
                 "polled",
                 pl.col("opens_at").alias("dispute_opens_at"),
+                pl.col("opens_date").alias("dispute_opens_date"),
                 pl.col("deadline").alias("dispute_deadline"),
                 pl.col("deadline_date").alias("dispute_deadline_date"),
                 pl.col("last_day").alias("dispute_last_day"),
                 pl.col("last_day_date").alias("dispute_last_day_date"),
                 "action",
                 "action_detail",
+                "case_state",
+                "case_action",
+                "case_due",
+                "case_wait_until",
+                "case_wait_until_date",
             ),
             on="shipment_id",
             how="left",

@@ -27,7 +27,7 @@ from collector.config import Settings, find_config_path, load_settings
 from collector.console import make_console
 from collector.errors import ConfigError, ParcelproofError
 from collector.paths import default_db_path
-from collector.terminal import markup_safe, visible
+from collector.terminal import markup_safe, plural, visible
 
 if TYPE_CHECKING:
     from collector.store import Store
@@ -90,6 +90,8 @@ def handle_errors(func: F) -> F:
             return func(*args, **kwargs)
         except ParcelproofError as exc:
             _fail(str(exc), exc.exit_code)
+        except BrokenPipeError:
+            raise  # the reader left: exit_quietly_on_broken_pipe makes it exit 0
         except OSError as exc:
             where = f": {exc.filename}" if exc.filename else ""
             _fail(f"{exc.strerror or exc}{where}", 1)
@@ -148,14 +150,16 @@ def global_options(func: F) -> F:
         "config_path",
         envvar="PARCELPROOF_CONFIG",
         type=click.Path(dir_okay=False, path_type=Path),
-        help="Configuration file. Env: PARCELPROOF_CONFIG; default ./parcelproof.toml.",
+        help="Configuration file. Env: PARCELPROOF_CONFIG; default ./parcelproof.toml, "
+        "else ~/.config/parcelproof/parcelproof.toml.",
     )(func)
     func = click.option(
         "--db",
         "db_path",
         envvar="PARCELPROOF_DB",
         type=click.Path(dir_okay=False, path_type=Path),
-        help="DuckDB file. Env: PARCELPROOF_DB; default data/parcelproof.duckdb.",
+        help="DuckDB file. Env: PARCELPROOF_DB; default "
+        "~/.local/share/parcelproof/parcelproof.duckdb.",
     )(func)
     return func
 
@@ -512,6 +516,93 @@ def _saved_summary(line: dict[str, Any], note: str | None) -> str:
     if note:
         text += f"; {note}"
     return text
+
+
+def _set_archived(app: AppContext, ids: tuple[str, ...], *, archived: bool) -> None:
+    from collector.resolve import resolve_shipments
+    from collector.store.writes import set_archived
+
+    with app.open_store(must_exist=True) as store:
+        resolution = resolve_shipments(store, ids)
+        changed = set_archived(store, resolution.shipment_ids, archived=archived, now=clock.wall())
+    for note in resolution.notes:
+        err_console.print(f"[yellow]note:[/] {markup_safe(note)}")
+    done = "archived" if archived else "brought back"
+    already = len(resolution.shipment_ids) - changed
+    tail = f" ({already} already {'archived' if archived else 'tracked'})" if already else ""
+    kept = (
+        "; their evidence is kept, `parcelproof unarchive` brings them back"
+        if archived
+        else "; they are polled and listed again"
+    )
+    click.echo(f"{done} {plural(changed, 'shipment')}{tail}{kept if changed else ''}")
+
+
+@cli.command("archive")
+@click.argument("ids", nargs=-1, required=True, metavar="ID...")
+@pass_app
+@handle_errors
+def archive_command(app: AppContext, ids: tuple[str, ...]) -> None:
+    """Stop polling and listing shipments (order ids, tracking numbers, shipment ids).
+
+    Nothing is deleted: the raw answers, events and flag history stay and `verify`
+    still covers them; `status --all` and `flags --all` still show them, and
+    `unarchive` brings them back. An import file's `archived` column does the same.
+    Exit 0, 1 an unknown ID (nothing changed), 2 no database.
+    """
+    _set_archived(app, ids, archived=True)
+
+
+@cli.command("unarchive")
+@click.argument("ids", nargs=-1, required=True, metavar="ID...")
+@pass_app
+@handle_errors
+def unarchive_command(app: AppContext, ids: tuple[str, ...]) -> None:
+    """Track archived shipments again: polled, listed and packed as before.
+
+    Exit 0, 1 an unknown ID (nothing changed), 2 no database.
+    """
+    _set_archived(app, ids, archived=False)
+
+
+def given_on_command_line(name: str) -> str | None:
+    """``"--db"``/``"--config"`` when the option was typed, the variable when it came
+    from the environment, None when it was not given (for ``doctor`` and ``demo``)."""
+    from click.core import ParameterSource
+
+    root = click.get_current_context().find_root()
+    source = root.get_parameter_source(name)
+    if source is ParameterSource.COMMANDLINE:
+        return {"db_path": "--db", "config_path": "--config"}[name]
+    if source is ParameterSource.ENVIRONMENT:
+        return {"db_path": "PARCELPROOF_DB", "config_path": "PARCELPROOF_CONFIG"}[name]
+    return None
+
+
+@cli.command("doctor")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per check.")
+@pass_app
+@handle_errors
+def doctor_command(app: AppContext, as_json: bool) -> None:
+    """Check the set-up a cron line relies on; write nothing.
+
+    One line per check: the configuration file found (and where it was looked for),
+    each source and whether its key is set, the mail sources, the database (which
+    file and why), its shipments, the last run, the poll lock, where packs go, the
+    alerts. Keys are never shown, only their variables. Exit 0 when nothing failed
+    (warnings allowed), 1 otherwise.
+    """
+    from collector.doctor import config_origin, diagnose
+    from collector.paths import Located, locate_db
+
+    db_given = given_on_command_line("db_path")
+    db = Located(app.db_path, db_given) if db_given else locate_db(None)
+    config_given = given_on_command_line("config_path")
+    why = config_given or config_origin(app.config_path)
+    diagnosis = diagnose(db, app.config_path, why)
+    for check in diagnosis.checks:
+        click.echo(check.as_json() if as_json else visible(check.line()))
+    sys.exit(diagnosis.exit_code)
 
 
 @cli.command("simulate")

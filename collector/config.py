@@ -1,7 +1,8 @@
 """Typed settings from ``parcelproof.toml``.
 
-The file is found via ``--config``, ``PARCELPROOF_CONFIG`` or ``./parcelproof.toml``;
-with none of them the defaults below apply. Unknown keys and wrong types are errors
+The file is found via ``--config``, ``PARCELPROOF_CONFIG``, ``./parcelproof.toml`` or
+``~/.config/parcelproof/parcelproof.toml`` (:mod:`collector.paths`); with none of them
+the defaults below apply. Unknown keys and wrong types are errors
 that name the key (``carriers.17track.requests_per_second: expected a number``).
 
 Secrets (API keys) come from the environment (``api_key_env``) or the file
@@ -24,8 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from collector.errors import ConfigError
-
-DEFAULT_CONFIG_NAME = "parcelproof.toml"
+from collector.paths import config_candidates, reports_dir
 
 
 class Secret:
@@ -146,6 +146,9 @@ class PollConfig:
     #: again after this many seconds (doubling), at most ``pending_rechecks`` times.
     pending_recheck_seconds: float = 5.0
     pending_rechecks: int = 2
+    #: A poll sends nothing unless the disk under the database has this much room
+    #: (answers that could not be stored would be lost, and their quota spent).
+    min_free_megabytes: float = 100.0
 
 
 @dataclass(frozen=True)
@@ -193,10 +196,54 @@ class DisputesConfig:
 
 
 @dataclass(frozen=True)
-class ReportsConfig:
-    """``[reports]``: evidence packs."""
+class CasesConfig:
+    """``[cases]``: the clocks of a dispute once the buyer acts (sources in the README).
 
-    out_dir: str = "data/reports"
+    ``*_reply_days``: how long to give the seller after ``contacted_seller`` before
+    opening; ``*_response_days``: the seller's time to answer an ``opened`` dispute
+    before escalating; ``*_escalate_by_days``: the last day to escalate, counted from
+    opening; ``*_decision_days``: how long the marketplace (or card issuer) usually
+    takes after escalation before a follow-up is due. eBay's clocks are business days
+    (Monday to Friday). Where no marketplace publishes a time the default is short
+    (the buyer acts early rather than late) and the README says so.
+    """
+
+    aliexpress_reply_days: float = 3.0
+    aliexpress_response_days: float = 5.0
+    aliexpress_escalate_by_days: float = 15.0
+    aliexpress_decision_days: float = 7.0
+    ebay_reply_business_days: float = 3.0
+    ebay_response_business_days: float = 3.0
+    ebay_escalate_by_business_days: float = 21.0
+    ebay_decision_days: float = 2.0
+    amazon_reply_days: float = 2.0
+    amazon_response_days: float = 2.0
+    amazon_decision_days: float = 7.0
+    paypal_reply_days: float = 3.0
+    paypal_response_days: float = 7.0
+    paypal_escalate_by_days: float = 20.0
+    paypal_decision_days: float = 10.0
+    visa_response_days: float = 30.0
+    mastercard_response_days: float = 45.0
+    card_reply_days: float = 3.0
+    other_reply_days: float = 3.0
+    other_response_days: float = 7.0
+    other_escalate_by_days: float = 14.0
+    other_decision_days: float = 7.0
+    evidence_answer_days: float = 3.0
+    #: A case deadline this close is listed first (status, flags, run --quiet).
+    due_soon_days: float = 3.0
+
+
+@dataclass(frozen=True)
+class ReportsConfig:
+    """``[reports]``: evidence packs.
+
+    ``out_dir``: relative to the config file's folder; unset, ``reports/`` beside the
+    database (:func:`Settings.reports_dir`).
+    """
+
+    out_dir: str | None = None
     formats: tuple[str, ...] = ("html", "pdf", "png", "json")
 
 
@@ -217,6 +264,34 @@ class MailConfig:
 
 
 @dataclass(frozen=True)
+class AlertsConfig:
+    """``[alerts]``: what ``run`` sends when flags are raised or a last day comes near.
+
+    By e-mail (``email_to``, through the SMTP server ``smtp_host``:``smtp_port``,
+    STARTTLS unless ``smtp_starttls = false``, logging in as ``smtp_user`` with the
+    password from the variable named by ``smtp_password_env``) and/or as a JSON POST
+    to ``webhook_url``. ``deadline_days``: a shipment to act on is announced once,
+    in the first run after its last day comes within this many days.
+    """
+
+    email_to: tuple[str, ...] = ()
+    email_from: str = "parcelproof@localhost"
+    smtp_host: str = "localhost"
+    smtp_port: int = 587
+    smtp_starttls: bool = True
+    smtp_user: str | None = None
+    smtp_password_env: str | None = None
+    webhook_url: str | None = None
+    deadline_days: float = 3.0
+    timeout_seconds: float = 20.0
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any alert is configured."""
+        return bool(self.email_to or self.webhook_url)
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole configuration; every field has a working default."""
 
@@ -225,8 +300,10 @@ class Settings:
     poll: PollConfig = field(default_factory=PollConfig)
     rules: RulesConfig = field(default_factory=RulesConfig)
     disputes: DisputesConfig = field(default_factory=DisputesConfig)
+    cases: CasesConfig = field(default_factory=CasesConfig)
     reports: ReportsConfig = field(default_factory=ReportsConfig)
     mail: MailConfig = field(default_factory=MailConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
     #: ``[import.columns]``: a spreadsheet's column name -> import field.
     import_columns: dict[str, str] = field(default_factory=dict)
     path: Path | None = None
@@ -242,16 +319,20 @@ class Settings:
         """The settings of one source (defaults when it has no table)."""
         return self.sources.get(name, SourceConfig())
 
+    def reports_dir(self, db_path: Path | None) -> Path:
+        """Where packs go: ``[reports] out_dir``, else ``reports/`` beside ``db_path``."""
+        return reports_dir(self.reports.out_dir, config_path=self.path, db_path=db_path)
+
 
 def find_config_path(explicit: str | os.PathLike[str] | None) -> Path | None:
-    """``--config``, then ``PARCELPROOF_CONFIG``, then ``./parcelproof.toml`` if present."""
+    """``--config``, then ``PARCELPROOF_CONFIG``, then the first of ``./parcelproof.toml``
+    and ``~/.config/parcelproof/parcelproof.toml`` that exists."""
     if explicit:
         return Path(explicit)
     env = os.environ.get("PARCELPROOF_CONFIG")
     if env:
         return Path(env)
-    local = Path.cwd() / DEFAULT_CONFIG_NAME
-    return local if local.exists() else None
+    return next((path for path in config_candidates() if path.exists()), None)
 
 
 def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
@@ -303,8 +384,10 @@ def settings_from_dict(raw: dict[str, Any], path: Path | None = None) -> Setting
             ("poll", PollConfig),
             ("rules", RulesConfig),
             ("disputes", DisputesConfig),
+            ("cases", CasesConfig),
             ("reports", ReportsConfig),
             ("mail", MailConfig),
+            ("alerts", AlertsConfig),
         ):
             sections[name] = _build(cls, raw.pop(name, {}), name)
         if raw:

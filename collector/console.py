@@ -14,6 +14,9 @@ console whose output is not a terminal has no width limit::
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console, ConsoleDimensions
@@ -52,3 +55,34 @@ def make_console(*, stderr: bool = False, **options: Any) -> Console:
     """
     options.setdefault("highlight", False)
     return _Console(stderr=stderr, **options)
+
+
+@contextmanager
+def counting_progress(
+    label: str, total: int, *, show: bool | None = None
+) -> Iterator[Callable[[], None]]:
+    """A bar on stderr counting ``total`` steps of long work; yields ``step()``.
+
+    ``show`` None: only when stderr is a terminal (never in cron mail or a pipe),
+    and only for more than one step::
+
+        with counting_progress("evidence packs", len(ids)) as step:
+            for i in ids:
+                ...
+                step()
+    """
+    visible = sys.stderr.isatty() if show is None else show
+    if not visible or total < 1:
+        yield lambda: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=make_console(stderr=True),
+    ) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda: bar.advance(task)

@@ -9,11 +9,14 @@ Commands turn these into a message and an exit code; retry code asks
     ├── StoreError                  the DuckDB file cannot be used
     │   ├── SchemaTooNew            written by a newer parcelproof; refused
     │   ├── DatabaseBusy            another process holds the file (transient)
-    │   └── DatabaseDamaged         the file itself is corrupt (verify: exit 3)
+    │   ├── DatabaseDamaged         the file itself is corrupt (verify: exit 3)
+    │   └── NoRoomForEvidence       too little free disk to store answers: not polled
     ├── LockHeld                    another `poll` holds the poll lock (exit 75)
     ├── ImportFileError             the import file as a whole is unusable (exit 2)
     ├── MailSourceError             a mail source cannot be opened or read (exit 2)
     ├── NotFoundError               an id or number names no shipment
+    ├── NothingToTrack              `run` found no database or no shipment (exit 1)
+    ├── DisputeStepError            a dispute step refused: bad option or order (exit 2)
     └── SourceError                 talking to a tracking source went wrong
         ├── SourceUnavailable       timeouts, connection errors, 5xx (transient)
         ├── RateLimited             HTTP 429 or a per-second limit (transient)
@@ -47,6 +50,14 @@ class StoreError(ParcelproofError):
     """The database cannot be opened or used."""
 
     exit_code = 2
+
+
+class NoRoomForEvidence(StoreError):
+    """The disk under the database has too little room to keep what a poll fetches.
+
+    Raised before any request is sent: an answer that cannot be stored is not asked
+    for (it would spend a quota and be lost).
+    """
 
 
 class SchemaTooNew(StoreError):
@@ -90,6 +101,16 @@ class MailSourceError(ParcelproofError):
 
 class NotFoundError(ParcelproofError):
     """An order id or tracking number names no shipment."""
+
+
+class NothingToTrack(ParcelproofError):
+    """``run`` has no shipment to track: no database yet, or none but archived ones."""
+
+
+class DisputeStepError(ParcelproofError):
+    """A dispute step cannot be recorded as given; the message names the bad input."""
+
+    exit_code = 2
 
 
 class SourceError(ParcelproofError):

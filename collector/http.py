@@ -41,6 +41,7 @@ import logging
 import math
 import random
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -212,20 +213,29 @@ PACING_MARGIN = 0.05
 
 
 class TokenBucket:
-    """Requests spaced at least ``(1 + margin) / rate`` seconds apart, as really sent.
+    """Requests paced so that no window of ``(1 + margin)`` seconds holds more than R.
 
-    No bursts, however late the event loop wakes: the spacing is measured from the
-    instant the previous request was really let go, not from a slot reserved in
-    advance, and it is checked again after every sleep. (Reserving slots ahead lets
-    every caller whose slot passed during a stall go at once: after a 0.3 s stall
-    at 20/s, seven requests in a few milliseconds, and a strict server answers 429.)
-    Any R + 1 consecutive requests therefore span more than one second. Callers are
-    served in order: the next one waits under the lock.
+    A strict server counts requests in a sliding one-second window. Three rules, all
+    checked against the instants requests were really let go, and checked again after
+    every sleep:
 
-    >>> import asyncio
+    - the even schedule: request k is due ``k * interval`` after the pace began;
+    - the window: the R-th request before this one left at least one window ago, so
+      no window of ``1 + margin`` seconds ever holds more than R, however late the
+      event loop wakes (reserving slots ahead let every caller whose slot passed
+      during a stall go at once, a burst a strict server answers with 429);
+    - smoothness: never two requests closer than half the even spacing.
+
+    A late wake is made up by the next requests (down to half the spacing, inside the
+    window), so delays do not add up over a long run: with every wake 5 ms late at
+    20/s, 200 requests take the floor plus the margin, not 200 x 5 ms more. After a
+    pause longer than a window the schedule starts afresh (no credit for idle time).
+    For R below 1 (one request every few seconds) the window is ``1 / R`` seconds.
+    Callers are served in order: the next one waits under the lock.
+
     >>> bucket = TokenBucket(4.0, margin=0.0)
-    >>> bucket.interval
-    0.25
+    >>> bucket.interval, bucket.window, bucket.per_window
+    (0.25, 1.0, 4)
     """
 
     def __init__(
@@ -238,20 +248,37 @@ class TokenBucket:
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
-        self.interval = (1.0 + margin) / rate
+        self.per_window = max(1, math.floor(rate))
+        self.window = max(1.0, self.per_window / rate) * (1.0 + margin)
+        self.interval = self.window / self.per_window
         self._monotonic = monotonic
         self._sleep = sleep
-        self._last = -math.inf
+        self._sent: deque[float] = deque(maxlen=self.per_window)
+        self._due = -math.inf
         self._lock = asyncio.Lock()
+
+    def _earliest(self, now: float) -> float:
+        if not self._sent:
+            return now
+        last = self._sent[-1]
+        if now - last > self.window:
+            self._due = now  # idle for a whole window: start afresh, no credit
+        earliest = max(self._due, last + self.interval / 2)
+        if len(self._sent) == self.per_window:
+            earliest = max(earliest, self._sent[0] + self.window)
+        return earliest
 
     async def acquire(self) -> None:
         """Wait until a request may leave, then count it as sent now."""
         async with self._lock:
             while True:
                 now = self._monotonic()
-                delay = self._last + self.interval - now
+                delay = self._earliest(now) - now
                 if delay <= 0:
-                    self._last = now
+                    self._due = max(self._due, now - self.window) + self.interval
+                    if not self._sent:
+                        self._due = now + self.interval
+                    self._sent.append(now)
                     return
                 await self._sleep(delay)
 
@@ -443,10 +470,14 @@ class SourceClient:
         sleep: Sleep = asyncio.sleep,
         limiter: TokenBucket | None = None,
         quota_signal: Callable[[int, bytes | None], str | None] | None = None,
+        ready: Callable[[], None] | None = None,
     ) -> None:
         self.source = source
         #: Says when an answer means "daily quota used up" (not retried: stop until reset).
         self._quota_signal = quota_signal
+        #: Called when a request may leave (after the pacing wait); raising stops it.
+        #: The poller raises there once the database cannot store answers any more.
+        self._ready = ready
         self.config = config
         if auth is None:
             has_key = auth_header or auth_param
@@ -539,6 +570,8 @@ class SourceClient:
             await self.limiter.acquire()
             # The source may have refused for its quota while this request waited.
             self.quota.check_refused()
+            if self._ready is not None:
+                self._ready()
             progress.sent_at = clock.wall()
             progress.attempts += 1
             return await self._attempt(request, url, token), token
@@ -808,3 +841,21 @@ def parse_retry_after(value: str | None) -> float | None:
     if math.isnan(seconds) or seconds < 0:  # NaN, or a date in the past
         return 0.0
     return seconds
+
+
+def post_json(url: str, payload: object, *, timeout: float = 20.0) -> int:
+    """POST ``payload`` as JSON to ``url`` once (an alert webhook); the HTTP status.
+
+    Raises :class:`SourceUnavailable` for a connection error, a timeout or a status
+    that is not 2xx, naming only the URL's scheme and host: a webhook's path and
+    query are often its secret (Slack, Mattermost), so they never reach a message.
+    """
+    parts = urlsplit(url)
+    where = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    try:
+        response = httpx.post(url, json=payload, timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise SourceUnavailable(where, f"{type(exc).__name__}: {exc}") from None
+    if not 200 <= response.status_code < 300:
+        raise SourceUnavailable(where, f"HTTP {response.status_code}")
+    return response.status_code

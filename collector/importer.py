@@ -50,7 +50,11 @@ COLUMNS = (
     "item",
     "amount",
     "currency",
+    "archived",
 )
+#: What the ``archived`` column may say (case aside); an empty cell is "no".
+_YES = frozenset({"true", "yes", "y", "1", "x", "archived"})
+_NO = frozenset({"false", "no", "n", "0", ""})
 DATE_COLUMNS = ("ordered_at", "shipped_at", "promised_from", "promised_to", "protection_ends_at")
 # Deadlines given as a bare date mean the end of that day, not its start.
 END_OF_DAY_COLUMNS = frozenset({"promised_to", "protection_ends_at"})
@@ -337,6 +341,7 @@ _FRAME_SCHEMA: dict[str, Any] = {
     "item": pl.String,
     "amount": pl.Decimal(14, 2),
     "currency": pl.String,
+    "archived": pl.Boolean,
 }
 
 
@@ -427,7 +432,13 @@ def _clean_row(row: dict[str, Any], present: frozenset[str]) -> dict[str, Any]:
         out["currency"] = currency.upper()
     if out["promised_from"] and out["promised_to"] and out["promised_from"] > out["promised_to"]:
         raise _BadRow("promised_from is after promised_to")
-    del present  # every known column is cleaned; absent ones are simply None
+    if "archived" in present:
+        flag = (text("archived") or "").lower()
+        if flag not in _YES | _NO:
+            raise _BadRow(f"archived {text('archived')!r} is not yes/no (true/false, 1/0)")
+        out["archived"] = flag in _YES
+    else:
+        out["archived"] = None
     return out
 
 

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import shutil
 import sys
 import time
 import uuid
@@ -52,7 +53,7 @@ from typing import Any
 
 from collector import clock
 from collector.config import Settings, SourceConfig
-from collector.errors import ConfigError, ParcelproofError
+from collector.errors import ConfigError, NoRoomForEvidence, ParcelproofError, ResponseTooLarge
 from collector.http import SourceClient, TokenBucket, Transport
 from collector.poll_lock import PollLock
 from collector.shard import shard_of
@@ -115,6 +116,8 @@ class SourceSummary:
     #: Numbers whose answer did not match the source's protocol (code ``unreadable``).
     unreadable: int = 0
     rechecked: int = 0
+    #: Batches asked again in halves because an answer went over ``max_body_bytes``.
+    split_batches: int = 0
     stopped: str | None = None
     seconds: float = 0.0
 
@@ -145,6 +148,12 @@ class SourceSummary:
             parts.append(f"{self.skipped} not polled")
         if self.rechecked:
             parts.append(f"{self.rechecked} asked again after registering")
+        if self.split_batches:
+            batches = "batch" if self.split_batches == 1 else "batches"
+            parts.append(
+                f"{self.split_batches} {batches} asked again in halves "
+                "(an answer over max_body_bytes)"
+            )
         parts.append(f"{self.new_events} new events")
         parts.append(f"{self.seconds:.1f}s")
         text = f"{self.name}: " + ", ".join(parts)
@@ -450,6 +459,8 @@ def run_poll(  # noqa: PLR0913 - the options of `poll`, keyword-only
                 "(e.g. [sources.17track] with api_key_env, or [sources.cainiao])"
                 + "".join(f"; {w}" for w in warnings)
             )
+        if routed:
+            check_room_for_evidence(db_path, settings.poll.min_free_megabytes)
         start_run(store, report.run_id, "poll", now)
         context = _RunContext(store, settings, now, report, transports or {})
         show = sys.stderr.isatty() if progress is None else progress
@@ -460,6 +471,20 @@ def run_poll(  # noqa: PLR0913 - the options of `poll`, keyword-only
         report.seconds = time.perf_counter() - started
         finish_run(store, report.run_id, clock.wall(), report.as_dict())
     return report
+
+
+def check_room_for_evidence(db_path: Path, min_free_megabytes: float) -> None:
+    """Raise :class:`NoRoomForEvidence` when the database's disk is nearly full.
+
+    >>> check_room_for_evidence(Path("."), 0)
+    """
+    free = shutil.disk_usage(db_path.resolve().parent).free
+    if free < min_free_megabytes * 1_000_000:
+        raise NoRoomForEvidence(
+            f"not polling: {free / 1_000_000:.0f} MB free on the disk of {db_path}, "
+            f"[poll] min_free_megabytes is {min_free_megabytes:g}; free some room (the "
+            "answers of a poll are kept as evidence) and run again"
+        )
 
 
 def _select(
@@ -586,7 +611,15 @@ class _WriteQueue:
         self._queue: asyncio.Queue[tuple[BatchItem, asyncio.Future[BatchWrite]] | None] = (
             asyncio.Queue()
         )
+        #: The first write that failed (a full disk, a read-only file): from then on no
+        #: request is sent, since its answer could not be kept as evidence.
+        self.failure: BaseException | None = None
         self._task = asyncio.create_task(self._run())
+
+    def check(self) -> None:
+        """Raise the failure of an earlier write, if any (before sending a request)."""
+        if self.failure is not None:
+            raise self.failure
 
     async def write(self, item: BatchItem) -> BatchWrite:
         """Queue one batch and wait until it is in the database."""
@@ -621,6 +654,7 @@ class _WriteQueue:
                     self._now,
                 )
             except Exception as exc:  # each waiting batch sees the failure
+                self.failure = self.failure or exc
                 for _, done in pending:
                     done.set_exception(exc)
                 continue
@@ -730,6 +764,7 @@ class _SourceRun:
             daily_quota=self.source.daily_quota,
             quota_resets_at=day_start + timedelta(days=1),
             quota_signal=self.source.quota_exhausted,
+            ready=self.sink.check,
         )
         refused = await loop.run_in_executor(
             self.executor, quota_refusal_since, store, name, day_start
@@ -780,6 +815,31 @@ class _SourceRun:
             )
             wait *= 2
 
+    async def _split(
+        self,
+        batch: list[str],
+        known: frozenset[str],
+        client: SourceClient,
+        ids_by_number: Mapping[str, list[int]],
+        outcome: BatchOutcome,
+    ) -> None:
+        """One answer over the size cap: ask for each half of the batch on its own.
+
+        The oversized attempt is stored as it happened (its poll row names the cap and
+        every number it carried), written like any batch so that ``rebuild`` replays
+        it the same way; the halves, written after it, settle each number's state, so
+        one huge history fails only its own number, never its 39 neighbours. Only the
+        halves' answers are counted in the summary.
+        """
+        self.summary.split_batches += 1
+        self.summary.requests += len(outcome.exchanges)
+        await self.sink.write(BatchItem(self.source.name, outcome, ids_by_number))
+        known = known | frozenset(outcome.registered)
+        half = len(batch) // 2
+        for part in (batch[:half], batch[half:]):
+            if not self.summary.stopped:
+                await self._batch(part, known, client, ids_by_number)
+
     async def _batch(
         self,
         batch: list[str],
@@ -790,6 +850,7 @@ class _SourceRun:
         recheck: bool = False,
     ) -> None:
         name = self.source.name
+        self.sink.check()  # an answer that cannot be stored is not asked for
         try:
             if recheck:
                 rechecked = await self.source.recheck(batch, send=client.send)
@@ -803,6 +864,9 @@ class _SourceRun:
         except ParcelproofError as exc:  # a source bug must not end the whole run
             outcome = BatchOutcome(stop=f"{exc}")
         outcome.exchanges[:0] = self._token_exchanges()
+        if not recheck and len(batch) > 1 and _too_large(outcome):
+            await self._split(batch, known, client, ids_by_number, outcome)
+            return
         written = await self.sink.write(BatchItem(name, outcome, ids_by_number))
         summary = self.summary
         summary.batches += 1
@@ -845,3 +909,8 @@ class _SourceRun:
             )
         if not recheck:
             self.bar.advance(name, len(batch))
+
+
+def _too_large(outcome: BatchOutcome) -> bool:
+    """Whether a request of the batch got an answer over ``max_body_bytes``."""
+    return any(isinstance(e.response.error, ResponseTooLarge) for e in outcome.exchanges)

@@ -37,3 +37,12 @@ def markup_safe(text: object) -> str:
 def _escape_char(match: re.Match[str]) -> str:
     code = ord(match.group())
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def plural(count: int, one: str, many: str | None = None) -> str:
+    """``1 row``, ``2 rows``, ``0 rows`` (``many`` for irregular words).
+
+    >>> plural(1, "row"), plural(2, "row"), plural(2, "entry", "entries")
+    ('1 row', '2 rows', '2 entries')
+    """
+    return f"{count} {one if count == 1 else many or one + 's'}"

@@ -20,6 +20,9 @@ NOW = "2026-11-28T12:00:00Z"
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     for var in ("PARCELPROOF_DB", "PARCELPROOF_CONFIG", "PARCELPROOF_NOW"):
         monkeypatch.delenv(var, raising=False)
+    # The per-user homes (collector.paths) of each test are its own, never ~/.
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     monkeypatch.chdir(tmp_path)
     yield
     clock.set_now(None)

@@ -61,7 +61,14 @@ def test_read_only_refuses_to_migrate(tmp_path: Path) -> None:
         Store.open(path, read_only=True)
 
 
-def test_default_path_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_path_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    # The per-user home, not the folder cron starts in ...
+    assert default_db_path(None) == tmp_path / "xdg" / "parcelproof" / "parcelproof.duckdb"
+    # ... unless this folder already has the database of an older version.
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "parcelproof.duckdb").touch()
     assert default_db_path(None) == Path("data/parcelproof.duckdb")
     monkeypatch.setenv("PARCELPROOF_DB", "/tmp/env.duckdb")
     assert default_db_path(None) == Path("/tmp/env.duckdb")

@@ -26,13 +26,14 @@ import polars as pl
 import pyarrow as pa
 
 from collector.config import Settings
+from collector.model import FINAL_STATUSES
 from collector.store import Store
 
 if TYPE_CHECKING:
     from analysis.assess import Assessment
 
-#: Statuses after which silence is expected: no stall gap is marked after them.
-FINAL_STATUSES = frozenset({"delivered", "returned", "expired"})
+# Statuses after which silence is expected: no stall gap is marked after them
+# (collector.model.FINAL_STATUSES, imported above).
 
 
 @dataclass(frozen=True)
@@ -225,6 +226,8 @@ class PackFacts:
     dispute: Dispute | None
     now: datetime
     stalled_days: float
+    #: The order's dispute case (:mod:`analysis.reports.case_pack`), if it has one.
+    case: Any = None
 
     @property
     def fetched_from(self) -> datetime | None:

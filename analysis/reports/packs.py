@@ -32,10 +32,12 @@ from typing import Any
 from analysis.assess import Assessment
 from analysis.flags import Evaluation
 from analysis.reports import adapters, fmt, wording
+from analysis.reports.case_pack import load_cases
 from analysis.reports.facts import Event, Flag, PackFacts, Poll, load_facts
 from analysis.reports.mail_notices import MailNoticeFact, load_mail_notices, mail_notices_json
 from analysis.reports.render import PackView, Renderer
 from collector.config import Settings
+from collector.console import counting_progress
 from collector.errors import ConfigError
 from collector.resolve import resolve_shipments
 from collector.sources.registry import is_carrier_own
@@ -160,6 +162,7 @@ def make_report(  # noqa: PLR0913 - keyword options of one command
     settings: Settings,
     formats: Sequence[str] | None = None,
     out_dir: Path | None = None,
+    progress: bool | None = None,
 ) -> ReportResult:
     """``parcelproof report``: assess at ``now`` (recorded), then write the packs.
 
@@ -168,6 +171,7 @@ def make_report(  # noqa: PLR0913 - keyword options of one command
     parcel worth a pack (:meth:`analysis.assess.Assessment.pack_ids`) and writes
     ``index.html`` (sorted by deadline) next to the pack folders. Every pack lists
     the flags of the one assessment at ``now`` and the advice drawn from them.
+    ``progress``: a bar counting the packs on stderr (None: when it is a terminal).
     """
     # Resolve before evaluating, so that a typo fails fast and writes nothing.
     resolution = resolve_shipments(store, ids) if ids else None
@@ -188,7 +192,7 @@ def make_report(  # noqa: PLR0913 - keyword options of one command
         )
     if flagged:
         shipment_ids = list(dict.fromkeys([*shipment_ids, *assessment.pack_ids()]))
-    target = Path(out_dir or settings.reports.out_dir)
+    target = Path(out_dir) if out_dir else settings.reports_dir(store.path)
     renderer = Renderer()
     failures: list[PackFailure] = []
     packs = write_packs(
@@ -201,6 +205,7 @@ def make_report(  # noqa: PLR0913 - keyword options of one command
         renderer=renderer,
         assessment=assessment,
         failures=failures,
+        progress=progress,
     )
     index = write_index(packs, now=now, out_dir=target, renderer=renderer) if flagged else None
     return ReportResult(
@@ -224,6 +229,7 @@ def write_packs(  # noqa: PLR0913 - the documented library signature
     renderer: Renderer | None = None,
     assessment: Assessment | None = None,
     failures: list[PackFailure] | None = None,
+    progress: bool | None = False,
 ) -> list[PackResult]:
     """Write one evidence pack per shipment, from ``assessment`` (the flags at ``now``
     and the advice from them, :func:`analysis.assess.assess`); without one, the flag
@@ -232,21 +238,23 @@ def write_packs(  # noqa: PLR0913 - the documented library signature
     With ``failures`` given, a pack that cannot be written (its facts cannot be read
     or rendered, or the disk refuses it) is appended there with its reason and the
     other packs are still written; without it the first failure is raised.
+    ``progress``: a bar counting the packs on stderr (None: when it is a terminal).
 
     ``formats`` defaults to ``settings.reports.formats``, ``out_dir`` to
-    ``settings.reports.out_dir``. All shipments are read with one query per table,
-    and rendered with one template environment::
+    :meth:`Settings.reports_dir` (``[reports] out_dir``, else beside the database).
+    All shipments are read with one query per table, and rendered with one template environment::
 
         >>> write_packs(store, [3, 7], now=clock.now(), settings=settings,
         ...             formats=("html", "json"), out_dir="data/reports")  # doctest: +SKIP
         [PackResult(order_id='8101203344553', ...), PackResult(...)]
     """
     chosen = parse_formats(formats if formats is not None else settings.reports.formats)
-    target = Path(out_dir or settings.reports.out_dir)
+    target = Path(out_dir) if out_dir else settings.reports_dir(store.path)
     if assessment is None:
         assessment = adapters.assess_recorded(store, now, settings, shipment_ids)
     renderer = renderer or Renderer()
     notices = load_mail_notices(store, shipment_ids)
+    cases = load_cases(store, assessment, shipment_ids)
     try:
         all_facts = _facts(store, shipment_ids, now, settings, assessment)
     except Exception:
@@ -260,15 +268,20 @@ def write_packs(  # noqa: PLR0913 - the documented library signature
             except Exception as exc:  # reported per pack, the rest go on
                 failures.append(_failure(store, sid, exc))
     packs: list[PackResult] = []
-    for facts in all_facts:
-        try:
-            mail = notices.get(facts.shipment.shipment_id, [])
-            packs.append(_write_one(facts, renderer, chosen, target, mail))
-        except Exception as exc:
-            if failures is None:
-                raise
-            s = facts.shipment
-            failures.append(PackFailure(s.shipment_id, s.order_id, s.tracking_number, _reason(exc)))
+    with counting_progress("evidence packs", len(all_facts), show=progress) as step:
+        for facts in all_facts:
+            facts.case = cases.get(facts.shipment.shipment_id)
+            try:
+                mail = notices.get(facts.shipment.shipment_id, [])
+                packs.append(_write_one(facts, renderer, chosen, target, mail))
+            except Exception as exc:
+                if failures is None:
+                    raise
+                s = facts.shipment
+                failures.append(
+                    PackFailure(s.shipment_id, s.order_id, s.tracking_number, _reason(exc))
+                )
+            step()
     return packs
 
 
@@ -507,6 +520,7 @@ def build_manifest(view: PackView, files: Sequence[Path]) -> dict[str, Any]:
             for o in facts.other_orders
         ],
         "mail_notices": mail_notices_json(view.mail_notices),
+        "case": facts.case.json() if facts.case is not None else None,
         "dispute_message": view.message,
         "verify": "parcelproof --db <database> verify",
         "files": [{"name": p.name, "sha256": _sha256(p), "bytes": p.stat().st_size} for p in files],

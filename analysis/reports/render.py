@@ -117,10 +117,19 @@ class PackView:
 
     @cached_property
     def message(self) -> str | None:
+        if self.facts.case is not None:
+            from analysis.reports.case_pack import case_message
+
+            return case_message(self.facts, self.facts.case)
         return wording.dispute_message(self.facts)
 
     @cached_property
     def no_message_reason(self) -> str | None:
+        if self.facts.case is not None and self.message is None:
+            d = self.facts.dispute
+            return "the case needs no message now: " + wording.sentence(
+                (d.action_detail if d else None) or "nothing to do."
+            )
         return wording.no_message_reason(self.facts)
 
     @cached_property

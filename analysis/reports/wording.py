@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from analysis.reports import fmt
 from analysis.reports.facts import Dispute, Event, Flag, PackFacts, Shipment
+from analysis.rules import RULES as CATALOGUE
 
 
 @dataclass(frozen=True)
@@ -23,84 +24,8 @@ class Rule:
     basis: str
 
 
-RULES: dict[str, Rule] = {
-    "invalid_number": Rule(
-        "Invalid tracking number",
-        "The number fails its format's check digit or country/service lookup, is not a "
-        "plausible tracking number at all, or a tracking source answered that it is invalid.",
-        "UPU S10 check digit and courier number formats; AliExpress seller rules treat an "
-        "invalid number as a false shipment.",
-    ),
-    "carrier_mismatch": Rule(
-        "Carrier cannot issue this number",
-        "The carrier the seller declared does not issue tracking numbers of this format.",
-        "Courier number-format data; AliExpress false-shipment rules.",
-    ),
-    "not_found": Rule(
-        "No carrier has any record",
-        "A tracking source answered 'not found' and the allowed time after shipping has passed.",
-        "AliExpress help: carriers need 3-7 days to show a parcel; seller rules: no logistics "
-        "information within 5 working days of shipping is a false shipment.",
-    ),
-    "label_only": Rule(
-        "Label created, never handed over",
-        "Only an electronic shipping notice (label) exists, the allowed time after shipping.",
-        "AliExpress seller rules: no collection scan within 5 working days of the shipment "
-        "notice is a false shipment.",
-    ),
-    "stalled": Rule(
-        "Tracking stalled",
-        "The last tracking event is older than the threshold and the parcel is neither "
-        "delivered nor returned.",
-        "No platform sets a threshold; tracking guides act after 5-10 days without an update, "
-        "aggregators stop tracking after 30-60 days.",
-    ),
-    "overdue": Rule(
-        "Promised delivery date passed",
-        "Now is past the end of the promised delivery window and the parcel is not delivered.",
-        "eBay opens item-not-received requests at the estimated delivery date, Amazon 3 days "
-        "after it, card schemes at the expected date.",
-    ),
-    "protection_expiring": Rule(
-        "Buyer protection ends soon",
-        "Buyer protection ends within the warning period and the parcel is not delivered.",
-        "AliExpress: the order closes and the seller is paid when the protection timer runs "
-        "out; act (dispute or ask for an extension) 5-7 days before.",
-    ),
-    "delivered_elsewhere": Rule(
-        "Delivered to a different place",
-        "The delivery event's country, postcode or city contradicts the order's destination.",
-        "AliExpress false-shipment rules; eBay and PayPal item-not-received cases turn on the "
-        "address in the delivery scan.",
-    ),
-    "scan_before_order": Rule(
-        "Scanned before the order was placed",
-        "The first tracking event is earlier than the order: the number belonged to an "
-        "earlier parcel (recycled number).",
-        "AliExpress: a first scan before the order time is a false shipment; UPU S10 numbers "
-        "must not be reused within 12 months.",
-    ),
-    "number_reused": Rule(
-        "Tracking number used on another order",
-        "The same tracking number is attached to another order.",
-        "UPU S10: numbers must not be reused within 12 months; AliExpress false-shipment rules.",
-    ),
-    "returned": Rule(
-        "Returned to sender",
-        "The parcel is being returned, or was returned, to the sender.",
-        "Carrier status; a parcel returned to the seller was not delivered to the buyer.",
-    ),
-    "exception": Rule(
-        "Carrier reports a problem",
-        "The shipment's current status is exception or delivery failed.",
-        "Carrier status (customs hold, failed delivery, damage, loss ...).",
-    ),
-    "expired": Rule(
-        "Tracking expired without delivery",
-        "The tracking source stopped tracking the parcel and it was never delivered.",
-        "Aggregators expire parcels after 30 days (express) or 60 days (postal) without news.",
-    ),
-}
+#: Each flag's title, rule and basis, from the rule catalogue (analysis/rules).
+RULES: dict[str, Rule] = {r.code: Rule(r.title, r.explanation, r.basis) for r in CATALOGUE}
 
 SEVERITY_LABELS = {"critical": "Critical", "warning": "Warning", "info": "Info"}
 

@@ -10,9 +10,9 @@
     ('LP00123456789012', 'cainiao', 'weak', None)
     ('NOPE', None, 'unknown', None)
 
-Each distinct input is detected once however often it repeats, and only the
-columns are kept (not the :class:`~collector.numbers.detect.Detection` objects),
-so a million-row import costs a million small tuples at most.
+The detection runs as polars expressions and numpy kernels over the whole column
+(:mod:`collector.numbers.vector`), not one Python call per number; only the
+declared-carrier check is answered per distinct (number, carrier, country).
 """
 
 from __future__ import annotations
@@ -23,25 +23,14 @@ from typing import Any
 import polars as pl
 
 from collector.numbers.declared import carrier_can_issue
-from collector.numbers.detect import Candidate, Detection, match_formats, normalise, paused_gc
+from collector.numbers.detect import Detection, match_formats, paused_gc
+from collector.numbers.vector import RESULT_SCHEMA, detect_frame
 
 __all__ = ["COLUMN_SCHEMA", "detect_column", "detect_columns"]
 
 #: The frame :func:`detect_column` returns, one row per input in input order.
-COLUMN_SCHEMA: dict[str, Any] = {
-    "input": pl.String,
-    "number": pl.String,
-    "courier": pl.String,
-    "format": pl.String,
-    "format_name": pl.String,
-    "verdict": pl.String,
-    "valid": pl.Boolean,
-    "reason": pl.String,
-    "carrier_mismatch": pl.Boolean,
-}
+COLUMN_SCHEMA: dict[str, Any] = {**RESULT_SCHEMA, "carrier_mismatch": pl.Boolean}
 
-_Row = tuple[str, str | None, str | None, str | None, str, bool, str | None]
-_EMPTY: _Row = ("", None, None, None, "unknown", False, "empty input")
 _NAMES = tuple(COLUMN_SCHEMA)
 
 
@@ -52,22 +41,6 @@ def _values(column: Iterable[Any] | pl.Series | None, size: int) -> Sequence[Any
     if len(values) != size:
         raise ValueError(f"expected {size} values, got {len(values)}")
     return values
-
-
-def _row(text: str) -> tuple[_Row, tuple[Candidate, ...]]:
-    """(number, courier, format, format name, verdict, valid, reason) of one input."""
-    if not text:
-        return _EMPTY, ()
-    number = normalise(text)
-    found = match_formats(number)
-    if not found:
-        return (number, None, None, None, "unknown", False, "matches no known format"), found
-    best = found[0]
-    fmt = best.format_
-    detection = Detection(text, number, found)
-    verdict = detection.verdict
-    reason = None if verdict == "valid" else detection.reason
-    return (number, fmt.courier, fmt.id, fmt.name, verdict, verdict != "invalid", reason), found
 
 
 def detect_columns(
@@ -86,55 +59,34 @@ def detect_columns(
     >>> detect_columns(["1Z5R89390357567127"])["format"]
     ['ups']
     """
-    inputs = numbers.to_list() if isinstance(numbers, pl.Series) else list(numbers)
-    with paused_gc():
-        rows = _rows(inputs)
-        mismatches = (
-            _mismatches(inputs, rows, _values(declared, len(inputs)), destination)
-            if declared is not None
-            else [None] * len(inputs)
-        )
-    if not inputs:
-        return {name: [] for name in _NAMES}
-    columns = [list(column) for column in zip(*rows, strict=True)]
-    return dict(zip(_NAMES, [inputs, *columns, mismatches], strict=True))
-
-
-def _rows(inputs: Sequence[str | None]) -> list[_Row]:
-    # One tuple per input (shared between repeats), transposed into columns after.
-    seen: dict[str, _Row] = {}
-    out: list[_Row] = []
-    append = out.append
-    for raw in inputs:
-        text = "" if raw is None else str(raw)
-        row = seen.get(text)
-        if row is None:
-            row = seen[text] = _row(text)[0]
-        append(row)
-    return out
+    return detect_column(numbers, declared=declared, destination=destination).to_dict(
+        as_series=False
+    )
 
 
 def _mismatches(
     inputs: Sequence[str | None],
-    rows: Sequence[_Row],
+    numbers: Sequence[str],
     declared: Sequence[str | None],
-    destination: Iterable[str | None] | pl.Series | None,
+    countries: Sequence[str | None],
 ) -> list[bool | None]:
-    countries = _values(destination, len(inputs))
+    # The declared-carrier rules (collector.numbers.declared) read the candidates:
+    # answered once per distinct (number, carrier, country), which in an import is
+    # a few distinct carriers per number format.
     answers: dict[tuple[str, str, str | None], bool | None] = {}
     out: list[bool | None] = []
-    for raw, row, carrier, country in zip(inputs, rows, declared, countries, strict=True):
-        if not carrier:
-            out.append(None)
-            continue
-        key = (row[0], str(carrier), country)
-        if key not in answers:
-            # Candidates are not kept per row (memory); matching again is cheap.
-            found = match_formats(row[0]) if row[0] else ()
-            detection = Detection("" if raw is None else str(raw), row[0], found)
-            can = carrier_can_issue(str(carrier), detection, destination_country=country)
-            answers[key] = None if can is None else not can
-        out.append(answers[key])
+    with paused_gc():
+        for raw, number, carrier, country in zip(inputs, numbers, declared, countries, strict=True):
+            if not carrier:
+                out.append(None)
+                continue
+            key = (number, str(carrier), country)
+            if key not in answers:
+                found = match_formats(number) if number else ()
+                detection = Detection("" if raw is None else str(raw), number, found)
+                can = carrier_can_issue(str(carrier), detection, destination_country=country)
+                answers[key] = None if can is None else not can
+            out.append(answers[key])
     return out
 
 
@@ -144,8 +96,28 @@ def detect_column(
     declared: Iterable[str | None] | pl.Series | None = None,
     destination: Iterable[str | None] | pl.Series | None = None,
 ) -> pl.DataFrame:
-    """:func:`detect_columns` as a polars frame with ``COLUMN_SCHEMA``, in input order."""
-    return pl.DataFrame(
-        detect_columns(numbers, declared=declared, destination=destination),
-        schema=COLUMN_SCHEMA,
+    """Detect a column as a polars frame with ``COLUMN_SCHEMA``, in input order.
+
+    The detection itself runs as column operations
+    (:func:`collector.numbers.vector.detect_frame`), with the same answers as
+    :func:`~collector.numbers.detect.detect` row for row; ``carrier_mismatch`` is
+    worked out once per distinct (number, declared carrier, destination).
+    """
+    series = (
+        numbers if isinstance(numbers, pl.Series) else pl.Series(list(numbers), dtype=pl.String)
+    )
+    frame = detect_frame(series)
+    size = frame.height
+    if declared is None:
+        mismatch = pl.Series("carrier_mismatch", [None] * size, dtype=pl.Boolean)
+    else:
+        carriers = _values(declared, size)
+        countries = _values(destination, size)
+        mismatch = pl.Series(
+            "carrier_mismatch",
+            _mismatches(frame["input"].to_list(), frame["number"].to_list(), carriers, countries),
+            dtype=pl.Boolean,
+        )
+    return frame.with_columns(mismatch).select(
+        [pl.col(name).cast(dtype) for name, dtype in COLUMN_SCHEMA.items()]
     )

@@ -222,6 +222,9 @@ class Checksum:
     compute: Callable[[str], str]
     #: ``serial_number_format.prepend_if``: (pattern searched in the serial, prefix).
     prepend_if: tuple[re.Pattern[str], str] | None
+    #: The data's ``validation.checksum`` object (multipliers, weights, moduli), for
+    #: engines that compute the check their own way (the column kernels).
+    spec: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -353,13 +356,23 @@ class Registry:
         if found is None:
             found = tuple(
                 (f.pattern.fullmatch, f.evaluate, f.static_rank, f)
-                for f in self._by_length[length]
-                if f.admits(length, prefix)
+                for f in self.admitting(length, prefix)
             )
             # Random garbage can produce many prefixes: stop remembering past a bound.
             if len(by_prefix) < _MAX_PREFIXES:
                 by_prefix[prefix] = found
         return found
+
+    def admitting(self, length: int, prefix: str) -> tuple[Format, ...]:
+        """The formats whose hints admit a normalised number of this length that starts
+        with ``prefix`` (its first two characters, fewer when it is shorter).
+
+        >>> [f.key for f in registry().admitting(13, "RB")]
+        ['s10', 'yanwen_yp']
+        """
+        if length > self.max_length:
+            return ()
+        return tuple(f for f in self._by_length[length] if f.admits(length, prefix[:_PREFIX]))
 
     def formats_for(self, number: str) -> tuple[Format, ...]:
         """The formats worth running on ``number`` (normalised): those whose length and
@@ -720,7 +733,9 @@ def _format(
                 str(prepend_spec["content"]),
             )
         spec_checksum = validation["checksum"]
-        checksum = Checksum(str(spec_checksum["name"]), make_check(spec_checksum), prepend)
+        checksum = Checksum(
+            str(spec_checksum["name"]), make_check(spec_checksum), prepend, dict(spec_checksum)
+        )
 
     additional_spec = spec.get("additional")
     # Old files had one object here instead of a list; accept both.

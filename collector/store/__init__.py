@@ -27,7 +27,6 @@ import duckdb
 import polars as pl
 
 from collector.errors import DatabaseBusy, SchemaTooNew, StoreError
-from collector.paths import DEFAULT_DB_PATH as DEFAULT_DB_PATH
 from collector.paths import default_db_path as default_db_path
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")

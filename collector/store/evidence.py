@@ -39,6 +39,7 @@ import polars as pl
 
 from collector.config import PollConfig
 from collector.lastmile import courier_of
+from collector.model import FINAL_STATUSES, status_in
 from collector.plausible import plausible
 from collector.sources.base import (
     SOURCE_QUOTA_STOP,
@@ -291,7 +292,7 @@ SELECT shipment_id,
        poll_id,
        outcome,
        CASE
-           WHEN new_status IN ('delivered', 'returned', 'expired') THEN
+           WHEN {status_in("new_status", FINAL_STATUSES)} THEN
                CASE WHEN final_since + to_microseconds(CAST($grace_us AS BIGINT)) <= $now
                     THEN NULL
                     ELSE $now + to_microseconds(CAST($interval_us AS BIGINT)) END
@@ -490,7 +491,7 @@ class EvidenceWriter:
         )
 
 
-#: The columns of a ``last_mile_handovers`` row (migration 0006).
+#: The columns of a ``last_mile_handovers`` row (migration 0007).
 HANDOVER_SCHEMA: dict[str, Any] = {
     "shipment_id": pl.Int64,
     "last_mile_number": pl.String,

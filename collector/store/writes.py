@@ -30,6 +30,7 @@ SHIPMENT_IMPORT_COLUMNS = (
     "item",
     "amount",
     "currency",
+    "archived",
 )
 # Derived from the number (and the declared carrier): refreshed on every import.
 NUMBER_COLUMNS = (
@@ -40,6 +41,42 @@ NUMBER_COLUMNS = (
     "number_reason",
     "carrier_mismatch",
 )
+
+
+def _insert_value(column: str) -> str:
+    # A file without an ``archived`` column tracks its new shipments.
+    return "coalesce(t.archived, false)" if column == "archived" else f"t.{column}"
+
+
+def set_archived(
+    store: Store, shipment_ids: Collection[int], *, archived: bool, now: datetime
+) -> int:
+    """Archive (or bring back) shipments; how many changed.
+
+    Archived shipments are no longer polled, listed or packed; nothing is deleted
+    (their evidence, events and flag history stay, and ``verify`` covers them). The
+    previous row goes to ``shipment_history`` like any update.
+    """
+    ids = sorted(set(shipment_ids))
+    if not ids:
+        return 0
+    with store.transaction():
+        changed = store.conn.execute(
+            "SELECT count(*) FROM shipments WHERE shipment_id IN (SELECT unnest($ids)) "
+            "AND archived <> $archived",
+            {"ids": ids, "archived": archived},
+        ).fetchone()
+        store.conn.execute(
+            "INSERT INTO shipment_history SELECT s.shipment_id, $now, to_json(s) FROM shipments s "
+            "WHERE shipment_id IN (SELECT unnest($ids)) AND archived <> $archived",
+            {"ids": ids, "archived": archived, "now": now},
+        )
+        store.conn.execute(
+            "UPDATE shipments SET archived = $archived, updated_at = $now "
+            "WHERE shipment_id IN (SELECT unnest($ids)) AND archived <> $archived",
+            {"ids": ids, "archived": archived, "now": now},
+        )
+    return int(changed[0]) if changed else 0
 
 
 def upsert_shipments(
@@ -93,7 +130,7 @@ def upsert_shipments(
             cols = ", ".join(insert_cols)
             conn.execute(
                 f"INSERT INTO shipments ({cols}, created_at, updated_at) "
-                f"SELECT {', '.join('t.' + c for c in insert_cols)}, ?, ? "
+                f"SELECT {', '.join(_insert_value(c) for c in insert_cols)}, ?, ? "
                 "FROM staged_shipments t WHERE NOT EXISTS "
                 f"(SELECT 1 FROM shipments s WHERE {join})",
                 [now, now],

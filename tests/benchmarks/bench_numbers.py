@@ -6,11 +6,14 @@ lower-case variants, and garbage. The same inputs go through
 
 - ``detect()`` one number at a time, reading its verdict (and once more keeping
   every result, as a caller collecting them would);
-- the batch API ``detect_many()`` and the column API ``detect_column()`` (imports);
+- the batch API ``detect_many()`` and the column API ``detect_column()`` (imports,
+  polars expressions and numpy kernels), beside the same columns built one
+  number at a time (what ``detect_column`` did before, goal: >= 10x that);
 - the PyPI package ``tracking-numbers==0.1.8`` (``get_tracking_number``), installed
   only in ``.venv-bench`` (created on first run), timed in its own process.
 
 It prints numbers/second, our ratio against the package (goal: >= 3x one by one),
+whether ``detect_column`` gives ``detect()``'s answers on every input (row by row),
 how many inputs each recognises, and the formats the package cannot parse.
 
     .venv/bin/python tests/benchmarks/bench_numbers.py            # 1,000,000 inputs
@@ -36,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from collector.numbers import detect, detect_column, detect_many  # noqa: E402
+from collector.numbers.detect import paused_gc  # noqa: E402
 from collector.numbers.formats import registry  # noqa: E402
 from collector.numbers.synth import example, garbage  # noqa: E402
 
@@ -118,6 +122,40 @@ def make_inputs(size: int, seed: int) -> tuple[list[str], list[str], list[str | 
     return inputs, kinds, keys
 
 
+def per_number_columns(inputs: list[str]) -> dict[str, list[object]]:
+    """The column API's columns built one detection at a time (the former path)."""
+    columns: dict[str, list[object]] = {name: [] for name in COLUMNS}
+    seen: dict[str, tuple[object, ...]] = {}
+    with paused_gc():
+        for raw in inputs:
+            row = seen.get(raw)
+            if row is None:
+                row = seen[raw] = expected_row(raw)
+            for name, value in zip(COLUMNS, row, strict=True):
+                columns[name].append(value)
+    return columns
+
+
+COLUMNS = ("input", "number", "courier", "format", "format_name", "verdict", "valid", "reason")
+
+
+def expected_row(raw: str) -> tuple[object, ...]:
+    """What ``detect()`` says of one input, in the column API's columns."""
+    found = detect(raw)
+    best = found.best
+    verdict = found.verdict
+    return (
+        raw,
+        found.number,
+        best.courier if best else None,
+        best.format if best else None,
+        best.format_name if best else None,
+        verdict,
+        found.valid,
+        None if verdict == "valid" else found.reason,
+    )
+
+
 def best_of(repeat: int, func: Callable[[], object]) -> float:
     # CPU time of this process, best of a few runs: the machine is shared (other
     # jobs, 2 cores), and wall time would measure them too. The baseline is timed
@@ -187,6 +225,13 @@ def main() -> int:
     kept = best_of(args.repeat, lambda: [detect(number) for number in inputs])
     batch = best_of(args.repeat, lambda: [d.verdict for d in detect_many(inputs)])
     column = best_of(args.repeat, lambda: detect_column(inputs))
+    per_number = best_of(args.repeat, lambda: per_number_columns(inputs))
+
+    # The column engine against detect(), every input, every column.
+    frame = detect_column(inputs).select(COLUMNS)
+    differing = sum(
+        got != expected_row(raw) for raw, got in zip(inputs, frame.iter_rows(), strict=True)
+    )
 
     # Correctness of our answers on the same inputs.
     verdicts = detect_many(inputs)
@@ -208,7 +253,8 @@ def main() -> int:
         ("parcelproof detect(), one by one", n / ours),
         ("parcelproof detect(), one by one, every result kept in a list", n / kept),
         ("parcelproof detect_many() (batch, results kept)", n / batch),
-        ("parcelproof detect_column() (polars)", n / column),
+        ("parcelproof detect_column() (polars expressions, numpy kernels)", n / column),
+        ("the same columns one detect() at a time (former detect_column)", n / per_number),
     ]
     baseline_rate = None
     coverage: dict[str, tuple[int, int]] = {}
@@ -246,6 +292,10 @@ def main() -> int:
             "numbers); of the others, the share of valid numbers it recognises:"
         )
         print("  " + ", ".join(f"{k} {coverage[k][0] / coverage[k][1]:.0%}" for k in missing))
+    print(
+        f"\ndetect_column: {per_number / column:.1f}x the per-number columns (goal >= 10x); "
+        f"{differing:,} of {n:,} rows differ from detect()"
+    )
     if baseline_rate:
         ratio = (n / ours) / baseline_rate
         print(f"\none by one: {ratio:.1f}x tracking-numbers (goal >= 3x)")

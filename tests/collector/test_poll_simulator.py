@@ -7,6 +7,7 @@ oversized bodies, a poll killed with SIGKILL mid-run, and two polls at once.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -21,6 +22,7 @@ import pytest
 
 from collector import clock
 from collector.config import Settings, settings_from_dict
+from collector.errors import NoRoomForEvidence
 from collector.importer import import_file
 from collector.poll import PollReport, run_poll
 from collector.simulator import Fault, Simulator, serve_in_thread, synthetic_scenarios
@@ -284,8 +286,10 @@ def test_malformed_bodies_are_error_outcomes_and_the_run_goes_on(
     report = run_poll(orders, config(sim, routing=["cainiao"], max_retries=0))
     summary = report.sources["cainiao"]
     assert report.exit_code == 1
-    assert summary.failed_requests == 3 and summary.stopped is None
-    assert summary.count("error") == 15 and summary.count("ok") + summary.count("not_found") == 9
+    # The oversized answer's batch was asked again in halves, which were answered.
+    assert summary.failed_requests == 2 and summary.stopped is None
+    assert summary.split_batches == 1
+    assert summary.count("error") == 10 and summary.count("ok") + summary.count("not_found") == 14
     with Store.open(orders) as store:
         errors = store.query(
             "SELECT error, body_sha256 IS NOT NULL FROM polls WHERE outcome = 'error' ORDER BY 1"
@@ -299,7 +303,48 @@ def test_malformed_bodies_are_error_outcomes_and_the_run_goes_on(
     assert_intact_and_unique(orders)
     # The next run asks again for the shipments whose answers were unusable.
     again = run_poll(orders, config(sim, routing=["cainiao"]))
-    assert again.exit_code == 0 and again.sources["cainiao"].numbers == 15
+    assert again.exit_code == 0 and again.sources["cainiao"].numbers == 10
+
+
+def test_an_oversized_answer_is_asked_again_in_halves(orders: Path, sim: Simulator) -> None:
+    # A batch of 24 numbers whose answer goes over the cap once: it used to fail all
+    # 24; now each half is asked on its own and every number gets its answer.
+    sim.set_faults([Fault("huge", count=1, endpoint="gettrackinfo", size=300_000)])
+    report = run_poll(orders, config(sim, max_body_bytes=100_000))
+    summary = report.sources["17track"]
+    assert report.exit_code == 0, report.summary_lines()
+    assert summary.split_batches == 1 and summary.failed_requests == 0
+    assert summary.outcomes == {"ok": 21, "not_found": 1, "invalid": 2}
+    assert "1 batch asked again in halves" in summary.line()
+    now = state(orders)
+    assert {k: now[k][0] for k in EXPECTED_17TRACK} == EXPECTED_17TRACK
+    with Store.open(orders) as store:
+        fetches = store.query(
+            "SELECT len(numbers), error IS NOT NULL FROM polls "
+            "WHERE operation = 'gettrackinfo' ORDER BY poll_id"
+        )
+    # The oversized attempt is kept in the log, as it happened, then the two halves.
+    (asked, failed), *halves = fetches
+    assert failed and len(halves) == 2 and not any(e for _, e in halves)
+    assert sum(n for n, _ in halves) == asked and all(n >= asked // 2 - 1 for n, _ in halves)
+    assert_intact_and_unique(orders)
+
+
+def test_one_huge_history_fails_only_its_own_number(orders: Path, sim: Simulator) -> None:
+    # Every answer that carries this number is over the cap: bisecting isolates it.
+    sim.set_faults(
+        [Fault("huge", endpoint="gettrackinfo", number="LP00123456789012", size=300_000)]
+    )
+    report = run_poll(orders, config(sim, max_body_bytes=100_000))
+    summary = report.sources["17track"]
+    assert report.exit_code == 1 and summary.failed_requests == 1
+    assert summary.outcomes == {"ok": 20, "not_found": 1, "invalid": 2, "error": 1}
+    now = state(orders)
+    assert now["8101203344552"][1] == "error"
+    assert {k: now[k][0] for k in EXPECTED_17TRACK if k != "8101203344552"} == {
+        k: v for k, v in EXPECTED_17TRACK.items() if k != "8101203344552"
+    }
+    assert_intact_and_unique(orders)
 
 
 # --- real processes: SIGKILL mid-poll, concurrent polls ------------------------------------
@@ -451,3 +496,44 @@ def test_fetch_times_under_a_fixed_now_in_a_subprocess(
     with Store.open(orders) as store:
         fetched = [r[0] for r in store.query("SELECT requested_at FROM polls")]
     assert fetched and all(before <= t <= after for t in fetched)
+
+
+def test_no_request_is_sent_once_nothing_can_be_stored(
+    db_path: Path, sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The disk fills up after the first write: every answer after it would be lost,
+    # so the poller stops asking (each request also spends a daily quota).
+    from collector.store.evidence import EvidenceWriter
+
+    with Store.open(db_path) as store:
+        import_file(store, write_orders_csv(synthetic_scenarios(1200, seed=3), tmp_path / "o.csv"))
+    real = EvidenceWriter.write_batches
+    calls = []
+
+    def fill_up(self, items, now):  # type: ignore[no-untyped-def]
+        calls.append(sim.count())
+        if len(calls) > 1:
+            raise OSError(28, "No space left on device", str(db_path))
+        return real(self, items, now)
+
+    monkeypatch.setattr(EvidenceWriter, "write_batches", fill_up)
+    settings = config(sim, routing=["17track"])
+    with pytest.raises(OSError, match="No space left on device"):
+        run_poll(db_path, settings)
+    sent = sim.count()
+    # 30 batches of 40 need 60 requests; once the second write failed, only requests
+    # already on the wire went out (the paced ones waiting their turn did not).
+    failed_at = calls[1]
+    assert sent < 60 and sent - failed_at <= 2, (calls, sent)
+
+
+def test_a_full_disk_sends_no_request(orders: Path, sim: Simulator) -> None:
+    settings = config(sim)
+    settings = dataclasses.replace(
+        settings, poll=dataclasses.replace(settings.poll, min_free_megabytes=1e12)
+    )
+    with pytest.raises(NoRoomForEvidence, match=r"not polling: \d+ MB free on the disk of"):
+        run_poll(orders, settings)
+    assert sim.count() == 0
+    with Store.open(orders) as store:
+        assert store.query("SELECT count(*) FROM polls")[0][0] == 0

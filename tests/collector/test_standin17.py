@@ -82,7 +82,7 @@ def test_cli_run_without_sync_delay(tmp_path: Path) -> None:
     # One fetch: the never-found number's provider answered its look-up ("Failure"),
     # so it is not asked again.
     assert api.count("/gettrackinfo", status=200) == 1
-    assert len(list((tmp_path / "data" / "reports").glob("SI-*"))) == 8
+    assert len(list((tmp_path / "reports").glob("SI-*"))) == 8  # beside the database
 
 
 def test_cli_poll_with_sync_delay_default_recheck(tmp_path: Path) -> None:

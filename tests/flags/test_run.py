@@ -122,10 +122,10 @@ def test_a_pack_that_fails_is_named_and_written_by_the_next_run(
 
     real = packs_module._render_into
 
-    def render(facts, renderer, formats, folder):  # type: ignore[no-untyped-def]
+    def render(facts, renderer, formats, folder, *rest):  # type: ignore[no-untyped-def]
         if facts.shipment.order_id == "8101203344552":
             raise ValueError("year 9999 is out of range")
-        return real(facts, renderer, formats, folder)
+        return real(facts, renderer, formats, folder, *rest)
 
     monkeypatch.setattr(packs_module, "_render_into", render)
     first = run_cli(*setup, "--now", NOW, "run")

@@ -22,12 +22,23 @@ FIGURES = {
     "01-triage.ipynb": ["triage-deadlines.png"],
     "02-carriers.ipynb": ["carriers-transit.png", "carriers-legs.png"],
     "03-sellers.ipynb": ["sellers-scorecard.png"],
+    "04-disputes.ipynb": [
+        "disputes-deadlines.png",
+        "disputes-recovered.png",
+        "disputes-win-rate.png",
+    ],
 }
 # Something each notebook must show for the sample orders.
 SHOWS = {
     "01-triage.ipynb": ["open_dispute", "RB640192835SG", "LP00123456789012"],
     "02-carriers.ipynb": ["China Post", "transit_days_p50", "stall_rate"],
-    "03-sellers.ipynb": ["MiniParts Factory Store", "on_time_rate", "invalid_number"],
+    "03-sellers.ipynb": [
+        "MiniParts Factory Store",
+        "on_time_rate",
+        "invalid_number",
+        "disputes_won",
+    ],
+    "04-disputes.ipynb": ["send_evidence", "8101203344558", "win_rate", "12.99"],
 }
 
 
@@ -45,7 +56,7 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield path
 
 
-def test_the_three_notebooks_exist() -> None:
+def test_the_four_notebooks_exist() -> None:
     assert [p.name for p in NOTEBOOKS] == list(FIGURES)
 
 

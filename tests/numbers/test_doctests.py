@@ -17,6 +17,7 @@ MODULES = [
     "collector.numbers.render",
     "collector.numbers.search",
     "collector.numbers.synth",
+    "collector.numbers.vector",
 ]
 
 

@@ -73,10 +73,10 @@ def test_a_failing_pack_is_named_and_the_others_are_written(
     bad = _flagged(b, "BAD-1", "LP3")
     real = packs_module._render_into
 
-    def render(facts, renderer, formats, folder):  # type: ignore[no-untyped-def]
+    def render(facts, renderer, formats, folder, *rest):  # type: ignore[no-untyped-def]
         if facts.shipment.order_id == "BAD-1":
             raise OSError(28, "No space left on device")
-        return real(facts, renderer, formats, folder)
+        return real(facts, renderer, formats, folder, *rest)
 
     monkeypatch.setattr(packs_module, "_render_into", render)
     failures: list[PackFailure] = []

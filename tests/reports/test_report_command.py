@@ -40,7 +40,8 @@ def test_ids_are_order_ids_or_numbers_in_any_spacing(
 def test_report_by_number_writes_the_default_folder(db_path: Path, tmp_path: Path) -> None:
     code, output = report(db_path, "LP00123456789012", "--format", "html,json")
     assert code == 0, output
-    folder = tmp_path / "data" / "reports" / "8101203344552-LP00123456789012"
+    # Beside the database (no [reports] out_dir), whatever the working folder.
+    folder = db_path.parent / "reports" / "8101203344552-LP00123456789012"
     assert sorted(p.name for p in folder.iterdir()) == [
         "evidence-LP00123456789012.html",
         "manifest.json",
