@@ -17,6 +17,7 @@ source::
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from collector.numbers.detect import detect
 
@@ -48,3 +49,43 @@ def courier_of(number: str, carrier_text: str | None) -> str | None:
             return CARRIER_NAMES[name]
     found = detect(number)
     return found.courier if found.verdict == "valid" else None
+
+
+#: Words of an event that hands a parcel over (lower case): only such events are
+#: searched for a last-mile number, so a phone or order number that happens to pass
+#: a check digit elsewhere in the history is never taken for one.
+HANDOVER_HINTS = (
+    "hand",  # "handed over to", "handover"
+    "last mile",
+    "last-mile",
+    "transfer",
+    "forwarded to",
+    "new tracking number",
+    "latest tracking number",
+)
+
+_TOKEN = re.compile(r"[A-Z0-9]{10,34}")
+
+
+def number_in_events(descriptions: Iterable[str | None], own: str) -> tuple[str, str] | None:
+    """A last-mile number named in a handover event's text, with its courier.
+
+    Only a number whose format has a check digit that it passes (``valid``), of
+    another courier than ``own`` is: ``"Handed over to last mile carrier: USPS
+    9400111206206406131001"``::
+
+        >>> number_in_events(["Handed over to USPS 9400111206206406131001"], "LP00246813579024")
+        ('9400111206206406131001', 'usps')
+        >>> number_in_events(["Departed, call 986578788855"], "LP1") is None
+        True
+    """
+    for text in descriptions:
+        if not text or not any(hint in text.lower() for hint in HANDOVER_HINTS):
+            continue
+        for token in _TOKEN.findall(text.upper()):
+            if token == own.upper():
+                continue
+            found = detect(token)
+            if found.verdict == "valid" and found.courier:
+                return found.number, found.courier
+    return None

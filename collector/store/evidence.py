@@ -38,7 +38,7 @@ from typing import Any
 import polars as pl
 
 from collector.config import PollConfig
-from collector.lastmile import courier_of
+from collector.lastmile import courier_of, number_in_events
 from collector.model import FINAL_STATUSES, status_in
 from collector.plausible import plausible
 from collector.sources.base import (
@@ -689,6 +689,12 @@ def _state_rows(
             e.occurred_at is not None and not plausible(e.occurred_at) for e in result.events
         )
         status = None if doubtful or not result.status else result.status.value
+        last_mile = (result.last_mile_number, result.last_mile_carrier)
+        if last_mile[0] is None:
+            # No handover field: a handover event may name the number (issue 13.4).
+            named = number_in_events((e.description for e in result.events), number)
+            if named is not None:
+                last_mile = (named[0], result.last_mile_carrier or named[1].upper())
         for shipment_id in ids_by_number.get(number, ()):
             rows.append(
                 {
@@ -698,8 +704,8 @@ def _state_rows(
                     "status": status,
                     "sub_status": None if doubtful else result.sub_status,
                     "source_status_raw": result.source_status_raw,
-                    "last_mile_number": result.last_mile_number,
-                    "last_mile_carrier": result.last_mile_carrier,
+                    "last_mile_number": last_mile[0],
+                    "last_mile_carrier": last_mile[1],
                     "estimated_from": result.estimated_from,
                     "estimated_to": result.estimated_to,
                     "poll_id": poll_id,

@@ -211,3 +211,73 @@ def test_the_carriers_own_delivery_scan_wins_over_an_aggregators_later_copy(
         assert store.query("SELECT delivery_postcode, delivery_event_key FROM tracking_state") == [
             ("07097", "zzzz")
         ]
+
+
+def test_a_last_mile_number_named_in_a_handover_event_is_followed(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # DHL's answer has no handover field: its event text names the USPS number.
+    first, last = "JJD000390007827612399", "9400111206206406131001"
+    doc = {
+        "carriers": {
+            "dhl": {"key": 100001, "name": "DHL Paket", "country": "DE"},
+            "usps": {"key": 21051, "name": "USPS", "country": "US"},
+        },
+        "places": DOC["places"],
+        "scenarios": [
+            {
+                "number": first,
+                "destination": "US",
+                "carriers": ["dhl", "usps"],
+                "last_mile_number": last,
+                "events": [
+                    {"at": "2026-11-02T10:00:00+08:00", "kind": "picked_up", "place": "yiwu"},
+                    {
+                        "at": "2026-11-09T08:00:00-05:00",
+                        "kind": "handover_last_mile",
+                        "place": "jamaica-ny",
+                        "leg": 0,
+                        "desc": f"Shipment handed over to USPS, tracking number {last}",
+                    },
+                    {
+                        "at": "2026-11-12T13:05:00-05:00",
+                        "kind": "delivered",
+                        "place": "jersey-city",
+                    },
+                ],
+            }
+        ],
+    }
+    with serve_in_thread() as sim:
+        sim.add_scenarios(scenarios_from_dict(doc))
+        for name, value in sim.source_env().items():
+            monkeypatch.setenv(name, value)
+        header = ["order_id", "tracking_number", "shipped_at"]
+        with Store.open(db_path) as store:
+            import_rows(
+                store,
+                header,
+                [(2, {"order_id": "D1", "tracking_number": first, "shipped_at": "2026-11-01"})],
+            )
+            store.conn.execute("UPDATE shipments SET courier = 'dhl'")
+        tables = {
+            name: {
+                k: v.strip('"')
+                for k, _, v in (
+                    line.partition(" = ") for line in sim.source_table(name).splitlines()[1:]
+                )
+            }
+            | {"requests_per_second": 20}
+            for name in ("dhl", "usps")
+        }
+        config = settings_from_dict(
+            {"sources": tables, "routing": {"dhl": ["dhl"], "usps": ["usps"]}}
+        )
+        report = run_poll(db_path, config, all_shipments=True)
+        assert report.exit_code == 0, report.summary_lines()
+        assert sim.count("usps:track") == 1
+    with Store.open(db_path) as store:
+        assert store.query(
+            "SELECT last_mile_number, carrier_text, courier, source FROM last_mile_handovers"
+        ) == [(last, "USPS", "usps", "dhl")]
+        assert store.query("SELECT delivery_postcode FROM tracking_state") == [("07097",)]
