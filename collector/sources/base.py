@@ -275,9 +275,20 @@ class Source(ABC):
     #: this way (17TRACK and Cainiao are wired into the simulator's server).
     simulator: ClassVar[str | None] = None
 
+    #: API paths a configured ``base_url`` may end with and that the source's own
+    #: paths already carry (the carriers' docs give ``https://onlinetools.ups.com/api``
+    #: or ``https://api-eu.dhl.com/track`` as "the base URL"): stripped, so that a
+    #: table copied from either the host or the documented base works.
+    base_url_suffixes: ClassVar[tuple[str, ...]] = ()
+
     def __init__(self, config: SourceConfig | None = None) -> None:
         self.config = config or SourceConfig()
-        self.base_url = (self.config.base_url or self.default_base_url).rstrip("/")
+        base = (self.config.base_url or self.default_base_url).rstrip("/")
+        for suffix in self.base_url_suffixes:
+            if base.lower().endswith(suffix.lower()):
+                base = base[: -len(suffix)]
+                break
+        self.base_url = base
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigError(

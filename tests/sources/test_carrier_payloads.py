@@ -448,3 +448,26 @@ def test_fedex_daily_quota_429_is_recognised_and_other_429s_are_not() -> None:
     )
     assert Fedex.quota_exhausted(429, b'{"errors":[{"message":"too many requests"}]}') is None
     assert Fedex.quota_exhausted(200, body) is None
+
+
+def test_a_documented_base_url_with_the_api_path_is_accepted() -> None:
+    # The carriers' docs name ".../api" (UPS) or ".../track" (DHL) as the base URL;
+    # the sources' own paths already carry them, so either form reaches the API.
+    from collector.config import settings_from_dict
+    from collector.sources.registry import create_source
+
+    cases = {
+        "ups": ("https://onlinetools.ups.com/api", "https://onlinetools.ups.com"),
+        "dhl": ("https://api-eu.dhl.com/track", "https://api-eu.dhl.com"),
+        "usps": ("https://apis.usps.com/tracking/v3r2", "https://apis.usps.com"),
+        "fedex": ("https://apis.fedex.com/track/v1", "https://apis.fedex.com"),
+    }
+    for name, (given, root) in cases.items():
+        settings = settings_from_dict({"sources": {name: {"base_url": given}}})
+        source = create_source(name, settings.sources[name])
+        assert source.base_url == root, name
+    ups = create_source("ups", settings_from_dict({"sources": {"ups": {}}}).sources["ups"])
+    assert ups.token_url == "https://onlinetools.ups.com/security/v1/oauth/token"
+    assert ups.details_request("1Z1").url == (  # type: ignore[attr-defined]
+        "https://onlinetools.ups.com/api/track/v1/details/1Z1"
+    )

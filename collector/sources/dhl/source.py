@@ -107,6 +107,7 @@ class Dhl(Source):
     default_daily_quota: ClassVar[int | None] = 250
     auth: ClassVar[Auth] = StaticKey(header="DHL-API-Key")
     default_base_url: ClassVar[str] = "https://api-eu.dhl.com"
+    base_url_suffixes: ClassVar[tuple[str, ...]] = ("/track/shipments", "/track")
     couriers: ClassVar[frozenset[str] | None] = frozenset({"dhl"})
     options_type: ClassVar[type[Any] | None] = DhlOptions
     carrier_own: ClassVar[bool] = True

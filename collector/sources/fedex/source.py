@@ -101,6 +101,7 @@ class Fedex(Source):
     default_daily_quota: ClassVar[int | None] = 100_000
     auth: ClassVar[Auth] = ClientCredentials(token_path="/oauth/token")
     default_base_url: ClassVar[str] = "https://apis.fedex.com"
+    base_url_suffixes: ClassVar[tuple[str, ...]] = ("/track/v1/trackingnumbers", "/track/v1")
     couriers: ClassVar[frozenset[str] | None] = frozenset({"fedex"})
     options_type: ClassVar[type[Any] | None] = FedexOptions
     carrier_own: ClassVar[bool] = True

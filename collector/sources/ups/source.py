@@ -101,6 +101,11 @@ class Ups(Source):
         token_path="/security/v1/oauth/token", client_auth="basic"
     )
     default_base_url: ClassVar[str] = "https://onlinetools.ups.com"
+    base_url_suffixes: ClassVar[tuple[str, ...]] = (
+        "/api/track/v1/details",
+        "/api/track/v1",
+        "/api",
+    )
     couriers: ClassVar[frozenset[str] | None] = frozenset({"ups"})
     options_type: ClassVar[type[Any] | None] = UpsOptions
     carrier_own: ClassVar[bool] = True

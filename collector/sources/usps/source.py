@@ -100,6 +100,12 @@ class Usps(Source):
     default_rate: ClassVar[float] = 60 / 3600
     auth: ClassVar[Auth] = ClientCredentials(token_path="/oauth2/v3/token")
     default_base_url: ClassVar[str] = "https://apis.usps.com"
+    base_url_suffixes: ClassVar[tuple[str, ...]] = (
+        "/tracking/v3r2/tracking",
+        "/tracking/v3r2",
+        "/tracking/v3",
+        "/oauth2/v3",
+    )
     couriers: ClassVar[frozenset[str] | None] = frozenset({"usps"})
     options_type: ClassVar[type[Any] | None] = UspsOptions
     carrier_own: ClassVar[bool] = True
