@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck pytest bench system-deps clean
+.PHONY: install demo test test-fast lint typecheck pytest bench system-deps clean
 
 install: $(STAMP)
 
@@ -33,6 +33,12 @@ pytest: install system-deps
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck pytest
+
+# The inner loop: no browser, no PDF, no notebooks, nothing marked slow (see the README
+# for both timings). `make test` is still the whole suite, and what CI runs.
+FAST_MARKERS := not slow and not browser and not pdf and not notebooks
+test-fast: install
+	$(BIN)/python -m pytest -q -m "$(FAST_MARKERS)"
 
 bench: install
 	$(BIN)/python tests/benchmarks/run_all.py

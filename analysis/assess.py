@@ -57,11 +57,7 @@ WITH open_then AS (
     WHERE raised_at <= $now AND (cleared_at IS NULL OR cleared_at > $now)
     GROUP BY shipment_id, code
 ),
-st AS (
-    SELECT s.shipment_id, coalesce(t.status = 'delivered', false) AS delivered,
-           t.last_poll_at IS NOT NULL AS polled
-    FROM shipments s LEFT JOIN tracking_state t USING (shipment_id)
-)
+st AS (SELECT shipment_id, delivered, polled FROM shipment_current)
 SELECT c.shipment_id, o.flag_id, c.code, c.severity, c.threshold, c.detail, c.evidence,
        coalesce(c.began_at, o.first_seen, $now::TIMESTAMPTZ) AS since,
        coalesce(o.first_seen, $now::TIMESTAMPTZ) AS first_seen,
@@ -188,11 +184,7 @@ def assess(
 
 
 _RECORDED_SQL = """
-WITH st AS (
-    SELECT s.shipment_id, coalesce(t.status = 'delivered', false) AS delivered,
-           t.last_poll_at IS NOT NULL AS polled
-    FROM shipments s LEFT JOIN tracking_state t USING (shipment_id)
-)
+WITH st AS (SELECT shipment_id, delivered, polled FROM shipment_current)
 SELECT c.shipment_id, c.flag_id, c.code, c.severity, c.threshold, c.detail,
        c.evidence::VARCHAR AS evidence, c.raised_at AS since, c.raised_at AS first_seen,
        {reason} AS reason_to_dispute

@@ -14,13 +14,14 @@ import click
 from rich.table import Table
 
 from analysis.case_log import ASKS, OUTCOMES
+from analysis.console import print_cases_table
 from collector import clock
 from collector.cli import AppContext, handle_errors, pass_app
 from collector.console import make_console
 from collector.terminal import markup_safe, visible
 
 if TYPE_CHECKING:
-    import polars as pl
+    pass
 
 
 @click.command("dispute")
@@ -249,21 +250,3 @@ def disputes_command(app: AppContext, only_open: bool, as_json: bool) -> None:
             click.echo(json.dumps(_jsonable(row), ensure_ascii=False))
         return
     print_cases_table(cases)
-
-
-def print_cases_table(cases: pl.DataFrame, console: Any = None) -> None:
-    """The ``disputes`` table: one line per case."""
-    console = console or make_console()
-    table = Table(title=f"{cases.height} dispute cases")
-    for column in ("Order", "Store", "State", "Next", "By", "Detail"):
-        table.add_column(column, overflow="fold")
-    for row in cases.iter_rows(named=True):
-        table.add_row(
-            markup_safe(row["order_id"]),
-            markup_safe(row["store"] or "-"),
-            markup_safe((row["state"] or "-") + ("" if row["open"] else " (closed)")),
-            markup_safe(str(row["action"]).replace("_", " ")),
-            markup_safe(row["due_date"] or "-"),
-            markup_safe(row["action_detail"]),
-        )
-    console.print(table)

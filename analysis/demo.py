@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from collector import clock
 from collector.cli import AppContext, err_console
 from collector.config import Settings
 from collector.console import make_console
@@ -81,7 +81,7 @@ DEMO_ENV_PREFIX = "PARCELPROOF_DEMO"
 DEMO_CARRIERS = ("usps",)
 
 
-def record_sample_cases(store: Store, settings: Settings) -> int:
+def record_sample_cases(store: Store, settings: Settings, now: datetime) -> int:
     """Record :data:`SAMPLE_CASES` for orders that have no steps yet (and are there);
     steps dated after "now" are left out, so an earlier ``--now`` shows an earlier
     stage. Returns the number of steps recorded."""
@@ -89,7 +89,6 @@ def record_sample_cases(store: Store, settings: Settings) -> int:
 
     have = {str(r[0]) for r in store.query("SELECT DISTINCT order_id FROM dispute_steps")}
     known = {str(r[0]) for r in store.query("SELECT DISTINCT order_id FROM shipments")}
-    now = clock.now()
     count = 0
     for order, step, day, options in SAMPLE_CASES:
         if order in have or order not in known:
@@ -102,29 +101,33 @@ def record_sample_cases(store: Store, settings: Settings) -> int:
     return count
 
 
-def run_demo(app: AppContext, orders: Path | None = None) -> int:
-    """Start the simulator, import the sample orders, run, write packs, print the status.
+def run_demo(app: AppContext, orders: Path | None = None, *, now: datetime) -> int:
+    """Start the simulator, import the sample orders, run, record the sample cases,
+    write packs, print the cases and the status.
 
-    ``run`` is the cron job's own code path (poll, evaluate the flags, list what
-    changed); then ``report --flagged`` writes a pack for every flagged parcel and
+    ``now`` is the evaluation instant (the command passes :data:`DEMO_NOW` unless
+    ``--now`` says otherwise). The run is the cron job's own pipeline
+    (:func:`analysis.run.run_once`: poll, evaluate the flags, list what changed);
+    then :data:`SAMPLE_CASES` are recorded as ``dispute`` records them, and
+    ``report --flagged`` writes a pack for every flagged parcel (with its case) and
     the index, under ``<db folder>/reports``.
     """
     from dataclasses import replace
 
-    from analysis.cli import print_status_table
+    from analysis.assess import assess
+    from analysis.cases import due_soon
+    from analysis.console import print_cases_table, print_due_soon, print_status_table
     from analysis.reports import make_report
     from analysis.run import run_once
     from analysis.status import shipment_status
     from collector.simulator import serve_in_thread
     from collector.simulator.model import last_mile_scenarios
 
-    if not clock.is_fixed():
-        clock.set_now(clock.parse_instant(DEMO_NOW))
     console = make_console()
     # The bundled demo adds the parcel Cainiao handed to USPS; a given file is as is.
     paths = [orders] if orders else [SAMPLE_ORDERS, LAST_MILE_ORDERS]
     files = [(path, *read_rows(path)) for path in paths]
-    with serve_in_thread(api_key=DEMO_KEY, as_of=clock.now()) as simulator:
+    with serve_in_thread(api_key=DEMO_KEY, as_of=now) as simulator:
         if orders is None:
             simulator.add_scenarios(last_mile_scenarios())
         config = app.db_path.parent / "demo" / "parcelproof.toml"
@@ -148,8 +151,7 @@ def run_demo(app: AppContext, orders: Path | None = None) -> int:
         os.environ.update(credentials)
         demo_app = AppContext(db_path=app.db_path, config_path=config)
         console.print(
-            f"[bold]simulator[/] {simulator.url} (config {config}), "
-            f"now {clock.now():%Y-%m-%d %H:%M}Z",
+            f"[bold]simulator[/] {simulator.url} (config {config}), now {now:%Y-%m-%d %H:%M}Z",
             highlight=False,
         )
         for path, header, rows in files:
@@ -169,7 +171,12 @@ def run_demo(app: AppContext, orders: Path | None = None) -> int:
         try:
             # Every shipment, due or not, so that a second demo shows the same path.
             result = run_once(
-                demo_app.db_path, settings, progress=False, write_packs=False, all_shipments=True
+                demo_app.db_path,
+                settings,
+                now=now,
+                progress=False,
+                write_packs=False,
+                all_shipments=True,
             )
         finally:
             for name, value in previous.items():
@@ -180,20 +187,14 @@ def run_demo(app: AppContext, orders: Path | None = None) -> int:
         for line in result.lines(quiet=False):
             console.print(f"[bold]run[/] {markup_safe(line)}", highlight=False)
     with demo_app.open_store() as store:
-        record_sample_cases(store, settings)
-        from analysis.assess import assess
-        from analysis.case_cli import print_cases_table
-        from analysis.cases import due_soon
-        from analysis.cli import print_due_soon
-
-        assessment = assess(store, clock.now(), settings)
+        record_sample_cases(store, settings, now)
+        assessment = assess(store, now, settings)
         print_cases_table(assessment.cases, console)
-        print_due_soon(due_soon(assessment.cases, clock.now(), settings), console)
+        print_due_soon(due_soon(assessment.cases, now, settings), console)
         print_status_table(
-            shipment_status(store, clock.now(), settings=settings, assessment=assessment),
-            console,
+            shipment_status(store, now, settings=settings, assessment=assessment), console
         )
-        packs = make_report(store, flagged=True, now=clock.now(), settings=settings)
+        packs = make_report(store, flagged=True, now=now, settings=settings)
     console.print(
         f"[bold]evidence packs[/]: {len(packs.packs)} flagged parcels in {packs.out_dir} "
         f"(open {packs.index} first)",

@@ -249,11 +249,7 @@ def disputes_sql(flag_source: str) -> str:
 WITH
 rules(marketplace, rule) AS (VALUES {sql_values(MARKETPLACE_RULES)}),
 names(rule, dispute) AS (VALUES {sql_values(DISPUTE_NAMES)}),
-st AS (
-    SELECT s.shipment_id, coalesce(t.status = 'delivered', false) AS delivered,
-           t.last_poll_at IS NOT NULL AS polled
-    FROM shipments s LEFT JOIN tracking_state t USING (shipment_id)
-),
+st AS (SELECT shipment_id, delivered, polled FROM shipment_current),
 fl AS (
     SELECT f.shipment_id,
            list(DISTINCT replace(f.code, '_', ' ') ORDER BY replace(f.code, '_', ' '))
@@ -271,13 +267,11 @@ base AS (
            coalesce(s.ordered_at, s.shipped_at) AS paid_at,
            coalesce(s.shipped_at, s.ordered_at) AS shipped_ref,
            s.promised_to, s.protection_ends_at, s.destination_country,
-           coalesce(t.status, 'unknown') AS status, t.last_poll_at IS NOT NULL AS polled,
-           coalesce(t.status = 'delivered', false) AS delivered,
-           coalesce(t.delivered_at, t.last_event_at) AS delivered_at,
+           s.status, s.polled, s.delivered,
+           coalesce(s.delivered_at, s.last_event_at) AS delivered_at,
            coalesce(fl.problems, []) AS problems, coalesce(fl.doubts, []) AS doubts,
            coalesce(fl.soft, []) AS soft
-    FROM shipments s
-    LEFT JOIN tracking_state t USING (shipment_id)
+    FROM shipment_current s
     LEFT JOIN fl USING (shipment_id)
     LEFT JOIN rules r ON r.marketplace = s.marketplace
 ),

@@ -501,18 +501,17 @@ def dispute_deadlines(
     """
     from analysis.disputes import ACTION_RANK
 
-    at = (now or clock.now()).astimezone(UTC)
+    at = evaluation_instant(now)
     config = _settings(settings)
     where, params = _where(filters)
     params["now"] = at
     sql = (
         "SELECT w.shipment_id, s.order_id, s.tracking_number, s.marketplace, s.store, "
-        "coalesce(s.carrier, s.courier) AS carrier, coalesce(t.status, 'unknown') AS status, "
+        "coalesce(s.carrier, s.courier) AS carrier, s.status, "
         "coalesce(f.codes, []::VARCHAR[]) AS flags, w.action, w.action_detail, w.opens_at, "
         f"w.deadline, {_days('$now::TIMESTAMPTZ', 'w.deadline')} AS days_left, "
         "w.urgency, w.rule "
-        "FROM dispute_windows_now w JOIN shipments s USING (shipment_id) "
-        "LEFT JOIN tracking_state t USING (shipment_id) "
+        "FROM dispute_windows_now w JOIN shipment_current s USING (shipment_id) "
         "LEFT JOIN (SELECT shipment_id, list(code ORDER BY code) AS codes "
         "FROM current_flags GROUP BY shipment_id) f USING (shipment_id) "
         f"WHERE {where} ORDER BY urgency DESC, w.deadline NULLS LAST, s.order_id"
@@ -560,11 +559,20 @@ def _flagged_frame(  # noqa: PLR0913 - internal: the shared tail of the flag-bas
     """Run ``sql`` with the flags at ``now`` available as the view ``current_flags``."""
     config = _settings(settings)
     bound = _params(filters, now=now, rules=config.rules) if params is None else params
-    bound.setdefault("now", (now or clock.now()).astimezone(UTC))
+    bound.setdefault("now", evaluation_instant(now))
     with connect(source, busy_timeout=busy_timeout) as conn:
         flagged = assess(Store(conn, None), bound["now"], config, record=False).flags
         with _registered(conn, current_flags=flagged):
             return _query(conn, sql, bound)
+
+
+def evaluation_instant(now: datetime | None) -> datetime:
+    """``now`` in UTC; None reads :func:`collector.clock.now` (``PARCELPROOF_NOW``).
+
+    The one place frames read the clock: a notebook is its own command-line edge,
+    and reads the instant once (``NOW = clock.now()``) and passes it to every call.
+    """
+    return (now if now is not None else clock.now()).astimezone(UTC)
 
 
 @contextmanager
@@ -657,7 +665,7 @@ def _params(
 ) -> dict[str, Any]:
     rules = rules or RulesConfig()
     _, params = _where(filters)
-    params["now"] = (now or clock.now()).astimezone(UTC)
+    params["now"] = evaluation_instant(now)
     params["stalled_days"] = rules.stalled_days if stalled_days is None else stalled_days
     zones = zone_names()
     params["zone_countries"] = list(zones)

@@ -2,14 +2,14 @@
 
 One run first reads new shipping e-mails from the ``[mail]`` sources
 (:func:`collector.intake.mail.import_mail`, when any is configured), then polls the
-due shipments (:func:`collector.poll.run_poll`), evaluates every flag rule at "now",
+due shipments (:func:`collector.poll.poll_store`), evaluates every flag rule at "now",
 writes evidence packs for the shipments that gained a flag since the last run and
 are worth a pack (:meth:`analysis.assess.Assessment.pack_ids`), records itself in
 ``runs`` and says what changed since the previous ``run``: flags raised and cleared
 (also by a ``flags``/``status``/``report`` in between), so that a cron mail is short
-and useful::
+and useful. All of it happens under one poll lock on one open store::
 
-    result = run_once(Path("data/parcelproof.duckdb"), load_settings())
+    result = run_once(Path("data/parcelproof.duckdb"), load_settings(), now=None)
     print("\\n".join(result.lines(quiet=True)))
     sys.exit(result.exit_code)
 """
@@ -33,7 +33,8 @@ from collector.config import Settings
 from collector.errors import ConfigError, NothingToTrack
 from collector.http import Transport
 from collector.paths import config_candidates
-from collector.poll import PollReport, run_poll
+from collector.poll import PollReport, poll_store
+from collector.poll_lock import PollLock
 from collector.store import Store
 from collector.store.flag_writes import RunRecord, record_run
 from collector.terminal import plural
@@ -152,36 +153,50 @@ def run_once(  # noqa: PLR0913 - keyword options of one command
     db_path: Path | str,
     settings: Settings,
     *,
+    now: datetime | None = None,
     progress: bool | None = None,
     transports: Mapping[str, Transport] | None = None,
     write_packs: bool = True,
     all_shipments: bool = False,
 ) -> RunResult:
-    """Poll, evaluate the flags at ``clock.now()``, write packs, record the run.
+    """Read mail, poll, evaluate the flags at ``now``, write packs, record the run.
 
-    Raises what :func:`run_poll` raises (LockHeld, ConfigError) before anything is
-    evaluated. Packs are written for non-archived shipments with an open flag of
-    warning or critical severity raised since the previous run, or whose pack for
-    the open flags is missing; a pack that cannot be written is named with its
-    reason in ``pack_failures`` (exit code 1), the others are still written.
+    One pipeline under one poll lock and one open store, so no other poll or run
+    writes between the poll and the assessment of what it fetched. ``now`` is the
+    evaluation instant (``--now``); None takes the wall clock once the poll has
+    finished, so that a run evaluates what it has just fetched.
+
+    First :func:`check_ready` refuses a run that can do nothing (no source: exit 2;
+    no database or shipment: exit 1), creating nothing. Raises LockHeld (exit 75)
+    when another poll or run holds the lock, and what
+    :func:`~collector.poll.poll_store` raises (ConfigError), before anything is
+    evaluated. Packs (unless ``write_packs`` is false) are written for non-archived shipments
+    with an open flag of warning or critical severity raised since the previous
+    run, or whose pack for the open flags is missing; a pack that cannot be written
+    is named with its reason in ``pack_failures`` (exit code 1), the others are
+    still written.
     """
-    started = clock.now()
+    started = now if now is not None else clock.wall()
     run_id = f"run-{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    # Refused before anything is created or locked: nothing to poll, nothing to track.
     check_ready(db_path, settings)
-    mail = _read_mail(db_path, settings)
-    report = run_poll(
-        db_path,
-        settings,
-        all_shipments=all_shipments,
-        progress=progress,
-        transports=transports,
-    )
-    with Store.open(db_path, busy_timeout=settings.poll.database_busy_timeout_seconds) as store:
-        now = clock.now()
+    with (
+        PollLock(Path(db_path), command="run"),
+        Store.open(db_path, busy_timeout=settings.poll.database_busy_timeout_seconds) as store,
+    ):
+        mail = _read_mail(store, settings)
+        report = poll_store(
+            store,
+            settings,
+            all_shipments=all_shipments,
+            progress=progress,
+            transports=transports,
+        )
+        at = now if now is not None else clock.wall()
         since = previous_run(store)
-        assessment = assess(store, now, settings)
+        assessment = assess(store, at, settings)
         assert assessment.evaluation is not None  # recorded
-        changes = store.frame(_CHANGES_SQL, {"since": since, "now": now})
+        changes = store.frame(_CHANGES_SQL, {"since": since, "now": at})
         result = RunResult(run_id, report, assessment.evaluation, since, changes, mail=mail)
         _case_deadlines(store, result, assessment, settings)
         if mail is not None:
@@ -192,7 +207,7 @@ def run_once(  # noqa: PLR0913 - keyword options of one command
         if settings.alerts.enabled:
             _send_alerts(result, assessment, settings)
         with store.transaction():
-            record_run(store, RunRecord(run_id, "run", started, now, result.summary()))
+            record_run(store, RunRecord(run_id, "run", started, at, result.summary()))
     return result
 
 
@@ -277,14 +292,13 @@ def _case_deadlines(
     result.case_reminders = [line for line in result.case_deadlines if line not in told]
 
 
-def _read_mail(db_path: Path | str, settings: Settings) -> MailImportResult | None:
+def _read_mail(store: Store, settings: Settings) -> MailImportResult | None:
     """New shipping e-mails first, so that their parcels are polled in this run."""
     if not settings.mail.sources:
         return None
     from collector.intake.mail import import_mail
 
-    with Store.open(db_path, busy_timeout=settings.poll.database_busy_timeout_seconds) as store:
-        return import_mail(store, settings.mail.sources, settings.mail)
+    return import_mail(store, settings.mail.sources, settings.mail)
 
 
 def previous_run(store: Store) -> datetime | None:

@@ -27,16 +27,15 @@ SELECT
     s.tracking_number,
     coalesce(s.carrier, s.courier) AS carrier,
     s.marketplace,
-    coalesce(t.status, 'unknown') AS status,
-    t.last_event_at,
-    CASE WHEN t.last_event_at IS NULL THEN NULL
-         ELSE date_diff('second', t.last_event_at, $now::TIMESTAMPTZ) / 86400.0 END
+    s.status,
+    s.last_event_at,
+    CASE WHEN s.last_event_at IS NULL THEN NULL
+         ELSE date_diff('second', s.last_event_at, $now::TIMESTAMPTZ) / 86400.0 END
         AS days_since_last_event,
     s.promised_to,
     s.protection_ends_at,
     s.archived
-FROM shipments s
-LEFT JOIN tracking_state t USING (shipment_id)
+FROM shipment_current s
 WHERE $all OR NOT s.archived
 ORDER BY s.protection_ends_at NULLS LAST, s.order_id, s.tracking_number
 """

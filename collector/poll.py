@@ -49,7 +49,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from collector import clock
 from collector.config import Settings, SourceConfig
@@ -400,20 +400,8 @@ class Selection:
     shard: tuple[int, int] | None = None
 
 
-def run_poll(  # noqa: PLR0913 - the options of `poll`, keyword-only
-    db_path: Path | str,
-    settings: Settings,
-    *,
-    all_shipments: bool = False,
-    carriers: Sequence[str] = (),
-    shipments: Sequence[str] = (),
-    limit: int | None = None,
-    shard: tuple[int, int] | None = None,
-    progress: bool | None = None,
-    transports: Mapping[str, Transport] | None = None,
-    run_id: str | None = None,
-) -> PollReport:
-    """Poll the due shipments of the database at ``db_path``; see the module docstring.
+class PollOptions(TypedDict, total=False):
+    """The options of ``poll``, as keywords of :func:`run_poll` and :func:`poll_store`.
 
     - ``all_shipments``: every non-archived shipment, due or not (``--all``);
     - ``carriers``: only shipments routed to these sources, or whose detected courier
@@ -426,50 +414,92 @@ def run_poll(  # noqa: PLR0913 - the options of `poll`, keyword-only
     - ``progress``: show a progress bar on stderr (None: when stderr is a terminal);
     - ``transports``: per-source httpx transports (tests);
     - ``run_id``: the id stored with every poll of this run (default: generated).
+    """
 
-    Raises LockHeld (exit 75) when another poll holds the lock, ConfigError (exit 2)
-    for an unusable configuration. Must be called outside a running event loop.
+    all_shipments: bool
+    carriers: Sequence[str]
+    shipments: Sequence[str]
+    limit: int | None
+    shard: tuple[int, int] | None
+    progress: bool | None
+    transports: Mapping[str, Transport] | None
+    run_id: str | None
+
+
+def run_poll(db_path: Path | str, settings: Settings, **options: Unpack[PollOptions]) -> PollReport:
+    """Poll the due shipments of the database at ``db_path``; see the module docstring.
+
+    ``options`` are those of :class:`PollOptions`. Takes the poll lock, opens the
+    store and polls as :func:`poll_store` does. Raises LockHeld (exit 75) when
+    another poll holds the lock, ConfigError (exit 2) for an unusable configuration
+    (checked before the lock is taken). Must be called outside a running event loop.
     """
     db_path = Path(db_path)
-    selection = Selection(
-        all_shipments=all_shipments,
-        carriers=tuple(c.strip().lower() for c in carriers if c.strip()),
-        shipments=tuple(s.strip() for s in shipments if s.strip()),
-        limit=limit if limit is not None else settings.poll.limit,
-        shard=shard,
-    )
-    sources, warnings = configured_sources(settings)
+    configured = configured_sources(settings)
     started = time.perf_counter()
     with (
         PollLock(db_path),
         Store.open(db_path, busy_timeout=settings.poll.database_busy_timeout_seconds) as store,
     ):
-        # A poll lives on the wall clock: which shipments are due, the run's times and
-        # every fetch time are real instants. --now moves only the evaluation.
-        now = clock.wall()
-        report = PollReport(run_id=run_id or f"poll-{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}")
-        report.warnings.extend(warnings)
-        routed, unserved = _select(store, settings, now, selection, sources)
-        report.selected = sum(len(v) for v in routed.values()) + len(unserved)
-        report.unserved = len(unserved)
-        report.unserved_examples = [f"{s.order_id}/{s.number}" for s in unserved[:EXAMPLES]]
-        if report.selected and not sources:
-            raise ConfigError(
-                "no tracking source is configured: add a [sources.<name>] table "
-                "(e.g. [sources.17track] with api_key_env, or [sources.cainiao])"
-                + "".join(f"; {w}" for w in warnings)
-            )
-        if routed:
-            check_room_for_evidence(db_path, settings.poll.min_free_megabytes)
-        start_run(store, report.run_id, "poll", now)
-        context = _RunContext(store, settings, now, report, transports or {})
-        show = sys.stderr.isatty() if progress is None else progress
-        asyncio.run(_poll_sources(context, sources, routed, show))
-        follow = handed_over_in_run(store, settings, sources, report.run_id, routed)
-        if follow:
-            asyncio.run(_poll_sources(context, sources, follow, show))
-        report.seconds = time.perf_counter() - started
-        finish_run(store, report.run_id, clock.wall(), report.as_dict())
+        return _poll(store, settings, configured, started, options)
+
+
+def poll_store(store: Store, settings: Settings, **options: Unpack[PollOptions]) -> PollReport:
+    """:func:`run_poll` on an open store whose poll lock the caller already holds.
+
+    ``run`` holds one :class:`~collector.poll_lock.PollLock` and one store across
+    mail, poll, assessment and packs, and polls through this::
+
+        with PollLock(db_path, command="run"), Store.open(db_path) as store:  # doctest: +SKIP
+            report = poll_store(store, settings, progress=False)
+    """
+    return _poll(store, settings, configured_sources(settings), time.perf_counter(), options)
+
+
+def _poll(
+    store: Store,
+    settings: Settings,
+    configured: tuple[dict[str, Source], list[str]],
+    started: float,
+    options: PollOptions,
+) -> PollReport:
+    selection = Selection(
+        all_shipments=options.get("all_shipments", False),
+        carriers=tuple(c.strip().lower() for c in options.get("carriers", ()) if c.strip()),
+        shipments=tuple(s.strip() for s in options.get("shipments", ()) if s.strip()),
+        limit=settings.poll.limit if (limit := options.get("limit")) is None else limit,
+        shard=options.get("shard"),
+    )
+    run_id = options.get("run_id")
+    progress = options.get("progress")
+    sources, warnings = configured
+    # A poll lives on the wall clock: which shipments are due, the run's times and
+    # every fetch time are real instants. --now moves only the evaluation.
+    now = clock.wall()
+    report = PollReport(run_id=run_id or f"poll-{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}")
+    report.warnings.extend(warnings)
+    routed, unserved = _select(store, settings, now, selection, sources)
+    report.selected = sum(len(v) for v in routed.values()) + len(unserved)
+    report.unserved = len(unserved)
+    report.unserved_examples = [f"{s.order_id}/{s.number}" for s in unserved[:EXAMPLES]]
+    if report.selected and not sources:
+        raise ConfigError(
+            "no tracking source is configured: add a [sources.<name>] table "
+            "(e.g. [sources.17track] with api_key_env, or [sources.cainiao])"
+            + "".join(f"; {w}" for w in warnings)
+        )
+    if routed and store.path is not None:
+        check_room_for_evidence(Path(store.path), settings.poll.min_free_megabytes)
+    start_run(store, report.run_id, "poll", now)
+    context = _RunContext(store, settings, now, report, options.get("transports") or {})
+    show = sys.stderr.isatty() if progress is None else progress
+    asyncio.run(_poll_sources(context, sources, routed, show))
+    # The last mile of parcels handed over in this run, followed in the same run.
+    follow = handed_over_in_run(store, settings, sources, report.run_id, routed)
+    if follow:
+        asyncio.run(_poll_sources(context, sources, follow, show))
+    report.seconds = time.perf_counter() - started
+    finish_run(store, report.run_id, clock.wall(), report.as_dict())
     return report
 
 

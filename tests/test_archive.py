@@ -113,6 +113,7 @@ def test_import_column_archived(db_path: Path, tmp_path: Path) -> None:
     assert _listed(db_path) == {"A1", "A2"}
 
 
+@pytest.mark.pdf  # the demo writes every flagged parcel's pack
 def test_demo_keeps_its_own_database_and_packs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -253,13 +253,12 @@ SELECT s.shipment_id, s.order_id, s.tracking_number, s.tracking_number_raw, s.ma
        s.carrier_mismatch, s.ordered_at, s.shipped_at, s.promised_from, s.promised_to,
        s.protection_ends_at, s.destination_country, s.destination_postcode,
        s.destination_city, s.item, s.amount, s.currency, s.archived,
-       coalesce(t.status, 'unknown') AS status, t.sub_status, t.source AS state_source,
-       t.source_status_raw, t.first_event_at, t.last_event_at, t.delivered_at,
-       t.last_poll_at, coalesce(t.consecutive_not_found, 0) AS consecutive_not_found,
-       coalesce(t.ever_found, false) AS ever_found, t.last_mile_number, t.last_mile_carrier
-FROM shipments s
+       s.status, s.sub_status, s.source AS state_source,
+       s.source_status_raw, s.first_event_at, s.last_event_at, s.delivered_at,
+       s.last_poll_at, coalesce(s.consecutive_not_found, 0) AS consecutive_not_found,
+       coalesce(s.ever_found, false) AS ever_found, s.last_mile_number, s.last_mile_carrier
+FROM shipment_current s
 JOIN pack_ids w USING (shipment_id)
-LEFT JOIN tracking_state t USING (shipment_id)
 """
 
 _EVENTS_SQL = """

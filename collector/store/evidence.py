@@ -491,7 +491,7 @@ class EvidenceWriter:
         )
 
 
-#: The columns of a ``last_mile_handovers`` row (migration 0007).
+#: The columns of a ``last_mile_handovers`` row (migration 0008).
 HANDOVER_SCHEMA: dict[str, Any] = {
     "shipment_id": pl.Int64,
     "last_mile_number": pl.String,

@@ -146,3 +146,40 @@ def test_a_pack_that_fails_is_named_and_written_by_the_next_run(
         f"pack: {folder}"
     ]
     assert (folder / "manifest.json").is_file()
+
+
+def test_run_holds_the_poll_lock_from_poll_to_packs(
+    setup: list[str], db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No other poll or run can write between this run's poll and its assessment."""
+    import analysis.reports
+    import analysis.run
+    from collector.errors import LockHeld
+    from collector.poll_lock import PollLock
+
+    seen: list[str] = []
+
+    def probe(stage: str) -> None:
+        try:
+            with PollLock(db_path, wait=0):
+                seen.append(f"{stage}: free")
+        except LockHeld:
+            seen.append(f"{stage}: held")
+
+    real_assess, real_write = analysis.run.assess, analysis.reports.write_packs
+
+    def assess(*args: object, **kwargs: object) -> object:
+        probe("assess")
+        return real_assess(*args, **kwargs)  # type: ignore[arg-type]
+
+    def write_packs(*args: object, **kwargs: object) -> object:
+        probe("packs")
+        return real_write(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(analysis.run, "assess", assess)
+    monkeypatch.setattr(analysis.reports, "write_packs", write_packs)
+    result = run_cli(*setup, "--now", NOW, "run")
+    assert result.exit_code == 0, result.output
+    assert seen == ["assess: held", "packs: held"]
+    probe("after")
+    assert seen[-1] == "after: free"

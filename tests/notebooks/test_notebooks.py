@@ -3,19 +3,15 @@ are committed without outputs."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from collector import clock
 from collector.store import Store
-from tests.conftest import run_cli
+from tests.conftest import DemoDb
 from tests.notebooks.runner import NOTEBOOKS, execute
 from tests.sample_db import NOW
-
-pytestmark = pytest.mark.slow
 
 # The plots each notebook saves when PARCELPROOF_FIGURES is set.
 FIGURES = {
@@ -42,30 +38,21 @@ SHOWS = {
 }
 
 
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The database `parcelproof demo` builds: sample orders polled from the simulator."""
-    path = tmp_path_factory.mktemp("notebooks") / "demo.duckdb"
-    try:
-        result = run_cli("--db", str(path), "--now", NOW.isoformat(), "demo")
-    finally:
-        clock.set_now(None)
-    assert result.exit_code == 0, result.output
-    with Store.open(path) as store:
-        assert store.query("SELECT count(*) > 100 FROM events") == [(True,)]
-    yield path
-
-
 def test_the_four_notebooks_exist() -> None:
     assert [p.name for p in NOTEBOOKS] == list(FIGURES)
 
 
+@pytest.mark.slow
+@pytest.mark.notebooks
+@pytest.mark.pdf  # the demo database's packs (built once per session)
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs_top_to_bottom(path: Path, demo_db: Path, tmp_path: Path) -> None:
+def test_notebook_runs_top_to_bottom(path: Path, demo_db: DemoDb, tmp_path: Path) -> None:
+    with Store.open(demo_db.path, read_only=True) as store:
+        assert store.query("SELECT count(*) > 100 FROM events") == [(True,)]
     figures = tmp_path / "figures"
     figures.mkdir()
     env = {
-        "PARCELPROOF_DB": str(demo_db),
+        "PARCELPROOF_DB": str(demo_db.path),
         "PARCELPROOF_NOW": NOW.isoformat(),
         "PARCELPROOF_FIGURES": str(figures),
     }

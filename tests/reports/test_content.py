@@ -290,6 +290,7 @@ def test_chart_draws_events_window_and_protection(pack_of: Callable[..., PackRes
     assert len([t for t in titles if "17track: ok" in t]) == 6  # one tick per request
 
 
+@pytest.mark.pdf
 def test_a_bare_shipment_still_makes_a_complete_pack(tmp_path: Path) -> None:
     # Only what the import requires: an order id, a number and a shipping date; one
     # event whose time the source did not give; an unknown flag kind.

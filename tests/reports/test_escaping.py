@@ -23,9 +23,14 @@ IFRAME = "<iframe src=javascript:alert(3)></iframe>"
 TEMPLATE = "{{ 7*7 }}{% raw %}"
 
 
-@pytest.fixture
-def hostile(tmp_path: Path) -> tuple[Path, Path]:
+# The hostile pack is rendered to PDF once for the module.
+pytestmark = pytest.mark.pdf
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A pack whose every carrier- or user-provided field is hostile markup."""
+    tmp_path = tmp_path_factory.mktemp("hostile")
     with Store.open(tmp_path / "hostile.duckdb") as store:
         b = Builder(store)
         sid = b.shipment(

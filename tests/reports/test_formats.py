@@ -20,6 +20,9 @@ from collector.config import Settings
 from collector.store import Store
 from tests.reports.builder import NOW
 
+# Every test here renders a PDF but one (html_only), and that one is quick anyway.
+pytestmark = pytest.mark.pdf
+
 
 def png_size(path: Path) -> tuple[int, int]:
     data = path.read_bytes()[:24]
@@ -28,9 +31,24 @@ def png_size(path: Path) -> tuple[int, int]:
     return width, height
 
 
-@pytest.fixture
-def full_pack(pack_of: Callable[..., PackResult]) -> PackResult:
-    return pack_of("stalled", formats=("html", "pdf", "png", "json"))
+@pytest.fixture(scope="module")
+def full_pack(
+    _scenario_db: tuple[Path, dict[str, int]], tmp_path_factory: pytest.TempPathFactory
+) -> PackResult:
+    """One whole pack (HTML, PDF, PNG pages, manifest), written once for the module:
+    rendering a PDF takes seconds. Tests read it only."""
+    folder = tmp_path_factory.mktemp("full_pack")
+    db, ids = _scenario_db
+    with Store.open(shutil.copyfile(db, folder / "t.duckdb")) as store:
+        (pack,) = write_packs(
+            store,
+            [ids["stalled"]],
+            now=NOW,
+            settings=Settings(),
+            formats=("html", "pdf", "png", "json"),
+            out_dir=folder / "out",
+        )
+    return pack
 
 
 def test_files_are_named_for_what_they_are(full_pack: PackResult) -> None:
@@ -114,14 +132,13 @@ def test_manifest_holds_the_facts(full_pack: PackResult) -> None:
     assert "LP00123456789012" in m["dispute_message"]
 
 
-def test_rerun_replaces_stale_page_images(
-    full_pack: PackResult, pack_of: Callable[..., PackResult]
-) -> None:
-    stale = full_pack.folder / "evidence-LP00123456789012-page-99.png"
+def test_rerun_replaces_stale_page_images(pack_of: Callable[..., PackResult]) -> None:
+    first = pack_of("stalled", formats=("html", "pdf", "png", "json"))
+    stale = first.folder / "evidence-LP00123456789012-page-99.png"
     stale.write_bytes(b"old")
     again = pack_of("stalled", formats=("html", "pdf", "png", "json"))
     assert not stale.exists()
-    assert [p.name for p in again.files] == [p.name for p in full_pack.files]
+    assert [p.name for p in again.files] == [p.name for p in first.files]
 
 
 def test_html_only_writes_no_pdf(pack_of: Callable[..., PackResult]) -> None:

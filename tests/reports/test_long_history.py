@@ -8,6 +8,8 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from analysis.reports import write_packs
 from analysis.reports.render import MAX_PNG_PAGES, TIMELINE_EDGE
 from collector.config import Settings
@@ -18,6 +20,7 @@ from tests.reports.conftest import parse, text_of
 EVENTS = 14_000
 
 
+@pytest.mark.pdf
 def test_a_huge_history_is_summarised_in_the_pack_and_whole_in_the_manifest(
     tmp_path: Path,
 ) -> None:

@@ -10,6 +10,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from collector import clock
 from collector.config import load_settings
 from collector.importer import import_file
@@ -17,7 +19,7 @@ from collector.poll import run_poll
 from collector.simulator import sample_scenarios, serve_in_thread
 from collector.simulator.model import last_mile_scenarios
 from collector.store import Store
-from tests.conftest import NOW, SAMPLE_ORDERS, run_cli
+from tests.conftest import NOW, SAMPLE_ORDERS, DemoDb, run_cli
 
 
 def statuses(db_path: Path) -> dict[str, str]:
@@ -27,17 +29,16 @@ def statuses(db_path: Path) -> dict[str, str]:
     return {r["tracking_number"]: r["status"] for r in rows}
 
 
-def test_demo_polls_the_simulator_and_shows_every_scenario(db_path: Path) -> None:
-    result = run_cli("--db", str(db_path), "demo")
-    assert result.exit_code == 0, result.output
-    assert "2026-11-28 12:00Z" in result.output  # the fixed demo "now"
+@pytest.mark.pdf  # the demo writes every flagged parcel's pack (the session's demo_db)
+def test_demo_polls_the_simulator_and_shows_every_scenario(demo_db: DemoDb, db_path: Path) -> None:
+    assert "2026-11-28 12:00Z" in demo_db.output  # the fixed demo "now"
     # USPS numbers go to USPS's own API ([routing] usps), and so does the last mile
     # of the parcel Cainiao handed to USPS, followed in the same run.
-    assert "17track: 23 shipments" in result.output
-    assert "usps: 4 shipments" in result.output
+    assert "17track: 23 shipments" in demo_db.output
+    assert "usps: 4 shipments" in demo_db.output
     assert "PARCELPROOF_DEMO_17TRACK_KEY" not in os.environ  # restored afterwards
     assert "PARCELPROOF_DEMO_USPS_CLIENT_SECRET" not in os.environ
-    config = (db_path.parent / "demo" / "parcelproof.toml").read_text()
+    config = (demo_db.path.parent / "demo" / "parcelproof.toml").read_text()
     assert 'api_key_env = "PARCELPROOF_DEMO_17TRACK_KEY"' in config
     assert 'client_secret_env = "PARCELPROOF_DEMO_USPS_CLIENT_SECRET"' in config
     assert "demo-17track-key" not in config  # the key travels in the environment only
@@ -47,21 +48,22 @@ def test_demo_polls_the_simulator_and_shows_every_scenario(db_path: Path) -> Non
     # The sample case that was resent (analysis/demo.py SAMPLE_CASES) adds its new
     # parcel after the run: tracked from the next poll on.
     expected["LP00555666777999"] = "unknown"
-    assert statuses(db_path) == expected
-    assert "6 dispute cases" in result.output
-    assert "case 8101203344558: send the evidence asked for by 2026-11-30" in result.output
+    copy = demo_db.copy(db_path)
+    assert statuses(copy) == expected
+    assert "6 dispute cases" in demo_db.output
+    assert "case 8101203344558: send the evidence asked for by 2026-11-30" in demo_db.output
     # A second demo records no step twice.
-    again = run_cli("--db", str(db_path), "demo")
+    again = run_cli("--db", str(copy), "demo")
     assert again.exit_code == 0, again.output
-    with Store.open(db_path) as store:
+    with Store.open(copy) as store:
         assert store.query("SELECT count(*) FROM dispute_steps") == [(15,)]
 
 
+@pytest.mark.pdf  # reads the packs of the session's demo_db
 def test_demo_shows_the_parcel_cainiao_handed_to_usps_delivered_elsewhere(
-    db_path: Path,
+    demo_db: DemoDb, db_path: Path
 ) -> None:
-    result = run_cli("--db", str(db_path), "demo")
-    assert result.exit_code == 0, result.output
+    demo_db.copy(db_path)
     flags = run_cli("--db", str(db_path), "--now", NOW, "flags", "--json")
     line = next(json.loads(x) for x in flags.output.splitlines() if "LP00246813579024" in x)
     [flag] = [f for f in line["flags"] if f["code"] == "delivered_elsewhere"]
@@ -75,7 +77,7 @@ def test_demo_shows_the_parcel_cainiao_handed_to_usps_delivered_elsewhere(
     # The handover came from the first-mile answer; the delivery scan is USPS's own.
     assert ("9400111206206406131001", "usps", "17track", "07097", "usps") in evidence
     # The pack names each source and marks USPS's record as the carrier's own.
-    pack = db_path.parent / "reports" / "8101203344575-LP00246813579024"
+    pack = demo_db.path.parent / "reports" / "8101203344575-LP00246813579024"
     manifest = json.loads((pack / "manifest.json").read_text())
     assert {(p["source"], p["carrier_own"]) for p in manifest["polls"]} == {
         ("17track", False),

@@ -1,4 +1,4 @@
--- parcelproof schema, migration 0007: the last mile (issue 13.4). When a source hands a parcel over
+-- parcelproof schema, migration 0008: the last mile (issue 13.4). When a source hands a parcel over
 -- (Cainiao's realMailNo/destCpInfo, 17TRACK's second provider), the last-mile
 -- number and carrier are recorded here with the poll that said so, so that the
 -- poller can ask the delivering carrier's own source about that number. One row per
