@@ -184,7 +184,7 @@ class Store:
     def _migrate(self, current: int) -> None:
         # One transaction per migration, its schema_version row included: DuckDB
         # cannot commit an ALTER TABLE of a table that an UPDATE earlier in the same
-        # transaction changed (0002 updates tracking_state, 0008 alters it), and
+        # transaction changed (0002 updates tracking_state, 0009 alters it), and
         # each version is a consistent schema to stop at.
         with self.transaction() as conn:
             conn.execute(

@@ -18,7 +18,7 @@ backwards: an evaluation at an instant earlier than the latest one recorded (a
 ``--now`` in the past) is computed but not stored.
 
 An incremental evaluation hands over only the shipments it evaluated (``scope``)
-and records what it read (``flag_inputs``, ``flag_evaluation``: migration 0008) in
+and records what it read (``flag_inputs``, ``flag_evaluation``: migration 0009) in
 the same transaction.
 """
 

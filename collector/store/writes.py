@@ -95,49 +95,67 @@ def upsert_shipments(
     of every updated row is kept in ``shipment_history``; rows whose values did not
     change are not touched, so re-importing a file changes nothing.
     """
+    store.conn.register("staged_shipments", frame.select(_insert_columns()).to_arrow())
+    try:
+        return upsert_staged_shipments(
+            store, "staged_shipments", present_columns=present_columns, now=now
+        )
+    finally:
+        store.conn.unregister("staged_shipments")
+
+
+def _insert_columns() -> list[str]:
+    return ["order_id", "tracking_number", *SHIPMENT_IMPORT_COLUMNS, *NUMBER_COLUMNS]
+
+
+def upsert_staged_shipments(
+    store: Store,
+    staged: str,
+    *,
+    present_columns: Collection[str],
+    now: datetime,
+) -> tuple[int, int, int]:
+    """:func:`upsert_shipments` from the table or view named ``staged`` (one row per
+    (order_id, tracking_number), the same columns), in one transaction: an import
+    too large for one frame stages its rows in DuckDB first (:mod:`collector.importer`).
+    """
     update_cols = [c for c in SHIPMENT_IMPORT_COLUMNS if c in present_columns]
     # The mismatch verdict depends on the declared carrier: without that column in
     # the file, the stored carrier (and so the stored verdict) stands.
     update_cols += [
         c for c in NUMBER_COLUMNS if c != "carrier_mismatch" or "carrier" in present_columns
     ]
-    insert_cols = ["order_id", "tracking_number", *SHIPMENT_IMPORT_COLUMNS, *NUMBER_COLUMNS]
-    staged = frame.select(insert_cols).to_arrow()
+    insert_cols = _insert_columns()
     join = "s.order_id = t.order_id AND s.tracking_number = t.tracking_number"
     changed = " OR ".join(f"s.{c} IS DISTINCT FROM t.{c}" for c in update_cols) or "false"
     conn = store.conn
     with store.transaction():
-        conn.register("staged_shipments", staged)
-        try:
-            total = frame.height
-            existing_row = conn.execute(
-                f"SELECT count(*), count(*) FILTER (WHERE {changed}) "
-                f"FROM shipments s JOIN staged_shipments t ON {join}"
-            ).fetchone()
-            existing, updated = (
-                (int(existing_row[0]), int(existing_row[1])) if existing_row else (0, 0)
-            )
-            if updated:
-                conn.execute(
-                    "INSERT INTO shipment_history SELECT s.shipment_id, ?, to_json(s) "
-                    f"FROM shipments s JOIN staged_shipments t ON {join} WHERE {changed}",
-                    [now],
-                )
-                sets = ", ".join(f"{c} = t.{c}" for c in update_cols)
-                conn.execute(
-                    f"UPDATE shipments s SET {sets}, updated_at = ?, "
-                    "input_version = nextval('input_version_seq') "
-                    f"FROM staged_shipments t WHERE {join} AND ({changed})",
-                    [now],
-                )
-            cols = ", ".join(insert_cols)
+        total_row = conn.execute(f"SELECT count(*) FROM {staged}").fetchone()
+        total = int(total_row[0]) if total_row else 0
+        existing_row = conn.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE {changed}) "
+            f"FROM shipments s JOIN {staged} t ON {join}"
+        ).fetchone()
+        existing, updated = (int(existing_row[0]), int(existing_row[1])) if existing_row else (0, 0)
+        if updated:
             conn.execute(
-                f"INSERT INTO shipments ({cols}, created_at, updated_at) "
-                f"SELECT {', '.join(_insert_value(c) for c in insert_cols)}, ?, ? "
-                "FROM staged_shipments t WHERE NOT EXISTS "
-                f"(SELECT 1 FROM shipments s WHERE {join})",
-                [now, now],
+                "INSERT INTO shipment_history SELECT s.shipment_id, ?, to_json(s) "
+                f"FROM shipments s JOIN {staged} t ON {join} WHERE {changed}",
+                [now],
             )
-        finally:
-            conn.unregister("staged_shipments")
+            sets = ", ".join(f"{c} = t.{c}" for c in update_cols)
+            conn.execute(
+                f"UPDATE shipments s SET {sets}, updated_at = ?, "
+                "input_version = nextval('input_version_seq') "
+                f"FROM {staged} t WHERE {join} AND ({changed})",
+                [now],
+            )
+        cols = ", ".join(insert_cols)
+        conn.execute(
+            f"INSERT INTO shipments ({cols}, created_at, updated_at) "
+            f"SELECT {', '.join(_insert_value(c) for c in insert_cols)}, ?, ? "
+            f"FROM {staged} t WHERE NOT EXISTS "
+            f"(SELECT 1 FROM shipments s WHERE {join})",
+            [now, now],
+        )
     return total - existing, updated, existing - updated

@@ -1,4 +1,4 @@
--- parcelproof schema, version 8: incremental flag evaluation (docs/perf-flags.md,
+-- parcelproof schema, version 9: incremental flag evaluation (docs/perf-flags.md,
 -- docs/architecture.md change 29). No stored row is rewritten: the flag history gains
 -- columns (NULL in the rows written before), and two tables hold derived data only.
 --
