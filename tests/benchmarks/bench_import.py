@@ -21,10 +21,8 @@ import argparse
 import csv
 import os
 import random
-import subprocess
 import sys
 import tempfile
-import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -32,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from collector.numbers.synth import examples_for_every_format  # noqa: E402
+from tests.benchmarks.measure import timed  # noqa: E402
 
 GOAL_MIB = 1024
 
@@ -80,20 +79,6 @@ def write_export(path: Path, rows: int, seed: int = 7) -> None:
                     "USD",
                 ]
             )
-
-
-def timed(args: list[str]) -> tuple[float, float, int]:
-    """Run a command: wall seconds, its peak RSS in MiB, its exit code."""
-    started = time.perf_counter()
-    with open(os.devnull, "w") as sink:
-        process = subprocess.Popen(args, stdout=sink, stderr=subprocess.PIPE, cwd=ROOT)
-        assert process.stderr is not None
-        errors = process.stderr.read()
-        _pid, status, usage = os.wait4(process.pid, 0)
-    code = os.waitstatus_to_exitcode(status)
-    if code not in (0, 1):
-        raise SystemExit(f"{' '.join(args)} failed ({code}): {errors.decode()[-2000:]}")
-    return time.perf_counter() - started, usage.ru_maxrss / 1024, code
 
 
 def main() -> int:
