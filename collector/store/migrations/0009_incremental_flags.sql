@@ -1,5 +1,5 @@
 -- parcelproof schema, version 9: incremental flag evaluation (docs/perf-flags.md,
--- docs/architecture.md change 29). No stored row is rewritten: the flag history gains
+-- docs/architecture.md change 34). No stored row is rewritten: the flag history gains
 -- columns (NULL in the rows written before), and two tables hold derived data only.
 --
 -- A flag's detail may say how long ago something was ("no movement for 12 days"):
