@@ -17,7 +17,8 @@ from rich.console import Console
 from rich.table import Table
 
 from collector.console import make_console
-from collector.terminal import markup_safe
+from collector.model import AWAITING
+from collector.terminal import markup_safe, plural
 
 if TYPE_CHECKING:
     import polars as pl
@@ -62,7 +63,7 @@ def print_status_table(frame: pl.DataFrame, console: Console | None = None) -> N
     """
     console = console or make_console()
     table = Table(
-        title=f"{frame.height} shipments",
+        title=plural(frame.height, "shipment"),
         caption=(
             "Quiet: days since the last scan. Last day: the last day to open a dispute "
             "(with AliExpress's grace days after buyer protection)."
@@ -87,14 +88,20 @@ def print_status_table(frame: pl.DataFrame, console: Console | None = None) -> N
         has_case = row.get("case_action") is not None
         opens = row.get("case_wait_until_date" if has_case else "dispute_opens_date")
         polled = row.get("polled") is not False
-        if not polled:
+        awaiting = row["tracking_number"] == AWAITING
+        status = str(row["status"]).replace("_", " ") if polled else "not polled yet"
+        if awaiting:
+            status = "awaiting a tracking number"
+            if action == "wait":
+                label = "wait for the number"
+        elif not polled:
             label = "poll first"
         elif action == "wait" and opens:
             label = f"wait until {markup_safe(str(opens))}"
         table.add_row(
             markup_safe(row["order_id"]),
-            markup_safe(row["tracking_number"]),
-            markup_safe(str(row["status"]).replace("_", " ") if polled else "not polled yet"),
+            markup_safe(row["tracking_number"]) if not awaiting else "-",
+            markup_safe(status),
             f"{days:.0f}" if days is not None else "-",
             markup_safe(" ".join(row["flags"]) or "-"),
             markup_safe(
@@ -128,7 +135,7 @@ def print_flags_table(
     if limit is not None and total > limit:
         flagged = flagged.head(limit)
     shown = f"; the {flagged.height} most urgent shown" if flagged.height < total else ""
-    table = Table(title=f"{total} of {listing.height} shipments flagged{shown}")
+    table = Table(title=f"{total} of {plural(listing.height, 'shipment')} flagged{shown}")
     for column in ("Order", "Number", "Status", "Flags", "Last day", "Action"):
         table.add_column(column, overflow="fold")
     for row in flagged.iter_rows(named=True):

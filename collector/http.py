@@ -55,6 +55,7 @@ from collector.errors import (
     SourceRejected,
     SourceUnavailable,
 )
+from collector.terminal import plural
 
 log = logging.getLogger("collector.http")
 
@@ -444,8 +445,8 @@ class SourceClient:
                 "%s",
                 self.redactor.text(
                     f"{self.source} {request.method} {url} -> {answer.status} "
-                    f"({len(answer.body or b'')} bytes, {len(request.numbers)} numbers, "
-                    f"{progress.attempts} attempt(s), {duration_ms:.0f} ms)"
+                    f"({len(answer.body or b'')} bytes, {plural(len(request.numbers), 'number')}, "
+                    f"{plural(progress.attempts, 'attempt')}, {duration_ms:.0f} ms)"
                 ),
             )
         return Response(

@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +29,11 @@ import polars as pl
 from collector import clock
 from collector.countries import normalise_country, zone_for
 from collector.errors import ImportFileError
+from collector.model import AWAITING
 from collector.plausible import RANGE_TEXT, plausible
 from collector.store import Store
 from collector.store.writes import upsert_shipments
+from collector.terminal import plural
 
 COLUMNS = (
     "order_id",
@@ -89,6 +91,8 @@ class ImportResult:
     unchanged: int = 0
     rejected: list[RowError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: Rows stored without a tracking number yet (included in the counts above).
+    awaiting: int = 0
 
     @property
     def stored(self) -> int:
@@ -117,6 +121,7 @@ def import_rows(
     result.rejected = errors
     if frame.height:
         _warn_spreadsheet_numbers(frame, result)
+        frame = _drop_awaiting_with_numbers(frame)
         dupes = frame.filter(pl.struct("order_id", "tracking_number").is_duplicated())
         if dupes.height:
             result.warnings.append(
@@ -126,11 +131,26 @@ def import_rows(
             frame = frame.unique(["order_id", "tracking_number"], keep="last", maintain_order=True)
         counts = upsert_shipments(store, frame, present_columns=present, now=clock.wall())
         result.inserted, result.updated, result.unchanged = counts
+        waiting = frame.filter(pl.col("tracking_number") == AWAITING)["order_id"].to_list()
+        if waiting:
+            found = store.conn.execute(
+                "SELECT count(*) FROM shipments WHERE tracking_number = ? "
+                "AND order_id IN (SELECT unnest(?))",
+                [AWAITING, waiting],
+            ).fetchone()
+            result.awaiting = int(found[0]) if found else 0
     return result
 
 
-#: "9.40011E+21": what a spreadsheet shows (and saves) for a long all-digit number.
-_SCIENTIFIC = r"^\d+(?:[.,]\d+)?[eE]\+?\d+$"
+#: Why a shipment has no number: its row's number cell was empty.
+AWAITING_REASON = "awaiting a tracking number"
+
+
+def _drop_awaiting_with_numbers(frame: pl.DataFrame) -> pl.DataFrame:
+    """A row awaiting a number is dropped when the same file has the order with one."""
+    numbered = frame.filter(pl.col("tracking_number") != AWAITING)["order_id"].unique()
+    stale = (pl.col("tracking_number") == AWAITING) & pl.col("order_id").is_in(numbered.to_list())
+    return frame.filter(~stale)
 
 
 def _warn_spreadsheet_numbers(frame: pl.DataFrame, result: ImportResult) -> None:
@@ -139,7 +159,9 @@ def _warn_spreadsheet_numbers(frame: pl.DataFrame, result: ImportResult) -> None
     They are stored as given (the file is the evidence), but no source will find
     them, and the buyer should re-export the column as text.
     """
-    mangled = frame.filter(pl.col("tracking_number_raw").str.contains(_SCIENTIFIC))
+    from collector.numbers.detect import SCIENTIFIC
+
+    mangled = frame.filter(pl.col("tracking_number_raw").str.contains(SCIENTIFIC))
     if not mangled.height:
         return
     examples = ", ".join(
@@ -148,8 +170,8 @@ def _warn_spreadsheet_numbers(frame: pl.DataFrame, result: ImportResult) -> None
     )
     more = f" and {mangled.height - 3} more" if mangled.height > 3 else ""
     result.warnings.append(
-        f"{mangled.height} tracking number(s) in scientific notation, as a spreadsheet writes "
-        f"long numbers, with digits lost: {examples}{more}; stored as given, but format the "
+        f"{plural(mangled.height, 'tracking number')} in scientific notation, as a spreadsheet "
+        f"writes long numbers, with digits lost: {examples}{more}; stored as given, but format the "
         "column as text and export again"
     )
 
@@ -367,11 +389,11 @@ def _clean_row(row: dict[str, Any], present: frozenset[str]) -> dict[str, Any]:
     number = text("tracking_number")
     if not order_id:
         raise _BadRow("order_id is empty")
-    if not number:
-        raise _BadRow("tracking_number is empty")
     from collector.numbers.detect import normalise
 
-    if not normalise(number):
+    # An empty number is an order whose seller has not sent one yet: stored as
+    # awaiting it (never polled; only a passed promised date flags it).
+    if number is not None and not normalise(number):
         raise _BadRow(f"tracking_number {number!r} is empty once spaces, dots and dashes go")
     country_text = text("destination_country")
     country = None
@@ -414,10 +436,7 @@ def _clean_row(row: dict[str, Any], present: frozenset[str]) -> dict[str, Any]:
         raise _BadRow("needs ordered_at or shipped_at")
     amount = text("amount")
     if amount:
-        try:
-            value = Decimal(amount.replace(" ", ""))
-        except InvalidOperation:
-            raise _BadRow(f"amount {amount!r} is not a number") from None
+        value = _amount(amount)
         if not value.is_finite() or value < 0 or abs(value) >= Decimal("1e12"):
             raise _BadRow(f"amount {amount!r} is not a plausible amount")
         cents = value.quantize(Decimal("0.01"))
@@ -440,6 +459,45 @@ def _clean_row(row: dict[str, Any], present: frozenset[str]) -> dict[str, Any]:
     else:
         out["archived"] = None
     return out
+
+
+def _amount(text: str) -> Decimal:
+    """An amount as a spreadsheet of any locale writes it.
+
+    A decimal comma is read (``12,50``; ``1.234,50`` with grouping dots, as a
+    semicolon-separated European export writes them), as is a decimal point with
+    grouping commas (``1,234.50``); spaces group digits too. A lone point is a
+    decimal point (``12.340``), but a lone comma before exactly three digits
+    (``1,250``) could be either, so it is refused with a reason rather than read as
+    a thousand times too much or too little.
+
+    >>> _amount("12,50"), _amount("1.234,50"), _amount("1,234.50"), _amount("1 234,5")
+    (Decimal('12.50'), Decimal('1234.50'), Decimal('1234.50'), Decimal('1234.5'))
+    """
+    plain = "".join(text.replace("\u00a0", " ").replace("\u202f", " ").split())
+    at = max(plain.rfind(","), plain.rfind("."))
+    whole, fraction = plain, ""
+    if at >= 0:
+        mark, tail = plain[at], plain[at + 1 :]
+        kinds = {c for c in plain if c in ",."}
+        if len(kinds) == 2 or plain.count(mark) == 1:
+            if mark == "," and len(kinds) == 1 and len(tail) == 3 and plain[:at].strip("-+0"):
+                raise _BadRow(
+                    f"amount {text!r} is ambiguous (a thousand and more, or a decimal?): "
+                    "write it with two decimals"
+                )
+            whole, fraction = plain[:at], tail
+        grouping = ({",", "."} - {mark}).pop() if fraction or at == len(plain) - 1 else mark
+        digits = whole.lstrip("-+")
+        if grouping in digits:
+            if not re.fullmatch(rf"\d{{1,3}}(?:{re.escape(grouping)}\d{{3}})+", digits):
+                raise _BadRow(f"amount {text!r} is not a number")
+            whole = whole.replace(grouping, "")
+    if not re.fullmatch(r"[-+]?\d*", whole) or (not fraction.isdigit() and fraction):
+        raise _BadRow(f"amount {text!r} is not a number")
+    if not (whole.strip("-+") or fraction):
+        raise _BadRow(f"amount {text!r} is not a number")
+    return Decimal(f"{whole}.{fraction}" if fraction else whole)
 
 
 def _postcode(value: str | None) -> str | None:
@@ -485,7 +543,8 @@ def _detect_numbers(frame: pl.DataFrame) -> pl.DataFrame:
         declared=frame["carrier"],
         destination=frame["destination_country"],
     )
-    return frame.with_columns(
+    awaiting = frame["tracking_number_raw"].is_null()
+    frame = frame.with_columns(
         found["number"].alias("tracking_number"),
         found["courier"].alias("courier"),
         found.select(pl.coalesce("format", "format_name")).to_series().alias("number_format"),
@@ -493,3 +552,13 @@ def _detect_numbers(frame: pl.DataFrame) -> pl.DataFrame:
         found["reason"].alias("number_reason"),
         found["carrier_mismatch"].alias("carrier_mismatch"),
     )
+    if not awaiting.any():
+        return frame
+    return frame.with_columns(
+        pl.when(awaiting).then(pl.lit(AWAITING)).otherwise(pl.col("tracking_number"))
+        .alias("tracking_number"),
+        *(pl.when(awaiting).then(None).otherwise(pl.col(c)).alias(c)
+          for c in ("courier", "number_format", "number_verdict", "carrier_mismatch")),
+        pl.when(awaiting).then(pl.lit(AWAITING_REASON)).otherwise(pl.col("number_reason"))
+        .alias("number_reason"),
+    )  # fmt: skip

@@ -286,6 +286,7 @@ _OTHER_ORDERS_SQL = """
 WITH mine AS (
     SELECT s.shipment_id, s.tracking_number FROM shipments s
     JOIN pack_ids w USING (shipment_id)
+    WHERE s.tracking_number <> ''  -- orders awaiting a number share none
 )
 SELECT m.shipment_id, o.order_id, o.marketplace, o.store, o.ordered_at,
        o.destination_country, o.destination_city

@@ -85,10 +85,14 @@ def rule_select(r: Rule) -> str:
     source = r.from_sql or _FROM[r.reads]
     if r.last_event:
         source += " LEFT JOIN _pf_last l USING (shipment_id)"
+    where = r.where
+    if not r.awaiting and key == "b":
+        # A shipment awaiting its number has no tracking to judge (Rule.awaiting).
+        where = f"({where}) AND NOT b.awaiting"
     return (
         f"SELECT {key}.shipment_id, '{r.code}' AS code, {r.severity} AS severity, "
         f"{threshold} AS threshold, {r.detail} AS detail, {r.evidence} AS evidence, "
-        f"{r.began_at} AS began_at\n{source}\nWHERE {r.where}"
+        f"{r.began_at} AS began_at\n{source}\nWHERE {where}"
     )
 
 
@@ -96,7 +100,7 @@ _BASE = """
     -- Narrow on purpose (text is fetched only for flagged shipments), and only the
     -- shipments a rule may flag (the union of the catalogue's scopes).
     SELECT * FROM (
-        SELECT s.shipment_id, s.number_verdict,
+        SELECT s.shipment_id, s.number_verdict, s.tracking_number = '' AS awaiting,
                coalesce(s.carrier_mismatch, false) AS carrier_mismatch,
                s.ordered_at, coalesce(s.shipped_at, s.ordered_at) AS shipped_ref,
                s.promised_to, s.protection_ends_at, s.destination_country AS dest_country,
@@ -205,7 +209,8 @@ _EARLY = f"""
 """
 
 _DUPS = """
-    SELECT tracking_number FROM shipments GROUP BY tracking_number HAVING count(*) > 1
+    SELECT tracking_number FROM shipments WHERE tracking_number <> ''
+    GROUP BY tracking_number HAVING count(*) > 1
 """
 
 _REUSED = """
@@ -258,8 +263,23 @@ def flags_statements() -> list[tuple[str | None, str]]:
     stages: list[tuple[str | None, str]] = [
         (table, sql) for table, sql, wanted_by in _stages() if needed & set(wanted_by)
     ]
-    stages.append((None, "\n\nUNION ALL\n".join(rule_select(r) for r in RULES)))
+    stages.append((None, _final_select()))
     return stages
+
+
+def _final_select() -> str:
+    """The UNION ALL of the rules, less the rows of a rule that yields to another
+    holding on the same shipment (``Rule.yields_to``)."""
+    union = "\n\nUNION ALL\n".join(rule_select(r) for r in RULES)
+    yielding = [r for r in RULES if r.yields_to]
+    if not yielding:
+        return union
+    drops = " OR ".join(
+        f"(f.code = '{r.code}' AND f.shipment_id IN (SELECT shipment_id FROM _pf_all "
+        f"WHERE code IN ({', '.join(repr(c) for c in r.yields_to)})))"
+        for r in yielding
+    )
+    return f"WITH _pf_all AS ({union}) SELECT * FROM _pf_all f WHERE NOT ({drops})"
 
 
 __all__ = ["EVENT_ORDER", "EVENT_RAW", "LAST_TEXT", "flags_statements", "params", "rule_select"]

@@ -56,7 +56,31 @@ __all__ = [
     "detect_many",
     "match_formats",
     "normalise",
+    "spreadsheet_mangled",
 ]
+
+#: "9.40011E+21": what a spreadsheet shows (and saves) for a long all-digit number:
+#: a mantissa with a decimal point or comma, or an exponent with its plus sign (a
+#: bare "12E345" stays a possible number: some formats mix digits and letters).
+SCIENTIFIC = r"^\d+(?:[.,]\d+[eE]\+?|[eE]\+)\d+$"
+_SCIENTIFIC = re.compile(SCIENTIFIC)
+#: Why such a number matches nothing, as ``check`` and ``import`` explain it.
+SCIENTIFIC_REASON = (
+    "scientific notation, as a spreadsheet writes a long number: its last digits are lost; "
+    "format the column as text and export again"
+)
+
+
+def spreadsheet_mangled(text: str) -> bool:
+    """True for a number a spreadsheet turned into scientific notation.
+
+    >>> spreadsheet_mangled("9.40011E+21"), spreadsheet_mangled("7,72986e+11")
+    (True, True)
+    >>> spreadsheet_mangled("RB123456785GB"), spreadsheet_mangled("12E345")
+    (False, False)
+    """
+    return _SCIENTIFIC.match(text.strip()) is not None
+
 
 Verdict = Literal["valid", "weak", "invalid", "unknown"]
 #: What a candidate's check digit says: ``pass``, ``fail``, or ``none`` (the format has none).
@@ -96,10 +120,17 @@ def normalise(text: str) -> str:
     'RB123456785GB'
     >>> normalise("1LS7 1 23 011 123456-1")
     '1LS7123011123456-1'
+
+    Scientific notation keeps its point: "9.40011E+21" is not the number 940011E+21.
+
+    >>> normalise(" 9.40011E+21")
+    '9.40011E+21'
     """
     if text.isascii():
         if text.isalnum():
             return text.upper()  # the common case, kept cheap
+        if _SCIENTIFIC.match(text.strip()):
+            return text.strip().upper()
         # Spaces and dots only (a number written in groups): two cheap replaces.
         text = text.replace(" ", "").replace(".", "")
         if text.isalnum():
@@ -368,7 +399,11 @@ class Detection(NamedTuple):
         """Why the verdict is not ``valid``, in plain words; ``None`` when it is."""
         found = self.candidates
         if not found:
-            return "empty input" if not self.number else "matches no known format"
+            if not self.number:
+                return "empty input"
+            return (
+                SCIENTIFIC_REASON if _SCIENTIFIC.match(self.number) else "matches no known format"
+            )
         best = found[0]
         if best.rank == RANK_PASS:
             return None

@@ -11,6 +11,7 @@ from datetime import datetime
 
 import polars as pl
 
+from collector.model import AWAITING
 from collector.store import Store
 
 # Columns an import may set; a column absent from a file's header is left untouched
@@ -100,14 +101,15 @@ def upsert_shipments(
         c for c in NUMBER_COLUMNS if c != "carrier_mismatch" or "carrier" in present_columns
     ]
     insert_cols = ["order_id", "tracking_number", *SHIPMENT_IMPORT_COLUMNS, *NUMBER_COLUMNS]
-    staged = frame.select(insert_cols).to_arrow()
     join = "s.order_id = t.order_id AND s.tracking_number = t.tracking_number"
     changed = " OR ".join(f"s.{c} IS DISTINCT FROM t.{c}" for c in update_cols) or "false"
     conn = store.conn
     with store.transaction():
-        conn.register("staged_shipments", staged)
+        total = frame.height
+        frame, skipped = _without_stale_awaiting(store, frame)
+        conn.register("staged_shipments", frame.select(insert_cols).to_arrow())
         try:
-            total = frame.height
+            _adopt_awaiting(store, now)
             existing_row = conn.execute(
                 f"SELECT count(*), count(*) FILTER (WHERE {changed}) "
                 f"FROM shipments s JOIN staged_shipments t ON {join}"
@@ -137,4 +139,53 @@ def upsert_shipments(
             )
         finally:
             conn.unregister("staged_shipments")
-    return total - existing, updated, existing - updated
+    return total - existing - skipped, updated, existing - updated + skipped
+
+
+def _without_stale_awaiting(store: Store, frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """Drop the rows awaiting a number whose order already has a shipment with one
+    (an older export, or a re-import after the number came): nothing to store."""
+    waiting = frame.filter(pl.col("tracking_number") == AWAITING)
+    if not waiting.height:
+        return frame, 0
+    known = {
+        order
+        for (order,) in store.conn.execute(
+            "SELECT DISTINCT order_id FROM shipments WHERE tracking_number <> ? "
+            "AND order_id IN (SELECT unnest(?))",
+            [AWAITING, waiting["order_id"].to_list()],
+        ).fetchall()
+    }
+    if not known:
+        return frame, 0
+    stale = (pl.col("tracking_number") == AWAITING) & pl.col("order_id").is_in(list(known))
+    return frame.filter(~stale), int(frame.select(stale.sum()).item())
+
+
+def _adopt_awaiting(store: Store, now: datetime) -> None:
+    """A number arriving for an order stored as awaiting one: that shipment takes it.
+
+    The row keeps its id (and so its history, flags and cases); its previous version
+    goes to ``shipment_history``. With several new numbers for one order, the first
+    (in sort order) takes the row and the others are new shipments.
+    """
+    adopt = """
+        SELECT s.shipment_id, min(t.tracking_number) AS number
+        FROM shipments s JOIN staged_shipments t
+          ON s.order_id = t.order_id AND s.tracking_number = $awaiting
+         AND t.tracking_number <> $awaiting
+        WHERE NOT EXISTS (SELECT 1 FROM shipments o
+                          WHERE o.order_id = t.order_id AND o.tracking_number = t.tracking_number)
+        GROUP BY s.shipment_id
+    """
+    conn = store.conn
+    conn.execute(
+        f"INSERT INTO shipment_history SELECT s.shipment_id, $now, to_json(s) "
+        f"FROM shipments s JOIN ({adopt}) a USING (shipment_id)",
+        {"now": now, "awaiting": AWAITING},
+    )
+    conn.execute(
+        f"UPDATE shipments s SET tracking_number = a.number, updated_at = $now "
+        f"FROM ({adopt}) a WHERE s.shipment_id = a.shipment_id",
+        {"now": now, "awaiting": AWAITING},
+    )
