@@ -11,12 +11,14 @@ import from here, so none of them imports another::
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
 from collector.console import make_console
+from collector.countries import zone_for
 from collector.model import AWAITING
 from collector.terminal import markup_safe, plural
 
@@ -24,8 +26,11 @@ if TYPE_CHECKING:
     import polars as pl
 
 
-def _fmt_date(value: object) -> str:
-    return value.strftime("%Y-%m-%d") if hasattr(value, "strftime") else "-"
+def _fmt_date(value: object, country: str | None = None) -> str:
+    """An instant as the destination's date (``YYYY-MM-DD``), as ``status`` shows them."""
+    if not isinstance(value, datetime):
+        return "-"
+    return f"{value.astimezone(zone_for(country)):%Y-%m-%d}"
 
 
 def print_due_soon(lines: list[str], console: Console | None = None) -> None:
@@ -143,15 +148,14 @@ def print_flags_table(
         for item in row["flags"]:
             style = _SEVERITY_STYLE.get(item["severity"], "")
             cleared = item["cleared_at"]
-            state = f" [dim](cleared {_fmt_date(cleared)})[/]" if cleared else ""
-            seen = (
-                f", first seen {_fmt_date(item['first_seen'])}"
-                if _fmt_date(item["first_seen"]) != _fmt_date(item["since"])
-                else ""
-            )
+            country = row.get("destination_country")
+            state = f" [dim](cleared {_fmt_date(cleared, country)})[/]" if cleared else ""
+            since = _fmt_date(item["since"], country)
+            first = _fmt_date(item["first_seen"], country)
+            seen = f", first seen {first}" if first != since else ""
             lines.append(
                 f"[{style}]{markup_safe(item['code'])}[/] ({markup_safe(item['severity'])}, "
-                f"since {_fmt_date(item['since'])}{seen}){state}: {markup_safe(item['detail'])}"
+                f"since {since}{seen}){state}: {markup_safe(item['detail'])}"
             )
         table.add_row(
             markup_safe(row["order_id"]),

@@ -187,6 +187,12 @@ class Dispute:
     last_day: datetime | None = None
     #: False when the shipment was never polled (nothing is advised on it).
     polled: bool = True
+    #: ``opens_at``, ``deadline`` and ``last_day`` as the destination's dates
+    #: (``YYYY-MM-DD``), computed once with the window (``analysis.disputes``): every
+    #: date a pack or the index shows of them is one of these.
+    opens_date: str | None = None
+    deadline_date: str | None = None
+    last_day_date: str | None = None
 
 
 @dataclass(frozen=True)

@@ -197,6 +197,20 @@ class PackView:
         return self.facts.shipment.protection_ends_at
 
     @property
+    def deadline_day(self) -> str:
+        """:attr:`deadline` as the destination's date (``15 Nov 2026``): the window's
+        own ``deadline_date``, else the protection end in the destination's zone."""
+        d = self.facts.dispute
+        if d is not None and d.deadline is not None:
+            country = self.facts.shipment.destination_country
+            return (
+                fmt.local_date(d.deadline_date) if d.deadline_date else fmt.day(d.deadline, country)
+            )
+        return fmt.day(
+            self.facts.shipment.protection_ends_at, self.facts.shipment.destination_country
+        )
+
+    @property
     def days_left(self) -> int | None:
         if self.deadline is None:
             return None
@@ -242,6 +256,7 @@ def make_environment() -> jinja2.Environment:
     )
     env.filters.update(
         day=fmt.day,
+        local_date=fmt.local_date,
         when=fmt.when,
         utc=fmt.utc,
         iso=fmt.iso,
