@@ -234,6 +234,9 @@ class PackFacts:
     stalled_days: float
     #: The order's dispute case (:mod:`analysis.reports.case_pack`), if it has one.
     case: Any = None
+    #: The buyer bought for a customer (``[reports] dropshipper``): the statement for
+    #: the reviewer says "my customer has not received it".
+    dropshipper: bool = False
 
     @property
     def fetched_from(self) -> datetime | None:
@@ -386,6 +389,7 @@ def load_facts(  # noqa: PLR0913 - keyword options beside the ids
                 dispute=(disputes or {}).get(sid),
                 now=now,
                 stalled_days=stalled_days,
+                dropshipper=settings.reports.dropshipper,
             )
         )
     return out

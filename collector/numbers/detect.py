@@ -56,8 +56,33 @@ __all__ = [
     "detect_many",
     "match_formats",
     "normalise",
+    "public_tracking_page",
     "spreadsheet_mangled",
 ]
+
+#: A public tracking page for any number, where the courier data gives none of its
+#: own (UPU S10 postal numbers, unknown formats): 17TRACK's, which looks the number
+#: up at every carrier it knows.
+AGGREGATOR_PAGE = ("17TRACK", "https://t.17track.net/en#nums={number}")
+
+
+def public_tracking_page(number: str) -> tuple[str, str]:
+    """``(who, url)``: the public page where anyone can look ``number`` up.
+
+    The courier's own page when its format's data has a ``tracking_url``
+    template, else the aggregator's (:data:`AGGREGATOR_PAGE`)::
+
+        >>> public_tracking_page("1Z5R89390357567127")[0]
+        'UPS'
+        >>> public_tracking_page("RB123456785GB")
+        ('17TRACK', 'https://t.17track.net/en#nums=RB123456785GB')
+    """
+    found = detect(number)
+    if found.valid and found.tracking_url:
+        return found.courier_name or found.courier or "the carrier", found.tracking_url
+    who, template = AGGREGATOR_PAGE
+    return who, template.format(number=found.number or number)
+
 
 #: "9.40011E+21": what a spreadsheet shows (and saves) for a long all-digit number:
 #: a mantissa with a decimal point or comma, or an exponent with its plus sign (a

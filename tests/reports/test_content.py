@@ -48,7 +48,12 @@ TITLES = {
     "expired": "Tracking expired without delivery",
     "number_reused": "Tracking number used on another order",
 }
-SECTIONS = ["verdict", "order", "flags", "dispute", "timeline", "chart", "provenance", "message"]
+# The documented order (README "Evidence packs"): part 1 for the reviewer, part 2 for
+# the buyer (advice and message), part 3 the full record.
+SECTIONS = [
+    "reviewer", "verdict", "order", "flags", "dispute", "message", "timeline", "chart",
+    "provenance",
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("code", sorted(VERDICT_FACTS))
