@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from analysis.reports import PackResult, write_packs
 from analysis.rules import FLAG_CODES
 from collector.config import ReportsConfig, Settings
@@ -100,3 +102,21 @@ def test_failed_requests_are_labelled_in_the_provenance(
     others = [r for pid, r in rows.items() if pid != failed]
     assert others and not [r for r in others if "failed request" in r.text().lower()]
     assert "1 request failed" in text_of(tree, "#provenance")
+
+
+@pytest.mark.pdf
+def test_the_printed_pack_has_no_blank_page(pack_of: Callable[..., PackResult]) -> None:
+    import pypdfium2
+
+    for name in ("stalled", "returned", "delivered_ok"):
+        pdf_path = pack_of(name, formats=("html", "pdf")).file(".pdf")
+        assert pdf_path is not None
+        pdf = pypdfium2.PdfDocument(pdf_path)
+        try:
+            text = [pdf[i].get_textpage().get_text_range() for i in range(len(pdf))]
+        finally:
+            pdf.close()
+        # The running footer alone is about 60 characters; a page with next to nothing
+        # more is a page a part break left behind.
+        assert all(len(t.strip()) > 200 for t in text), (name, [len(t) for t in text])
+        assert "for the reviewer" in text[0].lower()
