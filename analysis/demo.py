@@ -24,6 +24,9 @@ from collector.store import Store
 from collector.terminal import markup_safe
 
 SAMPLE_ORDERS = Path(__file__).resolve().parents[1] / "data" / "samples" / "orders.csv"
+#: The order of the parcel handed from Cainiao to USPS (its history:
+#: ``collector/simulator/scenarios/last_mile.json``), imported after the samples.
+LAST_MILE_ORDERS = SAMPLE_ORDERS.parent / "last-mile.csv"
 #: Shipping e-mails for some of the sample orders, read by the demo's ``run``.
 SAMPLE_MAIL = SAMPLE_ORDERS.parent / "mail"
 DEMO_NOW = "2026-11-28T12:00:00Z"
@@ -65,11 +68,17 @@ SAMPLE_CASES: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
 
 # 17TRACK first for every courier: it is the source that reports "Expired" (Cainiao
 # has no such status), so the demo shows every scenario; Cainiao stays configured
-# as the fallback, as in a real set-up.
+# as the fallback, as in a real set-up. USPS numbers, and the last mile of parcels
+# handed over to USPS, go to USPS's own API (the delivering carrier's record).
 _DEMO_ROUTING = """
 [routing]
+usps = ["usps", "17track"]
 default = ["17track", "cainiao"]
 """
+#: The prefix of the variables holding the simulated carriers' dummy credentials.
+DEMO_ENV_PREFIX = "PARCELPROOF_DEMO"
+#: Carriers' own APIs the demo configures (their simulated services).
+DEMO_CARRIERS = ("usps",)
 
 
 def record_sample_cases(store: Store, settings: Settings, now: datetime) -> int:
@@ -112,11 +121,15 @@ def run_demo(app: AppContext, orders: Path | None = None, *, now: datetime) -> i
     from analysis.run import run_once
     from analysis.status import shipment_status
     from collector.simulator import serve_in_thread
+    from collector.simulator.model import last_mile_scenarios
 
     console = make_console()
-    path = orders or SAMPLE_ORDERS
-    header, rows = read_rows(path)
+    # The bundled demo adds the parcel Cainiao handed to USPS; a given file is as is.
+    paths = [orders] if orders else [SAMPLE_ORDERS, LAST_MILE_ORDERS]
+    files = [(path, *read_rows(path)) for path in paths]
     with serve_in_thread(api_key=DEMO_KEY, as_of=now) as simulator:
+        if orders is None:
+            simulator.add_scenarios(last_mile_scenarios())
         config = app.db_path.parent / "demo" / "parcelproof.toml"
         config.parent.mkdir(parents=True, exist_ok=True)
         mail = (
@@ -124,25 +137,33 @@ def run_demo(app: AppContext, orders: Path | None = None, *, now: datetime) -> i
             if SAMPLE_MAIL.is_dir()
             else ""
         )
-        config.write_text(
-            simulator.config_toml(DEMO_KEY_ENV) + _DEMO_ROUTING + mail, encoding="utf-8"
+        carriers = "".join(
+            # The simulator is not USPS: no need to wait out its 60 requests an hour.
+            "\n" + simulator.source_table(name, DEMO_ENV_PREFIX) + "requests_per_second = 20\n"
+            for name in DEMO_CARRIERS
         )
-        previous_key = os.environ.get(DEMO_KEY_ENV)
-        os.environ[DEMO_KEY_ENV] = DEMO_KEY
+        config.write_text(
+            simulator.config_toml(DEMO_KEY_ENV) + carriers + _DEMO_ROUTING + mail,
+            encoding="utf-8",
+        )
+        credentials = {DEMO_KEY_ENV: DEMO_KEY, **simulator.source_env(DEMO_ENV_PREFIX)}
+        previous = {name: os.environ.get(name) for name in credentials}
+        os.environ.update(credentials)
         demo_app = AppContext(db_path=app.db_path, config_path=config)
         console.print(
             f"[bold]simulator[/] {simulator.url} (config {config}), now {now:%Y-%m-%d %H:%M}Z",
             highlight=False,
         )
-        with demo_app.open_store() as store:
-            imported = import_rows(store, header, rows, name=str(path))
-        for error in imported.rejected:
-            err_console.print(f"[red]rejected[/] {markup_safe(f'{path}: {error}')}")
-        console.print(
-            f"[bold]import[/] {markup_safe(path)}: {imported.inserted} new, "
-            f"{imported.updated} updated, "
-            f"{imported.unchanged} unchanged, {len(imported.rejected)} rejected"
-        )
+        for path, header, rows in files:
+            with demo_app.open_store() as store:
+                imported = import_rows(store, header, rows, name=str(path))
+            for error in imported.rejected:
+                err_console.print(f"[red]rejected[/] {markup_safe(f'{path}: {error}')}")
+            console.print(
+                f"[bold]import[/] {markup_safe(path)}: {imported.inserted} new, "
+                f"{imported.updated} updated, "
+                f"{imported.unchanged} unchanged, {len(imported.rejected)} rejected"
+            )
         out_dir = app.db_path.parent / "reports"
         settings = replace(
             demo_app.settings, reports=replace(demo_app.settings.reports, out_dir=str(out_dir))
@@ -158,10 +179,11 @@ def run_demo(app: AppContext, orders: Path | None = None, *, now: datetime) -> i
                 all_shipments=True,
             )
         finally:
-            if previous_key is None:
-                os.environ.pop(DEMO_KEY_ENV, None)
-            else:
-                os.environ[DEMO_KEY_ENV] = previous_key
+            for name, value in previous.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
         for line in result.lines(quiet=False):
             console.print(f"[bold]run[/] {markup_safe(line)}", highlight=False)
     with demo_app.open_store() as store:

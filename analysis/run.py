@@ -231,7 +231,7 @@ def check_ready(db_path: Path | str, settings: Settings) -> None:
             where = f"(no configuration file: none at {looked}, no --config)"
         raise ConfigError(
             f"nothing to poll: no tracking source is configured {where}; add a "
-            "[carriers.17track] table with api_key_env, or [carriers.cainiao] "
+            "[sources.17track] table with api_key_env, or [sources.cainiao] "
             "(`parcelproof doctor` checks the set-up)" + "".join(f"; {w}" for w in warnings)
         )
     if settings.mail.sources:

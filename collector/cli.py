@@ -258,7 +258,7 @@ def _show_dry_run(sheet: Any) -> None:
         click.echo(f"column {source!r} -> (ignored)")
     if sheet.date_order:
         click.echo(f"dates: {sheet.date_order}")
-    frame, errors, count = parse_rows(sheet.rows[:10], frozenset(sheet.header))
+    frame, errors, count = parse_rows(sheet.rows.head(10), frozenset(sheet.header))
     wanted = ["order_id", "tracking_number", "courier", "marketplace", "store", "carrier"]
     wanted += ["ordered_at", "shipped_at", "promised_to"]
     shown = [c for c in wanted if c in frame.columns]
@@ -266,7 +266,7 @@ def _show_dry_run(sheet: Any) -> None:
         click.echo("row " + ", ".join(f"{k}={v}" for k, v in row.items() if v is not None))
     for error in errors[:5]:
         click.echo(f"would reject {error}")
-    click.echo(f"{plural(len(sheet.rows), 'row')} read (dry run: nothing stored)")
+    click.echo(f"{plural(sheet.rows.count(), 'row')} read (dry run: nothing stored)")
     del count
 
 
@@ -374,7 +374,7 @@ def poll_command(  # noqa: PLR0913, PLR0917 - one parameter per option
     """Poll the due shipments at their sources and store the answers as evidence.
 
     Never-polled shipments go first, then the stalest. Each shipment goes to the
-    first source of [routing] that is configured ([carriers.<name>] table, plus a
+    first source of [routing] that is configured ([sources.<name>] table, plus a
     key if the source needs one) and can serve its courier. The poll lock
     (<db>.poll.lock) is taken before the database is opened. Exit 0 ok, 1 some
     source failed, 2 configuration error, 75 another poll holds the lock.
@@ -471,7 +471,8 @@ def rebuild_command(app: AppContext, as_json: bool) -> None:
     "source_name",
     required=True,
     metavar="NAME",
-    help="The source whose parser reads the files (17track, cainiao).",
+    help="The source whose parser reads the files "
+    "(17track, cainiao, usps, ups, fedex, dhl, or a plug-in source).",
 )
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per tracking number.")
@@ -716,13 +717,18 @@ def simulate_command(  # noqa: PLR0913, PLR0917 - one parameter per option
     click.echo(f"parcelproof simulator: {plural(len(scenarios), 'number')}, Ctrl-C stops")
     click.echo(f"17TRACK v2.2  {simulator.base_url_17track}  (17token from ${api_key_env})")
     click.echo(f"Cainiao       {simulator.base_url_cainiao}/global/detail.json")
+    for name in simulator.endpoints:
+        click.echo(f"{name:<13} {simulator.base_url_for(name)}")
     for fault in parsed:
         click.echo(f"fault         {fault.describe()}")
-    click.echo("\n# parcelproof.toml\n" + simulator.config_toml(api_key_env))
+    click.echo("\n# parcelproof.toml\n" + simulator.config_toml(api_key_env, simulator.endpoints))
+    # Comments, so that the printed snippet stays valid TOML as a whole.
+    click.echo("# the simulator's credentials, for your shell:")
     if key == DEFAULT_API_KEY:
-        # A comment, so that the printed snippet stays valid TOML as a whole.
-        click.echo(f"# the simulator's dummy key, for your shell:\n#   export {api_key_env}={key}")
-        click.echo()
+        click.echo(f"#   export {api_key_env}={key}")
+    for variable, value in simulator.source_env().items():
+        click.echo(f"#   export {variable}={value}")
+    click.echo()
     try:
         simulator.serve_forever()
     except KeyboardInterrupt:

@@ -58,11 +58,23 @@ class Secret:
 
 @dataclass(frozen=True)
 class SourceConfig:
-    """One ``[carriers.<name>]`` table: how to reach one source."""
+    """One ``[sources.<name>]`` table: how to reach one source.
+
+    The keys below are common to every source; a source's own keys (its
+    ``options_type``) are validated by that source and kept in ``options``.
+    Credentials are named, not written: ``api_key_env`` for a static key,
+    ``client_id_env``/``client_secret_env`` for OAuth2 client credentials.
+    """
 
     base_url: str | None = None
     api_key_env: str | None = None
     api_key: Secret | None = None
+    client_id_env: str | None = None
+    client_secret_env: str | None = None
+    client_id: Secret | None = None
+    client_secret: Secret | None = None
+    #: The OAuth2 token endpoint, when it is not the source's own path under base_url.
+    token_url: str | None = None
     requests_per_second: float | None = None
     batch_size: int | None = None
     daily_quota: int | None = None
@@ -72,14 +84,35 @@ class SourceConfig:
     max_body_bytes: int = 5_000_000
     enabled: bool = True
     lang: str = "en-US"
+    #: The source's own settings (an instance of its ``options_type``); not a TOML key.
+    options: Any = None
+    #: The table the settings came from (``sources``, or the deprecated ``carriers``),
+    #: so that messages name the key as the user wrote it; not a TOML key.
+    table: str = "sources"
 
     def secret(self) -> Secret | None:
         """The API key: from the environment variable when set, else from the file."""
-        if self.api_key_env:
-            value = os.environ.get(self.api_key_env)
-            if value:
-                return Secret(value)
-        return self.api_key
+        return _from_env(self.api_key_env, self.api_key)
+
+    def client_credentials(self) -> tuple[Secret, Secret] | None:
+        """The OAuth2 client id and secret (environment first, then the file), if both are set."""
+        client_id = _from_env(self.client_id_env, self.client_id)
+        client_secret = _from_env(self.client_secret_env, self.client_secret)
+        if client_id and client_secret:
+            return client_id, client_secret
+        return None
+
+
+def _from_env(variable: str | None, fallback: Secret | None) -> Secret | None:
+    if variable:
+        value = os.environ.get(variable)
+        if value:
+            return Secret(value)
+    return fallback
+
+
+#: SourceConfig fields that are not keys of a table.
+_INTERNAL_SOURCE_FIELDS = frozenset({"options", "table"})
 
 
 @dataclass(frozen=True)
@@ -265,7 +298,7 @@ class AlertsConfig:
 class Settings:
     """The whole configuration; every field has a working default."""
 
-    carriers: dict[str, SourceConfig] = field(default_factory=dict)
+    sources: dict[str, SourceConfig] = field(default_factory=dict)
     routing: RoutingConfig = field(default_factory=RoutingConfig)
     poll: PollConfig = field(default_factory=PollConfig)
     rules: RulesConfig = field(default_factory=RulesConfig)
@@ -277,10 +310,17 @@ class Settings:
     #: ``[import.columns]``: a spreadsheet's column name -> import field.
     import_columns: dict[str, str] = field(default_factory=dict)
     path: Path | None = None
+    #: What the file should change (a deprecated table name ...), said by ``poll``.
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def carriers(self) -> dict[str, SourceConfig]:
+        """The source tables under their former name (``[carriers.<name>]``)."""
+        return self.sources
 
     def source(self, name: str) -> SourceConfig:
         """The settings of one source (defaults when it has no table)."""
-        return self.carriers.get(name, SourceConfig())
+        return self.sources.get(name, SourceConfig())
 
     def reports_dir(self, db_path: Path | None) -> Path:
         """Where packs go: ``[reports] out_dir``, else ``reports/`` beside ``db_path``."""
@@ -323,14 +363,8 @@ def settings_from_dict(raw: dict[str, Any], path: Path | None = None) -> Setting
     where = f"{path}: " if path else ""
     try:
         raw = dict(raw)
-        carriers_raw = raw.pop("carriers", {})
+        sources, warnings = _source_tables(raw.pop("sources", {}), raw.pop("carriers", None))
         routing_raw = dict(raw.pop("routing", {}))
-        if not isinstance(carriers_raw, dict):
-            raise _TypeProblem("carriers", "expected a table")
-        carriers = {
-            str(name): _build(SourceConfig, table, f"carriers.{name}")
-            for name, table in carriers_raw.items()
-        }
         default = _convert(
             routing_raw.pop("default", list(RoutingConfig.default)),
             tuple[str, ...],
@@ -364,7 +398,63 @@ def settings_from_dict(raw: dict[str, Any], path: Path | None = None) -> Setting
             raise _TypeProblem(key, "unknown key")
     except _TypeProblem as exc:
         raise ConfigError(f"{where}{exc.key}: {exc.problem}") from None
-    return Settings(carriers=carriers, routing=routing, path=path, **sections)
+    return Settings(
+        sources=sources, routing=routing, path=path, warnings=tuple(warnings), **sections
+    )
+
+
+def _source_tables(
+    sources_raw: Any, carriers_raw: Any
+) -> tuple[dict[str, SourceConfig], list[str]]:
+    """``[sources.<name>]`` tables, and the deprecated ``[carriers.<name>]`` ones."""
+    warnings: list[str] = []
+    out: dict[str, SourceConfig] = {}
+    for table, tables in (("sources", sources_raw), ("carriers", carriers_raw)):
+        if tables is None:
+            continue
+        if not isinstance(tables, dict):
+            raise _TypeProblem(table, "expected a table")
+        for key, spec in tables.items():
+            name = str(key)
+            if name in out:
+                raise _TypeProblem(f"{table}.{name}", f"also given as [sources.{name}]")
+            out[name] = _source_config(name, spec, table)
+            if table == "carriers":
+                warnings.append(
+                    f"[carriers.{name}] is deprecated: rename the table to [sources.{name}]"
+                )
+    return out, warnings
+
+
+def _source_config(name: str, table: Any, prefix: str) -> SourceConfig:
+    """One source table: the common keys, then the source's own keys (its options)."""
+    where = f"{prefix}.{name}"
+    if not isinstance(table, dict):
+        raise _TypeProblem(where, "expected a table")
+    common_names = {f.name for f in dataclasses.fields(SourceConfig)} - _INTERNAL_SOURCE_FIELDS
+    common = {k: v for k, v in table.items() if k in common_names}
+    own = {k: v for k, v in table.items() if k not in common_names}
+    config = _build(SourceConfig, common, where)
+    options_type = _options_type(name)
+    if own and options_type is None:
+        raise _TypeProblem(f"{where}.{sorted(own)[0]}", "unknown key")
+    options = _build(options_type, own, where) if options_type is not None else None
+    check = getattr(options, "check", None)
+    problem = check() if callable(check) else None
+    if problem is not None:  # (key, what is wrong): the source's own validation
+        raise _TypeProblem(f"{where}.{problem[0]}", problem[1])
+    return dataclasses.replace(config, options=options, table=prefix)
+
+
+def _options_type(name: str) -> type[Any] | None:
+    """The options dataclass of source ``name`` (None: unknown source or no own keys)."""
+    # Imported here: the registry imports the sources, which import this module.
+    from collector.sources.registry import source_class
+
+    try:
+        return source_class(name).options_type
+    except ConfigError:
+        return None  # an unknown source is reported where it is used (poll, routing)
 
 
 class _TypeProblem(Exception):

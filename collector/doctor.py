@@ -124,7 +124,7 @@ def _sources(checks: list[Check], settings: Settings) -> None:
                 "sources",
                 "fail",
                 "no tracking source is configured: `run` and `poll` exit 2; add a "
-                "[carriers.17track] table with api_key_env, or [carriers.cainiao]",
+                "[sources.17track] table with api_key_env, or [sources.cainiao]",
             )
         )
     else:

@@ -1,8 +1,8 @@
 """The only module that touches httpx: one async client per source.
 
-:class:`SourceClient` sends a source's :class:`~collector.carriers.base.Request`
+:class:`SourceClient` sends a source's :class:`~collector.sources.base.Request`
 objects and hands back transport-neutral
-:class:`~collector.carriers.base.Response` objects. It owns, per source:
+:class:`~collector.sources.base.Response` objects. It owns, per source:
 
 - an ``httpx.AsyncClient`` (timeouts, connection limits; ``transport=`` for tests,
   e.g. ``httpx.MockTransport``);
@@ -14,8 +14,14 @@ objects and hands back transport-neutral
   each retry is logged;
 - a cap on the body size (``max_body_bytes``): a hostile 10 MB body becomes an
   error outcome, not a crash;
-- redaction: the key never appears in a log line or a stored URL (query-string
-  secrets become ``***``; the ``17token`` header is never stored at all).
+- the source's auth strategy (:mod:`collector.sources.base`): a static key in a
+  header or a query parameter, or OAuth2 client credentials, whose bearer token
+  is fetched on first use, kept in memory until shortly before its
+  ``expires_in``, fetched again once when a call is answered 401, and never
+  logged or stored (the token request is recorded as a ``token`` poll without
+  its body);
+- redaction: keys, client secrets and tokens never appear in a log line or a
+  stored URL (query-string secrets become ``***``; headers are never stored).
 
 httpx exceptions never leave this module: they become
 :mod:`collector.errors` kinds (``raise SourceUnavailable(...) from exc``) and, after
@@ -28,7 +34,9 @@ the retries, the ``error`` of the response::
 from __future__ import annotations
 
 import asyncio
+import base64
 import email.utils
+import json
 import logging
 import math
 import random
@@ -44,7 +52,6 @@ import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from collector import __version__, clock
-from collector.carriers.base import Request, Response, page_title
 from collector.config import Secret, SourceConfig
 from collector.errors import (
     ParcelproofError,
@@ -54,6 +61,17 @@ from collector.errors import (
     SourceError,
     SourceRejected,
     SourceUnavailable,
+)
+from collector.sources.base import (
+    SOURCE_QUOTA_STOP,
+    TOKEN_OPERATION,
+    Auth,
+    ClientCredentials,
+    NoAuth,
+    Request,
+    Response,
+    StaticKey,
+    page_title,
 )
 from collector.terminal import plural
 
@@ -78,7 +96,6 @@ SECRET_PARAMS = frozenset(
         "password",
         "sig",
         "signature",
-        "17token",
     }
 )
 MASK = "***"
@@ -268,22 +285,129 @@ class TokenBucket:
 
 
 class DailyQuota:
-    """Requests left for today (UTC); ``take`` raises QuotaExhausted when none are."""
+    """Requests left in the source's quota day; ``take`` raises QuotaExhausted when none are.
 
-    def __init__(self, source: str, limit: int | None, used: int = 0) -> None:
+    ``used`` is counted from ``polls`` since the day's start (the source's reset
+    instant, 00:00 UTC unless it says otherwise); ``resets_at`` is named in the message.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        limit: int | None,
+        used: int = 0,
+        *,
+        resets_at: datetime | None = None,
+        table: str = "sources",
+    ) -> None:
         self.source = source
         self.limit = limit
         self.used = used
+        self.resets_at = resets_at
+        self.table = table
+        #: What the source said when it refused for its quota (then nothing is sent).
+        self.refused: str | None = None
+
+    def exhaust(self, message: str) -> None:
+        """The source said its quota is used up: every further ``take`` raises ``message``."""
+        self.refused = message
+
+    def check_refused(self) -> None:
+        """Raise QuotaExhausted when the source said its quota is used up."""
+        if self.refused is not None:
+            raise QuotaExhausted(self.source, self.refused)
 
     def take(self) -> None:
         """Count one request against the quota."""
+        self.check_refused()
         if self.limit is not None and self.used >= self.limit:
+            until = (
+                f" until {self.resets_at.astimezone(UTC):%Y-%m-%d %H:%M}Z"
+                if self.resets_at is not None
+                else ""
+            )
             raise QuotaExhausted(
                 self.source,
-                f"daily quota of {self.limit} requests used up "
-                f"([carriers.{self.source}] daily_quota); stopping this source for the run",
+                f"daily quota of {self.limit} requests used up{until} "
+                f"([{self.table}.{self.source}] daily_quota); stopping this source for the run",
             )
         self.used += 1
+
+
+# --- OAuth2 client credentials ------------------------------------------------------------
+
+
+class TokenCache:
+    """One source's bearer token: fetched on first use, kept until shortly before it expires.
+
+    Kept in memory only. Concurrent callers wait for one fetch. ``fetch`` is the
+    function that asks the token endpoint: ``(token, expires_in seconds or None)``.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[], Awaitable[tuple[str, float | None]]],
+        *,
+        margin: float = 60.0,
+        default_lifetime: float = 300.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._fetch = fetch
+        self._margin = margin
+        self._default_lifetime = default_lifetime
+        self._monotonic = monotonic
+        self._token: str | None = None
+        self._until = -math.inf
+        self._lock = asyncio.Lock()
+        self.fetches = 0
+
+    def expire(self, token: str | None = None) -> None:
+        """Forget the token (after a 401); only if it is still ``token`` when given."""
+        if token is None or token == self._token:
+            self._token, self._until = None, -math.inf
+
+    async def get(self) -> str:
+        """A token valid for at least the refresh margin (fetching one if needed)."""
+        async with self._lock:
+            if self._token is not None and self._monotonic() < self._until:
+                return self._token
+            token, lifetime = await self._fetch()
+            self.fetches += 1
+            life = self._default_lifetime if lifetime is None else lifetime
+            # Shortly before expiry: the margin, but never more than half the lifetime.
+            self._until = self._monotonic() + max(0.0, life - min(self._margin, life / 2))
+            self._token = token
+            return token
+
+
+def read_token_answer(body: bytes | None) -> tuple[str, float | None] | str:
+    """``(access_token, expires_in)`` from a token endpoint's JSON, else what is wrong.
+
+    >>> read_token_answer(b'{"access_token": "t0k3n", "expires_in": "3599"}')
+    ('t0k3n', 3599.0)
+    >>> read_token_answer(b'{"error": "invalid_client"}')
+    'no access_token in the answer (error: invalid_client)'
+    """
+    try:
+        document = json.loads(body or b"")
+    except ValueError:
+        return "the answer is not JSON"
+    if not isinstance(document, dict):
+        return "the answer is not a JSON object"
+    token = document.get("access_token")
+    if not isinstance(token, str) or not token.strip():
+        error = document.get("error")
+        said = f" (error: {error})" if isinstance(error, str) else ""
+        return f"no access_token in the answer{said}"
+    lifetime = document.get("expires_in")
+    seconds: float | None = None
+    if isinstance(lifetime, int | float) and not isinstance(lifetime, bool):
+        seconds = float(lifetime)
+    elif isinstance(lifetime, str) and lifetime.strip().isdigit():
+        seconds = float(lifetime.strip())
+    if seconds is not None and (math.isnan(seconds) or seconds <= 0):
+        seconds = None
+    return token.strip(), seconds
 
 
 # --- the client ----------------------------------------------------------------------------
@@ -316,6 +440,7 @@ class _Progress:
     attempts: int = 0
     answer: _Answer | None = None
     sent_at: datetime | None = None
+    refreshed: bool = False
 
 
 class SourceClient:
@@ -333,35 +458,58 @@ class SourceClient:
         *,
         rate: float,
         secret: Secret | None = None,
+        auth: Auth | None = None,
         auth_header: str | None = None,
         auth_param: str | None = None,
+        credentials: tuple[Secret, Secret] | None = None,
+        token_url: str | None = None,
         transport: Transport | None = None,
         max_connections: int = 8,
         quota_used_today: int = 0,
+        daily_quota: int | None = None,
+        quota_resets_at: datetime | None = None,
         sleep: Sleep = asyncio.sleep,
         limiter: TokenBucket | None = None,
+        quota_signal: Callable[[int, bytes | None], str | None] | None = None,
         ready: Callable[[], None] | None = None,
     ) -> None:
         self.source = source
+        #: Says when an answer means "daily quota used up" (not retried: stop until reset).
+        self._quota_signal = quota_signal
         #: Called when a request may leave (after the pacing wait); raising stops it.
         #: The poller raises there once the database cannot store answers any more.
         self._ready = ready
         self.config = config
-        self._secret = secret
-        self._auth_header = auth_header
-        self._auth_param = auth_param
+        if auth is None:
+            has_key = auth_header or auth_param
+            auth = StaticKey(auth_header, auth_param) if has_key else NoAuth()
+        self.auth = auth
+        self._secret = secret if isinstance(auth, StaticKey) else None
+        self._auth_header = auth.header if isinstance(auth, StaticKey) else None
+        self._auth_param = auth.param if isinstance(auth, StaticKey) else None
         self._sleep = sleep
         self.redactor = Redactor()
-        if secret:
-            self.redactor.add(secret.reveal())
-            _process_redactor.add(secret.reveal())
+        for value in (secret, *(credentials or ())):
+            if value:
+                self._remember_secret(value.reveal())
         # A key written into base_url as user info (http://user:KEY@host) is a secret too.
         for part in _userinfo(config.base_url):
-            self.redactor.add(part)
-            _process_redactor.add(part)
+            self._remember_secret(part)
         install_log_redaction()
         self.limiter = limiter or TokenBucket(rate)
-        self.quota = DailyQuota(source, config.daily_quota, quota_used_today)
+        limit = daily_quota if daily_quota is not None else config.daily_quota
+        self.quota = DailyQuota(
+            source, limit, quota_used_today, resets_at=quota_resets_at, table=config.table
+        )
+        #: Token requests sent so far (``token`` polls), drained by the poller.
+        self.token_responses: list[Response] = []
+        self.tokens: TokenCache | None = None
+        self._credentials = credentials
+        self._token_url = token_url
+        if isinstance(auth, ClientCredentials):
+            if credentials is None or not token_url:
+                raise ValueError(f"{source}: OAuth2 needs client credentials and a token URL")
+            self.tokens = TokenCache(self._fetch_token, margin=auth.refresh_margin_seconds)
         timeout = config.timeout_seconds or None
         self._client = httpx.AsyncClient(
             transport=transport,
@@ -372,6 +520,10 @@ class SourceClient:
             headers={"User-Agent": f"parcelproof/{__version__}", "Accept": "application/json"},
             follow_redirects=False,
         )
+
+    def _remember_secret(self, value: str) -> None:
+        self.redactor.add(value)
+        _process_redactor.add(value)
 
     async def __aenter__(self) -> SourceClient:
         return self
@@ -413,14 +565,26 @@ class SourceClient:
         url = self.url_for(request)
         progress = _Progress()
 
-        async def attempt() -> None:
+        async def once() -> tuple[_Answer, str | None]:
+            token = await self.tokens.get() if self.tokens is not None else None
             self.quota.take()
             await self.limiter.acquire()
+            # The source may have refused for its quota while this request waited.
+            self.quota.check_refused()
             if self._ready is not None:
                 self._ready()
             progress.sent_at = clock.wall()
             progress.attempts += 1
-            answer = await self._attempt(request, url)
+            return await self._attempt(request, url, token), token
+
+        async def attempt() -> None:
+            answer, token = await once()
+            if answer.status == 401 and self.tokens is not None and not progress.refreshed:
+                # The token may have been revoked or expired early: a new one, once.
+                progress.refreshed = True
+                self.tokens.expire(token)
+                log.info("%s: HTTP 401 with a cached token; fetching a new one", self.source)
+                answer, _ = await once()
             progress.answer = answer
             self._raise_for_status(answer, url)
 
@@ -461,10 +625,10 @@ class SourceClient:
             attempts=progress.attempts,
         )
 
-    async def _attempt(self, request: Request, url: str) -> _Answer:
+    async def _attempt(self, request: Request, url: str, token: str | None = None) -> _Answer:
         timeout = self.config.timeout_seconds or None
         try:
-            return await asyncio.wait_for(self._once(request), timeout)
+            return await asyncio.wait_for(self._once(request, token), timeout)
         except (TimeoutError, httpx.TimeoutException) as exc:
             raise SourceUnavailable(
                 self.source, f"{request.operation}: timed out after {timeout:g}s ({url})"
@@ -490,13 +654,15 @@ class SourceClient:
                 self.source, f"{request.operation}: {exc.__class__.__name__} ({url})"
             ) from exc
 
-    async def _once(self, request: Request) -> _Answer:
+    async def _once(self, request: Request, token: str | None = None) -> _Answer:
         params: list[tuple[str, str | int | float | bool | None]] = list(request.params)
         if self._auth_param and self._secret:
             params.append((self._auth_param, self._secret.reveal()))
         headers = dict(request.headers)
         if self._auth_header and self._secret:
             headers[self._auth_header] = self._secret.reveal()
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
         cap = self.config.max_body_bytes
         async with self._client.stream(
             request.method,
@@ -522,8 +688,86 @@ class SourceClient:
                 parse_retry_after(response.headers.get("retry-after")),
             )
 
+    async def _fetch_token(self) -> tuple[str, float | None]:
+        """Ask the token endpoint (client credentials); recorded as a ``token`` poll.
+
+        The answer's body is the token: it is read here and never kept. A refused
+        client (400/401/403) stops the source; a timeout or 5xx is transient.
+        """
+        assert self._credentials is not None and self._token_url is not None
+        client_id, client_secret = self._credentials
+        auth = self.auth
+        assert isinstance(auth, ClientCredentials)
+        form = {"grant_type": "client_credentials"}
+        if auth.scope:
+            form["scope"] = auth.scope
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        if auth.client_auth == "basic":
+            pair = f"{client_id.reveal()}:{client_secret.reveal()}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+        else:
+            form["client_id"] = client_id.reveal()
+            form["client_secret"] = client_secret.reveal()
+        url = self.redactor.url(self._token_url)
+        # The recorded request carries no body: the form holds the client secret.
+        record = Request(TOKEN_OPERATION, "POST", self._token_url, ())
+        # Not paced by the tracking rate: the token endpoint is not the tracking API
+        # whose limit the rate keeps (at 60 an hour a token would cost USPS's first
+        # call a minute), and a token is asked once per run and per expiry.
+        sent_at = clock.wall()
+        started = time.perf_counter()
+        status: int | None = None
+        content_type: str | None = None
+        error: SourceError | None = None
+        result: tuple[str, float | None] | None = None
+        try:
+            answer = await asyncio.wait_for(
+                self._client.post(self._token_url, data=form, headers=headers),
+                self.config.timeout_seconds or None,
+            )
+            status, content_type = answer.status_code, answer.headers.get("content-type")
+            read = read_token_answer(answer.content) if status == 200 else None
+            if isinstance(read, tuple):
+                result = read
+                self._remember_secret(read[0])
+            elif status in (400, 401, 403):
+                error = SourceRejected(
+                    self.source, f"token: HTTP {status}: client id or secret refused ({url})"
+                )
+            elif status == 429:
+                error = RateLimited(self.source, f"token: HTTP 429 Too Many Requests ({url})")
+            elif status >= 500:
+                error = SourceUnavailable(self.source, f"token: HTTP {status} ({url})")
+            else:
+                why = read if isinstance(read, str) else f"HTTP {status}"
+                error = SourceRejected(self.source, f"token: {why} ({url})")
+        except (TimeoutError, httpx.HTTPError, OSError) as exc:
+            error = SourceUnavailable(self.source, f"token: {exc.__class__.__name__} ({url})")
+        duration_ms = (time.perf_counter() - started) * 1000.0
+        log.info(
+            "%s",
+            self.redactor.text(
+                f"{self.source} POST {url} -> {status if status is not None else 'no answer'} "
+                f"(token request, {duration_ms:.0f} ms)"
+            ),
+        )
+        self.token_responses.append(
+            Response(record, sent_at, url, status, None, content_type, duration_ms, error)
+        )
+        if error is not None:
+            raise error
+        assert result is not None
+        return result
+
     def _raise_for_status(self, answer: _Answer, url: str) -> None:
         status = answer.status
+        said = self._quota_signal(status, answer.body) if self._quota_signal else None
+        if said:
+            until = self.quota.resets_at
+            when = f" until {until.astimezone(UTC):%Y-%m-%d %H:%M}Z" if until else ""
+            message = f"HTTP {status}: {said} ({SOURCE_QUOTA_STOP}{when}); stopping this source"
+            self.quota.exhaust(message)
+            raise QuotaExhausted(self.source, f"{message} ({url})")
         if status == 429:
             raise RateLimited(
                 self.source, f"HTTP 429 Too Many Requests ({url})", answer.retry_after

@@ -4,7 +4,10 @@ The format is ARCHITECTURE.md's: a header row (or a JSON list of objects) with
 ``order_id``, ``tracking_number`` and one of ``ordered_at``/``shipped_at`` required;
 every other column optional. Each bad row is reported with its line and reason and
 skipped; the good rows are stored in one transaction; a file that is unusable as a
-whole raises :class:`ImportFileError` and stores nothing::
+whole raises :class:`ImportFileError` and stores nothing. A CSV file is read as a
+stream and its rows validated :data:`CHUNK_ROWS` at a time (the good ones wait in a
+DuckDB temporary table until the one upsert), so an import's memory is bounded by a
+chunk, not by the file::
 
     result = import_file(store, Path("orders.csv"))
     print(result.inserted, result.updated, [e.reason for e in result.rejected])
@@ -14,10 +17,9 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -32,7 +34,7 @@ from collector.errors import ImportFileError
 from collector.model import AWAITING
 from collector.plausible import RANGE_TEXT, plausible
 from collector.store import Store
-from collector.store.writes import upsert_shipments
+from collector.store.writes import upsert_staged_shipments
 from collector.terminal import plural
 
 COLUMNS = (
@@ -65,6 +67,12 @@ MARKETPLACES = frozenset(
 )
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 MAX_IMPORT_BYTES = 512 * 1024 * 1024
+#: Rows validated and staged at a time (see the module docstring).
+CHUNK_ROWS = 50_000
+#: DuckDB's memory limit while an import stages its rows (see :class:`_Staging`).
+STAGING_MEMORY_LIMIT = "256MB"
+#: Bytes decoded at a time when a CSV file is checked before it is read.
+_READ_BLOCK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -112,78 +120,178 @@ def import_rows(
     rows: Iterable[tuple[int, dict[str, Any]]],
     *,
     name: str = "<rows>",
+    chunk_rows: int = CHUNK_ROWS,
 ) -> ImportResult:
-    """Validate ``(line, row)`` pairs and upsert the good ones in one transaction."""
+    """Validate ``(line, row)`` pairs and upsert the good ones in one transaction.
+
+    ``rows`` may be a stream: they are validated ``chunk_rows`` at a time, each
+    chunk's good rows staged in a temporary table, and the upsert reads that table
+    once all are in (the last of repeated (order_id, tracking_number) rows wins).
+    """
     result = ImportResult(path=name)
     present = _check_header(header, name, result)
-    frame, errors, count = parse_rows(rows, present)
-    result.rows = count
-    result.rejected = errors
-    if frame.height:
-        _warn_spreadsheet_numbers(frame, result)
-        frame = _drop_awaiting_with_numbers(frame)
-        dupes = frame.filter(pl.struct("order_id", "tracking_number").is_duplicated())
-        if dupes.height:
-            result.warnings.append(
-                f"{dupes.select('order_id', 'tracking_number').unique().height} "
-                "(order_id, tracking_number) pairs appear more than once; the last row wins"
+    mangled = _Mangled()
+    with _Staging(store) as staging:
+        for chunk in _chunks(rows, chunk_rows):
+            frame, errors, count = parse_rows(chunk, present)
+            result.rows += count
+            result.rejected += errors
+            if frame.height:
+                mangled.add(frame)
+                staging.append(frame)
+        if staging.rows:
+            repeated = staging.repeated_pairs()
+            if repeated:
+                result.warnings.append(
+                    f"{repeated} (order_id, tracking_number) pairs appear more than once; "
+                    "the last row wins"
+                )
+            unique = staging.unique()
+            counts = upsert_staged_shipments(
+                store, unique, present_columns=present, now=clock.wall()
             )
-            frame = frame.unique(["order_id", "tracking_number"], keep="last", maintain_order=True)
-        counts = upsert_shipments(store, frame, present_columns=present, now=clock.wall())
-        result.inserted, result.updated, result.unchanged = counts
-        waiting = frame.filter(pl.col("tracking_number") == AWAITING)["order_id"].to_list()
-        if waiting:
-            found = store.conn.execute(
-                "SELECT count(*) FROM shipments WHERE tracking_number = ? "
-                "AND order_id IN (SELECT unnest(?))",
-                [AWAITING, waiting],
-            ).fetchone()
-            result.awaiting = int(found[0]) if found else 0
+            result.inserted, result.updated, result.unchanged = counts
+            result.awaiting = staging.awaiting()
+    if mangled.count:
+        result.warnings.append(mangled.warning())
     return result
+
+
+def _chunks(
+    rows: Iterable[tuple[int, dict[str, Any]]], size: int
+) -> Iterator[list[tuple[int, dict[str, Any]]]]:
+    chunk: list[tuple[int, dict[str, Any]]] = []
+    for item in rows:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class _Staging:
+    """The good rows of an import, in a DuckDB temporary table until the upsert.
+
+    ``seq`` keeps the file's order: the upsert reads the last row of each repeated
+    (order_id, tracking_number) pair, in the order of those last rows (as
+    ``unique(keep="last", maintain_order=True)`` did on one frame).
+    """
+
+    TABLE = "import_staged"
+    UNIQUE = "import_staged_unique"
+
+    def __init__(self, store: Store) -> None:
+        self.conn = store.conn
+        self.rows = 0
+        self._limit: str | None = None
+
+    def __enter__(self) -> _Staging:
+        # DuckDB holds temporary tables in memory up to its limit (80% of the RAM by
+        # default) before it spills them: a lower limit while the rows are staged
+        # keeps an import's memory bounded, whatever the file's length; the upsert
+        # runs under it too (DuckDB's joins spill to disk beside the database).
+        row = self.conn.execute("SELECT current_setting('memory_limit')").fetchone()
+        self._limit = str(row[0]) if row else None
+        self.conn.execute(f"SET memory_limit = '{STAGING_MEMORY_LIMIT}'")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._limit:
+            self.conn.execute(f"SET memory_limit = '{self._limit}'")
+        self.conn.execute(f"DROP VIEW IF EXISTS temp.{self.UNIQUE}")
+        self.conn.execute(f"DROP TABLE IF EXISTS temp.{self.TABLE}")
+
+    def append(self, frame: pl.DataFrame) -> None:
+        self.conn.register("import_batch", frame.with_row_index("seq", offset=self.rows))
+        try:
+            if self.rows == 0:
+                self.conn.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {self.TABLE} AS SELECT * FROM import_batch"
+                )
+            else:
+                self.conn.execute(f"INSERT INTO {self.TABLE} SELECT * FROM import_batch")
+        finally:
+            self.conn.unregister("import_batch")
+        self.rows += frame.height
+
+    def repeated_pairs(self) -> int:
+        row = self.conn.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM {self.TABLE} "
+            "GROUP BY order_id, tracking_number HAVING count(*) > 1)"
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def unique(self) -> str:
+        """The staged rows, the last of each pair, as a temporary view's name (no copy).
+
+        A row awaiting its number is left out when the file has the same order with
+        a number (an order exported before and after the seller sent it).
+        """
+        self.conn.execute(
+            f"CREATE OR REPLACE TEMP VIEW {self.UNIQUE} AS "
+            f"SELECT * EXCLUDE (seq) FROM {self.TABLE} "
+            f"WHERE tracking_number <> '{AWAITING}' OR order_id NOT IN "
+            f"(SELECT order_id FROM {self.TABLE} WHERE tracking_number <> '{AWAITING}') "
+            "QUALIFY row_number() OVER (PARTITION BY order_id, tracking_number "
+            "ORDER BY seq DESC) = 1 ORDER BY seq"
+        )
+        return self.UNIQUE
+
+    def awaiting(self) -> int:
+        """How many of the file's orders are stored awaiting a tracking number now."""
+        row = self.conn.execute(
+            f"SELECT count(*) FROM shipments WHERE tracking_number = '{AWAITING}' AND order_id IN "
+            f"(SELECT order_id FROM {self.TABLE} WHERE tracking_number = '{AWAITING}')"
+        ).fetchone()
+        return int(row[0]) if row else 0
 
 
 #: Why a shipment has no number: its row's number cell was empty.
 AWAITING_REASON = "awaiting a tracking number"
 
 
-def _drop_awaiting_with_numbers(frame: pl.DataFrame) -> pl.DataFrame:
-    """A row awaiting a number is dropped when the same file has the order with one."""
-    numbered = frame.filter(pl.col("tracking_number") != AWAITING)["order_id"].unique()
-    stale = (pl.col("tracking_number") == AWAITING) & pl.col("order_id").is_in(numbered.to_list())
-    return frame.filter(~stale)
-
-
-def _warn_spreadsheet_numbers(frame: pl.DataFrame, result: ImportResult) -> None:
-    """Warn about numbers a spreadsheet turned into scientific notation (digits lost).
+class _Mangled:
+    """Numbers a spreadsheet turned into scientific notation (digits lost), counted
+    over every chunk of an import.
 
     They are stored as given (the file is the evidence), but no source will find
     them, and the buyer should re-export the column as text.
     """
-    from collector.numbers.detect import SCIENTIFIC
 
-    mangled = frame.filter(pl.col("tracking_number_raw").str.contains(SCIENTIFIC))
-    if not mangled.height:
-        return
-    examples = ", ".join(
-        f"order {order} ({number})"
-        for order, number in mangled.select("order_id", "tracking_number_raw").head(3).iter_rows()
-    )
-    more = f" and {mangled.height - 3} more" if mangled.height > 3 else ""
-    result.warnings.append(
-        f"{plural(mangled.height, 'tracking number')} in scientific notation, as a spreadsheet "
-        f"writes long numbers, with digits lost: {examples}{more}; stored as given, but format the "
-        "column as text and export again"
-    )
+    def __init__(self) -> None:
+        self.count = 0
+        self.examples: list[str] = []
+
+    def add(self, frame: pl.DataFrame) -> None:
+        from collector.numbers.detect import SCIENTIFIC
+
+        mangled = frame.filter(pl.col("tracking_number_raw").str.contains(SCIENTIFIC))
+        self.count += mangled.height
+        for order, number in mangled.select("order_id", "tracking_number_raw").head(3).iter_rows():
+            if len(self.examples) < 3:
+                self.examples.append(f"order {order} ({number})")
+
+    def warning(self) -> str:
+        more = f" and {self.count - 3} more" if self.count > 3 else ""
+        return (
+            f"{plural(self.count, 'tracking number')} in scientific notation, as a spreadsheet "
+            f"writes long numbers, with digits lost: {', '.join(self.examples)}{more}; stored as "
+            "given, but format the column as text and export again"
+        )
 
 
 def read_rows(
     path: Path, encoding: str = "utf-8"
-) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
+) -> tuple[list[str], Iterable[tuple[int, dict[str, Any]]]]:
     """Parse a CSV or JSON import file into its header and ``(line, row)`` pairs.
 
     ``encoding`` is the file's text encoding (UTF-8 by default, a byte-order mark
     allowed; spreadsheets on Windows often save ``cp1252``). Raises
-    :class:`ImportFileError` when the file cannot be used at all.
+    :class:`ImportFileError` when the file cannot be used at all. The whole file is
+    checked first (its encoding, binary content), block by block; a CSV file's rows
+    are then a :class:`CsvRows` that reads the file again each time it is iterated,
+    so that no more than a row is held; a JSON file is read whole.
     """
     try:
         codec = codecs.lookup(encoding).name
@@ -193,33 +301,116 @@ def read_rows(
         size = path.stat().st_size
         if size > MAX_IMPORT_BYTES:
             raise ImportFileError(f"{path}: {size} bytes is larger than the import limit")
-        data = path.read_bytes()
+        start = _check_text(path, codec)
     except FileNotFoundError as exc:
         raise ImportFileError(f"{path}: no such file") from exc
     except IsADirectoryError as exc:
         raise ImportFileError(f"{path}: is a directory, not a CSV or JSON file") from exc
     except OSError as exc:
         raise ImportFileError(f"{path}: cannot read: {exc.strerror}") from exc
-    try:
-        text = data.decode("utf-8-sig" if codec == "utf-8" else codec)
-    except UnicodeDecodeError as exc:
-        hint = (
-            "; a spreadsheet export? try --encoding cp1252 (or the encoding it was saved in)"
-            if codec == "utf-8" and b"\x00" not in data
-            else ""
-        )
-        raise ImportFileError(
-            f"{path}: not a CSV or JSON text file "
-            f"(not {'UTF-8' if codec == 'utf-8' else codec} at byte {exc.start}){hint}"
-        ) from exc
-    if "\x00" in text:
-        raise ImportFileError(f"{path}: not a CSV or JSON text file (binary content)")
-    stripped = text.strip()
-    if not stripped:
+    if not start.strip():
         raise ImportFileError(f"{path}: the file is empty")
-    header, rows = _read_json(stripped, path) if stripped[0] in "[{" else _read_csv(text, path)
+    rows: Iterable[tuple[int, dict[str, Any]]]
+    if start.lstrip()[0] in "[{":
+        text = path.read_bytes().decode(_text_codec(codec))
+        header, rows = _read_json(text.strip(), path)
+    else:
+        csv_rows = CsvRows(path, codec, sniff=start)
+        header, rows = csv_rows.header, csv_rows
+        if not csv_rows.has_rows():
+            raise ImportFileError(f"{path}: the file has a header but no orders")
     _check_header(header, str(path), ImportResult(path=str(path)))
     return header, rows
+
+
+def _text_codec(codec: str) -> str:
+    return "utf-8-sig" if codec == "utf-8" else codec
+
+
+def _check_text(path: Path, codec: str) -> str:
+    """Decode the whole file block by block (nothing kept); return its first 4,096
+    non-space characters or fewer. Raises ImportFileError naming the first bad byte,
+    or binary content."""
+    decoder = codecs.getincrementaldecoder(_text_codec(codec))()
+    start = ""
+    offset = 0
+    saw_nul = False
+    with path.open("rb") as data:
+        while True:
+            block = data.read(_READ_BLOCK)
+            try:
+                text = decoder.decode(block, final=not block)
+            except UnicodeDecodeError as exc:
+                hint = (
+                    "; a spreadsheet export? try --encoding cp1252 (or the encoding it was "
+                    "saved in)"
+                    if codec == "utf-8" and b"\x00" not in block and not saw_nul
+                    else ""
+                )
+                raise ImportFileError(
+                    f"{path}: not a CSV or JSON text file (not "
+                    f"{'UTF-8' if codec == 'utf-8' else codec} at byte {offset + exc.start})"
+                    f"{hint}"
+                ) from exc
+            if "\x00" in text:
+                saw_nul = True
+            if len(start) < 4096 and (start or text.strip()):
+                start = (start + (text if start else text.lstrip()))[:4096]
+            offset += len(block)
+            if not block:
+                break
+    if saw_nul:
+        raise ImportFileError(f"{path}: not a CSV or JSON text file (binary content)")
+    return start
+
+
+class CsvRows:
+    """The ``(line, row)`` pairs of a CSV file, read from the file at each iteration.
+
+    ``header`` is the first row's names (lower-cased and stripped, or ``as_written``);
+    a malformed line or one with more fields than the header is a row with an
+    ``__error__``, reported like any bad row; blank lines are skipped.
+    """
+
+    def __init__(self, path: Path, codec: str, *, sniff: str, as_written: bool = False) -> None:
+        self.path = path
+        self.codec = _text_codec(codec)
+        try:
+            self.delimiter = csv.Sniffer().sniff(sniff[:4096], delimiters=",;\t").delimiter
+        except csv.Error:
+            self.delimiter = ","
+        with path.open(encoding=self.codec, newline="") as text:
+            try:
+                first = next(csv.reader(text, delimiter=self.delimiter))
+            except (StopIteration, csv.Error) as exc:
+                raise ImportFileError(f"{path}: no header row") from exc
+        self.header = [h.strip() if as_written else h.strip().lower() for h in first]
+
+    def has_rows(self) -> bool:
+        return next(iter(self), None) is not None
+
+    def __iter__(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        header = self.header
+        with self.path.open(encoding=self.codec, newline="") as text:
+            reader = csv.reader(text, delimiter=self.delimiter)
+            next(reader, None)
+            while True:
+                try:
+                    values = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as exc:
+                    yield reader.line_num, {"__error__": f"malformed CSV: {exc}"}
+                    continue
+                if not any(v.strip() for v in values):
+                    continue
+                if len(values) > len(header):
+                    yield (
+                        reader.line_num,
+                        {"__error__": f"{len(values)} fields but the header has {len(header)}"},
+                    )
+                    continue
+                yield reader.line_num, dict(zip(header, values, strict=False))
 
 
 def _read_json(text: str, path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
@@ -264,41 +455,6 @@ def _json_scalar(value: Any) -> Any:
     return {"__error__": f"expected a text or number, got {type(value).__name__}"}
 
 
-def _read_csv(text: str, path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-        delimiter = dialect.delimiter
-    except csv.Error:
-        delimiter = ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        header_row = next(reader)
-    except (StopIteration, csv.Error) as exc:
-        raise ImportFileError(f"{path}: no header row") from exc
-    header = [h.strip().lower() for h in header_row]
-    rows: list[tuple[int, dict[str, Any]]] = []
-    while True:
-        try:
-            values = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            rows.append((reader.line_num, {"__error__": f"malformed CSV: {exc}"}))
-            continue
-        if not any(v.strip() for v in values):
-            continue
-        line = reader.line_num
-        if len(values) > len(header):
-            rows.append(
-                (line, {"__error__": f"{len(values)} fields but the header has {len(header)}"})
-            )
-            continue
-        rows.append((line, dict(zip(header, values, strict=False))))
-    if not rows:
-        raise ImportFileError(f"{path}: the file has a header but no orders")
-    return header, rows
-
-
 def _check_header(header: Sequence[str], name: str, result: ImportResult) -> frozenset[str]:
     keys = {h.strip().lower() for h in header}
     missing = [c for c in ("order_id", "tracking_number") if c not in keys]
@@ -318,7 +474,7 @@ def _check_header(header: Sequence[str], name: str, result: ImportResult) -> fro
 def parse_rows(
     rows: Iterable[tuple[int, dict[str, Any]]], present: frozenset[str]
 ) -> tuple[pl.DataFrame, list[RowError], int]:
-    """Validate rows into a typed frame ready for :func:`upsert_shipments`."""
+    """Validate rows into a typed frame ready for :mod:`collector.store.writes`."""
     records: list[dict[str, Any]] = []
     errors: list[RowError] = []
     count = 0

@@ -18,7 +18,7 @@ What it does, in order:
    event;
 3. routes each shipment: the first source in ``[routing]`` (the courier's own list,
    else ``default``) that is *configured* and can serve the courier. A source is
-   configured only when it has a ``[carriers.<name>]`` table (and a key, if it needs
+   configured only when it has a ``[sources.<name>]`` table (and credentials, if it needs
    one): nothing ever calls a real service by default. Shipments no configured
    source can serve are reported once per run (a count and a few ids);
 4. polls each source's distinct numbers in batches of its batch size, all sources
@@ -27,7 +27,7 @@ What it does, in order:
    it completes: a crash loses at most the batches in flight;
 5. asks again, after ``pending_recheck_seconds`` (doubling, ``pending_rechecks``
    times), for numbers registered in this run that the source had not looked up yet
-   (:meth:`~collector.carriers.base.Source.recheck`);
+   (:meth:`~collector.sources.base.Source.recheck`);
 6. stops a source for the run on a quota error, on a 429 storm that outlasts the
    retries, on a refused key, or after three batches in a row failed at the
    transport level.
@@ -47,24 +47,37 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypedDict, Unpack
 
 from collector import clock
-from collector.carriers.base import UNREADABLE, BatchOutcome, Outcome, Source
-from collector.carriers.registry import create_source, source_class
-from collector.config import Settings
+from collector.config import Settings, SourceConfig
 from collector.errors import ConfigError, NoRoomForEvidence, ParcelproofError, ResponseTooLarge
-from collector.http import SourceClient, Transport
+from collector.http import SourceClient, TokenBucket, Transport
 from collector.poll_lock import PollLock
 from collector.shard import shard_of
+from collector.sources.base import (
+    UNREADABLE,
+    BatchOutcome,
+    ClientCredentials,
+    Exchange,
+    Outcome,
+    Parsed,
+    Response,
+    Source,
+    error_results,
+)
+from collector.sources.registry import create_source, source_class
 from collector.store import Store
 from collector.store.evidence import (
     BatchItem,
     BatchWrite,
     EvidenceWriter,
+    answered_ok,
     finish_run,
+    last_mile_routes,
+    quota_refusal_since,
     registered_numbers,
     requests_today,
     start_run,
@@ -200,7 +213,7 @@ class PollReport:
             more = ", ..." if self.unserved > len(self.unserved_examples) else ""
             lines.append(
                 f"{plural(self.unserved, 'shipment')} no configured source can serve "
-                f"(e.g. {examples}{more}): add a source for them ([carriers.<name>], [routing])"
+                f"(e.g. {examples}{more}): add a source for them ([sources.<name>], [routing])"
             )
         if not self.sources and not self.unserved:
             lines.append("nothing to poll")
@@ -220,25 +233,40 @@ class _Shipment:
 def configured_sources(settings: Settings) -> tuple[dict[str, Source], list[str]]:
     """The sources this configuration may use, and warnings about unusable tables.
 
-    Every ``[carriers.<name>]`` table must name a known source (ConfigError
-    otherwise). A table with ``enabled = false``, or of a source that needs a key
-    when no key is set, is not used.
+    Every ``[sources.<name>]`` table must name a known source (ConfigError
+    otherwise). A table with ``enabled = false``, or of a source whose credentials
+    are not set (a key, or an OAuth2 client id and secret), is not used.
     """
     sources: dict[str, Source] = {}
-    warnings: list[str] = []
-    for name, config in settings.carriers.items():
+    warnings: list[str] = list(settings.warnings)
+    for name, config in settings.sources.items():
         cls = source_class(name)
         if not config.enabled:
             continue
-        if cls.needs_key and not config.secret():
-            where = f"set {config.api_key_env}" if config.api_key_env else "set api_key_env"
-            warnings.append(f"[carriers.{name}] has no key ({where}); source not used")
+        missing = missing_credentials(cls, config)
+        if missing:
+            warnings.append(f"[{config.table}.{name}] has no {missing}; source not used")
             continue
         sources[name] = create_source(name, config)
     for names in (settings.routing.default, *settings.routing.couriers.values()):
         for name in names:
             source_class(name)  # an unknown name in [routing] is a config error too
     return sources, warnings
+
+
+def missing_credentials(cls: type[Source], config: SourceConfig) -> str | None:
+    """What a source's auth strategy needs and its table does not give (None: all set)."""
+    auth = cls.auth
+    if isinstance(auth, ClientCredentials):
+        if config.client_credentials() is not None:
+            return None
+        names = [v for v in (config.client_id_env, config.client_secret_env) if v]
+        where = f"set {' and '.join(names)}" if names else "set client_id_env, client_secret_env"
+        return f"client credentials ({where})"
+    if auth.needs_credentials and not config.secret():
+        where = f"set {config.api_key_env}" if config.api_key_env else "set api_key_env"
+        return f"key ({where})"
+    return None
 
 
 def route(
@@ -256,6 +284,110 @@ def route(
         else:
             unserved.append(shipment)
     return routed, unserved
+
+
+def last_mile_legs(
+    store: Store,
+    settings: Settings,
+    sources: Mapping[str, Source],
+    shipments: Sequence[_Shipment],
+) -> dict[str, list[_Shipment]]:
+    """The last-mile numbers of ``shipments`` to poll at the delivering carrier's source.
+
+    A shipment with a recorded handover (``last_mile_handovers``) whose courier has a
+    configured carrier's own source (``carrier_own``) in its ``[routing]`` list (the
+    first that serves it) gets its last-mile number polled there; the events land on
+    the same shipment, with that source. Without such a source there is no leg: the
+    aggregator keeps the parcel.
+    """
+    handovers = last_mile_routes(store, [s.shipment_id for s in shipments])
+    by_id = {s.shipment_id: s for s in shipments}
+    legs: dict[str, list[_Shipment]] = {}
+    for shipment_id, (number, courier) in handovers.items():
+        shipment = by_id[shipment_id]
+        for name in settings.routing.sources_for(courier):
+            source = sources.get(name)
+            if source is not None and source.carrier_own and source.serves(courier):
+                leg = _Shipment(shipment_id, shipment.order_id, number, courier, shipment.carrier)
+                legs.setdefault(name, []).append(leg)
+                break
+    return legs
+
+
+def route_last_mile(  # noqa: PLR0913 - the routing so far, and what it routes
+    store: Store,
+    settings: Settings,
+    sources: Mapping[str, Source],
+    *,
+    picked: Sequence[_Shipment],
+    routed: dict[str, list[_Shipment]],
+    unserved: list[_Shipment],
+) -> tuple[dict[str, list[_Shipment]], list[_Shipment]]:
+    """Add the :func:`last_mile_legs` of ``picked`` to ``routed``.
+
+    Once the carrier's source has answered ``ok`` about the last-mile number, the
+    first-mile number is no longer polled (its aggregator would only repeat the
+    carrier's record); a shipment no source could serve by its own number is
+    served by its last mile.
+    """
+    legs = last_mile_legs(store, settings, sources, picked)
+    if not legs:
+        return routed, unserved
+    settled: set[int] = set()
+    for name, items in legs.items():
+        answered = answered_ok(store, name, [leg.number for leg in items])
+        settled |= {leg.shipment_id for leg in items if leg.number in answered}
+        routed[name] = _merge(routed.get(name, []), items)
+    for name, items in routed.items():
+        if name not in legs:
+            routed[name] = [s for s in items if s.shipment_id not in settled]
+    with_leg = {leg.shipment_id for items in legs.values() for leg in items}
+    return routed, [s for s in unserved if s.shipment_id not in with_leg]
+
+
+def _merge(items: list[_Shipment], more: Iterable[_Shipment]) -> list[_Shipment]:
+    known = {(s.shipment_id, s.number) for s in items}
+    return items + [s for s in more if (s.shipment_id, s.number) not in known]
+
+
+def handed_over_in_run(
+    store: Store,
+    settings: Settings,
+    sources: Mapping[str, Source],
+    run_id: str,
+    routed: Mapping[str, list[_Shipment]],
+) -> dict[str, list[_Shipment]]:
+    """Last-mile legs of the handovers first recorded in this run and not polled yet.
+
+    A parcel the first-mile source handed over in this run is followed to the
+    delivering carrier in the same run, so that its record arrives with the run that
+    learnt of it.
+    """
+    rows = store.query(
+        "SELECT DISTINCT h.shipment_id FROM last_mile_handovers h JOIN polls p "
+        "USING (poll_id) WHERE p.run_id = ?",
+        [run_id],
+    )
+    ids = {int(r[0]) for r in rows}
+    shipments = {
+        s.shipment_id: s for items in routed.values() for s in items if s.shipment_id in ids
+    }
+    polled = {(name, s.shipment_id, s.number) for name, items in routed.items() for s in items}
+    legs = last_mile_legs(store, settings, sources, list(shipments.values()))
+    follow = {
+        name: [s for s in items if (name, s.shipment_id, s.number) not in polled]
+        for name, items in legs.items()
+    }
+    return {name: items for name, items in follow.items() if items}
+
+
+def token_verdict(response: Response) -> Parsed:
+    """What a ``token`` poll came to: ok, or the error that stopped the token fetch."""
+    if response.error is None:
+        return Parsed(Outcome.OK, ())
+    message = str(response.error)
+    outcome = Outcome.RATE_LIMITED if response.status == 429 else Outcome.ERROR
+    return Parsed(outcome, error_results((), outcome, message), message)
 
 
 @dataclass(frozen=True)
@@ -354,8 +486,8 @@ def _poll(
     report.unserved_examples = [f"{s.order_id}/{s.number}" for s in unserved[:EXAMPLES]]
     if report.selected and not sources:
         raise ConfigError(
-            "no tracking source is configured: add a [carriers.<name>] table "
-            "(e.g. [carriers.17track] with api_key_env, or [carriers.cainiao])"
+            "no tracking source is configured: add a [sources.<name>] table "
+            "(e.g. [sources.17track] with api_key_env, or [sources.cainiao])"
             + "".join(f"; {w}" for w in warnings)
         )
     if routed and store.path is not None:
@@ -364,6 +496,10 @@ def _poll(
     context = _RunContext(store, settings, now, report, options.get("transports") or {})
     show = sys.stderr.isatty() if progress is None else progress
     asyncio.run(_poll_sources(context, sources, routed, show))
+    # The last mile of parcels handed over in this run, followed in the same run.
+    follow = handed_over_in_run(store, settings, sources, report.run_id, routed)
+    if follow:
+        asyncio.run(_poll_sources(context, sources, follow, show))
     report.seconds = time.perf_counter() - started
     finish_run(store, report.run_id, clock.wall(), report.as_dict())
     return report
@@ -403,6 +539,9 @@ def _select(
         ids = set(resolve_shipments(store, selection.shipments).shipment_ids)
         picked = [s for s in picked if s.shipment_id in ids]
     routed, unserved = route(picked, settings, sources)
+    routed, unserved = route_last_mile(
+        store, settings, sources, picked=picked, routed=routed, unserved=unserved
+    )
     if selection.carriers:
         wanted = set(selection.carriers)
         by_source = {s.shipment_id for name in wanted for s in routed.get(name, [])}
@@ -449,6 +588,7 @@ class _RunContext:
     now: datetime
     report: PollReport
     transports: Mapping[str, Transport]
+    limiters: dict[str, TokenBucket] = field(default_factory=dict)
 
 
 async def _poll_sources(
@@ -467,8 +607,8 @@ async def _poll_sources(
         sink = _WriteQueue(writer, executor, context.now)
         jobs = []
         for name, items in routed.items():
-            summary = SourceSummary(name)
-            report.sources[name] = summary
+            # A second pass (the last mile followed in the same run) adds to the first.
+            summary = report.sources.setdefault(name, SourceSummary(name))
             jobs.append(
                 _SourceRun(
                     source=sources[name],
@@ -607,6 +747,15 @@ class _SourceRun:
     #: Numbers answered "not looked up yet" in this run, and when the last one was.
     _pending: dict[str, None] = field(default_factory=dict)
     _pending_at: float = 0.0
+    _client: SourceClient | None = None
+
+    def _token_exchanges(self) -> list[Exchange]:
+        """The OAuth2 token requests sent since the last batch, as ``token`` polls."""
+        if self._client is None or not self._client.token_responses:
+            return []
+        responses = list(self._client.token_responses)
+        self._client.token_responses.clear()
+        return [Exchange(r, token_verdict(r)) for r in responses]
 
     async def run(self) -> None:
         started = time.perf_counter()
@@ -617,14 +766,15 @@ class _SourceRun:
         numbers = list(ids_by_number)
         size = self.source.effective_batch_size
         batches = [numbers[i : i + size] for i in range(0, len(numbers), size)]
-        self.summary.shipments = len(self.shipments)
-        self.summary.numbers = len(numbers)
+        self.summary.shipments += len(self.shipments)
+        self.summary.numbers += len(numbers)
         self.bar.add(name, len(numbers))
         loop = asyncio.get_running_loop()
         store = self.context.store
         known = await loop.run_in_executor(self.executor, registered_numbers, store, name, numbers)
+        day_start = self.source.quota_day_start(self.context.now)
         used = await loop.run_in_executor(
-            self.executor, requests_today, store, name, self.context.now
+            self.executor, requests_today, store, name, self.context.now, day_start
         )
         rate = self.source.rate
         # Enough batches in flight to keep the allowance busy at ~1 s latency, bounded.
@@ -635,13 +785,26 @@ class _SourceRun:
             config,
             rate=rate,
             secret=config.secret(),
-            auth_header=self.source.auth_header,
-            auth_param=self.source.auth_param,
+            auth=self.source.auth,
+            credentials=config.client_credentials(),
+            token_url=self.source.token_url,
             transport=self.context.transports.get(name),
             max_connections=in_flight,
+            # One pacing per source for the whole run, across its passes.
+            limiter=self.context.limiters.setdefault(name, TokenBucket(rate)),
             quota_used_today=used,
+            daily_quota=self.source.daily_quota,
+            quota_resets_at=day_start + timedelta(days=1),
+            quota_signal=self.source.quota_exhausted,
             ready=self.sink.check,
         )
+        refused = await loop.run_in_executor(
+            self.executor, quota_refusal_since, store, name, day_start
+        )
+        if refused is not None:
+            # Said earlier in this quota day: asking again would only repeat the 429.
+            client.quota.exhaust(refused.rsplit(" (", 1)[0] + ", answered earlier today")
+        self._client = client
         gate = asyncio.Semaphore(in_flight)
         try:
             async with client:
@@ -657,7 +820,7 @@ class _SourceRun:
                 await asyncio.gather(*(one(b) for b in batches))
                 await self._recheck_pending(client, gate, ids_by_number)
         finally:
-            self.summary.seconds = time.perf_counter() - started
+            self.summary.seconds += time.perf_counter() - started
 
     async def _recheck_pending(
         self, client: SourceClient, gate: asyncio.Semaphore, ids_by_number: Mapping[str, list[int]]
@@ -732,6 +895,7 @@ class _SourceRun:
                 )
         except ParcelproofError as exc:  # a source bug must not end the whole run
             outcome = BatchOutcome(stop=f"{exc}")
+        outcome.exchanges[:0] = self._token_exchanges()
         if not recheck and len(batch) > 1 and _too_large(outcome):
             await self._split(batch, known, client, ids_by_number, outcome)
             return

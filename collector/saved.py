@@ -20,8 +20,8 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-from collector.carriers.base import UNREADABLE, Event, Outcome, Parsed, Result
-from collector.carriers.registry import source_class
+from collector.sources.base import UNREADABLE, Event, Outcome, Parsed, Result
+from collector.sources.registry import source_class
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,9 @@ class SavedRecord:
     problem: str | None = None
     #: What a readable answer naming no number said (a quota or key refusal).
     note: str | None = None
+    #: The outcome of such an answer as a whole (``not_found`` for USPS's
+    #: "not yet in system" call error, ``rate_limited`` for a quota refusal).
+    outcome: Outcome = Outcome.ERROR
 
     @property
     def unreadable(self) -> bool:
@@ -47,7 +50,7 @@ class SavedRecord:
             return {
                 "file": self.file,
                 "number": None,
-                "outcome": Outcome.ERROR.value,
+                "outcome": self.outcome.value,
                 "status": None,
                 "sub_status": None,
                 "events": [],
@@ -117,7 +120,7 @@ def _records(name: str, parsed: Parsed) -> Iterable[SavedRecord]:
             why = parsed.message or "the answer names no tracking number"
             yield SavedRecord(name, None, why)
         else:
-            yield SavedRecord(name, None, None, note=parsed.message)
+            yield SavedRecord(name, None, None, note=parsed.message, outcome=parsed.outcome)
         return
     for result in parsed.results:
         bad = result.message if result.code == UNREADABLE else None

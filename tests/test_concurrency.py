@@ -76,9 +76,9 @@ def write_config(tmp_path: Path, busy_timeout: float, sim: Simulator | None = No
     text = f"[poll]\ndatabase_busy_timeout_seconds = {busy_timeout}\n"
     if sim is not None:
         text += (
-            f'[carriers.17track]\nbase_url = "{sim.base_url_17track}"\n'
+            f'[sources.17track]\nbase_url = "{sim.base_url_17track}"\n'
             f'api_key = "{sim.api_key}"\n'
-            f'[carriers.cainiao]\nbase_url = "{sim.base_url_cainiao}"\n'
+            f'[sources.cainiao]\nbase_url = "{sim.base_url_cainiao}"\n'
         )
     path.write_text(text)
     return path

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from collector.errors import ImportFileError
-from collector.importer import import_file, parse_import_date, read_rows
+from collector.importer import import_file, import_rows, parse_import_date, read_rows
 from collector.store import Store
 from tests.conftest import SAMPLE_ORDERS, run_cli
 
@@ -310,3 +310,68 @@ def test_status_says_an_order_awaits_its_number(tmp_path: Path, db_path: Path) -
     line = next(line for line in status.output.splitlines() if "W1" in line)
     assert "awaiting a tracking number" in line and "wait for the number" in line
     assert "poll first" not in line and "open dispute" not in line
+
+
+def _shipments(store: Store) -> list[tuple[object, ...]]:
+    return store.query(
+        "SELECT shipment_id, order_id, tracking_number, tracking_number_raw, shipped_at, "
+        "amount FROM shipments ORDER BY shipment_id"
+    )
+
+
+def test_an_import_read_in_chunks_stores_what_one_batch_stores(tmp_path: Path) -> None:
+    # Eleven rows read three at a time: a pair repeated across chunks (the last row
+    # wins, in the order of the last rows), a bad row, a number a spreadsheet mangled.
+    body = "".join(
+        f"A{i},RB{123456785 if i % 2 else 987654325}GB,,2026-10-{i + 1:02d},,GB,{i}.50\n"
+        for i in range(8)
+    )
+    body += "A1,RB123456785GB,,2026-10-20,,GB,9.99\n"  # repeats line 3's pair
+    body += "A9,,,2026-10-01,,GB,\n"  # no tracking number yet: stored awaiting one
+    body += "A10,9.40011E+21,,2026-10-01,,US,\n"
+    path = csv_file(tmp_path, body)
+    header, rows = read_rows(path)
+    results = {}
+    stored = {}
+    for chunk in (3, 1000):
+        with Store.open(tmp_path / f"c{chunk}.duckdb") as store:
+            result = import_rows(store, header, rows, name=str(path), chunk_rows=chunk)
+            results[chunk] = (
+                result.rows,
+                result.inserted,
+                result.updated,
+                result.unchanged,
+                [str(e) for e in result.rejected],
+                result.warnings,
+            )
+            stored[chunk] = _shipments(store)
+            assert not store.query(
+                "SELECT table_name FROM duckdb_tables() WHERE temporary"
+            )  # the staging is dropped
+    assert results[3] == results[1000]
+    assert stored[3] == stored[1000]
+    assert results[3][:4] == (11, 10, 0, 0)
+    assert any(
+        "1 (order_id, tracking_number) pairs appear more than once" in w for w in results[3][5]
+    )
+    assert any("1 tracking number in scientific notation" in w for w in results[3][5])
+    a1 = [row for row in stored[3] if row[1] == "A1"]
+    assert len(a1) == 1 and a1[0][5] == Decimal("9.99")  # the last row won
+
+
+def test_csv_rows_are_read_from_the_file_not_held(tmp_path: Path) -> None:
+    path = csv_file(tmp_path, "A1,RB123456785GB,,2026-10-01,,GB,\n")
+    _header, rows = read_rows(path)
+    assert not isinstance(rows, list)  # a CsvRows: each pass reads the file again
+    assert [r["order_id"] for _, r in rows] == [r["order_id"] for _, r in rows] == ["A1"]
+
+
+def test_a_bad_byte_far_into_the_file_is_named_at_its_offset(tmp_path: Path) -> None:
+    # Past the first block the check decodes (1 MiB): its offset counts every block.
+    good = HEADER + "A1,RB123456785GB,,2026-10-01,,GB,\n" * 40_000
+    data = good.encode() + b"A2,\xff\n"
+    path = tmp_path / "late.csv"
+    path.write_bytes(data)
+    assert len(good.encode()) > 1 << 20
+    with pytest.raises(ImportFileError, match=f"not UTF-8 at byte {len(good.encode()) + 3}"):
+        read_rows(path)

@@ -40,6 +40,7 @@ from collector.config import Settings
 from collector.console import counting_progress
 from collector.errors import ConfigError
 from collector.resolve import resolve_shipments
+from collector.sources.registry import is_carrier_own
 from collector.store import Store
 
 FORMATS = ("html", "pdf", "png", "json")
@@ -602,6 +603,7 @@ def _event_json(e: Event) -> dict[str, Any]:
         "country": e.country,
         "postcode": e.postcode,
         "source": e.source,
+        "carrier_own": is_carrier_own(e.source),
         "provider": e.provider,
         "first_poll_id": e.first_poll_id,
     }
@@ -612,6 +614,7 @@ def _poll_json(p: Poll) -> dict[str, Any]:
         "poll_id": p.poll_id,
         "requested_at": fmt.iso(p.requested_at),
         "source": p.source,
+        "carrier_own": is_carrier_own(p.source),
         "operation": p.operation,
         "method": p.method,
         "url": p.url,

@@ -25,6 +25,7 @@ from analysis.reports.chart import Chart, build_chart
 from analysis.reports.facts import Event, Flag, Gap, PackFacts, Poll
 from analysis.reports.mail_notices import MailNoticeFact
 from analysis.reports.wording import Rule
+from collector.sources.registry import is_carrier_own
 
 #: Page images: wide enough to read on a marketplace's viewer, small enough to upload.
 PNG_WIDTH = 1400
@@ -227,7 +228,11 @@ class PackView:
 
     @property
     def sources(self) -> list[str]:
-        return sorted({p.source for p in self.facts.polls})
+        """Every source asked, the carriers' own records marked as such."""
+        return [
+            f"{name} (the carrier's own record)" if is_carrier_own(name) else name
+            for name in sorted({p.source for p in self.facts.polls})
+        ]
 
     @property
     def destination(self) -> str:
@@ -318,6 +323,8 @@ def make_environment() -> jinja2.Environment:
         failed=failed,
         sentence=wording.sentence,
         action_title=wording.action_title,
+        # The delivering carrier's own record (USPS's API), not an aggregator's copy.
+        carrier_own=is_carrier_own,
     )
     return env
 

@@ -12,7 +12,7 @@ columns and hands it to :func:`collector.importer.import_rows` unchanged otherwi
     >>> sheet = prepare(header, rows)
     >>> sheet.mapping
     {'Order No.': 'order_id', 'Tracking No': 'tracking_number', 'Ship date': 'shipped_at'}
-    >>> [r["tracking_number"] for _, r in sheet.rows], sheet.rows[0][1]["shipped_at"]
+    >>> [r["tracking_number"] for _, r in sheet.rows], sheet.rows.head(1)[0][1]["shipped_at"]
     (['RB123456785GB', 'LA586992216CN'], '2026-11-25')
 
 Dates with ``/`` or ``-`` between day and month are read day-first or month-first
@@ -23,15 +23,17 @@ dots (``03.11.2026``) are day-first, as everywhere they are written so.
 
 from __future__ import annotations
 
+import codecs
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from collector.errors import ImportFileError
-from collector.importer import COLUMNS, DATE_COLUMNS
+from collector.importer import COLUMNS, DATE_COLUMNS, CsvRows
 
 __all__ = ["ALIASES", "Sheet", "parse_maps", "prepare", "read_xlsx"]
 
@@ -108,7 +110,9 @@ class Sheet:
     """A table mapped onto the import columns."""
 
     header: list[str]
-    rows: list[tuple[int, dict[str, Any]]]
+    #: The rows as ``import_rows`` reads them: a :class:`MappedRows`, read (and
+    #: mapped) again at each iteration, so a large file is never held whole.
+    rows: MappedRows
     #: Source column -> import column, for every column used.
     mapping: dict[str, str]
     ignored: list[str] = field(default_factory=list)
@@ -177,39 +181,101 @@ def prepare(
             f"{name}: missing required column(s): {', '.join(missing)} "
             f"(found: {', '.join(header) or 'none'}); name yours with --map 'Column=field'"
         )
-    renamed: list[tuple[int, dict[str, Any]]] = []
-    for line, row in rows:
-        if "__error__" in row:
-            renamed.append((line, row))
-            continue
-        renamed.append((line, {mapping[k]: v for k, v in row.items() if k in mapping}))
+    renamed = _Renamed(rows, mapping)
     order = _date_order(renamed, date_order, name)
-    out: list[tuple[int, dict[str, Any]]] = []
-    for line, row in renamed:
-        if "__error__" in row:
-            out.append((line, row))
-            continue
-        for column in DATE_COLUMNS:
-            value = row.get(column)
-            if isinstance(value, str) and value.strip():
-                row[column] = _iso_date(value.strip(), order)
-        numbers = row.get("tracking_number")
-        parts = (
-            [p for p in _SPLIT.split(numbers.strip()) if p]
-            if isinstance(numbers, str) and numbers.strip()
-            else [numbers]
-        )
-        out.extend((line, {**row, "tracking_number": part}) for part in parts)
-    return Sheet(new_header, out, mapping, ignored, order)
+    return Sheet(new_header, MappedRows(renamed, order), mapping, ignored, order)
+
+
+class _Renamed:
+    """``rows`` with the source columns renamed to import columns (others dropped)."""
+
+    def __init__(self, rows: Iterable[tuple[int, dict[str, Any]]], mapping: dict[str, str]):
+        self.rows = rows
+        self.mapping = mapping
+
+    def __iter__(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        mapping = self.mapping
+        for line, row in self.rows:
+            if "__error__" in row:
+                yield line, row
+            else:
+                yield line, {mapping[k]: v for k, v in row.items() if k in mapping}
+
+
+class MappedRows:
+    """A sheet's rows ready for ``import_rows``: dates in ISO 8601 (in the file's day
+    and month order), one row per tracking number of a cell that lists several.
+
+    Iterating reads the source again (a :class:`collector.importer.CsvRows` reads
+    its file), so it can be iterated more than once and holds a row at a time.
+    """
+
+    def __init__(self, renamed: Iterable[tuple[int, dict[str, Any]]], order: str | None):
+        self.renamed = renamed
+        self.order = order
+
+    def head(self, count: int) -> list[tuple[int, dict[str, Any]]]:
+        """The first ``count`` rows (``import --dry-run``)."""
+        return list(islice(self, count))
+
+    def count(self) -> int:
+        """How many rows an import reads (a pass over the source)."""
+        return sum(1 for _ in self)
+
+    def __iter__(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        order = self.order
+        for line, row in self.renamed:
+            if "__error__" in row:
+                yield line, row
+                continue
+            for column in DATE_COLUMNS:
+                value = row.get(column)
+                if isinstance(value, str) and value.strip():
+                    row[column] = _iso_date(value.strip(), order)
+            numbers = row.get("tracking_number")
+            parts = (
+                [p for p in _SPLIT.split(numbers.strip()) if p]
+                if isinstance(numbers, str) and numbers.strip()
+                else [numbers]
+            )
+            for part in parts:
+                yield line, {**row, "tracking_number": part}
+
+
+class _Lines:
+    """Lines that show something, kept bounded: how many, and the first ten."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first: list[int] = []
+        self._last: int | None = None
+
+    def add(self, line: int) -> None:
+        if line == self._last:
+            return
+        self._last = line
+        self.count += 1
+        if len(self.first) < 10:
+            self.first.append(line)
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def __str__(self) -> str:
+        shown = ", ".join(str(n) for n in self.first)
+        return shown + (f" and {self.count - 10} more" if self.count > 10 else "")
 
 
 def _date_order(
-    rows: Sequence[tuple[int, dict[str, Any]]], chosen: str | None, name: str
+    rows: Iterable[tuple[int, dict[str, Any]]], chosen: str | None, name: str
 ) -> str | None:
-    """The file's day/month order: chosen, or shown by its own dates, or refused."""
-    day_first: list[int] = []
-    month_first: list[int] = []
-    ambiguous: list[int] = []
+    """The file's day/month order: chosen, or shown by its own dates, or refused.
+
+    One pass over the rows (stopped as soon as both orders are seen); what it keeps
+    is bounded (:class:`_Lines`)."""
+    if chosen is not None:
+        return chosen
+    day_first, month_first, ambiguous = _Lines(), _Lines(), _Lines()
     for line, row in rows:
         for column in DATE_COLUMNS:
             value = row.get(column)
@@ -218,17 +284,15 @@ def _date_order(
                 continue
             first, second = int(found.group(1)), int(found.group(3))
             if first > 12 >= second:
-                day_first.append(line)
+                day_first.add(line)
             elif second > 12 >= first:
-                month_first.append(line)
+                month_first.add(line)
             elif first != second:
-                ambiguous.append(line)
-    if chosen is not None:
-        return chosen
+                ambiguous.add(line)
     if day_first and month_first:
         raise ImportFileError(
-            f"{name}: dates are day-first on line(s) {_lines(day_first)} but month-first on "
-            f"line(s) {_lines(month_first)}; fix the file or pass --day-first/--month-first"
+            f"{name}: dates are day-first on line(s) {day_first} but month-first on "
+            f"line(s) {month_first}; fix the file or pass --day-first/--month-first"
         )
     if day_first:
         return "day-first"
@@ -236,16 +300,10 @@ def _date_order(
         return "month-first"
     if ambiguous:
         raise ImportFileError(
-            f"{name}: dates could be day-first or month-first on line(s) {_lines(ambiguous)} "
+            f"{name}: dates could be day-first or month-first on line(s) {ambiguous} "
             "(e.g. 03/11/2026); pass --day-first or --month-first"
         )
     return None
-
-
-def _lines(lines: Sequence[int]) -> str:
-    unique = sorted(set(lines))
-    shown = ", ".join(str(n) for n in unique[:10])
-    return shown + (f" and {len(unique) - 10} more" if len(unique) > 10 else "")
 
 
 def _iso_date(value: str, order: str | None) -> str:
@@ -325,8 +383,9 @@ def _cell(value: Any) -> str:
 
 def read_table(
     path: Path, encoding: str = "utf-8"
-) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
-    """A CSV, JSON or ``.xlsx`` file's header (as written) and ``(line, row)`` pairs.
+) -> tuple[list[str], Iterable[tuple[int, dict[str, Any]]]]:
+    """A CSV, JSON or ``.xlsx`` file's header (as written) and ``(line, row)`` pairs
+    (for CSV a :class:`~collector.importer.CsvRows`, read from the file as iterated).
 
     CSV and JSON are read by :func:`collector.importer.read_rows` (encodings, BOM,
     CRLF, delimiters and its checks); a CSV whose header is not the import format's
@@ -344,32 +403,9 @@ def read_table(
     return _read_csv_as_written(path, encoding)
 
 
-def _read_csv_as_written(
-    path: Path, encoding: str
-) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
-    import codecs
-    import csv
-    import io
-
+def _read_csv_as_written(path: Path, encoding: str) -> tuple[list[str], CsvRows]:
     codec = codecs.lookup(encoding).name
-    text = path.read_bytes().decode("utf-8-sig" if codec == "utf-8" else codec)
-    try:
-        delimiter = csv.Sniffer().sniff(text[:4096], delimiters=",;\t").delimiter
-    except csv.Error:
-        delimiter = ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = [h.strip() for h in next(reader)]
-    rows: list[tuple[int, dict[str, Any]]] = []
-    for values in reader:
-        if not any(v.strip() for v in values):
-            continue
-        if len(values) > len(header):
-            rows.append(
-                (
-                    reader.line_num,
-                    {"__error__": f"{len(values)} fields but the header has {len(header)}"},
-                )
-            )
-            continue
-        rows.append((reader.line_num, dict(zip(header, values, strict=False))))
-    return header, rows
+    with path.open(encoding="utf-8-sig" if codec == "utf-8" else codec, newline="") as text:
+        start = text.read(4096)
+    rows = CsvRows(path, codec, sniff=start, as_written=True)
+    return rows.header, rows

@@ -39,8 +39,8 @@ The API (kept small and stable; tests, demo and benchmarks use it)::
         as_of=None,                             # hide events after this instant
         sync_delay=0.0,                         # seconds a new registration answers NotFound
     ) as sim:
-        sim.base_url_17track   # "http://127.0.0.1:PORT/track/v2.2"  -> [carriers.17track] base_url
-        sim.base_url_cainiao   # "http://127.0.0.1:PORT"             -> [carriers.cainiao] base_url
+        sim.base_url_17track   # "http://127.0.0.1:PORT/track/v2.2"  -> [sources.17track] base_url
+        sim.base_url_cainiao   # "http://127.0.0.1:PORT"             -> [sources.cainiao] base_url
         sim.config_toml("SEVENTEENTRACK_API_KEY")   # a ready parcelproof.toml snippet
         sim.count("register"), sim.count("gettrackinfo", status=200), sim.counts()
         sim.requests           # [RequestRecord(at, method, path, endpoint, numbers, status, ...)]

@@ -16,7 +16,9 @@ kind        effect
 ==========  =================================================================
 
 A fault matches a request when its ``endpoint`` (``register``, ``gettrackinfo``,
-``getquota``, ``cainiao``, ``17track`` for any 17TRACK endpoint, or None for all)
+``getquota``, ``cainiao``, ``17track`` for any 17TRACK endpoint, a plug-in
+source's name for any of its endpoints or ``<source>:<endpoint>`` for one, e.g.
+``usps:track`` or ``usps:token``, or None for all)
 and its ``number`` (None for all, else requests that ask about that number)
 match; it lets ``skip`` matching requests through first, then applies to the
 next ``count`` (None: all of them). The first fault that matches wins.
@@ -58,7 +60,12 @@ class Fault:
         if self.kind not in KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r} (one of {', '.join(KINDS)})")
         if self.endpoint is not None and self.endpoint not in ENDPOINTS:
-            raise ValueError(f"unknown endpoint {self.endpoint!r} (one of {', '.join(ENDPOINTS)})")
+            from collector.sources.registry import simulator_endpoints
+
+            plugins = {cls.source for cls in simulator_endpoints()}
+            if self.endpoint.partition(":")[0] not in plugins:
+                known = ", ".join((*ENDPOINTS, *sorted(plugins)))
+                raise ValueError(f"unknown endpoint {self.endpoint!r} (one of {known})")
         if self.count is not None and self.count < 0:
             raise ValueError("count must not be negative")
 
@@ -119,7 +126,7 @@ class Fault:
             if self.endpoint == "17track":
                 if endpoint not in ("register", "gettrackinfo", "getquota"):
                     return False
-            elif self.endpoint != endpoint:
+            elif self.endpoint != endpoint and self.endpoint != endpoint.partition(":")[0]:
                 return False
         return self.number is None or self.number.upper() in numbers
 

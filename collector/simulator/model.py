@@ -4,8 +4,9 @@ A :class:`Scenario` is what happened to one tracking number, independent of who
 reports it: the carriers involved (first mile, last mile), the events with their
 absolute instants and the local offset the carrier reports, where they happened,
 and how a source answers when the number has no usable history (not found,
-invalid, expired). The same scenario is rendered by :mod:`.render_17track` and
-:mod:`.render_cainiao`, so every number can be served by either source.
+invalid, expired). The same scenario is rendered by each source's ``simulator``
+module (``collector/sources/<name>/simulator.py``), so every number can be served
+by every source.
 
 Scenario files are JSON (package data in ``collector/simulator/scenarios/``)::
 
@@ -445,6 +446,16 @@ def load_scenarios(path: str | Path | None = None) -> dict[str, Scenario]:
     ['1Z4F8W310368260410', '1Z9AA293YW03482200']
     """
     return scenarios_from_dict(read_document(path))
+
+
+def last_mile_scenarios() -> dict[str, Scenario]:
+    """The bundled parcel handed from Cainiao to USPS (``scenarios/last_mile.json``).
+
+    Served by ``demo`` beside the samples, with its order in
+    ``data/samples/last-mile.csv`` (issue 13.4).
+    """
+    text = resources.files("collector.simulator").joinpath("scenarios/last_mile.json")
+    return scenarios_from_dict(json.loads(text.read_text("utf-8")))
 
 
 def sample_scenarios() -> dict[str, Scenario]:

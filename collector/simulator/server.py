@@ -23,10 +23,11 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from collector import clock
-from collector.simulator import render_17track as r17
-from collector.simulator import render_cainiao as rcn
+from collector.simulator.endpoints import Endpoints, Reply, SimRequest
 from collector.simulator.faults import Fault, html_error_page, huge_body
 from collector.simulator.model import Scenario, as_mapping, normalise_number, sample_scenarios
+from collector.sources.cainiao import simulator as rcn
+from collector.sources.seventeentrack import simulator as r17
 
 log = logging.getLogger(__name__)
 
@@ -97,14 +98,7 @@ class _Bucket:
         return (1 - self.tokens) / self.rate
 
 
-@dataclass
-class _Reply:
-    status: int
-    content_type: str
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-    stream: Iterable[bytes] | None = None
-    length: int | None = None
+_Reply = Reply
 
 
 @dataclass
@@ -116,6 +110,29 @@ class _Request:
     body: bytes
     token: str | None
     host: str
+    headers: dict[str, str] = field(default_factory=dict)
+    plugin: Endpoints | None = None
+
+    def sim(self) -> SimRequest:
+        """The request as a plug-in source's endpoints see it (path under the mount)."""
+        mount = self.plugin.mount if self.plugin is not None else ""
+        return SimRequest(
+            self.method,
+            self.path[len(mount) :] or "/",
+            self.query,
+            self.headers,
+            self.body,
+            self.host,
+        )
+
+
+def _last_mile_index(scenarios: Mapping[str, Scenario]) -> dict[str, str]:
+    """Last-mile number -> the number of the scenario it belongs to."""
+    return {
+        normalise_number(s.last_mile_number): key
+        for key, s in scenarios.items()
+        if s.last_mile_number
+    }
 
 
 def _json_reply(document: Any, status: int = 200, content_type: str = _JSON) -> _Reply:
@@ -152,8 +169,11 @@ class Simulator:
         prefix_17track: str = "",
         prefix_cainiao: str = "",
         sync_delay: float = 0.0,
+        source_rate_limits: Mapping[str, float] | None = None,
+        source_quotas: Mapping[str, int] | None = None,
     ) -> None:
         self._scenarios = as_mapping(sample_scenarios() if scenarios is None else scenarios)
+        self._by_last_mile = _last_mile_index(self._scenarios)
         self.api_key = api_key
         self._lock = threading.Lock()
         self._rate_limit_retry_after = rate_limit_retry_after
@@ -175,6 +195,17 @@ class Simulator:
         self._thread: threading.Thread | None = None
         self._server = _Server((host, port), _Handler)
         self._server.simulator = self
+        # Every registered source with a simulator module, from the same scenarios.
+        from collector.sources.registry import simulator_endpoints
+
+        self.endpoints: dict[str, Endpoints] = {
+            cls.source: cls(self) for cls in simulator_endpoints()
+        }
+        self._source_rates: dict[str, tuple[float, float]] = {}
+        for name, rate in (source_rate_limits or {}).items():
+            self.set_source_rate_limit(name, rate)
+        self._source_quotas: dict[str, int] = dict(source_quotas or {})
+        self._source_used: dict[str, int] = {}
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -195,12 +226,12 @@ class Simulator:
 
     @property
     def base_url_17track(self) -> str:
-        """What ``[carriers.17track] base_url`` should be (``https://api.17track.net/track/v2.2``)."""
+        """What ``[sources.17track] base_url`` should be (``https://api.17track.net/track/v2.2``)."""
         return f"{self.url}{self._prefix_17track}/track/v2.2"
 
     @property
     def base_url_cainiao(self) -> str:
-        """What ``[carriers.cainiao] base_url`` should be (``https://global.cainiao.com``)."""
+        """What ``[sources.cainiao] base_url`` should be (``https://global.cainiao.com``)."""
         return f"{self.url}{self._prefix_cainiao}"
 
     def start(self) -> Simulator:
@@ -266,6 +297,56 @@ class Simulator:
             self._cainiao_rate = None if rate is None else (rate, burst or max(1.0, rate))
             self._buckets.pop("cainiao", None)
 
+    def set_source_rate_limit(
+        self, source: str, rate: float | None, burst: float | None = None
+    ) -> None:
+        """Requests a second at a plug-in source's service (None: unlimited)."""
+        with self._lock:
+            if rate is None:
+                self._source_rates.pop(source, None)
+            else:
+                self._source_rates[source] = (rate, burst or max(1.0, rate))
+            self._buckets.pop(f"src:{source}", None)
+
+    def set_source_quota(self, source: str, quota: int | None) -> None:
+        """Requests a plug-in source's service answers before its daily-quota answer."""
+        with self._lock:
+            if quota is None:
+                self._source_quotas.pop(source, None)
+            else:
+                self._source_quotas[source] = quota
+            self._source_used[source] = 0
+
+    def base_url_for(self, source: str) -> str:
+        """What ``[sources.<source>] base_url`` should be for any served source."""
+        if source == "17track":
+            return self.base_url_17track
+        if source == "cainiao":
+            return self.base_url_cainiao
+        return self.endpoints[source].base_url
+
+    def source_env(self, prefix: str = "PARCELPROOF_SIM") -> dict[str, str]:
+        """Environment variables holding the credentials the plug-in services accept."""
+        env: dict[str, str] = {}
+        for name, endpoints in self.endpoints.items():
+            for suffix, value in endpoints.credentials().items():
+                env[f"{prefix}_{name.upper()}_{suffix}"] = value
+        return env
+
+    def source_table(self, source: str, prefix: str = "PARCELPROOF_SIM") -> str:
+        """The ``[sources.<source>]`` table of a plug-in service: base_url and variable names."""
+        endpoints = self.endpoints[source]
+        names = {s: f"{prefix}_{source.upper()}_{s}" for s in endpoints.credentials()}
+        return "\n".join(endpoints.config_lines(names)) + "\n"
+
+    def view(self, number: str, carrier: str) -> Any:
+        """What ``carrier``'s own service knows of ``number`` now (a CarrierView or None)."""
+        from collector.simulator.endpoints import carrier_view
+
+        with self._lock:
+            scenarios, by_last_mile, as_of = self._scenarios, self._by_last_mile, self._as_of
+        return carrier_view(scenarios, by_last_mile, number, carrier, as_of)
+
     def set_as_of(self, as_of: datetime | None) -> None:
         """Serve only events up to ``as_of`` (None: all); also "now" for time metrics."""
         with self._lock:
@@ -275,6 +356,7 @@ class Simulator:
         """Serve more numbers (replacing scenarios for the same numbers)."""
         with self._lock:
             self._scenarios = {**self._scenarios, **as_mapping(scenarios)}
+            self._by_last_mile = _last_mile_index(self._scenarios)
 
     def clear_registrations(self) -> None:
         """Forget every 17TRACK registration (as if the account were new)."""
@@ -331,18 +413,26 @@ class Simulator:
         with self._lock:
             return self._quota_used
 
-    def config_toml(self, api_key_env: str = "SEVENTEENTRACK_API_KEY") -> str:
-        """A ``parcelproof.toml`` snippet pointing both sources at this simulator."""
+    def config_toml(
+        self, api_key_env: str = "SEVENTEENTRACK_API_KEY", sources: Iterable[str] = ()
+    ) -> str:
+        """A ``parcelproof.toml`` snippet pointing 17TRACK, Cainiao and ``sources`` here.
+
+        A plug-in service's table holds only ``base_url`` and the names of its
+        credential variables (:meth:`source_env` gives their values).
+        """
         lines = [
-            "[carriers.17track]",
+            "[sources.17track]",
             f'base_url = "{self.base_url_17track}"',
             f'api_key_env = "{api_key_env}"',
         ]
         if self._rate is not None:
             lines.append(f"requests_per_second = {self._rate[0]:g}")
-        lines += ["", "[carriers.cainiao]", f'base_url = "{self.base_url_cainiao}"']
+        lines += ["", "[sources.cainiao]", f'base_url = "{self.base_url_cainiao}"']
         if self._cainiao_rate is not None:
             lines.append(f"requests_per_second = {self._cainiao_rate[0]:g}")
+        for name in sources:
+            lines += ["", self.source_table(name).rstrip("\n")]
         return "\n".join(lines) + "\n"
 
     # -- request handling -------------------------------------------------------------
@@ -353,21 +443,34 @@ class Simulator:
                 return name
         if path == f"{self._prefix_cainiao}/global/detail.json":
             return "cainiao"
-        return "unknown"
+        found = self._plugin_route(path, None)
+        return found[1] if found else "unknown"
+
+    def _plugin_route(self, path: str, method: str | None) -> tuple[Endpoints, str] | None:
+        for endpoints in self.endpoints.values():
+            mount = endpoints.mount
+            if path == mount or path.startswith(mount + "/"):
+                name = endpoints.route(method or "", path[len(mount) :] or "/")
+                if name is not None:
+                    return endpoints, f"{endpoints.source}:{name}"
+        return None
 
     def handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         """Answer one request (called from the handler thread)."""
         started = time.monotonic()
         path, _, query = handler.path.partition("?")
         length = int(handler.headers.get("Content-Length") or 0)
+        plugin = self._plugin_route(path, method)
         request = _Request(
             method=method,
             path=path,
             query=query,
-            endpoint=self._route(path),
+            endpoint=plugin[1] if plugin else self._route(path),
             body=handler.rfile.read(length) if length > 0 else b"",
             token=handler.headers.get("17token"),
             host=handler.headers.get("Host") or self.host,
+            headers=dict(handler.headers.items()),
+            plugin=plugin[0] if plugin else None,
         )
         numbers = _numbers_of(request)
         fault = self._take_fault(request.endpoint, numbers)
@@ -410,6 +513,8 @@ class Simulator:
         return reply
 
     def _answer(self, request: _Request) -> _Reply:
+        if request.plugin is not None:
+            return self._plugin_answer(request.plugin, request)
         if request.endpoint == "unknown":
             return _text_reply(404, "Not Found")
         if request.endpoint == "cainiao":
@@ -439,9 +544,27 @@ class Simulator:
             return _json_reply(self._register(items))
         return _json_reply(self._gettrackinfo(items))
 
+    def _plugin_answer(self, endpoints: Endpoints, request: _Request) -> _Reply:
+        source = endpoints.source
+        name = request.endpoint.partition(":")[2]
+        if name != "token":
+            limited = self._limited(f"src:{source}")
+            if limited:
+                return limited
+            with self._lock:
+                quota = self._source_quotas.get(source)
+                used = self._source_used.get(source, 0)
+                self._source_used[source] = used + 1
+            if quota is not None and used >= quota:
+                return endpoints.quota_exceeded()
+        return endpoints.answer(name, request.sim())
+
     def _limited(self, bucket: str) -> _Reply | None:
         with self._lock:
-            rate = self._cainiao_rate if bucket == "cainiao" else self._rate
+            if bucket.startswith("src:"):
+                rate = self._source_rates.get(bucket[4:])
+            else:
+                rate = self._cainiao_rate if bucket == "cainiao" else self._rate
             if rate is None:
                 return None
             state = self._buckets.setdefault(bucket, _Bucket(*rate))
@@ -566,11 +689,13 @@ def _fault_reply(fault: Fault, request: _Request) -> _Reply:
     if fault.kind == "html":
         return _Reply(status, "text/html; charset=UTF-8", html_error_page(status, request.host))
     if fault.kind == "huge":
-        prefix = (
-            b'{"module":[],"success":true'
-            if request.endpoint == "cainiao"
-            else b'{"code":0,"data":{"accepted":[],"rejected":[]}'
-        )
+        if request.plugin is not None:
+            prefix = request.plugin.huge_prefix
+        elif request.endpoint == "cainiao":
+            prefix = b'{"module":[],"success":true'
+        else:
+            prefix = b'{"code":0,"data":{"accepted":[],"rejected":[]}'
+
         return _Reply(
             status, _JSON, stream=huge_body(fault.size, prefix), length=max(fault.size, 0)
         )
@@ -591,6 +716,9 @@ def _item_number(item: Any) -> tuple[str, int | None]:
 
 def _numbers_of(request: _Request) -> tuple[str, ...]:
     """The (normalised) numbers a request asks about, for logs and per-number faults."""
+    if request.plugin is not None:
+        name = request.endpoint.partition(":")[2]
+        return tuple(normalise_number(n) for n in request.plugin.numbers(name, request.sim()))
     if request.endpoint == "cainiao":
         raw = ",".join(parse_qs(request.query).get("mailNos", []))
         return tuple(normalise_number(n) for n in raw.split(",") if n.strip())

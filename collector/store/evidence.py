@@ -37,10 +37,18 @@ from typing import Any
 
 import polars as pl
 
-from collector.carriers.base import BatchOutcome, Event, Outcome, Result
 from collector.config import PollConfig
+from collector.lastmile import courier_of, number_in_events
 from collector.model import FINAL_STATUSES, status_in
 from collector.plausible import plausible
+from collector.sources.base import (
+    SOURCE_QUOTA_STOP,
+    TOKEN_OPERATION,
+    BatchOutcome,
+    Event,
+    Outcome,
+    Result,
+)
 from collector.store import Store
 from collector.store.state import DIGEST_COLUMNS, event_digest_sql
 
@@ -230,6 +238,9 @@ WITH ev AS ({event_digest_sql("e.shipment_id IN (SELECT shipment_id FROM staged_
            old.estimated_from AS old_estimated_from,
            old.estimated_to AS old_estimated_to,
            CASE
+               -- The delivering carrier's own delivery scan settles it, whatever
+               -- an aggregator polled in the same run says of the first-mile number.
+               WHEN coalesce(ev.own_delivered, false) THEN 'delivered'
                WHEN r.outcome = 'ok' AND r.status IS NOT NULL THEN r.status
                WHEN r.outcome = 'ok' AND ev.last_event_status IS NOT NULL
                    THEN ev.last_event_status
@@ -242,6 +253,7 @@ WITH ev AS ({event_digest_sql("e.shipment_id IN (SELECT shipment_id FROM staged_
                ELSE coalesce(old.status, ev.last_event_status, 'unknown')
            END AS new_status,
            CASE
+               WHEN coalesce(ev.own_delivered, false) THEN NULL
                WHEN r.outcome = 'ok' AND r.status IS NOT NULL THEN r.sub_status
                WHEN r.outcome = 'ok' AND ev.last_event_status IS NOT NULL
                    THEN ev.last_event_sub_status
@@ -447,6 +459,73 @@ class EvidenceWriter:
             )
         finally:
             conn.unregister("staged_results")
+        self._record_handovers(rows)
+
+    def _record_handovers(self, rows: list[dict[str, Any]]) -> None:
+        """A ``last_mile_handovers`` row for each new (shipment, last-mile number)."""
+        handed = [
+            {
+                "shipment_id": r["shipment_id"],
+                "last_mile_number": r["last_mile_number"],
+                "carrier_text": r["last_mile_carrier"],
+                "courier": courier_of(r["last_mile_number"], r["last_mile_carrier"]),
+                "source": r["source"],
+                "poll_id": r["poll_id"],
+                "seen_at": r["poll_at"],
+            }
+            for r in rows
+            if r["last_mile_number"]
+        ]
+        if not handed:
+            return
+        frame = pl.DataFrame(handed, schema=HANDOVER_SCHEMA).unique(
+            ["shipment_id", "last_mile_number"], keep="first", maintain_order=True
+        )
+        _insert_new(
+            self.store.conn,
+            "last_mile_handovers",
+            frame,
+            ("shipment_id", "last_mile_number"),
+            "shipment_id",
+            narrow="shipment_id",
+        )
+
+
+#: The columns of a ``last_mile_handovers`` row (migration 0008).
+HANDOVER_SCHEMA: dict[str, Any] = {
+    "shipment_id": pl.Int64,
+    "last_mile_number": pl.String,
+    "carrier_text": pl.String,
+    "courier": pl.String,
+    "source": pl.String,
+    "poll_id": pl.Int64,
+    "seen_at": pl.Datetime("us", "UTC"),
+}
+
+
+def last_mile_routes(store: Store, shipment_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+    """Shipment id -> (last-mile number, courier) of its latest handover with a known courier."""
+    if not shipment_ids:
+        return {}
+    rows = store.conn.execute(
+        "SELECT shipment_id, arg_max(last_mile_number, poll_id), arg_max(courier, poll_id) "
+        "FROM last_mile_handovers WHERE courier IS NOT NULL "
+        "AND shipment_id IN (SELECT unnest(?)) GROUP BY shipment_id",
+        [list(shipment_ids)],
+    ).fetchall()
+    return {int(r[0]): (str(r[1]), str(r[2])) for r in rows}
+
+
+def answered_ok(store: Store, source: str, numbers: Sequence[str]) -> set[str]:
+    """The numbers ``source`` has answered ``ok`` about (at least once)."""
+    if not numbers:
+        return set()
+    rows = store.conn.execute(
+        "SELECT DISTINCT r.tracking_number FROM poll_results r JOIN polls p USING (poll_id) "
+        "WHERE p.source = ? AND r.outcome = 'ok' AND r.tracking_number IN (SELECT unnest(?))",
+        [source, list(numbers)],
+    ).fetchall()
+    return {str(r[0]) for r in rows}
 
 
 class _Staging:
@@ -610,6 +689,12 @@ def _state_rows(
             e.occurred_at is not None and not plausible(e.occurred_at) for e in result.events
         )
         status = None if doubtful or not result.status else result.status.value
+        last_mile = (result.last_mile_number, result.last_mile_carrier)
+        if last_mile[0] is None:
+            # No handover field: a handover event may name the number (issue 13.4).
+            named = number_in_events((e.description for e in result.events), number)
+            if named is not None:
+                last_mile = (named[0], result.last_mile_carrier or named[1].upper())
         for shipment_id in ids_by_number.get(number, ()):
             rows.append(
                 {
@@ -619,8 +704,8 @@ def _state_rows(
                     "status": status,
                     "sub_status": None if doubtful else result.sub_status,
                     "source_status_raw": result.source_status_raw,
-                    "last_mile_number": result.last_mile_number,
-                    "last_mile_carrier": result.last_mile_carrier,
+                    "last_mile_number": last_mile[0],
+                    "last_mile_carrier": last_mile[1],
                     "estimated_from": result.estimated_from,
                     "estimated_to": result.estimated_to,
                     "poll_id": poll_id,
@@ -719,10 +804,28 @@ def registered_numbers(store: Store, source: str, numbers: Iterable[str]) -> fro
     return frozenset(str(r[0]) for r in rows)
 
 
-def requests_today(store: Store, source: str, now: datetime) -> int:
-    """Requests already sent to ``source`` since 00:00 UTC today (for ``daily_quota``)."""
-    start = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+def requests_today(
+    store: Store, source: str, now: datetime, day_start: datetime | None = None
+) -> int:
+    """Requests already sent to ``source`` in its quota day (for ``daily_quota``).
+
+    The day starts at ``day_start`` (the source's reset instant), else 00:00 UTC.
+    OAuth2 token requests are not counted: a carrier's quota is of its tracking API.
+    """
+    start = day_start or now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     row = store.conn.execute(
-        "SELECT count(*) FROM polls WHERE source = ? AND requested_at >= ?", [source, start]
+        "SELECT count(*) FROM polls WHERE source = ? AND requested_at >= ? AND operation <> ?",
+        [source, start, TOKEN_OPERATION],
     ).fetchone()
     return int(row[0]) if row else 0
+
+
+def quota_refusal_since(store: Store, source: str, day_start: datetime) -> str | None:
+    """The error of the first answer since ``day_start`` in which ``source`` said its
+    own daily quota was used up (DHL's, FedEx's 429), else None."""
+    row = store.conn.execute(
+        "SELECT error FROM polls WHERE source = ? AND requested_at >= ? "
+        "AND outcome = 'rate_limited' AND contains(error, ?) ORDER BY poll_id LIMIT 1",
+        [source, day_start, SOURCE_QUOTA_STOP],
+    ).fetchone()
+    return str(row[0]) if row else None

@@ -35,10 +35,10 @@ from typing import Any
 
 import polars as pl
 
-from collector.carriers.base import Outcome, Parsed, Result, error_results
-from collector.carriers.registry import source_class
 from collector.config import PollConfig
 from collector.errors import ConfigError, StoreError
+from collector.sources.base import TOKEN_OPERATION, Outcome, Parsed, Result, error_results
+from collector.sources.registry import source_class
 from collector.store import Store
 from collector.store.evidence import (
     EvidenceWriter,
@@ -399,6 +399,9 @@ class _Replay:
 
 def _reparse(store: Store, row: _Poll, unparsed: set[str]) -> Parsed | None:
     """Today's parser's verdict on a stored answer (the transport's, when it had one)."""
+    if row.operation == TOKEN_OPERATION:
+        # An OAuth2 token request: no body kept, no tracking number concerned.
+        return Parsed(Outcome(row.outcome), (), row.error)
     if _transport_failed(row):
         outcome = Outcome(row.outcome)
         message = row.error or "no usable answer"

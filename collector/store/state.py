@@ -10,6 +10,9 @@ shipment instead of the wide text columns of every event.
 "Latest" orders events by ``(occurred_at IS NOT NULL, occurred_at, event_key)``: an
 event without a time counts as older than any timed one, and equal instants are
 settled by the key, so the pick is the same whichever order events were stored in.
+The delivery scan prefers the delivering carrier's own record (:data:`DELIVERY_ORDER`):
+events from every source share one timeline, and the carrier's scan carries the
+place an aggregator's copy often lacks.
 
 :func:`event_digest_sql` is the one definition, used by the collector's recompute
 (:mod:`collector.store.evidence`), by :func:`refresh_event_digest` and by the
@@ -27,6 +30,22 @@ import duckdb
 
 #: Event order for "latest" (see the module docstring); ``e`` is the events alias.
 LATEST_ORDER = "(e.occurred_at IS NOT NULL, e.occurred_at, e.event_key)"
+
+
+def _own_sources() -> str:
+    """The built-in sources that are a carrier's own record, as an SQL list."""
+    from collector.sources.registry import BUILTIN
+
+    names = sorted(name for name, cls in BUILTIN.items() if cls.carrier_own)
+    return "(" + ", ".join("'" + name.replace("'", "''") + "'" for name in names) + ")"
+
+
+#: Order of delivery scans: the delivering carrier's own record first (a USPS
+#: delivery scan with its ZIP settles "delivered" and "delivered elsewhere" over an
+#: aggregator's copy of the same scan without a place), then as :data:`LATEST_ORDER`.
+DELIVERY_ORDER = (
+    f"(e.source IN {_own_sources()}, e.occurred_at IS NOT NULL, e.occurred_at, e.event_key)"
+)
 
 #: tracking_state columns copied from the latest event, with the events column of each.
 LAST_EVENT_FIELDS = {
@@ -63,16 +82,17 @@ DIGEST_COLUMNS = (
 )
 
 
-def _pick(fields: dict[str, str]) -> str:
+def _pick(fields: dict[str, str], order: str = LATEST_ORDER) -> str:
     packed = ", ".join(f"{column} := e.{source}" for column, source in fields.items())
-    return f"arg_max(struct_pack({packed}), {LATEST_ORDER})"
+    return f"arg_max(struct_pack({packed}), {order})"
 
 
 def event_digest_sql(where: str = "true") -> str:
     """A SELECT of one row per shipment that has events matching ``where`` (over
     ``events e``): ``shipment_id``, the :data:`DIGEST_COLUMNS`, and
-    ``last_event_sub_status`` and ``first_delivered_at`` (which the collector's
-    status derivation uses).
+    ``last_event_sub_status``, ``first_delivered_at`` and ``own_delivered`` (a
+    carrier's own source has a delivery scan), which the collector's status
+    derivation uses.
 
     The latest event is picked once as a struct (one aggregate, not one per field),
     so every ``last_event_*`` column describes the same event, NULLs included.
@@ -81,15 +101,19 @@ def event_digest_sql(where: str = "true") -> str:
     delivery = ", ".join(f"d.delivery.{c} AS {c}" for c in DELIVERY_FIELDS)
     return f"""
     SELECT d.shipment_id, d.first_event_at, d.last_event_at, d.event_count, {last},
-           d.last.sub_status AS last_event_sub_status, {delivery}, d.first_delivered_at
+           d.last.sub_status AS last_event_sub_status, {delivery}, d.first_delivered_at,
+           d.own_delivered
     FROM (
         SELECT e.shipment_id,
                min(e.occurred_at) AS first_event_at,
                max(e.occurred_at) AS last_event_at,
                count(*) AS event_count,
                {_pick({**LAST_EVENT_FIELDS, "sub_status": "sub_status"})} AS last,
-               {_pick(DELIVERY_FIELDS)} FILTER (WHERE e.status = 'delivered') AS delivery,
-               min(e.occurred_at) FILTER (WHERE e.status = 'delivered') AS first_delivered_at
+               {_pick(DELIVERY_FIELDS, DELIVERY_ORDER)}
+                   FILTER (WHERE e.status = 'delivered') AS delivery,
+               min(e.occurred_at) FILTER (WHERE e.status = 'delivered') AS first_delivered_at,
+               bool_or(e.status = 'delivered' AND e.source IN {_own_sources()})
+                   AS own_delivered
         FROM events e
         WHERE ({where}) AND NOT coalesce(e.implausible, false)
         GROUP BY e.shipment_id

@@ -94,98 +94,114 @@ def upsert_shipments(
     of every updated row is kept in ``shipment_history``; rows whose values did not
     change are not touched, so re-importing a file changes nothing.
     """
+    store.conn.register("staged_shipments", frame.select(_insert_columns()).to_arrow())
+    try:
+        return upsert_staged_shipments(
+            store, "staged_shipments", present_columns=present_columns, now=now
+        )
+    finally:
+        store.conn.unregister("staged_shipments")
+
+
+def _insert_columns() -> list[str]:
+    return ["order_id", "tracking_number", *SHIPMENT_IMPORT_COLUMNS, *NUMBER_COLUMNS]
+
+
+def upsert_staged_shipments(
+    store: Store,
+    staged: str,
+    *,
+    present_columns: Collection[str],
+    now: datetime,
+) -> tuple[int, int, int]:
+    """:func:`upsert_shipments` from the table or view named ``staged`` (one row per
+    (order_id, tracking_number), the same columns), in one transaction: an import
+    too large for one frame stages its rows in DuckDB first (:mod:`collector.importer`).
+    """
     update_cols = [c for c in SHIPMENT_IMPORT_COLUMNS if c in present_columns]
     # The mismatch verdict depends on the declared carrier: without that column in
     # the file, the stored carrier (and so the stored verdict) stands.
     update_cols += [
         c for c in NUMBER_COLUMNS if c != "carrier_mismatch" or "carrier" in present_columns
     ]
-    insert_cols = ["order_id", "tracking_number", *SHIPMENT_IMPORT_COLUMNS, *NUMBER_COLUMNS]
+    insert_cols = _insert_columns()
     join = "s.order_id = t.order_id AND s.tracking_number = t.tracking_number"
     changed = " OR ".join(f"s.{c} IS DISTINCT FROM t.{c}" for c in update_cols) or "false"
     conn = store.conn
     with store.transaction():
-        total = frame.height
-        frame, skipped = _without_stale_awaiting(store, frame)
-        conn.register("staged_shipments", frame.select(insert_cols).to_arrow())
-        try:
-            _adopt_awaiting(store, now)
-            existing_row = conn.execute(
-                f"SELECT count(*), count(*) FILTER (WHERE {changed}) "
-                f"FROM shipments s JOIN staged_shipments t ON {join}"
-            ).fetchone()
-            existing, updated = (
-                (int(existing_row[0]), int(existing_row[1])) if existing_row else (0, 0)
-            )
-            if updated:
-                conn.execute(
-                    "INSERT INTO shipment_history SELECT s.shipment_id, ?, to_json(s) "
-                    f"FROM shipments s JOIN staged_shipments t ON {join} WHERE {changed}",
-                    [now],
-                )
-                sets = ", ".join(f"{c} = t.{c}" for c in update_cols)
-                conn.execute(
-                    f"UPDATE shipments s SET {sets}, updated_at = ? "
-                    f"FROM staged_shipments t WHERE {join} AND ({changed})",
-                    [now],
-                )
-            cols = ", ".join(insert_cols)
+        total_row = conn.execute(f"SELECT count(*) FROM {staged}").fetchone()
+        total = int(total_row[0]) if total_row else 0
+        skipped = _count(store, f"SELECT count(*) FROM {staged} t WHERE {_STALE_AWAITING}")
+        if skipped:
+            # Rows awaiting a number for orders that have one: nothing to store.
+            staged = f"(SELECT * FROM {staged} t WHERE NOT ({_STALE_AWAITING}))"
+        _adopt_awaiting(store, staged, now)
+        existing_row = conn.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE {changed}) "
+            f"FROM shipments s JOIN {staged} t ON {join}"
+        ).fetchone()
+        existing, updated = (int(existing_row[0]), int(existing_row[1])) if existing_row else (0, 0)
+        if updated:
             conn.execute(
-                f"INSERT INTO shipments ({cols}, created_at, updated_at) "
-                f"SELECT {', '.join(_insert_value(c) for c in insert_cols)}, ?, ? "
-                "FROM staged_shipments t WHERE NOT EXISTS "
-                f"(SELECT 1 FROM shipments s WHERE {join})",
-                [now, now],
+                "INSERT INTO shipment_history SELECT s.shipment_id, ?, to_json(s) "
+                f"FROM shipments s JOIN {staged} t ON {join} WHERE {changed}",
+                [now],
             )
-        finally:
-            conn.unregister("staged_shipments")
+            sets = ", ".join(f"{c} = t.{c}" for c in update_cols)
+            conn.execute(
+                f"UPDATE shipments s SET {sets}, updated_at = ? "
+                f"FROM {staged} t WHERE {join} AND ({changed})",
+                [now],
+            )
+        cols = ", ".join(insert_cols)
+        conn.execute(
+            f"INSERT INTO shipments ({cols}, created_at, updated_at) "
+            f"SELECT {', '.join(_insert_value(c) for c in insert_cols)}, ?, ? "
+            f"FROM {staged} t WHERE NOT EXISTS "
+            f"(SELECT 1 FROM shipments s WHERE {join})",
+            [now, now],
+        )
     return total - existing - skipped, updated, existing - updated + skipped
 
 
-def _without_stale_awaiting(store: Store, frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
-    """Drop the rows awaiting a number whose order already has a shipment with one
-    (an older export, or a re-import after the number came): nothing to store."""
-    waiting = frame.filter(pl.col("tracking_number") == AWAITING)
-    if not waiting.height:
-        return frame, 0
-    known = {
-        order
-        for (order,) in store.conn.execute(
-            "SELECT DISTINCT order_id FROM shipments WHERE tracking_number <> ? "
-            "AND order_id IN (SELECT unnest(?))",
-            [AWAITING, waiting["order_id"].to_list()],
-        ).fetchall()
-    }
-    if not known:
-        return frame, 0
-    stale = (pl.col("tracking_number") == AWAITING) & pl.col("order_id").is_in(list(known))
-    return frame.filter(~stale), int(frame.select(stale.sum()).item())
+#: A staged row (``t``) awaiting its number whose order has a shipment with one.
+_STALE_AWAITING = (
+    f"t.tracking_number = '{AWAITING}' AND EXISTS (SELECT 1 FROM shipments o "
+    f"WHERE o.order_id = t.order_id AND o.tracking_number <> '{AWAITING}')"
+)
 
 
-def _adopt_awaiting(store: Store, now: datetime) -> None:
+def _count(store: Store, sql: str) -> int:
+    row = store.conn.execute(sql).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _adopt_awaiting(store: Store, staged: str, now: datetime) -> None:
     """A number arriving for an order stored as awaiting one: that shipment takes it.
 
     The row keeps its id (and so its history, flags and cases); its previous version
     goes to ``shipment_history``. With several new numbers for one order, the first
     (in sort order) takes the row and the others are new shipments.
     """
-    adopt = """
+    adopt = f"""
         SELECT s.shipment_id, min(t.tracking_number) AS number
-        FROM shipments s JOIN staged_shipments t
+        FROM shipments s JOIN {staged} t
           ON s.order_id = t.order_id AND s.tracking_number = $awaiting
          AND t.tracking_number <> $awaiting
         WHERE NOT EXISTS (SELECT 1 FROM shipments o
                           WHERE o.order_id = t.order_id AND o.tracking_number = t.tracking_number)
         GROUP BY s.shipment_id
     """
-    conn = store.conn
-    conn.execute(
+    params = {"now": now, "awaiting": AWAITING}
+    if not _count(store, f"SELECT count(*) FROM ({adopt.replace('$awaiting', repr(AWAITING))})"):
+        return
+    store.conn.execute(
         f"INSERT INTO shipment_history SELECT s.shipment_id, $now, to_json(s) "
         f"FROM shipments s JOIN ({adopt}) a USING (shipment_id)",
-        {"now": now, "awaiting": AWAITING},
+        params,
     )
-    conn.execute(
+    store.conn.execute(
         f"UPDATE shipments s SET tracking_number = a.number, updated_at = $now "
         f"FROM ({adopt}) a WHERE s.shipment_id = a.shipment_id",
-        {"now": now, "awaiting": AWAITING},
+        params,
     )

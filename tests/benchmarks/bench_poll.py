@@ -1,6 +1,6 @@
 """Benchmark: poll N new shipments against the simulator limited to R requests/s.
 
-The project is configured to the same R ([carriers.17track] requests_per_second).
+The project is configured to the same R ([sources.17track] requests_per_second).
 The floor is every call the protocol needs at exactly R per second: for N new
 numbers at 17TRACK, ceil(N/40) ``register`` plus ceil(N/40) ``gettrackinfo`` calls,
 so floor = 2 * ceil(N/40) / R seconds. It prints elapsed / floor (goal <= 1.1 at

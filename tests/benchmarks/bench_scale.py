@@ -28,13 +28,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from tests.benchmarks.measure import timed  # noqa: E402
 from tests.benchmarks.synth import NOW, build_synthetic_db  # noqa: E402
 
 FLOOR_SQL = "select shipment_id, max(occurred_at) from events group by 1"
@@ -42,21 +42,6 @@ FLOOR_SQL = "select shipment_id, max(occurred_at) from events group by 1"
 
 def load() -> str:
     return Path("/proc/loadavg").read_text().split(" ", 3)[:3].__str__()
-
-
-def timed(args: list[str]) -> tuple[float, float]:
-    """Run a command (stdout to /dev/null): wall seconds and its peak RSS in MiB."""
-    started = time.perf_counter()
-    with open(os.devnull, "w") as sink:
-        process = subprocess.Popen(args, stdout=sink, stderr=subprocess.PIPE, cwd=ROOT)
-        assert process.stderr is not None
-        errors = process.stderr.read()
-        _pid, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    code = os.waitstatus_to_exitcode(status)
-    if code not in (0, 1):
-        raise SystemExit(f"{' '.join(args)} failed ({code}): {errors.decode()[-2000:]}")
-    return seconds, usage.ru_maxrss / 1024
 
 
 def cli(db: Path, *args: str, now: str) -> list[str]:
@@ -95,11 +80,11 @@ def measure(size: int, work: Path) -> list[tuple[str, float, str]]:
         ("flags --json a day later (cron)", cli(db, "flags", "--json", now=later)),
         ("status --json", cli(db, "status", "--json", now=later)),
     ):
-        seconds, rss = timed(args)
+        seconds, rss, _ = timed(args)
         rows.append((label, seconds, f"peak RSS {rss:,.0f} MiB"))
     for label, extra in (("export (Parquet)", []), ("export --partitioned", ["--partitioned"])):
         out = work / f"export-{size}-{len(extra)}"
-        seconds, rss = timed(cli(db, "export", *extra, str(out), now=later))
+        seconds, rss, _ = timed(cli(db, "export", *extra, str(out), now=later))
         rows.append(
             (
                 label,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from collector.carriers.base import Event, Request, Response, Result
+from collector.sources.base import Event, Request, Response, Result
 
 PAYLOADS = Path(__file__).resolve().parent / "payloads"
 

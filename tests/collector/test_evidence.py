@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from collector import clock
-from collector.carriers.base import BatchOutcome, Request
-from collector.carriers.cainiao import Cainiao
 from collector.config import PollConfig
 from collector.importer import import_rows
+from collector.sources.base import BatchOutcome, Request
+from collector.sources.cainiao.source import Cainiao
 from collector.store import Store
 from collector.store.evidence import EvidenceWriter, canonical_poll, chain_hash, sha256_hex
 from collector.verify import verify_store
@@ -251,9 +251,9 @@ def test_registrations_are_recorded_once(store: Store, ids: dict[str, list[int]]
 
 
 def test_failed_request_is_logged_without_a_body(store: Store, ids: dict[str, list[int]]) -> None:
-    from collector.carriers.base import Response
-    from collector.carriers.cainiao import Cainiao as Source
     from collector.errors import SourceUnavailable
+    from collector.sources.base import Response
+    from collector.sources.cainiao.source import Cainiao as Source
 
     async def down(request: Request) -> Response:
         error = SourceUnavailable("cainiao", "timed out after 20s")

@@ -12,7 +12,6 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from collector.carriers.base import Request, Response
 from collector.config import Secret, SourceConfig
 from collector.errors import (
     QuotaExhausted,
@@ -23,6 +22,7 @@ from collector.errors import (
 )
 from collector.http import SourceClient, TokenBucket, parse_retry_after, redact_url
 from collector.logs import configure_logging
+from collector.sources.base import Request, Response
 
 SECRET = "s3cr3t-key-0123456789"
 REQUEST = Request(

@@ -129,3 +129,26 @@ def test_parse_unknown_source_is_a_usage_error(tmp_path: Path) -> None:
     done = run_cli("parse", "--source", "nope", "x.json")
     assert done.exit_code == 2
     assert "unknown source 'nope'" in done.stderr
+
+
+def test_parse_reads_the_direct_carriers_saved_answers(tmp_path: Path) -> None:
+    # Saved bodies carry no HTTP status: DHL's 404 problem document names its
+    # number in `instance`; USPS's whole-call "not yet in system" is not_found.
+    files = saved(tmp_path, "dhl-not-found.json", "dhl-shipments.json")
+    done = run_cli("parse", "--source", "dhl", *files, "--json")
+    assert done.exit_code == 0, done.stderr
+    assert [
+        (d["number"], d["outcome"], d["status"], len(d["events"])) for d in lines(done.stdout)
+    ] == [  # type: ignore[arg-type]
+        ("JJD000000000000000000", "not_found", "not_found", 0),
+        ("00340434161094042557", "ok", "delivered", 3),
+    ]
+    files = saved(tmp_path, "usps-v3r2-multistatus.json", "usps-v3-error.json")
+    done = run_cli("parse", "--source", "usps", *files, "--json")
+    assert done.exit_code == 0, done.stderr
+    assert [(d["number"], d["outcome"], d["status"]) for d in lines(done.stdout)] == [
+        ("9400111206206406260787", "ok", "delivered"),
+        ("9400100000000000000000", "not_found", "not_found"),
+        ("XYZ", "invalid", None),
+        (None, "not_found", None),
+    ]

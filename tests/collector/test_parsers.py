@@ -13,13 +13,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector.carriers.base import Outcome, describe_markup, load_json
-from collector.carriers.cainiao import parse_detail, parse_gmt_offset
-from collector.carriers.cainiao_map import map_action, map_module_status
-from collector.carriers.seventeentrack import parse_register, parse_trackinfo
-from collector.carriers.seventeentrack_map import map_status
-from collector.carriers.status import Status
 from collector.simulator.faults import html_error_page
+from collector.sources.base import Outcome, describe_markup, load_json
+from collector.sources.cainiao.source import parse_detail, parse_gmt_offset
+from collector.sources.cainiao.status_map import map_action, map_module_status
+from collector.sources.seventeentrack.source import parse_register, parse_trackinfo
+from collector.sources.seventeentrack.status_map import map_status
+from collector.sources.status import Status
 
 from .helpers import payload, result_view
 

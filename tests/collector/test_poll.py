@@ -19,7 +19,12 @@ import httpx
 import pytest
 
 from collector import clock
-from collector.carriers.base import (
+from collector.config import Settings, settings_from_dict
+from collector.errors import ConfigError, LockHeld
+from collector.importer import import_rows
+from collector.poll import PollReport, run_poll
+from collector.poll_lock import PollLock, ensure_free, lock_path_for
+from collector.sources.base import (
     BatchOutcome,
     Exchange,
     Outcome,
@@ -29,12 +34,7 @@ from collector.carriers.base import (
     Sender,
     Source,
 )
-from collector.carriers.registry import register_source
-from collector.config import Settings, settings_from_dict
-from collector.errors import ConfigError, LockHeld
-from collector.importer import import_rows
-from collector.poll import PollReport, run_poll
-from collector.poll_lock import PollLock, ensure_free, lock_path_for
+from collector.sources.registry import register_source
 from collector.store import Store
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
@@ -102,7 +102,7 @@ def settings(**tables: Any) -> Settings:
 
 
 BOTH = {
-    "carriers": {
+    "sources": {
         "17track": {
             "api_key_env": KEY_ENV,
             "base_url": "https://17.test/track/v2.2",
@@ -164,13 +164,13 @@ def test_a_source_needing_a_key_without_one_is_not_used(
     routing = {"default": ["17track", "cainiao"], "usps": ["17track"], "ups": ["17track"]}
     report = poll(shipments, settings_from_dict({**BOTH, "routing": routing}), fake)
     assert set(report.sources) == {"cainiao"}
-    assert f"[carriers.17track] has no key (set {KEY_ENV}); source not used" in report.warnings
+    assert f"[sources.17track] has no key (set {KEY_ENV}); source not used" in report.warnings
     # USPS and UPS numbers may only go to 17TRACK, which is not usable: left over.
     assert report.sources["cainiao"].shipments == 2
     assert report.unserved == 2
     assert report.summary_lines()[-2] == (
         "2 shipments no configured source can serve (e.g. o2/9400111206206406260787, "
-        "o4/1Z4F8W310368260410): add a source for them ([carriers.<name>], [routing])"
+        "o4/1Z4F8W310368260410): add a source for them ([sources.<name>], [routing])"
     )
     assert report.exit_code == 0
 
@@ -203,7 +203,7 @@ def test_first_configured_source_that_serves_the_courier_wins(
     register_source(UpsOnly)
     config = settings_from_dict(
         {
-            "carriers": {**BOTH["carriers"], "ups-only": {}},
+            "sources": {**BOTH["sources"], "ups-only": {}},
             "routing": {"default": ["ups-only", "17track"]},
         }
     )
@@ -223,13 +223,13 @@ def test_per_courier_routing(shipments: Path, fake: FakeSources) -> None:
 
 def test_unknown_source_in_config_is_a_config_error(shipments: Path, fake: FakeSources) -> None:
     with pytest.raises(ConfigError, match="unknown source 'fedex-direct'"):
-        poll(shipments, settings_from_dict({"carriers": {"fedex-direct": {}}}), fake)
+        poll(shipments, settings_from_dict({"sources": {"fedex-direct": {}}}), fake)
     with pytest.raises(ConfigError, match="unknown source 'nope'"):
         poll(shipments, settings_from_dict({**BOTH, "routing": {"default": ["nope"]}}), fake)
 
 
 def test_disabled_source_is_not_used(shipments: Path, fake: FakeSources) -> None:
-    config = settings_from_dict({"carriers": {**BOTH["carriers"], "cainiao": {"enabled": False}}})
+    config = settings_from_dict({"sources": {**BOTH["sources"], "cainiao": {"enabled": False}}})
     report = poll(shipments, config, fake)
     assert set(report.sources) == {"17track"}
 
@@ -407,7 +407,7 @@ def _while_lock_held(
     Returns the finished command, its wall time and the holder's pid.
     """
     config = tmp_path / "parcelproof.toml"
-    config.write_text('[carriers.cainiao]\nbase_url = "http://127.0.0.1:9"\n')
+    config.write_text('[sources.cainiao]\nbase_url = "http://127.0.0.1:9"\n')
     with subprocess.Popen(
         [sys.executable, "-c", HOLD_LOCK, str(shipments)], stdout=subprocess.PIPE, text=True
     ) as holder:
@@ -458,10 +458,10 @@ def test_poll_command_without_sources_exits_2(shipments: Path, cli_run: Any) -> 
     said = " ".join(result.output.split())
     assert "no tracking source is configured" in said
     # Bracketed text (TOML table names) is printed as text, not taken as markup.
-    assert "[carriers." in said
+    assert "[sources." in said
 
 
 def test_a_base_url_that_is_not_http_is_a_config_error(shipments: Path, fake: FakeSources) -> None:
-    config = settings_from_dict({"carriers": {"cainiao": {"base_url": "global.cainiao.com"}}})
-    with pytest.raises(ConfigError, match=r"carriers\.cainiao\.base_url: expected an http"):
+    config = settings_from_dict({"sources": {"cainiao": {"base_url": "global.cainiao.com"}}})
+    with pytest.raises(ConfigError, match=r"sources\.cainiao\.base_url: expected an http"):
         poll(shipments, config, fake)

@@ -52,7 +52,7 @@ def config(sim: Simulator, routing: list[str] | None = None, **overrides: Any) -
     common = {"max_retry_wait_seconds": 5.0, "timeout_seconds": 5.0, **overrides}
     return settings_from_dict(
         {
-            "carriers": {
+            "sources": {
                 "17track": {
                     "base_url": sim.base_url_17track,
                     "api_key_env": KEY_ENV,
@@ -230,11 +230,11 @@ def test_429_storm_beyond_the_retries_stops_only_that_source(orders: Path, sim: 
     settings = config(sim, max_retries=2, max_retry_wait_seconds=1.0)
     settings = settings_from_dict(
         {
-            "carriers": {
+            "sources": {
                 n: {k: getattr(c, k) for k in ("base_url", "api_key_env", "requests_per_second",
                                                "max_retries", "max_retry_wait_seconds")
                     if getattr(c, k) is not None}
-                for n, c in settings.carriers.items()
+                for n, c in settings.sources.items()
             },
             "routing": {"default": ["cainiao"], "usps": ["17track"]},
         }
@@ -360,7 +360,7 @@ def _project(tmp_path: Path, sim: Simulator, n: int, rate: float) -> tuple[Path,
         import_file(store, csv)
     config = tmp_path / "parcelproof.toml"
     config.write_text(
-        f'[carriers.17track]\nbase_url = "{sim.base_url_17track}"\napi_key_env = "{KEY_ENV}"\n'
+        f'[sources.17track]\nbase_url = "{sim.base_url_17track}"\napi_key_env = "{KEY_ENV}"\n'
         f"requests_per_second = {rate}\nbatch_size = 10\n"
     )
     return db, config
@@ -478,7 +478,7 @@ def test_fetch_times_under_a_fixed_now_in_a_subprocess(
 ) -> None:
     conf = tmp_path / "c.toml"
     conf.write_text(
-        f'[carriers.17track]\nbase_url = "{sim.base_url_17track}"\n'
+        f'[sources.17track]\nbase_url = "{sim.base_url_17track}"\n'
         f'api_key_env = "{KEY_ENV}"\nrequests_per_second = 50\n'
     )
     before = datetime.now(UTC)

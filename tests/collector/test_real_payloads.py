@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from collector.carriers.base import UNREADABLE, Outcome, Parsed, Result
-from collector.carriers.cainiao import parse_detail
-from collector.carriers.seventeentrack import parse_push, parse_register, parse_trackinfo
+from collector.sources.base import UNREADABLE, Outcome, Parsed, Result
+from collector.sources.cainiao.source import parse_detail
+from collector.sources.seventeentrack.source import parse_push, parse_register, parse_trackinfo
 
 from .helpers import event_row, payload, result_view
 

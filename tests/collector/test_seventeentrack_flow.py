@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from collector.carriers.base import BatchOutcome, Outcome, Request
-from collector.carriers.seventeentrack import SeventeenTrack
-from collector.carriers.status import Status
+from collector.sources.base import BatchOutcome, Outcome, Request
+from collector.sources.seventeentrack.source import SeventeenTrack
+from collector.sources.status import Status
 
 from .helpers import FakeSender
 

@@ -1,6 +1,6 @@
 """The real CLI against an independent 17TRACK v2.2 stand-in (tests/collector/standin17.py).
 
-Only ``[carriers.17track] base_url`` and ``api_key_env`` select the stand-in, as an
+Only ``[sources.17track] base_url`` and ``api_key_env`` select the stand-in, as an
 outside check would; every scenario has known expected flags and status at NOW. Some
 cases add settings only for speed (``[poll] pending_recheck_seconds``, ``[reports]
 formats``) or to provoke 429s (``requests_per_second``); one keeps every default.
@@ -33,7 +33,7 @@ def _key(monkeypatch: pytest.MonkeyPatch) -> None:
 def _config(tmp_path: Path, base_url: str, extra: str = "") -> Path:
     path = tmp_path / "parcelproof.toml"
     path.write_text(
-        f'[carriers.17track]\nbase_url = "{base_url}"\napi_key_env = "{KEY_ENV}"\n{extra}',
+        f'[sources.17track]\nbase_url = "{base_url}"\napi_key_env = "{KEY_ENV}"\n{extra}',
         encoding="utf-8",
     )
     return path

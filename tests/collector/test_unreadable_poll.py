@@ -66,7 +66,7 @@ def test_unreadable_answers_are_errors_with_the_path_and_exit_1(
     db_path: Path, answer: Any, problem: str
 ) -> None:
     seed(db_path, [("o1", "UB123456785CN", "s10")])
-    config = settings(carriers={"17track": BOTH["carriers"]["17track"]})
+    config = settings(sources={"17track": BOTH["sources"]["17track"]})
     report = run_poll(db_path, config, transports={"17track": serve(answer)})
     assert report.exit_code == 1
     line = report.summary_lines()[0]

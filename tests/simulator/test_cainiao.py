@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from collector.simulator import Simulator, sample_scenarios, serve_in_thread
-from collector.simulator.render_cainiao import time_zone_text
+from collector.sources.cainiao.simulator import time_zone_text
 from tests.simulator.conftest import KEY
 
 ICONS = {

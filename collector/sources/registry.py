@@ -14,19 +14,30 @@ subclass), loaded lazily, only when a name is not built in::
 
 from __future__ import annotations
 
+import importlib
 from importlib.metadata import entry_points
+from typing import Any
 
-from collector.carriers.base import Source
-from collector.carriers.cainiao import Cainiao
-from collector.carriers.seventeentrack import SeventeenTrack
 from collector.config import SourceConfig
 from collector.errors import ConfigError
+from collector.sources.base import Source
+from collector.sources.cainiao import Cainiao
+from collector.sources.dhl import Dhl
+from collector.sources.fedex import Fedex
+from collector.sources.seventeentrack import SeventeenTrack
+from collector.sources.ups import Ups
+from collector.sources.usps import Usps
 
 ENTRY_POINT_GROUP = "parcelproof.sources"
 
+#: The built-in sources, one line each (a new source: its folder, one line here).
 BUILTIN: dict[str, type[Source]] = {
     SeventeenTrack.name: SeventeenTrack,
     Cainiao.name: Cainiao,
+    Usps.name: Usps,
+    Ups.name: Ups,
+    Fedex.name: Fedex,
+    Dhl.name: Dhl,
 }
 
 _plugins: dict[str, type[Source]] = {}
@@ -55,7 +66,7 @@ def source_class(name: str) -> type[Source]:
 
 
 def create_source(name: str, config: SourceConfig | None = None) -> Source:
-    """An instance of source ``name`` bound to its ``[carriers.<name>]`` settings."""
+    """An instance of source ``name`` bound to its ``[sources.<name>]`` settings."""
     return source_class(name)(config)
 
 
@@ -64,6 +75,27 @@ def available_sources() -> list[str]:
     names = list(BUILTIN)
     names += sorted({e.name for e in entry_points(group=ENTRY_POINT_GROUP)} - set(names))
     return names
+
+
+def simulator_endpoints() -> list[type[Any]]:
+    """The simulated services of the built-in and run-time registered sources that have one."""
+    found: list[type[Any]] = []
+    for cls in [*BUILTIN.values(), *_plugins.values()]:
+        if cls.simulator:
+            found.append(importlib.import_module(cls.simulator).Endpoints)
+    return found
+
+
+def is_carrier_own(name: str) -> bool:
+    """Whether source ``name`` is the delivering carrier's own record (unknown: False).
+
+    >>> is_carrier_own("usps"), is_carrier_own("17track"), is_carrier_own("gone")
+    (True, False, False)
+    """
+    try:
+        return source_class(name).carrier_own
+    except ConfigError:
+        return False
 
 
 def register_source(cls: type[Source]) -> type[Source]:

@@ -24,14 +24,14 @@ import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
 from enum import StrEnum
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
-from collector.carriers.status import Status
 from collector.config import SourceConfig
 from collector.errors import (
     ConfigError,
@@ -40,6 +40,7 @@ from collector.errors import (
     SourceError,
     SourceRejected,
 )
+from collector.sources.status import Status
 from collector.terminal import plural
 
 
@@ -186,36 +187,156 @@ class BatchOutcome:
 Sender = Callable[[Request], Awaitable[Response]]
 
 
+# --- auth strategies: declared by a source, carried out by collector.http -------------
+
+
+@dataclass(frozen=True, slots=True)
+class NoAuth:
+    """The source needs no credentials (Cainiao's public page JSON)."""
+
+    needs_credentials: ClassVar[bool] = False
+
+
+@dataclass(frozen=True, slots=True)
+class StaticKey:
+    """One API key sent with every request, in a header or a query parameter.
+
+    The key comes from ``api_key_env`` (or ``api_key``) of the source's table; the
+    header is never stored, a query parameter is stored as ``***``.
+    """
+
+    header: str | None = None
+    param: str | None = None
+    needs_credentials: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCredentials:
+    """OAuth2 client credentials (RFC 6749 §4.4): a bearer token fetched on first use.
+
+    ``token_path`` is relative to the source's ``base_url`` (a table's ``token_url``
+    overrides it); the client id and secret come from ``client_id_env`` and
+    ``client_secret_env``. ``client_auth`` is ``"form"`` (both in the form body) or
+    ``"basic"`` (HTTP Basic, RFC 6749 ``client_secret_basic``). The token is kept
+    in memory only, until ``refresh_margin_seconds`` before its ``expires_in``, and
+    fetched again once when a call is answered 401.
+    """
+
+    token_path: str
+    client_auth: str = "form"
+    scope: str | None = None
+    refresh_margin_seconds: float = 60.0
+    needs_credentials: ClassVar[bool] = True
+
+
+#: What a source declares as its ``auth``.
+Auth = NoAuth | StaticKey | ClientCredentials
+
+#: In the ``polls.error`` of an answer in which the source itself said its daily
+#: quota is used up (DHL's and FedEx's 429s): the source is not asked again until
+#: its quota day resets, in this run or the next.
+SOURCE_QUOTA_STOP = "the source's own daily quota is used up"
+
+#: ``polls.operation`` of an OAuth2 token request: logged like any other request,
+#: but its body (the token) is never stored and it concerns no tracking number.
+TOKEN_OPERATION = "token"
+
+
 class Source(ABC):
     """A tracking source: declared properties, request builders and pure parsers.
 
-    Subclasses set the class attributes and implement :meth:`serves` and
-    :meth:`track`. Instances are cheap and bound to one ``[carriers.<name>]`` table.
+    Subclasses set the class attributes and implement :meth:`track` (and
+    :meth:`serves` when ``couriers`` does not say enough). Instances are cheap and
+    bound to one ``[sources.<name>]`` table.
     """
 
-    #: Registry name, also the ``[carriers.<name>]`` table name.
+    #: Registry name, also the ``[sources.<name>]`` table name.
     name: ClassVar[str]
     #: Most numbers one call may carry.
     batch_size: ClassVar[int]
     #: Requests per second when the config does not say.
     default_rate: ClassVar[float]
-    #: Whether a key is needed (a source without one is not configured).
-    needs_key: ClassVar[bool] = False
-    #: Header that carries the key, when the key travels in a header.
-    auth_header: ClassVar[str | None] = None
-    #: Query parameter that carries the key, when the key travels in the URL.
-    auth_param: ClassVar[str | None] = None
+    #: How credentials travel (:class:`NoAuth`, :class:`StaticKey`, :class:`ClientCredentials`).
+    auth: ClassVar[Auth] = NoAuth()
     #: Used when the config has no ``base_url``.
     default_base_url: ClassVar[str]
+    #: Requests allowed per quota day when the config does not say (None: no quota).
+    default_daily_quota: ClassVar[int | None] = None
+    #: The UTC time of day at which the source's daily quota starts afresh.
+    quota_reset_utc: ClassVar[dt_time] = dt_time(0, 0)
+    #: Courier codes this source serves (None: any number, the aggregators).
+    couriers: ClassVar[frozenset[str] | None] = None
+    #: The source's own settings: a frozen dataclass whose fields are the extra keys
+    #: its table may hold, each with its default (None: only the common keys).
+    options_type: ClassVar[type[Any] | None] = None
+    #: The carrier's own record (USPS, DHL ...), as opposed to an aggregator's copy.
+    carrier_own: ClassVar[bool] = False
+    #: The module of the source's simulated service (an ``Endpoints`` subclass named
+    #: ``Endpoints`` in it), served by :mod:`collector.simulator`; None: not simulated
+    #: this way (17TRACK and Cainiao are wired into the simulator's server).
+    simulator: ClassVar[str | None] = None
+
+    #: API paths a configured ``base_url`` may end with and that the source's own
+    #: paths already carry (the carriers' docs give ``https://onlinetools.ups.com/api``
+    #: or ``https://api-eu.dhl.com/track`` as "the base URL"): stripped, so that a
+    #: table copied from either the host or the documented base works.
+    base_url_suffixes: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: SourceConfig | None = None) -> None:
         self.config = config or SourceConfig()
-        self.base_url = (self.config.base_url or self.default_base_url).rstrip("/")
+        base = (self.config.base_url or self.default_base_url).rstrip("/")
+        for suffix in self.base_url_suffixes:
+            if base.lower().endswith(suffix.lower()):
+                base = base[: -len(suffix)]
+                break
+        self.base_url = base
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigError(
-                f"carriers.{self.name}.base_url: expected an http(s) URL, got {self.base_url!r}"
+                f"{self.config.table}.{self.name}.base_url: expected an http(s) URL, "
+                f"got {self.base_url!r}"
             )
+        options = self.config.options
+        if options is None and self.options_type is not None:
+            options = self.options_type()
+        self.options: Any = options
+
+    @classmethod
+    def needs_key(cls) -> bool:
+        """Whether credentials are needed (a source without them is not configured)."""
+        return cls.auth.needs_credentials
+
+    @property
+    def daily_quota(self) -> int | None:
+        """Requests allowed per quota day: the configured ``daily_quota``, else the default."""
+        if self.config.daily_quota is not None:
+            return self.config.daily_quota
+        return self.default_daily_quota
+
+    @property
+    def token_url(self) -> str | None:
+        """The OAuth2 token endpoint: the table's ``token_url``, else the source's path."""
+        if not isinstance(self.auth, ClientCredentials):
+            return None
+        if self.config.token_url:
+            return self.config.token_url
+        return f"{self.base_url}{self.auth.token_path}"
+
+    def quota_day_start(self, now: datetime) -> datetime:
+        """The instant the current quota day began (the last reset at or before ``now``)."""
+        return quota_day_start(now, self.quota_reset_utc)
+
+    def serves(self, courier: str | None) -> bool:
+        """Whether this source can track numbers of ``courier`` (None: undetected)."""
+        return self.couriers is None or (courier is not None and courier in self.couriers)
+
+    @classmethod
+    def quota_exhausted(cls, status: int, body: bytes | None) -> str | None:
+        """What an answer says when it means "the daily quota is used up", else None.
+
+        Such an answer is not retried: the source stops until its quota resets.
+        """
+        return None
 
     @property
     def effective_batch_size(self) -> int:
@@ -227,10 +348,6 @@ class Source(ABC):
     def rate(self) -> float:
         """Requests per second: the configured rate, else the source's default."""
         return self.config.requests_per_second or self.default_rate
-
-    @abstractmethod
-    def serves(self, courier: str | None) -> bool:
-        """Whether this source can track numbers of ``courier`` (None: undetected)."""
 
     @abstractmethod
     async def track(
@@ -283,6 +400,113 @@ class Source(ABC):
         default: nothing to recheck.
         """
         return None
+
+
+def quota_day_start(now: datetime, reset: dt_time) -> datetime:
+    """The last instant at or before ``now`` whose UTC time of day is ``reset``.
+
+    >>> quota_day_start(datetime(2026, 11, 3, 0, 30, tzinfo=UTC), dt_time(8, 0)).isoformat()
+    '2026-11-02T08:00:00+00:00'
+    """
+    utc = now.astimezone(UTC)
+    start = utc.replace(hour=reset.hour, minute=reset.minute, second=reset.second, microsecond=0)
+    return start if start <= utc else start - timedelta(days=1)
+
+
+# --- time stamps as the carriers write them ------------------------------------------
+
+_OFFSET = re.compile(r"^(?:GMT|UTC)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
+
+
+def parse_offset(text: str | None) -> int | None:
+    """Minutes east of UTC of an offset text (``-7:00``, ``-05:00``, ``+0530``, ``Z``).
+
+    >>> parse_offset("-7:00"), parse_offset("+0530"), parse_offset("Z"), parse_offset("")
+    (-420, 330, 0, None)
+    """
+    if text is None or not text.strip():
+        return None
+    text = text.strip()
+    if text.upper() in ("Z", "GMT", "UTC"):
+        return 0
+    match = _OFFSET.match(text)
+    if not match:
+        return None
+    sign, hours, minutes = match.groups()
+    total = int(hours) * 60 + int(minutes or 0)
+    if total > 14 * 60 or int(minutes or 0) >= 60:
+        return None
+    return -total if sign == "-" else total
+
+
+@dataclass(frozen=True, slots=True)
+class Stamp:
+    """An event time as a carrier wrote it: the instant, its local text and offset."""
+
+    occurred_at: datetime
+    local_time: str
+    utc_offset_minutes: int | None
+    tz_known: bool
+
+
+def iso_stamp(text: str | None, offset: int | None = None) -> Stamp | None:
+    """An ISO 8601 time with or without an offset (None when it is not one).
+
+    With an offset in the text (or ``offset`` given beside it) the zone is known.
+    Without either it is zone-unknown: read as UTC and marked so, never silently
+    taken for a UTC instant (``tz_known`` False)::
+
+        >>> iso_stamp("2018-03-02T07:53:47+01:00").occurred_at.isoformat()
+        '2018-03-02T06:53:47+00:00'
+        >>> iso_stamp("2018-03-02T07:53:47").tz_known
+        False
+        >>> iso_stamp("2018-03-02T07:53:47", offset=-300).occurred_at.isoformat()
+        '2018-03-02T12:53:47+00:00'
+    """
+    if not text or not text.strip():
+        return None
+    raw = text.strip()
+    try:
+        parsed = datetime.fromisoformat(raw.replace("z", "Z"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is not None:
+        delta = parsed.utcoffset()
+        minutes = int(delta.total_seconds() // 60) if delta is not None else None
+        return Stamp(parsed.astimezone(UTC), raw, minutes, True)
+    if offset is not None:
+        instant = (parsed - timedelta(minutes=offset)).replace(tzinfo=UTC)
+        return Stamp(instant, raw, offset, True)
+    return Stamp(parsed.replace(tzinfo=UTC), raw, None, False)
+
+
+def join_location(*parts: str | None) -> str | None:
+    """``"AUSTIN, TX 73301"``-style text from the parts a carrier gives (None when none).
+
+    >>> join_location("AUSTIN", "TX", "73301", None)
+    'AUSTIN, TX 73301'
+    """
+    city, state, postcode, country = (list(parts) + [None] * 4)[:4]
+    tail = " ".join(p for p in (state, postcode) if p)
+    text = ", ".join(p for p in (city, tail, country) if p)
+    return text or None
+
+
+def chronological(events: Iterable[Event | None]) -> list[Event]:
+    """The events oldest first (carriers list them newest first); undated ones first.
+
+    A stable sort: events at the same instant keep the order the carrier gave.
+    """
+    return sorted(
+        (e for e in events if e is not None),
+        key=lambda e: e.occurred_at.timestamp() if e.occurred_at else float("-inf"),
+    )
+
+
+def with_status(event: Event, status: Status) -> Event:
+    """``event`` with another canonical status (its raw code and text unchanged)."""
+    fields = {name: getattr(event, name) for name in Event.__slots__}
+    return Event(**{**fields, "status": status})
 
 
 # --- helpers shared by the parsers ----------------------------------------------------
@@ -515,7 +739,7 @@ def need_dict(value: Any, path: str, *, required: bool = False) -> dict[str, Any
     >>> need_dict("nope", "$.data")
     Traceback (most recent call last):
     ...
-    collector.carriers.base.Unreadable: $.data is a string, expected an object
+    collector.sources.base.Unreadable: $.data is a string, expected an object
     """
     if isinstance(value, dict):
         return value
@@ -556,6 +780,43 @@ def unreadable_call(numbers: Sequence[str], what: str, problem: str) -> Parsed:
     message = unreadable_message(what, problem)
     results = error_results(numbers, Outcome.ERROR, message, UNREADABLE)
     return Parsed(Outcome.ERROR, results, message, code=UNREADABLE)
+
+
+def undecodable_call(
+    numbers: Sequence[str], what: str, http_status: int | None, problem: str
+) -> Parsed:
+    """The verdict on a call whose body is not JSON at all (``load_json``'s message).
+
+    With an HTTP error status the status is named (an HTML 502 page is the gateway's
+    failure, not an answer); with 2xx (or none, a saved body) it is unreadable.
+    """
+    failed = (http_status or 200) >= 300
+    code = None if failed else UNREADABLE
+    message = f"{what}: " + (f"HTTP {http_status}: " if failed else "") + problem
+    return Parsed(
+        Outcome.ERROR, error_results(numbers, Outcome.ERROR, message, code), message, code=code
+    )
+
+
+async def one_call_per_number(
+    numbers: Sequence[str],
+    request_for: Callable[[str], Request],
+    parse: Callable[[bytes | None, Sequence[str] | None, int | None], Parsed],
+    send: Sender,
+) -> BatchOutcome:
+    """Ask about each number in its own call (DHL, UPS); stop at the first ``stop``."""
+    out = BatchOutcome()
+    for number in numbers:
+        response = await send(request_for(number))
+        parsed = transport_failure(response) or parse(
+            response.body, response.request.numbers, response.status
+        )
+        out.exchanges.append(Exchange(response, parsed))
+        out.results.update({r.number: r for r in parsed.results})
+        if parsed.stop:
+            out.stop = parsed.stop
+            break
+    return out
 
 
 def with_unreadable_summary(parsed: Parsed, what: str) -> Parsed:

@@ -27,7 +27,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-from collector.carriers.base import (
+from collector.countries import country_in_location
+from collector.sources.base import (
     UNREADABLE,
     BatchOutcome,
     Event,
@@ -53,9 +54,8 @@ from collector.carriers.base import (
     unreadable_message,
     with_unreadable_summary,
 )
-from collector.carriers.cainiao_map import KNOWN_WITHOUT_EVENTS, map_action, map_module
-from collector.carriers.status import Status
-from collector.countries import country_in_location
+from collector.sources.cainiao.status_map import KNOWN_WITHOUT_EVENTS, map_action, map_module
+from collector.sources.status import Status
 
 NAME = "cainiao"
 
@@ -71,7 +71,6 @@ class Cainiao(Source):
     name: ClassVar[str] = NAME
     batch_size: ClassVar[int] = 10
     default_rate: ClassVar[float] = 0.5
-    needs_key: ClassVar[bool] = False
     default_base_url: ClassVar[str] = "https://global.cainiao.com"
 
     track_operation: ClassVar[str] = "detail"
@@ -140,7 +139,7 @@ def parse_detail(
         message = f"detail: {problem}"
         stop = (
             f"{message}; Cainiao answers with a web page, likely its check for unusual "
-            "traffic: stopped for this run (lower [carriers.cainiao] requests_per_second)"
+            "traffic: stopped for this run (lower [sources.cainiao] requests_per_second)"
         )
         results = error_results(asked, Outcome.RATE_LIMITED, message)
         return Parsed(Outcome.RATE_LIMITED, results, message, stop=stop)

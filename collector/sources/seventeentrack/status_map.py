@@ -7,7 +7,7 @@ milestone stages, error codes). The raw code is always kept beside the result.
 
 from __future__ import annotations
 
-from collector.carriers.status import Status, SubStatus
+from collector.sources.status import Status, SubStatus
 
 #: ``latest_status.status`` (and the part before ``_`` of a sub-status).
 MAIN_STATUS: dict[str, Status] = {

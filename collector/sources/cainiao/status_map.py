@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from collector.carriers.status import Status, SubStatus
+from collector.sources.status import Status, SubStatus
 
 #: Action codes with a status other than plain ``in_transit``.
 ACTION_CODES: dict[str, tuple[Status, SubStatus | None]] = {

@@ -29,8 +29,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-from collector.carriers.base import (
+from collector.countries import country_in_location, normalise_country
+from collector.sources.base import (
     UNREADABLE,
+    Auth,
     BatchOutcome,
     Event,
     Exchange,
@@ -40,6 +42,7 @@ from collector.carriers.base import (
     Result,
     Sender,
     Source,
+    StaticKey,
     Unreadable,
     as_dict,
     as_list,
@@ -58,7 +61,7 @@ from collector.carriers.base import (
     unreadable_message,
     with_unreadable_summary,
 )
-from collector.carriers.seventeentrack_map import (
+from collector.sources.seventeentrack.status_map import (
     ACCESS_CODES,
     ALREADY_REGISTERED,
     INVALID_NUMBER_CODES,
@@ -68,8 +71,7 @@ from collector.carriers.seventeentrack_map import (
     STAGE,
     map_status,
 )
-from collector.carriers.status import Status, SubStatus
-from collector.countries import country_in_location, normalise_country
+from collector.sources.status import Status, SubStatus
 
 AcceptedItem = Callable[[dict[str, Any], str], Result]
 
@@ -84,13 +86,11 @@ class SeventeenTrack(Source):
     #: Under the documented 3 requests/s per key: requests start evenly spaced, but
     #: a late first one (connection set-up) puts four in a strict one-second window.
     default_rate: ClassVar[float] = 2.5
-    needs_key: ClassVar[bool] = True
-    auth_header: ClassVar[str | None] = "17token"
+    #: The key travels in the ``17token`` header (never stored: headers are not kept).
+    auth: ClassVar[Auth] = StaticKey(header="17token")
     default_base_url: ClassVar[str] = "https://api.17track.net/track/v2.2"
 
-    def serves(self, courier: str | None) -> bool:
-        """17TRACK detects the carrier itself, so it can try any number."""
-        return True
+    # couriers = None: 17TRACK detects the carrier itself, so it can try any number.
 
     track_operation: ClassVar[str] = "gettrackinfo"
 
@@ -435,7 +435,7 @@ def _whole_call_failure(
         return Parsed(Outcome.RATE_LIMITED, results, message, stop=message)
     results = error_results(numbers, Outcome.ERROR, message, str(code))
     if codes & ACCESS_CODES:
-        stop = f"{message}; check the key ([carriers.17track] api_key_env)"
+        stop = f"{message}; check the key ([sources.17track] api_key_env)"
         return Parsed(Outcome.ERROR, results, message, stop=stop)
     return Parsed(Outcome.ERROR, results, message)
 
@@ -512,10 +512,17 @@ def track_result(item: dict[str, Any], number: str) -> Result:
     estimate = need_dict(
         metrics.get("estimated_delivery_date"), "track_info.time_metrics.estimated_delivery_date"
     )
+    # misc_info.local_number / local_provider: the number the last-mile carrier
+    # tracks the parcel under, when it is not this one (a handover, issue 13.4).
+    misc = need_dict(info.get("misc_info"), "track_info.misc_info")
+    local_number = need_text(misc.get("local_number"), "track_info.misc_info.local_number")
+    local_provider = need_text(misc.get("local_provider"), "track_info.misc_info.local_provider")
+    handed = local_number if local_number and local_number.upper() != number.upper() else None
     common: dict[str, Any] = {
         "source_status_raw": raw,
         "events": events,
-        "last_mile_carrier": last_mile,
+        "last_mile_number": handed,
+        "last_mile_carrier": (local_provider or last_mile) if handed else last_mile,
         "estimated_from": _instant(estimate.get("from")),
         "estimated_to": _instant(estimate.get("to")),
     }
