@@ -59,6 +59,7 @@ import duckdb
 import polars as pl
 
 from analysis.assess import assess
+from analysis.rules.sql import history_detail
 from collector import clock
 from collector.config import PollConfig, RulesConfig, Settings, find_config_path, load_settings
 from collector.countries import zone_names
@@ -187,8 +188,9 @@ def flags(
 ) -> pl.DataFrame:
     """Flag history of the selected shipments (``open_only``: only flags not cleared).
 
-    These are the flags as the last ``flags``/``run`` stored them; frames never
-    write, so run ``parcelproof flags`` first for flags as of now::
+    These are the flags as the last ``flags``/``run`` stored them (``detail`` as of
+    each row's ``confirmed_at``); frames never write, so run ``parcelproof flags``
+    first for flags as of now::
 
         >>> flags(None, open_only=True).group_by("code").len()      # doctest: +SKIP
     """
@@ -197,7 +199,7 @@ def flags(
         where += " AND f.cleared_at IS NULL"
     sql = (
         "SELECT s.order_id, s.tracking_number, s.store, "
-        "coalesce(s.carrier, s.courier) AS carrier, f.* "
+        f"coalesce(s.carrier, s.courier) AS carrier, f.* REPLACE ({history_detail()} AS detail) "
         f"FROM flags f JOIN shipments s USING (shipment_id) WHERE {where} "
         "ORDER BY f.shipment_id, f.raised_at, f.flag_id"
     )

@@ -73,7 +73,9 @@ def set_archived(
             {"ids": ids, "archived": archived, "now": now},
         )
         store.conn.execute(
-            "UPDATE shipments SET archived = $archived, updated_at = $now "
+            "UPDATE shipments SET archived = $archived, updated_at = $now, "
+            # A new input version: the next flag evaluation looks at it again.
+            "input_version = nextval('input_version_seq') "
             "WHERE shipment_id IN (SELECT unnest($ids)) AND archived <> $archived",
             {"ids": ids, "archived": archived, "now": now},
         )
@@ -149,7 +151,8 @@ def upsert_staged_shipments(
             )
             sets = ", ".join(f"{c} = t.{c}" for c in update_cols)
             conn.execute(
-                f"UPDATE shipments s SET {sets}, updated_at = ? "
+                f"UPDATE shipments s SET {sets}, updated_at = ?, "
+                "input_version = nextval('input_version_seq') "
                 f"FROM {staged} t WHERE {join} AND ({changed})",
                 [now],
             )
@@ -201,7 +204,8 @@ def _adopt_awaiting(store: Store, staged: str, now: datetime) -> None:
         params,
     )
     store.conn.execute(
-        f"UPDATE shipments s SET tracking_number = a.number, updated_at = $now "
+        f"UPDATE shipments s SET tracking_number = a.number, updated_at = $now, "
+        "input_version = nextval('input_version_seq') "
         f"FROM ({adopt}) a WHERE s.shipment_id = a.shipment_id",
         params,
     )
