@@ -42,7 +42,13 @@ from datetime import datetime
 import polars as pl
 import pyarrow as pa
 
-from analysis.disputes import disputes_sql, reason_to_dispute_sql, windows_frame
+from analysis.disputes import (
+    KNOWN,
+    STATE_SQL,
+    disputes_sql,
+    reason_to_dispute_sql,
+    windows_frame,
+)
 from analysis.flags import Evaluation, recorded_flags, staged_flags
 from analysis.rules.sql import history_detail
 from collector.config import Settings
@@ -59,7 +65,7 @@ WITH open_then AS (
     WHERE raised_at <= $now AND (cleared_at IS NULL OR cleared_at > $now)
     GROUP BY shipment_id, code
 ),
-st AS (SELECT shipment_id, delivered, polled FROM shipment_current)
+st AS ({state})
 SELECT c.shipment_id, o.flag_id, c.code, c.severity, c.threshold, c.detail, c.evidence,
        coalesce(c.began_at, o.first_seen, $now::TIMESTAMPTZ) AS since,
        coalesce(o.first_seen, $now::TIMESTAMPTZ) AS first_seen,
@@ -151,9 +157,9 @@ def assess(
         )
         with staged as (table, evaluation):
             where = "" if wanted is None else "WHERE c.shipment_id IN (FROM _assess_ids)"
-            reason = reason_to_dispute_sql("c.code", "c.severity", "st.delivered", "st.polled")
+            reason = reason_to_dispute_sql("c.code", "c.severity", "st.delivered", KNOWN)
             flags: pl.DataFrame = conn.execute(
-                _FLAGS_SQL.format(table=table, where=where, reason=reason), params
+                _FLAGS_SQL.format(table=table, where=where, reason=reason, state=STATE_SQL), params
             ).pl()
             disputes = windows_frame(
                 store,
@@ -180,7 +186,7 @@ def assess(
 
 
 _RECORDED_SQL = f"""
-WITH st AS (SELECT shipment_id, delivered, polled FROM shipment_current)
+WITH st AS ({{state}})
 SELECT c.shipment_id, c.flag_id, c.code, c.severity, c.threshold, {history_detail("c")} AS detail,
        c.evidence::VARCHAR AS evidence, c.raised_at AS since, c.raised_at AS first_seen,
        {{reason}} AS reason_to_dispute
@@ -209,10 +215,10 @@ def assess_recorded(
     if wanted is not None:
         conn.register("_assess_ids", pa.table({"shipment_id": pa.array(wanted, pa.int64())}))
     try:
-        reason = reason_to_dispute_sql("c.code", "c.severity", "st.delivered", "st.polled")
+        reason = reason_to_dispute_sql("c.code", "c.severity", "st.delivered", KNOWN)
         where = "" if wanted is None else "AND c.shipment_id IN (FROM _assess_ids)"
         flags: pl.DataFrame = conn.execute(
-            _RECORDED_SQL.format(reason=reason, where=where), params
+            _RECORDED_SQL.format(reason=reason, where=where, state=STATE_SQL), params
         ).pl()
         conn.register("_assess_flags", flags.select("shipment_id", "code", "severity").to_arrow())
         try:

@@ -423,7 +423,7 @@ def flag_history(
 
 _SHIPMENTS_SQL = """
 SELECT s.shipment_id, s.order_id, s.tracking_number, coalesce(t.status, 'unknown') AS status,
-       s.archived
+       s.archived, s.destination_country
 FROM shipments s LEFT JOIN tracking_state t USING (shipment_id)
 WHERE $all OR NOT s.archived
 ORDER BY s.order_id, s.tracking_number, s.shipment_id
@@ -446,7 +446,8 @@ def flag_listing(
 ) -> pl.DataFrame:
     """One row per shipment with its flags at ``assessment.now``, for ``flags``.
 
-    Columns: ``shipment_id, order_id, tracking_number, status, archived, flags`` where
+    Columns: ``shipment_id, order_id, tracking_number, status, archived,
+    destination_country, flags`` where
     ``flags`` is a list of ``{code, severity, since, first_seen, detail, cleared_at}``
     (most severe first). Non-archived shipments and open flags only, unless
     ``include_all`` (archived shipments and cleared flags too). ``since`` is when the

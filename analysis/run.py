@@ -113,7 +113,7 @@ class RunResult:
                 f"flags: {self.raised.height} raised, {self.cleared.height} cleared "
                 f"{since or 'in this first run'}; "
                 f"{self.evaluation.current.height} open on "
-                f"{self.evaluation.current['shipment_id'].n_unique()} shipments"
+                f"{plural(self.evaluation.current['shipment_id'].n_unique(), 'shipment')}"
             )
         out += self.case_deadlines if not quiet else self.case_reminders
         for row in self.changes.iter_rows(named=True):

@@ -115,6 +115,13 @@ class Rule:
     thresholds: tuple[Threshold, ...] = ()
     #: A FROM clause replacing the default one for ``reads``.
     from_sql: str | None = None
+    #: Codes that say the same thing more exactly: while one of them holds on a
+    #: shipment, this rule raises nothing there (one cause, one flag: a number that
+    #: is no tracking number is invalid, not also "not found" and "wrong carrier").
+    yields_to: tuple[str, ...] = ()
+    #: Whether it may flag a shipment stored before its tracking number came (an
+    #: empty number cell): only what the order's dates say holds of one.
+    awaiting: bool = False
     #: The day count the detail's :data:`~analysis.rules.sql.AGE` marker stands
     #: for: ``("since", instant)`` or ``("until", instant)``, SQL over ``b``. It is
     #: rendered when the flag is read, so a day passing rewrites nothing.
@@ -154,6 +161,10 @@ _LAST_EVIDENCE = evidence("[l.ev.key]", "[l.ev.poll, b.last_poll_id]")
 _NOT_DELIVERED = "NOT b.delivered"
 _RAW_TEXT = event_text("x.r.what", "x.r.place", "x.r.at", "x.r.utc_offset")
 _RETURN_STATES = (Status.RETURNING, Status.RETURNED)
+_STATUS_TEXT = (
+    "CASE WHEN b.awaiting THEN 'no tracking number yet' "
+    "ELSE 'status ' || replace(b.status, '_', ' ') END"
+)
 
 RULES: tuple[Rule, ...] = (
     Rule(
@@ -182,7 +193,9 @@ RULES: tuple[Rule, ...] = (
                 || ' fails the check of its format' || coalesce(' ' || b.number_format, '')
                 || coalesce(' (' || b.number_reason || ')', '') END,
            CASE WHEN x.implausible THEN b.tracking_number
-                || ' is not a plausible tracking number' END,
+                || ' is not a plausible tracking number'
+                || CASE WHEN starts_with(b.number_reason, 'scientific notation')
+                        THEN ' (' || b.number_reason || ')' ELSE '' END END,
            CASE WHEN b.no_format AND NOT x.implausible AND x.source_denies THEN b.tracking_number
                 || ' matches no known tracking-number format' END,
            CASE WHEN x.source_invalid THEN list_aggr(b.invalid_sources, 'string_agg', ', ')
@@ -232,6 +245,7 @@ RULES: tuple[Rule, ...] = (
         reads="unfound",
         where="b.carrier_mismatch",
         candidates="b.carrier_mismatch",
+        yields_to=("invalid_number",),
     ),
     Rule(
         code="not_found",
@@ -267,6 +281,7 @@ RULES: tuple[Rule, ...] = (
   AND b.shipped_ref <= $now - $not_found_days""",
         candidates=f"{_NOT_DELIVERED} AND b.never_found AND b.shipped_ref IS NOT NULL",
         thresholds=(Threshold("not_found_days"), Threshold("not_found_critical_days")),
+        yields_to=("invalid_number",),
         changes_at=_at(
             f"{_NOT_DELIVERED} AND b.never_found",
             "b.shipped_ref",
@@ -358,13 +373,14 @@ RULES: tuple[Rule, ...] = (
         dispute=DisputeRole.PROBLEM,
         severity="'warning'",
         detail=f"""'not delivered by the promised date ' || {_date("b.promised_to")} || ' ('
-       || {AGE} || ' ago); status '
-       || replace(b.status, '_', ' ')""",
+       || {AGE} || ' ago); '
+       || {_STATUS_TEXT}""",
         age=("since", "b.promised_to"),
         evidence=evidence("[]", "[b.last_poll_id]"),
         began_at="b.promised_to",
         where=f"{_NOT_DELIVERED} AND b.promised_to < $now - $overdue_grace_days",
         thresholds=(Threshold("overdue_grace_days"),),
+        awaiting=True,
         # Strictly after the grace: the first instant it holds is one microsecond on.
         changes_at=_at(_NOT_DELIVERED, "b.promised_to", "$overdue_grace_days_us + 1"),
     ),
@@ -386,13 +402,14 @@ RULES: tuple[Rule, ...] = (
         severity="'critical'",
         detail=f"""'buyer protection ends ' || {_date("b.protection_ends_at")} || ' (in '
        || {AGE}
-       || '); not delivered, status ' || replace(b.status, '_', ' ')""",
+       || '); not delivered, ' || {_STATUS_TEXT}""",
         age=("until", "b.protection_ends_at"),
         evidence=evidence("[]", "[b.last_poll_id]"),
         began_at="make_timestamptz(epoch_us(b.protection_ends_at) - $protection_warning_days_us)",
         where=f"""{_NOT_DELIVERED} AND b.protection_ends_at IS NOT NULL
   AND b.protection_ends_at <= $now + $protection_warning_days AND b.protection_ends_at >= $now""",
         thresholds=(Threshold("protection_warning_days"),),
+        awaiting=True,
         # Raised from the warning on, cleared one microsecond after the end.
         changes_at=_at(
             _NOT_DELIVERED, "b.protection_ends_at", "- $protection_warning_days_us", "1"

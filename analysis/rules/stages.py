@@ -87,12 +87,16 @@ def rule_select(r: Rule) -> str:
     if r.last_event:
         source += " LEFT JOIN _pf_last l USING (shipment_id)"
     kind, age_from = (f"'{r.age[0]}'", r.age[1]) if r.age else ("NULL::VARCHAR", "NULL")
+    where = r.where
+    if not r.awaiting and key == "b":
+        # A shipment awaiting its number has no tracking to judge (Rule.awaiting).
+        where = f"({where}) AND NOT b.awaiting"
     return (
         f"SELECT {key}.shipment_id, '{r.code}' AS code, {r.severity} AS severity, "
         f"{threshold} AS threshold, {r.detail} AS template, "
         f"CAST({age_from} AS TIMESTAMPTZ) AS age_from, "
         f"{kind} AS age_kind, "
-        f"{r.evidence} AS evidence, {r.began_at} AS began_at\n{source}\nWHERE {r.where}"
+        f"{r.evidence} AS evidence, {r.began_at} AS began_at\n{source}\nWHERE {where}"
     )
 
 
@@ -106,7 +110,7 @@ _BASE = """
 # One row per shipment evaluated ({only}): what every rule reads of it. {extra}
 # adds columns (the inputs an evaluation records).
 _ROWS = """
-        SELECT {extra}s.shipment_id, s.number_verdict,
+        SELECT {extra}s.shipment_id, s.number_verdict, s.tracking_number = '' AS awaiting,
                coalesce(s.carrier_mismatch, false) AS carrier_mismatch,
                s.ordered_at, coalesce(s.shipped_at, s.ordered_at) AS shipped_ref,
                s.promised_to, s.protection_ends_at, s.destination_country AS dest_country,
@@ -213,7 +217,8 @@ _EARLY = f"""
 """
 
 _DUPS = """
-    SELECT tracking_number FROM shipments {only} GROUP BY tracking_number HAVING count(*) > 1
+    SELECT tracking_number FROM shipments WHERE tracking_number <> '' {only}
+    GROUP BY tracking_number HAVING count(*) > 1
 """
 
 _REUSED = """
@@ -269,7 +274,7 @@ def _stages(only: str | None, rows: str | None) -> list[tuple[str, str, tuple[st
         ""
         if only is None
         else (
-            f"WHERE tracking_number IN (SELECT tracking_number FROM shipments "
+            f"AND tracking_number IN (SELECT tracking_number FROM shipments "
             f"WHERE shipment_id IN ({ids}))"
         )
     )
@@ -320,11 +325,26 @@ def flags_statements(
     stages.append(
         (
             None,
+            f"WITH _pf_all AS ({union})\n"
             f"SELECT f.shipment_id, f.code, f.severity, f.threshold, {detail} AS detail, "
-            f"f.evidence, f.began_at, f.template, f.age_from, f.age_kind\nFROM ({union}) f",
+            f"f.evidence, f.began_at, f.template, f.age_from, f.age_kind\nFROM _pf_all f\n"
+            f"WHERE NOT ({_yielded()})",
         )
     )
     return stages
+
+
+def _yielded() -> str:
+    """SQL over ``f`` (a row of ``_pf_all``, the rules' union): a rule's row that
+    yields to another rule holding on the same shipment (``Rule.yields_to``): one
+    cause, one flag."""
+    drops = [
+        f"(f.code = '{r.code}' AND f.shipment_id IN (SELECT shipment_id FROM _pf_all "
+        f"WHERE code IN ({', '.join(repr(c) for c in r.yields_to)})))"
+        for r in RULES
+        if r.yields_to
+    ]
+    return " OR ".join(drops) or "false"
 
 
 def next_change_sql() -> str:
