@@ -39,6 +39,7 @@ from typing import Literal
 import duckdb
 
 from collector.errors import ParcelproofError
+from collector.store import memory_limit
 
 
 class ExportError(ParcelproofError):
@@ -56,6 +57,8 @@ TABLES: dict[str, str] = {
 }
 #: The evidence bodies, exported only on request.
 RAW_TABLE = ("raw_documents", "sha256")
+#: DuckDB's memory limit while the tables are written (see :func:`export_tables`).
+EXPORT_MEMORY_LIMIT = "1GB"
 
 #: What a spreadsheet reads as the start of a formula (OWASP "CSV injection").
 _FORMULA_START = "^[-=+@\t\r]"
@@ -101,6 +104,20 @@ def export_tables(
     tables = dict(TABLES)
     if with_raw:
         tables[RAW_TABLE[0]] = RAW_TABLE[1]
+    # The sort behind each file's stable order spills to disk instead of taking
+    # most of the RAM (7.9 GiB at 1M shipments, docs/perf-scale.md).
+    with memory_limit(conn, EXPORT_MEMORY_LIMIT):
+        return _write_tables(conn, out_dir, fmt, tables, partitioned=partitioned)
+
+
+def _write_tables(
+    conn: duckdb.DuckDBPyConnection,
+    out_dir: Path,
+    fmt: Format,
+    tables: dict[str, str],
+    *,
+    partitioned: bool,
+) -> list[ExportedTable]:
     written = []
     conn.execute("BEGIN TRANSACTION")
     try:

@@ -33,7 +33,7 @@ from collector.countries import normalise_country, zone_for
 from collector.errors import ImportFileError
 from collector.model import AWAITING
 from collector.plausible import RANGE_TEXT, plausible
-from collector.store import Store
+from collector.store import Store, memory_limit
 from collector.store.writes import upsert_staged_shipments
 from collector.terminal import plural
 
@@ -184,21 +184,18 @@ class _Staging:
     def __init__(self, store: Store) -> None:
         self.conn = store.conn
         self.rows = 0
-        self._limit: str | None = None
+        self._limited = memory_limit(store.conn, STAGING_MEMORY_LIMIT)
 
     def __enter__(self) -> _Staging:
         # DuckDB holds temporary tables in memory up to its limit (80% of the RAM by
         # default) before it spills them: a lower limit while the rows are staged
         # keeps an import's memory bounded, whatever the file's length; the upsert
         # runs under it too (DuckDB's joins spill to disk beside the database).
-        row = self.conn.execute("SELECT current_setting('memory_limit')").fetchone()
-        self._limit = str(row[0]) if row else None
-        self.conn.execute(f"SET memory_limit = '{STAGING_MEMORY_LIMIT}'")
+        self._limited.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._limit:
-            self.conn.execute(f"SET memory_limit = '{self._limit}'")
+        self._limited.__exit__(None, None, None)
         self.conn.execute(f"DROP VIEW IF EXISTS temp.{self.UNIQUE}")
         self.conn.execute(f"DROP TABLE IF EXISTS temp.{self.TABLE}")
 

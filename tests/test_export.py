@@ -209,3 +209,32 @@ def test_partitioned_export_reads_back_in_duckdb_and_polars(db: Path, tmp_path: 
     assert run_cli(
         "--db", str(db), "export", "--partitioned", "--format", "csv", str(out)
     ).exit_code
+
+
+def test_the_export_caps_duckdb_memory_and_restores_it(db: Path, tmp_path: Path) -> None:
+    from analysis.export import EXPORT_MEMORY_LIMIT, export_tables
+
+    with Store.open(db, read_only=True) as store:
+        before = store.query("SELECT current_setting('memory_limit')")
+        seen: list[object] = []
+        original = store.conn.execute
+
+        class Spy:
+            def __getattr__(self, name: str) -> object:
+                return getattr(store.conn, name)
+
+            def execute(self, sql: str, *args: object) -> object:
+                if sql.startswith("COPY"):
+                    seen.append(original("SELECT current_setting('memory_limit')").fetchone())
+                return original(sql, *args)
+
+        export_tables(Spy(), tmp_path / "out", "parquet")  # type: ignore[arg-type]
+        after = store.query("SELECT current_setting('memory_limit')")
+    assert after == before
+    # What DuckDB reads back for the export's limit ("1GB" reads "953.6 MiB").
+    scratch = duckdb.connect()
+    scratch.execute(f"SET memory_limit = '{EXPORT_MEMORY_LIMIT}'")
+    capped = scratch.execute("SELECT current_setting('memory_limit')").fetchone()
+    scratch.close()
+    assert seen and all(value == capped for value in seen), (seen, capped)
+    assert capped != before[0]

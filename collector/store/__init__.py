@@ -52,6 +52,27 @@ LATEST_VERSION = len(bundled_migrations())
 _LOCK_WORD = re.compile(r"\block\b", re.IGNORECASE)
 
 
+@contextmanager
+def memory_limit(conn: duckdb.DuckDBPyConnection, limit: str) -> Iterator[None]:
+    """DuckDB's ``memory_limit`` set to ``limit`` for a block, then restored.
+
+    Large sorts, joins and temporary tables then spill to disk (beside the database)
+    instead of growing the process: the streaming import and the export use it so
+    that their memory does not follow the database's size.
+    """
+    query = "SELECT current_setting('memory_limit')"
+    previous = conn.execute(query).fetchone()
+    conn.execute(f"SET memory_limit = '{limit}'")
+    try:
+        yield
+    finally:
+        # RESET gives the default back exactly (the setting reads back rounded,
+        # "18.8 GiB"); a limit someone else had set is set again as it read.
+        conn.execute("RESET memory_limit")
+        if previous and conn.execute(query).fetchone() != previous:
+            conn.execute(f"SET memory_limit = '{previous[0]}'")
+
+
 class Store:
     """An open parcelproof database (one DuckDB connection)."""
 
