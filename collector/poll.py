@@ -637,7 +637,7 @@ async def _poll_sources(
                 bar=bar,
                 feeds=feeds,
             )
-            feeds.open(name, run.source.effective_batch_size)
+            feeds.open(name, run.source.effective_batch_size, follower=run.source.carrier_own)
             runs.append(run.run())
         try:
             await asyncio.gather(*runs)
@@ -668,11 +668,15 @@ class _Feeds:
         self._changed = asyncio.Condition()
         #: Everything fed during the run, by source.
         self.fed: dict[str, list[_Shipment]] = {}
+        #: The sources numbers may be handed over to.
+        self.followers: set[str] = set()
 
-    def open(self, name: str, size: int) -> None:
-        """A source that takes numbers (and holds the feeds until :meth:`release`)."""
+    def open(self, name: str, size: int, *, follower: bool) -> None:
+        """A source that takes numbers (and holds the feeds until :meth:`release`);
+        a ``follower`` (a carrier's own source) may be handed numbers."""
         self._queues[name], self._sizes[name] = [], size
         self._holds += 1
+        self.followers |= {name} if follower else set()
 
     async def add(self, legs: Mapping[str, Sequence[_Shipment]]) -> None:
         """Queue last-mile legs not queued or polled in this run before."""
@@ -946,8 +950,10 @@ class _SourceRun:
 
     async def _hand_over(self, outcome: BatchOutcome) -> None:
         """Feed the last-mile numbers this written batch handed over (if any)."""
-        if not any(r.outcome is Outcome.OK for r in outcome.results.values()):
-            return
+        if not self.feeds.followers or not any(
+            r.outcome is Outcome.OK for r in outcome.results.values()
+        ):
+            return  # no carrier's own source to follow to, or nothing answered
         shipments = [
             self._by_id[i] for number in outcome.results for i in self._ids.get(number, ())
         ]
