@@ -76,6 +76,7 @@ from collector.store.evidence import (
     EvidenceWriter,
     answered_ok,
     finish_run,
+    handed_over_by,
     last_mile_routes,
     quota_refusal_since,
     registered_numbers,
@@ -948,17 +949,21 @@ class _SourceRun:
         if self._pending:  # handed-over numbers the source had not looked up yet
             await self._recheck_pending(client, gate, self._ids)
 
-    async def _hand_over(self, outcome: BatchOutcome) -> None:
-        """Feed the last-mile numbers this written batch handed over (if any)."""
+    async def _hand_over(self, outcome: BatchOutcome, written: BatchWrite) -> None:
+        """Feed the last-mile numbers of the handovers this written batch recorded."""
         if not self.feeds.followers or not any(
             r.outcome is Outcome.OK for r in outcome.results.values()
         ):
             return  # no carrier's own source to follow to, or nothing answered
-        shipments = [
-            self._by_id[i] for number in outcome.results for i in self._ids.get(number, ())
-        ]
         context = self.context
-        legs = await asyncio.get_running_loop().run_in_executor(
+        loop = asyncio.get_running_loop()
+        ids = await loop.run_in_executor(
+            self.executor, handed_over_by, context.store, written.poll_ids
+        )
+        shipments = [self._by_id[i] for i in sorted(ids) if i in self._by_id]
+        if not shipments:
+            return
+        legs = await loop.run_in_executor(
             self.executor,
             last_mile_legs,
             context.store,
@@ -1090,7 +1095,7 @@ class _SourceRun:
             await self._split(batch, known, client, ids_by_number, outcome)
             return
         written = await self.sink.write(BatchItem(name, outcome, ids_by_number))
-        await self._hand_over(outcome)
+        await self._hand_over(outcome, written)
         summary = self.summary
         summary.batches += 1
         summary.requests += len(outcome.exchanges)
