@@ -17,9 +17,10 @@ Everything is set-oriented: the flag rules run into temporary tables
 the dispute windows read the same staged table; no Python loop per shipment.
 
 ``assess(..., record=True)`` (the commands) also records the evaluation in the
-flag history (:func:`collector.store.flag_writes.apply_flag_evaluation`; an instant
-earlier than the latest evaluation is computed, never stored). ``record=False``
-writes nothing (notebooks, read-only connections).
+flag history (:func:`analysis.flags.recorded_flags`: incremental when it can be,
+only the shipments whose inputs changed are evaluated; an instant earlier than
+the latest evaluation is computed, never stored). ``record=False`` evaluates every
+shipment and writes nothing (notebooks, read-only connections).
 
 Columns of ``flags``: ``shipment_id, flag_id, code, severity, threshold, detail,
 evidence, since, first_seen, reason_to_dispute``. ``since`` is when the condition
@@ -33,18 +34,25 @@ is when parcelproof first saw it hold (the raise time of the history row open at
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import polars as pl
 import pyarrow as pa
 
-from analysis.disputes import disputes_sql, reason_to_dispute_sql, windows_frame
-from analysis.flags import Evaluation, fetch_flags, staged_flags
+from analysis.disputes import (
+    KNOWN,
+    STATE_SQL,
+    disputes_sql,
+    reason_to_dispute_sql,
+    windows_frame,
+)
+from analysis.flags import Evaluation, recorded_flags, staged_flags
+from analysis.rules.sql import history_detail
 from collector.config import Settings
 from collector.store import Store
-from collector.store.flag_writes import apply_flag_evaluation
 
 #: Actions on which a pack is worth writing (a claim to make or a question to ask).
 PACK_ACTIONS = ("open_dispute", "escalate", "ask_seller", "send_evidence", "answer_offer")
@@ -57,7 +65,7 @@ WITH open_then AS (
     WHERE raised_at <= $now AND (cleared_at IS NULL OR cleared_at > $now)
     GROUP BY shipment_id, code
 ),
-st AS (SELECT shipment_id, delivered, polled FROM shipment_current)
+st AS ({state})
 SELECT c.shipment_id, o.flag_id, c.code, c.severity, c.threshold, c.detail, c.evidence,
        coalesce(c.began_at, o.first_seen, $now::TIMESTAMPTZ) AS since,
        coalesce(o.first_seen, $now::TIMESTAMPTZ) AS first_seen,
@@ -69,11 +77,11 @@ LEFT JOIN open_then o USING (shipment_id, code)
 ORDER BY c.shipment_id, c.code
 """
 
-_CLEARED_SQL = """
+_CLEARED_SQL = f"""
 SELECT f.flag_id, f.shipment_id, f.code, f.severity, f.raised_at, f.confirmed_at,
-       f.cleared_at, f.threshold, f.detail, f.evidence::VARCHAR AS evidence
+       f.cleared_at, f.threshold, {history_detail()} AS detail, f.evidence::VARCHAR AS evidence
 FROM flags f
-WHERE f.cleared_at IS NOT NULL AND f.cleared_at <= $now AND f.raised_at <= $now {where}
+WHERE f.cleared_at IS NOT NULL AND f.cleared_at <= $now AND f.raised_at <= $now {{where}}
 ORDER BY f.shipment_id, f.raised_at, f.flag_id
 """
 
@@ -142,22 +150,16 @@ def assess(
     if wanted is not None:
         conn.register("_assess_ids", pa.table({"shipment_id": pa.array(wanted, pa.int64())}))
     try:
-        with staged_flags(store, now, settings.rules) as table:
-            evaluation = None
-            if record:
-                changes = apply_flag_evaluation(store, table, now)
-                evaluation = Evaluation(
-                    now=now,
-                    current=fetch_flags(store, table),
-                    raised=changes.raised,
-                    cleared=changes.cleared,
-                    confirmed=changes.confirmed,
-                    written=changes.written,
-                )
+        staged: AbstractContextManager[tuple[str, Evaluation | None]] = (
+            recorded_flags(store, now, settings.rules)
+            if record
+            else _unrecorded(store, now, settings)
+        )
+        with staged as (table, evaluation):
             where = "" if wanted is None else "WHERE c.shipment_id IN (FROM _assess_ids)"
-            reason = reason_to_dispute_sql("c.code", "c.severity", "st.delivered", "st.polled")
+            reason = reason_to_dispute_sql("c.code", "c.severity", "st.delivered", KNOWN)
             flags: pl.DataFrame = conn.execute(
-                _FLAGS_SQL.format(table=table, where=where, reason=reason), params
+                _FLAGS_SQL.format(table=table, where=where, reason=reason, state=STATE_SQL), params
             ).pl()
             disputes = windows_frame(
                 store,
@@ -183,16 +185,16 @@ def assess(
     )
 
 
-_RECORDED_SQL = """
-WITH st AS (SELECT shipment_id, delivered, polled FROM shipment_current)
-SELECT c.shipment_id, c.flag_id, c.code, c.severity, c.threshold, c.detail,
+_RECORDED_SQL = f"""
+WITH st AS ({{state}})
+SELECT c.shipment_id, c.flag_id, c.code, c.severity, c.threshold, {history_detail("c")} AS detail,
        c.evidence::VARCHAR AS evidence, c.raised_at AS since, c.raised_at AS first_seen,
-       {reason} AS reason_to_dispute
+       {{reason}} AS reason_to_dispute
 FROM (SELECT *, row_number() OVER (PARTITION BY shipment_id, code ORDER BY raised_at) AS n
       FROM flags
       WHERE raised_at <= $now AND (cleared_at IS NULL OR cleared_at > $now)) c
 JOIN st USING (shipment_id)
-WHERE c.n = 1 {where}
+WHERE c.n = 1 {{where}}
 ORDER BY c.shipment_id, c.code
 """
 
@@ -213,10 +215,10 @@ def assess_recorded(
     if wanted is not None:
         conn.register("_assess_ids", pa.table({"shipment_id": pa.array(wanted, pa.int64())}))
     try:
-        reason = reason_to_dispute_sql("c.code", "c.severity", "st.delivered", "st.polled")
+        reason = reason_to_dispute_sql("c.code", "c.severity", "st.delivered", KNOWN)
         where = "" if wanted is None else "AND c.shipment_id IN (FROM _assess_ids)"
         flags: pl.DataFrame = conn.execute(
-            _RECORDED_SQL.format(reason=reason, where=where), params
+            _RECORDED_SQL.format(reason=reason, where=where, state=STATE_SQL), params
         ).pl()
         conn.register("_assess_flags", flags.select("shipment_id", "code", "severity").to_arrow())
         try:
@@ -244,6 +246,12 @@ def assess_recorded(
         evaluation=None,
         cases=cases,
     )
+
+
+@contextmanager
+def _unrecorded(store: Store, now: datetime, settings: Settings) -> Iterator[tuple[str, None]]:
+    with staged_flags(store, now, settings.rules) as table:
+        yield table, None
 
 
 def _with_cases(

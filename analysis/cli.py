@@ -302,7 +302,7 @@ def export(app: AppContext, out: Path, fmt: str, with_raw: bool, partitioned: bo
     with app.open_store(read_only=True) as store:
         written = export_tables(store.conn, out, kind, with_raw=with_raw, partitioned=partitioned)
     for item in written:
-        click.echo(visible(f"{item.path}: {item.rows} rows"))
+        click.echo(visible(f"{item.path}: {plural(item.rows, 'row')}"))
 
 
 def _mount_case_commands() -> None:

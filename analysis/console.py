@@ -11,20 +11,26 @@ import from here, so none of them imports another::
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
 from collector.console import make_console
-from collector.terminal import markup_safe
+from collector.countries import zone_for
+from collector.model import AWAITING
+from collector.terminal import markup_safe, plural
 
 if TYPE_CHECKING:
     import polars as pl
 
 
-def _fmt_date(value: object) -> str:
-    return value.strftime("%Y-%m-%d") if hasattr(value, "strftime") else "-"
+def _fmt_date(value: object, country: str | None = None) -> str:
+    """An instant as the destination's date (``YYYY-MM-DD``), as ``status`` shows them."""
+    if not isinstance(value, datetime):
+        return "-"
+    return f"{value.astimezone(zone_for(country)):%Y-%m-%d}"
 
 
 def print_due_soon(lines: list[str], console: Console | None = None) -> None:
@@ -62,7 +68,7 @@ def print_status_table(frame: pl.DataFrame, console: Console | None = None) -> N
     """
     console = console or make_console()
     table = Table(
-        title=f"{frame.height} shipments",
+        title=plural(frame.height, "shipment"),
         caption=(
             "Quiet: days since the last scan. Last day: the last day to open a dispute "
             "(with AliExpress's grace days after buyer protection)."
@@ -87,14 +93,20 @@ def print_status_table(frame: pl.DataFrame, console: Console | None = None) -> N
         has_case = row.get("case_action") is not None
         opens = row.get("case_wait_until_date" if has_case else "dispute_opens_date")
         polled = row.get("polled") is not False
-        if not polled:
+        awaiting = row["tracking_number"] == AWAITING
+        status = str(row["status"]).replace("_", " ") if polled else "not polled yet"
+        if awaiting:
+            status = "awaiting a tracking number"
+            if action == "wait":
+                label = "wait for the number"
+        elif not polled:
             label = "poll first"
         elif action == "wait" and opens:
             label = f"wait until {markup_safe(str(opens))}"
         table.add_row(
             markup_safe(row["order_id"]),
-            markup_safe(row["tracking_number"]),
-            markup_safe(str(row["status"]).replace("_", " ") if polled else "not polled yet"),
+            markup_safe(row["tracking_number"]) if not awaiting else "-",
+            markup_safe(status),
             f"{days:.0f}" if days is not None else "-",
             markup_safe(" ".join(row["flags"]) or "-"),
             markup_safe(
@@ -128,7 +140,7 @@ def print_flags_table(
     if limit is not None and total > limit:
         flagged = flagged.head(limit)
     shown = f"; the {flagged.height} most urgent shown" if flagged.height < total else ""
-    table = Table(title=f"{total} of {listing.height} shipments flagged{shown}")
+    table = Table(title=f"{total} of {plural(listing.height, 'shipment')} flagged{shown}")
     for column in ("Order", "Number", "Status", "Flags", "Last day", "Action"):
         table.add_column(column, overflow="fold")
     for row in flagged.iter_rows(named=True):
@@ -136,15 +148,14 @@ def print_flags_table(
         for item in row["flags"]:
             style = _SEVERITY_STYLE.get(item["severity"], "")
             cleared = item["cleared_at"]
-            state = f" [dim](cleared {_fmt_date(cleared)})[/]" if cleared else ""
-            seen = (
-                f", first seen {_fmt_date(item['first_seen'])}"
-                if _fmt_date(item["first_seen"]) != _fmt_date(item["since"])
-                else ""
-            )
+            country = row.get("destination_country")
+            state = f" [dim](cleared {_fmt_date(cleared, country)})[/]" if cleared else ""
+            since = _fmt_date(item["since"], country)
+            first = _fmt_date(item["first_seen"], country)
+            seen = f", first seen {first}" if first != since else ""
             lines.append(
                 f"[{style}]{markup_safe(item['code'])}[/] ({markup_safe(item['severity'])}, "
-                f"since {_fmt_date(item['since'])}{seen}){state}: {markup_safe(item['detail'])}"
+                f"since {since}{seen}){state}: {markup_safe(item['detail'])}"
             )
         table.add_row(
             markup_safe(row["order_id"]),

@@ -114,6 +114,16 @@ _DELIVERY_CONTRADICTED = codes_with(DisputeRole.CONTRADICTS_DELIVERY)
 _DELIVERY_DOUBTED = codes_with(DisputeRole.DOUBTS_DELIVERY)
 
 
+#: Each shipment's state as the advice reads it (alias ``st``): ``awaiting`` is an
+#: order stored before its tracking number came. Nothing is known of a shipment
+#: never polled, but an order with no number yet is known to have none:
+#: :data:`KNOWN` is when a flag may be a reason to dispute.
+STATE_SQL = (
+    "SELECT shipment_id, delivered, polled, tracking_number = '' AS awaiting FROM shipment_current"
+)
+KNOWN = "(st.polled OR st.awaiting)"
+
+
 def reason_to_dispute_sql(code: str, severity: str, delivered: str, polled: str) -> str:
     """SQL: whether one flag is a reason to open a non-delivery dispute.
 
@@ -244,12 +254,12 @@ def disputes_sql(flag_source: str) -> str:
     """The whole computation as one SQL statement over ``flag_source``'s flags."""
     soft = ", ".join(sql_str(c) for c in _SOFT)
     doubted = ", ".join(sql_str(c) for c in _DELIVERY_DOUBTED)
-    reason = reason_to_dispute_sql("f.code", "f.severity", "st.delivered", "st.polled")
+    reason = reason_to_dispute_sql("f.code", "f.severity", "st.delivered", KNOWN)
     return f"""
 WITH
 rules(marketplace, rule) AS (VALUES {sql_values(MARKETPLACE_RULES)}),
 names(rule, dispute) AS (VALUES {sql_values(DISPUTE_NAMES)}),
-st AS (SELECT shipment_id, delivered, polled FROM shipment_current),
+st AS ({STATE_SQL}),
 fl AS (
     SELECT f.shipment_id,
            list(DISTINCT replace(f.code, '_', ' ') ORDER BY replace(f.code, '_', ' '))
@@ -267,7 +277,7 @@ base AS (
            coalesce(s.ordered_at, s.shipped_at) AS paid_at,
            coalesce(s.shipped_at, s.ordered_at) AS shipped_ref,
            s.promised_to, s.protection_ends_at, s.destination_country,
-           s.status, s.polled, s.delivered,
+           s.status, s.polled, s.delivered, s.tracking_number = '' AS awaiting,
            coalesce(s.delivered_at, s.last_event_at) AS delivered_at,
            coalesce(fl.problems, []) AS problems, coalesce(fl.doubts, []) AS doubts,
            coalesce(fl.soft, []) AS soft
@@ -327,8 +337,10 @@ windows AS (
 decided AS (
     SELECT w.*, n.dispute,
            CASE
-               -- Nothing is known of a parcel never polled: advise nothing on it.
-               WHEN NOT w.polled THEN 'wait'
+               -- Nothing is known of a parcel never polled: advise nothing on it. An
+               -- order still awaiting its number waits too, until it is overdue.
+               WHEN NOT w.polled AND NOT w.awaiting THEN 'wait'
+               WHEN w.awaiting AND NOT w.has_problem THEN 'wait'
                WHEN w.settled THEN 'none'
                WHEN w.doubted THEN 'ask_seller'
                WHEN w.shipped_ref IS NULL OR w.deadline IS NULL THEN 'wait'
@@ -404,6 +416,9 @@ SELECT w.shipment_id, w.marketplace, w.opens_at, w.deadline, w.action,
                             WHEN 'aliexpress' THEN '; the seller has 5 days to respond'
                             ELSE '' END END
            ELSE CASE
+                WHEN w.awaiting
+                    THEN 'awaiting a tracking number: import it when the seller sends one'
+                         || coalesce('; promised by ' || {_date("w.promised_to")}, '')
                 WHEN NOT w.polled
                     THEN 'not polled yet: run parcelproof poll to fetch its tracking'
                 WHEN w.shipped_ref IS NULL OR w.deadline IS NULL

@@ -26,12 +26,13 @@ their output never depends on another command having run first.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -40,10 +41,17 @@ import polars as pl
 from analysis.rules import FLAG_CODES, SEVERITIES, SEVERITY_RANK, flags_statements
 from analysis.rules import params as rule_params
 from analysis.rules.places import CITY_EXONYMS
-from analysis.rules.sql import local_time_sql
+from analysis.rules.sql import history_detail, local_time_sql, rendered_detail
+from analysis.rules.stages import inputs_sql
 from collector.config import RulesConfig, Settings
-from collector.store import Store
-from collector.store.flag_writes import apply_flag_evaluation
+from collector.store import LATEST_VERSION, Store
+from collector.store.flag_writes import (
+    FlagInputs,
+    apply_flag_evaluation,
+    flags_watermark,
+    latest_evaluation,
+    recorded_evaluation,
+)
 
 if TYPE_CHECKING:
     from analysis.assess import Assessment
@@ -64,6 +72,8 @@ __all__ = [
     "list_flags",
     "listing_json_lines",
     "local_time_sql",
+    "recorded_flags",
+    "rules_digest",
     "staged_flags",
 ]
 
@@ -73,10 +83,13 @@ class Evaluation:
     """The result of one flag evaluation at ``now``.
 
     ``current`` is the set of flags that hold (``shipment_id, code, severity,
-    threshold, detail, evidence``); ``raised`` and ``cleared`` are the history rows
-    this evaluation added or closed, with ``order_id`` and ``tracking_number``;
-    ``written`` is False when ``now`` was earlier than the latest recorded
-    evaluation (nothing was stored, the frames say what would change).
+    threshold, detail, evidence, began_at``); ``raised`` and ``cleared`` are the
+    history rows this evaluation added or closed, with ``order_id`` and
+    ``tracking_number``; ``written`` is False when ``now`` was earlier than the
+    latest recorded evaluation (nothing was stored, the frames say what would
+    change). ``incremental`` says whether only the shipments whose inputs changed
+    (or whose next instant came) were evaluated, ``evaluated`` how many were, and
+    ``reason`` why the evaluation was full.
     """
 
     now: datetime
@@ -85,6 +98,9 @@ class Evaluation:
     cleared: pl.DataFrame
     confirmed: int
     written: bool
+    incremental: bool = False
+    evaluated: int = 0
+    reason: str = ""
 
     @property
     def changed(self) -> bool:
@@ -92,53 +108,254 @@ class Evaluation:
         return bool(self.raised.height or self.cleared.height)
 
 
-def evaluate_flags(store: Store, now: datetime, settings: Settings) -> Evaluation:
+def evaluate_flags(
+    store: Store, now: datetime, settings: Settings, *, full: bool = False
+) -> Evaluation:
     """Compute every flag at ``now`` and record the result in the flag history.
 
-    Re-evaluating without new data raises and clears nothing (only
-    ``confirmed_at`` moves to ``now``). The flag set is staged in a temporary
-    table that the history writes read directly (no row goes through Python).
+    Incremental when it can be (see :func:`recorded_flags`; ``full`` forces a full
+    evaluation): the result is the same either way. Re-evaluating without new data
+    raises and clears nothing (only ``confirmed_at`` moves to ``now``).
     """
-    with _staged_flags(store, now, settings.rules) as table:
-        changes = apply_flag_evaluation(store, table, now)
-        current = _fetch(store, table)
-    return Evaluation(
-        now=now,
-        current=current,
-        raised=changes.raised,
-        cleared=changes.cleared,
-        confirmed=changes.confirmed,
-        written=changes.written,
-    )
+    with recorded_flags(store, now, settings.rules, full=full) as (_, evaluation):
+        return evaluation
 
 
 def compute_flags(store: Store, now: datetime, rules: RulesConfig) -> pl.DataFrame:
     """The flags that hold at ``now``: one row per (shipment, code), nothing stored.
 
-    Columns: ``shipment_id, code, severity, threshold, detail, evidence`` (evidence is
-    JSON text ``{"event_keys": [...], "poll_ids": [...]}``, plus ``shipment_ids``
-    for ``number_reused``), sorted by shipment and code.
+    Columns: ``shipment_id, code, severity, threshold, detail, evidence, began_at``
+    (evidence is JSON text ``{"event_keys": [...], "poll_ids": [...]}``, plus
+    ``shipment_ids`` for ``number_reused``), sorted by shipment and code. Every
+    shipment is evaluated (nothing is read from the history).
     """
     with _staged_flags(store, now, rules) as table:
         return _fetch(store, table)
 
 
+@dataclass(frozen=True)
+class _Staged:
+    table: str
+    only: str | None
+    inputs: FlagInputs | None
+    evaluated: int
+    reason: str
+
+
 @contextmanager
-def _staged_flags(store: Store, now: datetime, rules: RulesConfig) -> Iterator[str]:
-    """Run :func:`flags_statements` into temporary tables; yields the name of the
-    one that holds the flag set (dropped, with the stages, on exit)."""
+def recorded_flags(
+    store: Store, now: datetime, rules: RulesConfig, *, full: bool = False
+) -> Iterator[tuple[str, Evaluation]]:
+    """Evaluate the rules at ``now``, record the result, and yield the name of a
+    temporary table holding every flag that holds at ``now`` (the columns of
+    :data:`analysis.rules.stages.FLAG_COLUMNS`, ``detail`` rendered at ``now``)
+    with the :class:`Evaluation`.
+
+    The evaluation is incremental when the latest recorded one allows it: then
+    only the shipments whose rows were written since, that got a poll answer
+    since, whose next instant of change (:attr:`analysis.rules.Rule.changes_at`)
+    has come, or that share a number with a shipment whose row changed are
+    evaluated; every other shipment keeps the flags the history holds for it. It is
+    full the first time, after a change of the rules or thresholds, at an instant
+    earlier than the latest evaluation, when rows were deleted, or when the flag
+    history was written by something else since.
+    """
+    conn = store.conn
+    with _staged_flags(store, now, rules, record=not full, force_full=full) as staged:
+        changes = apply_flag_evaluation(
+            store, staged.table, now, scope=staged.only, inputs=staged.inputs
+        )
+        table = staged.table
+        made = False
+        try:
+            if changes.written:
+                # Every flag now is an open row of the history: the evaluated
+                # shipments' just written, the others' as the last evaluation left them.
+                # A view, not a table: the texts are rendered once, as they are read
+                # (a view takes no parameter: the instant is written into it).
+                detail = rendered_detail("coalesce(template, detail)", "age_from", "age_kind")
+                instant = f"TIMESTAMPTZ '{now.astimezone(UTC).isoformat()}'"
+                conn.execute(
+                    "CREATE OR REPLACE TEMP VIEW _pf_current AS "
+                    f"SELECT shipment_id, code, severity, threshold, "
+                    f"{detail.replace('$now', instant)} AS detail, "
+                    "evidence::VARCHAR AS evidence, began_at, template, age_from, age_kind "
+                    "FROM flags WHERE cleared_at IS NULL"
+                )
+                table, made = "_pf_current", True
+            evaluation = Evaluation(
+                now=now,
+                current=_fetch(store, table),
+                raised=changes.raised,
+                cleared=changes.cleared,
+                confirmed=changes.confirmed,
+                written=changes.written,
+                incremental=staged.only is not None,
+                evaluated=staged.evaluated,
+                reason=staged.reason,
+            )
+            yield table, evaluation
+        finally:
+            if made:
+                with suppress(duckdb.Error):
+                    conn.execute("DROP VIEW IF EXISTS temp._pf_current")
+
+
+def rules_digest(rules: RulesConfig) -> str:
+    """A digest of everything but the data an evaluation's result depends on: the
+    rules' SQL (the city exonyms are part of it), every field of ``[rules]``, the
+    parameters made of them and the schema. Stored with each evaluation: a
+    different digest next time means a full evaluation.
+
+        >>> rules_digest(RulesConfig()) == rules_digest(RulesConfig(stalled_days=10.0))
+        True
+        >>> rules_digest(RulesConfig()) == rules_digest(RulesConfig(stalled_days=11.0))
+        False
+    """
+    fixed = {k: repr(v) for k, v in rule_params(EPOCH, rules).items() if k != "now"}
+    config = {k: repr(v) for k, v in asdict(rules).items()}
+    statements = [flags_statements("_pf_ids"), inputs_sql("_pf_ids")]
+    text = json.dumps(
+        [INPUTS_FORMAT, LATEST_VERSION, statements, fixed, config],
+        sort_keys=True,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+#: Bumped when what an evaluation records per shipment changes meaning.
+INPUTS_FORMAT = 1
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _full_reason(
+    store: Store, now: datetime, digest: str, recorded: dict[str, Any] | None
+) -> str | None:
+    """Why the evaluation at ``now`` must be full (None: it can be incremental)."""
+    if recorded is None:
+        return "no earlier evaluation recorded"
+    if recorded["rules_digest"] != digest:
+        return "the rules or thresholds changed"
+    if now < recorded["evaluated_at"]:
+        return "earlier than the latest evaluation"
+    latest = latest_evaluation(store)
+    if flags_watermark(store) != (recorded["flags_watermark"], recorded["open_flags"]) or (
+        latest is not None and latest > recorded["evaluated_at"]
+    ):
+        return "the flag history was written by something else"
+    return None
+
+
+# The shipments an incremental evaluation looks at: rows written since, new poll
+# answers, next instants come, and the orders sharing a number with a changed row.
+_MOVED_SQL = """
+CREATE OR REPLACE TEMP TABLE _pf_moved AS
+SELECT shipment_id, bool_or(ship) AS ship, bool_or(state) AS state,
+       any_value(tracking_number) AS tracking_number
+FROM (SELECT shipment_id, true AS ship, false AS state, tracking_number
+      FROM shipments WHERE input_version > $version
+      UNION ALL
+      SELECT shipment_id, false, true, NULL FROM tracking_state WHERE input_version > $version
+      UNION ALL
+      SELECT shipment_id, false, false, NULL FROM poll_results WHERE poll_id > $poll)
+GROUP BY shipment_id
+"""
+# Rows that appeared since (to tell a deletion from a count that grew).
+_APPEARED_SQL = """
+SELECT count(*) FILTER (WHERE m.ship AND i.shipment_id IS NULL),
+       count(*) FILTER (WHERE m.state AND i.state_version IS NULL)
+FROM _pf_moved m LEFT JOIN flag_inputs i USING (shipment_id)
+"""
+_IDS_SQL = """
+CREATE OR REPLACE TEMP TABLE _pf_ids AS
+SELECT shipment_id FROM _pf_moved
+UNION
+SELECT shipment_id FROM flag_inputs WHERE next_at <= $now
+UNION
+SELECT shipment_id FROM shipments WHERE tracking_number IN (
+    SELECT tracking_number FROM _pf_moved WHERE ship
+    UNION
+    SELECT i.tracking_number FROM _pf_moved m JOIN flag_inputs i USING (shipment_id)
+    WHERE m.ship)
+"""
+
+
+@contextmanager
+def _staged_flags(
+    store: Store,
+    now: datetime,
+    rules: RulesConfig,
+    *,
+    record: bool = False,
+    force_full: bool = False,
+) -> Iterator[Any]:
+    """Run :func:`flags_statements` into temporary tables (dropped on exit).
+
+    Without ``record`` (and ``force_full``), yields the name of the table holding
+    every flag at ``now``. With ``record`` or ``force_full``, yields a ``_Staged``:
+    the flag set of the shipments evaluated, their ids (None: all), and the inputs
+    to record with them (see :func:`recorded_flags`).
+    """
     conn = store.conn
     params = rule_params(now, rules)
     made: list[str] = []
+
+    def run(table: str, sql: str) -> None:
+        used = {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
+        made.append(table)
+        conn.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}", used)
+
     try:
-        for table, sql in flags_statements():
-            used = {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
-            made.append(table or "_pf_flags")
-            conn.execute(f"CREATE OR REPLACE TEMP TABLE {made[-1]} AS {sql}", used)
+        staged: _Staged | None = None
+        only: str | None = None
+        if record or force_full:
+            digest = rules_digest(rules)
+            # Watermarks before any read: whatever is written later is newer.
+            version = _one(conn, "SELECT nextval('input_version_seq')")
+            poll = _one(conn, "SELECT coalesce(max(poll_id), 0) FROM poll_results")
+            ships = _one(conn, "SELECT count(*) FROM shipments")
+            states = _one(conn, "SELECT count(*) FROM tracking_state")
+            recorded = recorded_evaluation(store)
+            reason = "asked for" if force_full else _full_reason(store, now, digest, recorded)
+            if reason is None and recorded is not None:
+                made.append("_pf_moved")
+                watermarks = {
+                    "version": recorded["version_watermark"],
+                    "poll": recorded["poll_watermark"],
+                }
+                conn.execute(_MOVED_SQL, watermarks)
+                new_ships, new_states = _pair(conn, _APPEARED_SQL)
+                if (ships, states) != (
+                    recorded["shipments"] + new_ships,
+                    recorded["states"] + new_states,
+                ):
+                    reason = "rows were deleted since the latest evaluation"
+                else:
+                    made.append("_pf_ids")
+                    conn.execute(_IDS_SQL, {"now": now})
+                    only = "_pf_ids"
+            run("_pf_inputs", inputs_sql(only, wide=only is not None))
+            evaluated = _one(conn, "SELECT count(*) FROM _pf_inputs")
+            inputs = FlagInputs(
+                "_pf_inputs",
+                {
+                    "evaluated_at": now,
+                    "rules_digest": digest,
+                    "version_watermark": version,
+                    "poll_watermark": poll,
+                    "shipments": ships,
+                    "states": states,
+                },
+            )
+            staged = _Staged("_pf_flags", only, inputs, evaluated, reason or "")
+        rows = "_pf_inputs" if staged is not None and only is not None else None
+        for table, sql in flags_statements(only, rows):
+            run(table or "_pf_flags", sql)
         # The stages are not needed any more: free their memory first.
-        while len(made) > 1:
-            conn.execute(f"DROP TABLE IF EXISTS temp.{made.pop(0)}")
-        yield made[0]
+        for table in made[:]:
+            if table not in ("_pf_flags", "_pf_ids", "_pf_inputs"):
+                conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
+                made.remove(table)
+        yield staged if staged is not None else "_pf_flags"
     finally:
         # Temporary tables end with the connection anyway: a failed drop (e.g. in a
         # transaction a failure aborted) must not hide the error that got us here.
@@ -147,28 +364,43 @@ def _staged_flags(store: Store, now: datetime, rules: RulesConfig) -> Iterator[s
                 conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
 
 
+def _one(conn: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = conn.execute(sql).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def _pair(conn: duckdb.DuckDBPyConnection, sql: str) -> tuple[int, int]:
+    row = conn.execute(sql).fetchone()
+    return (int(row[0] or 0), int(row[1] or 0)) if row else (0, 0)
+
+
 def fetch_flags(store: Store, table: str) -> pl.DataFrame:
     """The staged flag set ``table`` as a frame, sorted by shipment and code."""
     return _fetch(store, table)
 
 
-#: The flag rules staged into temporary tables, for readers that join more to them
-#: (:func:`analysis.assess.assess`): a context manager yielding the table's name.
-staged_flags = _staged_flags
+@contextmanager
+def staged_flags(store: Store, now: datetime, rules: RulesConfig) -> Iterator[str]:
+    """The flag rules staged into temporary tables over every shipment, nothing
+    recorded, for readers that join more to them (:func:`analysis.assess.assess`):
+    yields the name of the table holding every flag at ``now``."""
+    with _staged_flags(store, now, rules) as table:
+        yield str(table)
 
 
 def _fetch(store: Store, table: str) -> pl.DataFrame:
     frame: pl.DataFrame = store.conn.execute(
-        f"SELECT * FROM {table} ORDER BY shipment_id, code"
+        "SELECT shipment_id, code, severity, threshold, detail, evidence, began_at "
+        f"FROM {table} ORDER BY shipment_id, code"
     ).pl()
     return frame
 
 
 # --- reading the history ---------------------------------------------------------
 
-_HISTORY_SQL = """
+_HISTORY_SQL = f"""
 SELECT f.flag_id, f.shipment_id, s.order_id, s.tracking_number, f.code, f.severity,
-       f.raised_at, f.confirmed_at, f.cleared_at, f.threshold, f.detail,
+       f.raised_at, f.confirmed_at, f.cleared_at, f.threshold, {history_detail()} AS detail,
        f.evidence::VARCHAR AS evidence
 FROM flags f JOIN shipments s USING (shipment_id)
 WHERE ($cleared OR f.cleared_at IS NULL) AND ($archived OR NOT s.archived)
@@ -191,7 +423,7 @@ def flag_history(
 
 _SHIPMENTS_SQL = """
 SELECT s.shipment_id, s.order_id, s.tracking_number, coalesce(t.status, 'unknown') AS status,
-       s.archived
+       s.archived, s.destination_country
 FROM shipments s LEFT JOIN tracking_state t USING (shipment_id)
 WHERE $all OR NOT s.archived
 ORDER BY s.order_id, s.tracking_number, s.shipment_id
@@ -214,7 +446,8 @@ def flag_listing(
 ) -> pl.DataFrame:
     """One row per shipment with its flags at ``assessment.now``, for ``flags``.
 
-    Columns: ``shipment_id, order_id, tracking_number, status, archived, flags`` where
+    Columns: ``shipment_id, order_id, tracking_number, status, archived,
+    destination_country, flags`` where
     ``flags`` is a list of ``{code, severity, since, first_seen, detail, cleared_at}``
     (most severe first). Non-archived shipments and open flags only, unless
     ``include_all`` (archived shipments and cleared flags too). ``since`` is when the

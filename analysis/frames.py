@@ -40,8 +40,10 @@ present, else the built-in defaults). Flags are those the rules find at ``now``
 Tables: :func:`shipments`, :func:`events`, :func:`flags` (the stored history),
 :func:`tracking_state`, :func:`polls`. Views: :func:`transit_times`,
 :func:`last_activity`, :func:`lane_stats`, :func:`store_scorecard`,
-:func:`number_quality`, :func:`current_flags`, :func:`dispute_deadlines`. Dispute
-cases: :func:`cases`, :func:`case_stats`, :func:`seller_scorecard`.
+:func:`number_quality`, :func:`current_flags`, :func:`dispute_deadlines`,
+:func:`due_soon`. Dispute cases: :func:`cases`, :func:`case_stats`,
+:func:`seller_scorecard`. For notebooks: :func:`notebook_now` (the instant the CLI
+would use) and :func:`sample_size` (a group's size, small samples marked).
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ import duckdb
 import polars as pl
 
 from analysis.assess import assess
+from analysis.rules.sql import history_detail
 from collector import clock
 from collector.config import PollConfig, RulesConfig, Settings, find_config_path, load_settings
 from collector.countries import zone_names
@@ -185,8 +188,9 @@ def flags(
 ) -> pl.DataFrame:
     """Flag history of the selected shipments (``open_only``: only flags not cleared).
 
-    These are the flags as the last ``flags``/``run`` stored them; frames never
-    write, so run ``parcelproof flags`` first for flags as of now::
+    These are the flags as the last ``flags``/``run`` stored them (``detail`` as of
+    each row's ``confirmed_at``); frames never write, so run ``parcelproof flags``
+    first for flags as of now::
 
         >>> flags(None, open_only=True).group_by("code").len()      # doctest: +SKIP
     """
@@ -195,7 +199,7 @@ def flags(
         where += " AND f.cleared_at IS NULL"
     sql = (
         "SELECT s.order_id, s.tracking_number, s.store, "
-        "coalesce(s.carrier, s.courier) AS carrier, f.* "
+        f"coalesce(s.carrier, s.courier) AS carrier, f.* REPLACE ({history_detail()} AS detail) "
         f"FROM flags f JOIN shipments s USING (shipment_id) WHERE {where} "
         "ORDER BY f.shipment_id, f.raised_at, f.flag_id"
     )
@@ -494,8 +498,11 @@ def dispute_deadlines(
     (the same flags and advice as ``status``; ``action`` is one of ``open_dispute,
     ask_seller, escalate, wait, too_late, none``). Added here: ``store``, ``carrier``, ``status``,
     ``flags`` (the codes at ``now``), ``days_left`` (to the deadline; negative once
-    it has passed) and ``urgency`` (higher is more urgent). Sorted for triage: most
-    urgent action first, then the nearest deadline::
+    it has passed), ``last_day``, ``last_day_date`` (the destination's date) and
+    ``days_to_last_day`` (the real last day to act: on AliExpress the deadline plus
+    its grace days, so a parcel in grace still has days left) and ``urgency``
+    (higher is more urgent). Sorted for triage: most urgent action first, then the
+    nearest deadline::
 
         >>> todo = dispute_deadlines(None).filter(pl.col("action") != "none")  # doctest: +SKIP
     """
@@ -510,7 +517,8 @@ def dispute_deadlines(
         "coalesce(s.carrier, s.courier) AS carrier, s.status, "
         "coalesce(f.codes, []::VARCHAR[]) AS flags, w.action, w.action_detail, w.opens_at, "
         f"w.deadline, {_days('$now::TIMESTAMPTZ', 'w.deadline')} AS days_left, "
-        "w.urgency, w.rule "
+        f"w.last_day, w.last_day_date, {_days('$now::TIMESTAMPTZ', 'w.last_day')} "
+        "AS days_to_last_day, w.urgency, w.rule "
         "FROM dispute_windows_now w JOIN shipment_current s USING (shipment_id) "
         "LEFT JOIN (SELECT shipment_id, list(code ORDER BY code) AS codes "
         "FROM current_flags GROUP BY shipment_id) f USING (shipment_id) "
@@ -524,6 +532,37 @@ def dispute_deadlines(
         )
         with _registered(conn, current_flags=assessment.flags, dispute_windows_now=windows):
             return _query(conn, sql, params)
+
+
+def due_soon(
+    source: Source = None,
+    *,
+    within_days: float = 14,
+    now: datetime | None = None,
+    settings: Settings | None = None,
+    busy_timeout: float | None = None,
+    **filters: Unpack[Filters],
+) -> pl.DataFrame:
+    """The parcels whose last day to act is within ``within_days``, the nearest first.
+
+    :func:`dispute_deadlines` rows with something to do (not ``none`` or
+    ``too_late``) and ``days_to_last_day`` between 0 and ``within_days``: counted to
+    the real last day, so a parcel whose AliExpress deadline passed but which is
+    still in its grace days is here (``in_grace`` true), not dropped::
+
+        >>> due_soon(None, within_days=7).select("order_id", "days_to_last_day")  # doctest: +SKIP
+    """
+    todo = dispute_deadlines(
+        source, now=now, settings=settings, busy_timeout=busy_timeout, **filters
+    )
+    return (
+        todo.filter(
+            ~pl.col("action").is_in(["none", "too_late"])
+            & pl.col("days_to_last_day").is_between(0, within_days)
+        )
+        .with_columns(in_grace=pl.col("days_left") < 0)
+        .sort("days_to_last_day", "order_id")
+    )
 
 
 # ----------------------------------------------------------------------- helpers
@@ -564,6 +603,41 @@ def _flagged_frame(  # noqa: PLR0913 - internal: the shared tail of the flag-bas
         flagged = assess(Store(conn, None), bound["now"], config, record=False).flags
         with _registered(conn, current_flags=flagged):
             return _query(conn, sql, bound)
+
+
+#: Fewer parcels than this in a group: a rate or a median of it is marked as a small
+#: sample (:func:`sample_size`), not read as a trend.
+SMALL_SAMPLE = 5
+
+
+def sample_size(count: int, word: str = "parcel") -> str:
+    """A group's size in words, marked when it is too small to mean much.
+
+    >>> sample_size(1), sample_size(3, "case"), sample_size(12)
+    ('1 parcel (small sample)', '3 cases (small sample)', '12 parcels')
+    """
+    text = f"{count} {word}" if count == 1 else f"{count} {word}s"
+    return f"{text} (small sample)" if count < SMALL_SAMPLE else text
+
+
+def notebook_now(source: Source = None, *, busy_timeout: float | None = None) -> datetime:
+    """The instant a notebook reads the database at, taken where the CLI takes it.
+
+    ``PARCELPROOF_NOW`` (or a fixed :func:`collector.clock.now`) when set; else the
+    database's last evaluation (the latest instant in the flag history, which
+    ``status``, ``flags``, ``report`` and ``run`` record), so a notebook opened on
+    the demo database or after a cron run agrees with what those printed; else,
+    on a database never evaluated, the clock::
+
+        >>> NOW = notebook_now(DB)                                   # doctest: +SKIP
+    """
+    if clock.is_fixed():
+        return clock.now()
+    from collector.store.flag_writes import latest_evaluation
+
+    with connect(source, busy_timeout=busy_timeout) as conn:
+        latest = latest_evaluation(Store(conn, None))
+    return latest.astimezone(UTC) if latest is not None else clock.now()
 
 
 def evaluation_instant(now: datetime | None) -> datetime:

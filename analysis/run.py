@@ -28,6 +28,7 @@ import polars as pl
 
 from analysis.assess import Assessment, assess
 from analysis.flags import SEVERITY_RANK, Evaluation
+from analysis.rules.sql import history_detail
 from collector import clock
 from collector.config import Settings
 from collector.errors import ConfigError, NothingToTrack
@@ -42,9 +43,9 @@ from collector.terminal import plural
 if TYPE_CHECKING:
     from collector.intake.mail import MailImportResult
 
-_CHANGES_SQL = """
+_CHANGES_SQL = f"""
 SELECT f.flag_id, f.shipment_id, s.order_id, s.tracking_number, s.archived, f.code,
-       f.severity, f.raised_at, f.cleared_at, f.detail,
+       f.severity, f.raised_at, f.cleared_at, {history_detail()} AS detail,
        CASE WHEN f.cleared_at IS NOT NULL
                  AND f.cleared_at > coalesce($since::TIMESTAMPTZ, '-infinity'::TIMESTAMPTZ)
                  AND f.cleared_at <= $now THEN 'cleared' ELSE 'raised' END AS change
@@ -112,7 +113,7 @@ class RunResult:
                 f"flags: {self.raised.height} raised, {self.cleared.height} cleared "
                 f"{since or 'in this first run'}; "
                 f"{self.evaluation.current.height} open on "
-                f"{self.evaluation.current['shipment_id'].n_unique()} shipments"
+                f"{plural(self.evaluation.current['shipment_id'].n_unique(), 'shipment')}"
             )
         out += self.case_deadlines if not quiet else self.case_reminders
         for row in self.changes.iter_rows(named=True):

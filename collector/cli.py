@@ -239,8 +239,10 @@ def import_command(  # noqa: PLR0913, PLR0917 - one parameter per option
         err_console.print(f"[red]rejected[/] {markup_safe(f'{file}: {error}')}")
     click.echo(
         visible(
-            f"{file}: {result.rows} rows: {result.inserted} new, {result.updated} updated, "
-            f"{result.unchanged} unchanged, {len(result.rejected)} rejected"
+            f"{file}: {plural(result.rows, 'row')}: {result.inserted} new, "
+            f"{result.updated} updated, {result.unchanged} unchanged, "
+            f"{len(result.rejected)} rejected"
+            + (f" ({result.awaiting} awaiting a tracking number)" if result.awaiting else "")
         )
     )
     sys.exit(1 if result.rejected else 0)
@@ -264,7 +266,7 @@ def _show_dry_run(sheet: Any) -> None:
         click.echo("row " + ", ".join(f"{k}={v}" for k, v in row.items() if v is not None))
     for error in errors[:5]:
         click.echo(f"would reject {error}")
-    click.echo(f"{sheet.rows.count()} rows read (dry run: nothing stored)")
+    click.echo(f"{plural(sheet.rows.count(), 'row')} read (dry run: nothing stored)")
     del count
 
 
@@ -712,13 +714,13 @@ def simulate_command(  # noqa: PLR0913, PLR0917 - one parameter per option
         )
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from None
-    click.echo(f"parcelproof simulator: {len(scenarios)} numbers, Ctrl-C stops")
+    click.echo(f"parcelproof simulator: {plural(len(scenarios), 'number')}, Ctrl-C stops")
     click.echo(f"17TRACK v2.2  {simulator.base_url_17track}  (17token from ${api_key_env})")
     click.echo(f"Cainiao       {simulator.base_url_cainiao}/global/detail.json")
     for name in simulator.endpoints:
         click.echo(f"{name:<13} {simulator.base_url_for(name)}")
     for fault in parsed:
-        click.echo(f"fault         {fault!r}")
+        click.echo(f"fault         {fault.describe()}")
     click.echo("\n# parcelproof.toml\n" + simulator.config_toml(api_key_env, simulator.endpoints))
     # Comments, so that the printed snippet stays valid TOML as a whole.
     click.echo("# the simulator's credentials, for your shell:")

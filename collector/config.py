@@ -240,11 +240,14 @@ class ReportsConfig:
     """``[reports]``: evidence packs.
 
     ``out_dir``: relative to the config file's folder; unset, ``reports/`` beside the
-    database (:func:`Settings.reports_dir`).
+    database (:func:`Settings.reports_dir`). ``dropshipper``: the orders are your
+    customers' (you bought on their behalf), so the pack's statement for the
+    marketplace's reviewer says "my customer has not received it".
     """
 
     out_dir: str | None = None
     formats: tuple[str, ...] = ("html", "pdf", "png", "json")
+    dropshipper: bool = False
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from collector.config import Settings, load_settings
 from collector.errors import ConfigError, LockHeld, ParcelproofError
 from collector.http import redact_url
 from collector.paths import Located, config_candidates, locate_db
+from collector.terminal import plural
 
 Level = Literal["ok", "warn", "fail"]
 
@@ -138,12 +139,16 @@ def _mail(checks: list[Check], settings: Settings) -> None:
     imap = [s for s in mail.sources if s.startswith("imaps://")]
     if imap and not os.environ.get(mail.password_env):
         checks.append(
-            Check("mail", "fail", f"{len(imap)} IMAP source(s) but ${mail.password_env} is not set")
+            Check(
+                "mail",
+                "fail",
+                f"{plural(len(imap), 'IMAP source')} but ${mail.password_env} is not set",
+            )
         )
     missing = [s for s in mail.sources if not s.startswith("imaps://") and not Path(s).exists()]
     checks += [Check("mail", "fail", f"{s}: no such file or folder") for s in missing]
     if not missing and not (imap and not os.environ.get(mail.password_env)):
-        checks.append(Check("mail", "ok", f"{len(mail.sources)} source(s) read by `run`"))
+        checks.append(Check("mail", "ok", f"{plural(len(mail.sources), 'source')} read by `run`"))
 
 
 _COUNTS_SQL = """
@@ -182,7 +187,7 @@ def _database(checks: list[Check], db: Located, settings: Settings | None) -> No
         checks.append(Check("database", "fail", f"{path}: {exc}"))
         return
     level: Level = "ok" if active else "fail"
-    text = f"{path} ({db.why}), schema {version}: {active} shipments tracked"
+    text = f"{path} ({db.why}), schema {version}: {plural(active, 'shipment')} tracked"
     text += f", {archived} archived" if archived else ""
     text += f", {unpolled} not polled yet" if unpolled else ""
     if not active:

@@ -73,6 +73,7 @@ from collector.sources.base import (
     StaticKey,
     page_title,
 )
+from collector.terminal import plural
 
 log = logging.getLogger("collector.http")
 
@@ -611,8 +612,8 @@ class SourceClient:
                 "%s",
                 self.redactor.text(
                     f"{self.source} {request.method} {url} -> {answer.status} "
-                    f"({len(answer.body or b'')} bytes, {len(request.numbers)} numbers, "
-                    f"{progress.attempts} attempt(s), {duration_ms:.0f} ms)"
+                    f"({len(answer.body or b'')} bytes, {plural(len(request.numbers), 'number')}, "
+                    f"{plural(progress.attempts, 'attempt')}, {duration_ms:.0f} ms)"
                 ),
             )
         return Response(

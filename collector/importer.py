@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +31,11 @@ import polars as pl
 from collector import clock
 from collector.countries import normalise_country, zone_for
 from collector.errors import ImportFileError
+from collector.model import AWAITING
 from collector.plausible import RANGE_TEXT, plausible
 from collector.store import Store
 from collector.store.writes import upsert_staged_shipments
+from collector.terminal import plural
 
 COLUMNS = (
     "order_id",
@@ -97,6 +99,8 @@ class ImportResult:
     unchanged: int = 0
     rejected: list[RowError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: Rows stored without a tracking number yet (included in the counts above).
+    awaiting: int = 0
 
     @property
     def stored(self) -> int:
@@ -142,10 +146,12 @@ def import_rows(
                     f"{repeated} (order_id, tracking_number) pairs appear more than once; "
                     "the last row wins"
                 )
+            unique = staging.unique()
             counts = upsert_staged_shipments(
-                store, staging.unique(), present_columns=present, now=clock.wall()
+                store, unique, present_columns=present, now=clock.wall()
             )
             result.inserted, result.updated, result.unchanged = counts
+            result.awaiting = staging.awaiting()
     if mangled.count:
         result.warnings.append(mangled.warning())
     return result
@@ -217,18 +223,32 @@ class _Staging:
         return int(row[0]) if row else 0
 
     def unique(self) -> str:
-        """The staged rows, the last of each pair, as a temporary view's name (no copy)."""
+        """The staged rows, the last of each pair, as a temporary view's name (no copy).
+
+        A row awaiting its number is left out when the file has the same order with
+        a number (an order exported before and after the seller sent it).
+        """
         self.conn.execute(
             f"CREATE OR REPLACE TEMP VIEW {self.UNIQUE} AS "
             f"SELECT * EXCLUDE (seq) FROM {self.TABLE} "
+            f"WHERE tracking_number <> '{AWAITING}' OR order_id NOT IN "
+            f"(SELECT order_id FROM {self.TABLE} WHERE tracking_number <> '{AWAITING}') "
             "QUALIFY row_number() OVER (PARTITION BY order_id, tracking_number "
             "ORDER BY seq DESC) = 1 ORDER BY seq"
         )
         return self.UNIQUE
 
+    def awaiting(self) -> int:
+        """How many of the file's orders are stored awaiting a tracking number now."""
+        row = self.conn.execute(
+            f"SELECT count(*) FROM shipments WHERE tracking_number = '{AWAITING}' AND order_id IN "
+            f"(SELECT order_id FROM {self.TABLE} WHERE tracking_number = '{AWAITING}')"
+        ).fetchone()
+        return int(row[0]) if row else 0
 
-#: "9.40011E+21": what a spreadsheet shows (and saves) for a long all-digit number.
-_SCIENTIFIC = r"^\d+(?:[.,]\d+)?[eE]\+?\d+$"
+
+#: Why a shipment has no number: its row's number cell was empty.
+AWAITING_REASON = "awaiting a tracking number"
 
 
 class _Mangled:
@@ -244,7 +264,9 @@ class _Mangled:
         self.examples: list[str] = []
 
     def add(self, frame: pl.DataFrame) -> None:
-        mangled = frame.filter(pl.col("tracking_number_raw").str.contains(_SCIENTIFIC))
+        from collector.numbers.detect import SCIENTIFIC
+
+        mangled = frame.filter(pl.col("tracking_number_raw").str.contains(SCIENTIFIC))
         self.count += mangled.height
         for order, number in mangled.select("order_id", "tracking_number_raw").head(3).iter_rows():
             if len(self.examples) < 3:
@@ -253,8 +275,8 @@ class _Mangled:
     def warning(self) -> str:
         more = f" and {self.count - 3} more" if self.count > 3 else ""
         return (
-            f"{self.count} tracking number(s) in scientific notation, as a spreadsheet writes "
-            f"long numbers, with digits lost: {', '.join(self.examples)}{more}; stored as "
+            f"{plural(self.count, 'tracking number')} in scientific notation, as a spreadsheet "
+            f"writes long numbers, with digits lost: {', '.join(self.examples)}{more}; stored as "
             "given, but format the column as text and export again"
         )
 
@@ -523,11 +545,11 @@ def _clean_row(row: dict[str, Any], present: frozenset[str]) -> dict[str, Any]:
     number = text("tracking_number")
     if not order_id:
         raise _BadRow("order_id is empty")
-    if not number:
-        raise _BadRow("tracking_number is empty")
     from collector.numbers.detect import normalise
 
-    if not normalise(number):
+    # An empty number is an order whose seller has not sent one yet: stored as
+    # awaiting it (never polled; only a passed promised date flags it).
+    if number is not None and not normalise(number):
         raise _BadRow(f"tracking_number {number!r} is empty once spaces, dots and dashes go")
     country_text = text("destination_country")
     country = None
@@ -570,10 +592,7 @@ def _clean_row(row: dict[str, Any], present: frozenset[str]) -> dict[str, Any]:
         raise _BadRow("needs ordered_at or shipped_at")
     amount = text("amount")
     if amount:
-        try:
-            value = Decimal(amount.replace(" ", ""))
-        except InvalidOperation:
-            raise _BadRow(f"amount {amount!r} is not a number") from None
+        value = _amount(amount)
         if not value.is_finite() or value < 0 or abs(value) >= Decimal("1e12"):
             raise _BadRow(f"amount {amount!r} is not a plausible amount")
         cents = value.quantize(Decimal("0.01"))
@@ -596,6 +615,45 @@ def _clean_row(row: dict[str, Any], present: frozenset[str]) -> dict[str, Any]:
     else:
         out["archived"] = None
     return out
+
+
+def _amount(text: str) -> Decimal:
+    """An amount as a spreadsheet of any locale writes it.
+
+    A decimal comma is read (``12,50``; ``1.234,50`` with grouping dots, as a
+    semicolon-separated European export writes them), as is a decimal point with
+    grouping commas (``1,234.50``); spaces group digits too. A lone point is a
+    decimal point (``12.340``), but a lone comma before exactly three digits
+    (``1,250``) could be either, so it is refused with a reason rather than read as
+    a thousand times too much or too little.
+
+    >>> _amount("12,50"), _amount("1.234,50"), _amount("1,234.50"), _amount("1 234,5")
+    (Decimal('12.50'), Decimal('1234.50'), Decimal('1234.50'), Decimal('1234.5'))
+    """
+    plain = "".join(text.replace("\u00a0", " ").replace("\u202f", " ").split())
+    at = max(plain.rfind(","), plain.rfind("."))
+    whole, fraction = plain, ""
+    if at >= 0:
+        mark, tail = plain[at], plain[at + 1 :]
+        kinds = {c for c in plain if c in ",."}
+        if len(kinds) == 2 or plain.count(mark) == 1:
+            if mark == "," and len(kinds) == 1 and len(tail) == 3 and plain[:at].strip("-+0"):
+                raise _BadRow(
+                    f"amount {text!r} is ambiguous (a thousand and more, or a decimal?): "
+                    "write it with two decimals"
+                )
+            whole, fraction = plain[:at], tail
+        grouping = ({",", "."} - {mark}).pop() if fraction or at == len(plain) - 1 else mark
+        digits = whole.lstrip("-+")
+        if grouping in digits:
+            if not re.fullmatch(rf"\d{{1,3}}(?:{re.escape(grouping)}\d{{3}})+", digits):
+                raise _BadRow(f"amount {text!r} is not a number")
+            whole = whole.replace(grouping, "")
+    if not re.fullmatch(r"[-+]?\d*", whole) or (not fraction.isdigit() and fraction):
+        raise _BadRow(f"amount {text!r} is not a number")
+    if not (whole.strip("-+") or fraction):
+        raise _BadRow(f"amount {text!r} is not a number")
+    return Decimal(f"{whole}.{fraction}" if fraction else whole)
 
 
 def _postcode(value: str | None) -> str | None:
@@ -641,7 +699,8 @@ def _detect_numbers(frame: pl.DataFrame) -> pl.DataFrame:
         declared=frame["carrier"],
         destination=frame["destination_country"],
     )
-    return frame.with_columns(
+    awaiting = frame["tracking_number_raw"].is_null()
+    frame = frame.with_columns(
         found["number"].alias("tracking_number"),
         found["courier"].alias("courier"),
         found.select(pl.coalesce("format", "format_name")).to_series().alias("number_format"),
@@ -649,3 +708,13 @@ def _detect_numbers(frame: pl.DataFrame) -> pl.DataFrame:
         found["reason"].alias("number_reason"),
         found["carrier_mismatch"].alias("carrier_mismatch"),
     )
+    if not awaiting.any():
+        return frame
+    return frame.with_columns(
+        pl.when(awaiting).then(pl.lit(AWAITING)).otherwise(pl.col("tracking_number"))
+        .alias("tracking_number"),
+        *(pl.when(awaiting).then(None).otherwise(pl.col(c)).alias(c)
+          for c in ("courier", "number_format", "number_verdict", "carrier_mismatch")),
+        pl.when(awaiting).then(pl.lit(AWAITING_REASON)).otherwise(pl.col("number_reason"))
+        .alias("number_reason"),
+    )  # fmt: skip

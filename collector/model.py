@@ -83,3 +83,8 @@ def status_in(expr: str, statuses: Iterable[str], *, negate: bool = False) -> st
     if unknown:
         raise ValueError(f"not a status: {', '.join(sorted(unknown))}")
     return f"{expr} {'NOT IN' if negate else 'IN'} ({items})"
+
+
+#: The tracking number of a shipment stored before its number is known (the import
+#: row's number cell was empty): never polled, flagged only by rules that say so.
+AWAITING = ""

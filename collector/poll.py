@@ -83,6 +83,7 @@ from collector.store.evidence import (
     requests_today,
     start_run,
 )
+from collector.terminal import plural
 
 #: A source stops for the run after this many batches in a row failed to get any answer.
 MAX_FAILED_BATCHES_IN_A_ROW = 3
@@ -134,17 +135,18 @@ class SourceSummary:
     def line(self) -> str:
         """The one-line summary printed at the end of a poll."""
         parts = [
-            f"{self.shipments} shipments",
-            f"{self.requests} requests",
+            plural(self.shipments, "shipment"),
+            plural(self.requests, "request"),
             f"{self.count(Outcome.OK)} ok",
             f"{self.count(Outcome.NOT_FOUND)} not found",
             f"{self.count(Outcome.INVALID)} invalid",
         ]
-        for label, key in (("rate limited", Outcome.RATE_LIMITED), ("errors", Outcome.ERROR)):
-            if self.count(key):
-                parts.append(f"{self.count(key)} {label}")
+        if self.count(Outcome.RATE_LIMITED):
+            parts.append(f"{self.count(Outcome.RATE_LIMITED)} rate limited")
+        if self.count(Outcome.ERROR):
+            parts.append(plural(self.count(Outcome.ERROR), "error"))
         if self.unreadable:
-            parts.append(f"{self.unreadable} unreadable answers")
+            parts.append(plural(self.unreadable, "unreadable answer"))
         if self.skipped:
             parts.append(f"{self.skipped} not polled")
         if self.rechecked:
@@ -211,7 +213,7 @@ class PollReport:
             examples = ", ".join(self.unserved_examples)
             more = ", ..." if self.unserved > len(self.unserved_examples) else ""
             lines.append(
-                f"{self.unserved} shipments no configured source can serve "
+                f"{plural(self.unserved, 'shipment')} no configured source can serve "
                 f"(e.g. {examples}{more}): add a source for them ([sources.<name>], [routing])"
             )
         if not self.sources and not self.unserved:

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from collector.errors import NotFoundError
 from collector.numbers import normalise
 from collector.store import Store
+from collector.terminal import plural
 
 KINDS = ("order", "number", "shipment")
 _PREFIXES = {"order:": "order", "number:": "number", "shipment:": "shipment", "#": "shipment"}
@@ -113,10 +114,14 @@ def resolve_shipments(store: Store, ids: Sequence[str]) -> Resolution:
             continue
         if chosen[0].kind == "order" and len(chosen) > 1:
             numbers = ", ".join(m.tracking_number for m in chosen)
-            notes.append(f"order {given} has {len(chosen)} tracking numbers ({numbers}): all used")
+            notes.append(
+                f"order {given} has {plural(len(chosen), 'tracking number')} ({numbers}): all used"
+            )
         elif chosen[0].kind == "number" and len({m.order_id for m in chosen}) > 1:
             orders = ", ".join(m.order_id for m in chosen)
-            notes.append(f"tracking number {given} is on {len(chosen)} orders ({orders}): all used")
+            notes.append(
+                f"tracking number {given} is on {plural(len(chosen), 'order')} ({orders}): all used"
+            )
         matches.extend(chosen)
     problems = []
     if missing:

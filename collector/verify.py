@@ -36,6 +36,7 @@ import duckdb
 from collector.errors import DatabaseBusy, DatabaseDamaged, SchemaTooNew, StoreError
 from collector.store import Store
 from collector.store.evidence import COMPRESSION, GENESIS, POLL_COLUMNS, chain_hash, sha256_hex
+from collector.terminal import plural
 
 _CHUNK = 2_000
 #: Raw documents per fetch: bodies can be megabytes each.
@@ -65,7 +66,7 @@ class VerifyReport:
 
     def summary(self) -> str:
         """One line for the command's output."""
-        counts = f"{self.documents} raw documents, {self.polls} polls"
+        counts = f"{plural(self.documents, 'raw document')}, {plural(self.polls, 'poll')}"
         if self.intact:
             derived = "; derived tables match the evidence" if self.derived_checked else ""
             return f"intact: {counts}{derived}"

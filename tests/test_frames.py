@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 from analysis import frames
+from collector import clock
 from collector.errors import StoreError
 from collector.store import Store
 from tests.sample_db import NOW, build_sample_db
@@ -314,3 +315,59 @@ def test_read_only_connection_is_closed_after_each_call(db: Path) -> None:
     # A writer can open the file at once: nothing is left holding it.
     with Store.open(db) as store:
         assert store.query("SELECT count(*) FROM shipments") == [(25,)]
+
+
+def test_due_soon_counts_to_the_last_day_and_keeps_parcels_in_grace(tmp_path: Path) -> None:
+    from tests.flags.builder import Ev, World
+
+    path = tmp_path / "grace.duckdb"
+    with Store.open(path) as store:
+        world = World(store)
+        # Protection ended 2 days before "now": past the deadline, but AliExpress takes
+        # a refund request for its grace days after it, so there is still time.
+        grace = world.shipment(
+            "g1", "LP00123456789012", shipped_at="2026-10-01T00:00:00Z",
+            promised_to="2026-10-25T00:00:00Z", protection_ends_at="2026-11-26T12:00:00Z",
+        )  # fmt: skip
+        world.events(grace, Ev("2026-10-02T10:00:00+08:00", "in_transit", "Accepted"))
+        far = world.shipment(
+            "f1", "LP00123456789013", shipped_at="2026-11-20T00:00:00Z",
+            promised_to="2027-01-20T00:00:00Z",
+        )  # fmt: skip
+        world.events(far, Ev("2026-11-21T10:00:00+08:00", "in_transit", "Accepted"))
+    now = datetime(2026, 11, 28, 12, tzinfo=UTC)
+    soon = frames.due_soon(path, within_days=14, now=now)
+    assert soon["order_id"].to_list() == ["g1"]
+    g1 = soon.row(0, named=True)
+    assert g1["in_grace"] and g1["days_left"] < 0 < g1["days_to_last_day"] <= 14
+    assert g1["action"] == "open_dispute"
+
+
+def test_notebooks_take_now_where_the_cli_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "t.duckdb"
+    Store.open(path).close()
+    monkeypatch.delenv("PARCELPROOF_NOW", raising=False)
+    before = datetime.now(UTC)
+    assert frames.notebook_now(path) >= before  # never evaluated: the clock
+    # An evaluation recorded by a command (here `flags` at a fixed instant) ...
+    from tests.conftest import run_cli
+
+    with Store.open(path) as store:
+        from tests.flags.builder import World
+
+        World(store).shipment(
+            "o1", "N/A", courier=None, number_format=None, number_verdict="unknown"
+        )
+    assert run_cli("--db", str(path), "--now", "2026-11-28T12:00:00Z", "flags").exit_code == 0
+    clock.set_now(None)  # the notebook is another process: only the database remembers
+    assert frames.notebook_now(path) == datetime(2026, 11, 28, 12, tzinfo=UTC)
+    # ... and PARCELPROOF_NOW over it, as for the command line.
+    monkeypatch.setenv("PARCELPROOF_NOW", "2026-12-01T00:00:00Z")
+    assert frames.notebook_now(path) == datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def test_small_samples_are_marked() -> None:
+    assert frames.sample_size(1) == "1 parcel (small sample)"
+    assert frames.sample_size(frames.SMALL_SAMPLE) == f"{frames.SMALL_SAMPLE} parcels"

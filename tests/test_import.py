@@ -43,7 +43,6 @@ def test_bad_rows_are_reported_with_line_and_reason(store: Store, tmp_path: Path
     result = import_file(store, path)
     assert [(e.line, e.reason) for e in result.rejected] == [
         (3, "order_id is empty"),
-        (4, "tracking_number is empty"),
         (5, "ordered_at 'yesterday' is not an ISO 8601 date or date-time"),
         (6, "destination_country 'ZZ' is not an ISO 3166 alpha-2 code"),
         (7, "amount 'twelve' is not a number"),
@@ -51,9 +50,11 @@ def test_bad_rows_are_reported_with_line_and_reason(store: Store, tmp_path: Path
     ]
     # A garbage number is evidence, not a bad row: stored as it is (normalised).
     rows = store.query("SELECT order_id, tracking_number, amount FROM shipments ORDER BY 1")
+    # An empty number is an order awaiting one: stored, not rejected.
     assert rows == [
         ("A1", "RB123456785GB", Decimal("1.50")),
-        ("A8", rows[1][1], Decimal("2.00")),
+        ("A3", "", None),
+        ("A8", rows[2][1], Decimal("2.00")),
     ]
 
 
@@ -111,13 +112,10 @@ def test_json_import_matches_csv(store: Store, tmp_path: Path) -> None:
         )
     )
     result = import_file(store, path)
-    assert [(e.line, e.reason) for e in result.rejected] == [
-        (2, "tracking_number is empty"),
-        (3, "item is not a JSON object"),
-    ]
-    assert store.query("SELECT order_id, tracking_number, destination_country FROM shipments") == [
-        ("J1", "RB123456785GB", "GB")
-    ]
+    assert [(e.line, e.reason) for e in result.rejected] == [(3, "item is not a JSON object")]
+    assert store.query(
+        "SELECT order_id, tracking_number, destination_country FROM shipments ORDER BY 1"
+    ) == [("J1", "RB123456785GB", "GB"), ("J2", "", None)]
 
 
 @pytest.mark.parametrize(
@@ -175,12 +173,25 @@ def test_numbers_a_spreadsheet_turned_into_scientific_notation_are_warned_about(
     )
     result = import_file(store, path)
     assert result.warnings == [
-        "2 tracking number(s) in scientific notation, as a spreadsheet writes long numbers, "
+        "2 tracking numbers in scientific notation, as a spreadsheet writes long numbers, "
         "with digits lost: order B1 (9.40011E+21), order B2 (7.72986e+11); stored as given, "
         "but format the column as text and export again"
     ]
-    # Evidence as received: stored, not rejected.
+    # Evidence as received: stored, not rejected, and never as another number (the
+    # point dropped, "940011E+21"), with the reason where the flag can name it.
     assert result.inserted == 3 and result.rejected == []
+    rows = store.query(
+        "SELECT order_id, tracking_number, number_verdict, number_reason FROM shipments "
+        "ORDER BY order_id"
+    )
+    reason = (
+        "scientific notation, as a spreadsheet writes a long number: its last digits are "
+        "lost; format the column as text and export again"
+    )
+    assert rows[:2] == [
+        ("B1", "9.40011E+21", "unknown", reason),
+        ("B2", "7.72986E+11", "unknown", reason),
+    ]
 
 
 def test_bare_dates_follow_the_destination_zone() -> None:
@@ -196,7 +207,7 @@ def test_bare_dates_follow_the_destination_zone() -> None:
 def test_cli_exit_codes_and_nothing_stored_on_unusable_file(tmp_path: Path, db_path: Path) -> None:
     good = csv_file(tmp_path, "A1,RB123456785GB,,2026-10-01,,GB,\n")
     mixed = csv_file(
-        tmp_path, "A1,RB123456785GB,,2026-10-01,,GB,\nA2,,,2026-10-01,,GB,\n", name="m.csv"
+        tmp_path, "A1,RB123456785GB,,2026-10-01,,GB,\nA2,RB1,,yesterday,,GB,\n", name="m.csv"
     )
     bad = tmp_path / "bad.csv"
     bad.write_text("nothing,useful\n1,2\n")
@@ -205,7 +216,7 @@ def test_cli_exit_codes_and_nothing_stored_on_unusable_file(tmp_path: Path, db_p
     assert run_cli("--db", str(db_path), "import", str(good)).exit_code == 0
     result = run_cli("--db", str(db_path), "import", str(mixed))
     assert result.exit_code == 1
-    assert "line 3 (order A2): tracking_number is empty" in result.output
+    assert "line 3 (order A2): ordered_at 'yesterday' is not an ISO 8601 date" in result.output
     assert run_cli("--db", str(db_path), "import", str(tmp_path / "absent.csv")).exit_code == 2
 
 
@@ -219,6 +230,86 @@ def test_ten_thousand_rows_import_in_one_batch(store: Store, tmp_path: Path) -> 
     result = import_file(store, path)
     assert result.inserted == 10_000 and not result.rejected
     assert import_file(store, path).unchanged == 10_000
+
+
+def test_the_summary_counts_in_words(tmp_path: Path, db_path: Path) -> None:
+    path = csv_file(tmp_path, "A1,RB123456785GB,,2026-10-01,,GB,\n")
+    result = run_cli("--db", str(db_path), "import", str(path))
+    assert result.exit_code == 0
+    assert f"{path}: 1 row: 1 new, 0 updated" in result.output
+    assert "1 rows" not in result.output
+
+
+def test_a_semicolon_export_with_decimal_commas_is_read(store: Store, tmp_path: Path) -> None:
+    # What a spreadsheet in a decimal-comma locale (de, fr, es, it ...) saves as CSV.
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        "order_id;tracking_number;ordered_at;destination_country;amount;currency\n"
+        "E1;RB123456785GB;2026-10-01;DE;12,50;EUR\n"
+        "E2;RB123456785GB;2026-10-01;DE;1.234,56;EUR\n"
+        "E3;RB123456785GB;2026-10-01;DE;7;EUR\n"
+        "E4;RB123456785GB;2026-10-01;DE;1,250;EUR\n",
+        encoding="utf-8",
+    )
+    result = import_file(store, path)
+    assert [(e.line, e.reason) for e in result.rejected] == [
+        (5, "amount '1,250' is ambiguous (a thousand and more, or a decimal?): "
+            "write it with two decimals"),
+    ]  # fmt: skip
+    assert store.query("SELECT order_id, amount FROM shipments ORDER BY 1") == [
+        ("E1", Decimal("12.50")),
+        ("E2", Decimal("1234.56")),
+        ("E3", Decimal("7.00")),
+    ]
+
+
+def test_a_row_without_a_number_yet_is_stored_awaiting_one(store: Store, tmp_path: Path) -> None:
+    first = csv_file(
+        tmp_path,
+        "W1,,,2026-10-01,,GB,\nW2,,,2026-10-01,,GB,\nW3, ,,2026-10-01,,GB,\n",
+    )
+    result = import_file(store, first)
+    assert result.rejected == [] and result.inserted == 3 and result.awaiting == 3
+    rows = store.query(
+        "SELECT order_id, tracking_number, tracking_number_raw, number_verdict, number_reason "
+        "FROM shipments ORDER BY 1"
+    )
+    assert rows[0] == ("W1", "", None, None, "awaiting a tracking number")
+    ids = dict(store.query("SELECT order_id, shipment_id FROM shipments"))
+    # The number comes: the same shipment takes it (its id, flags and cases stay),
+    # the version awaiting it kept in shipment_history.
+    later = csv_file(
+        tmp_path,
+        "W1,RB123456785GB,,2026-10-01,,GB,\nW2,,,2026-10-01,,GB,\n",
+        name="later.csv",
+    )
+    result = import_file(store, later)
+    assert (result.inserted, result.updated, result.unchanged, result.awaiting) == (0, 1, 1, 1)
+    assert store.query(
+        "SELECT shipment_id, tracking_number FROM shipments WHERE order_id = 'W1'"
+    ) == [(ids["W1"], "RB123456785GB")]
+    assert store.query(
+        "SELECT previous->>'tracking_number' FROM shipment_history WHERE shipment_id = ? "
+        "ORDER BY replaced_at LIMIT 1",
+        [ids["W1"]],
+    ) == [("",)]
+    # The first file again: W1 has its number now, so nothing goes back to awaiting.
+    again = import_file(store, first)
+    assert (again.inserted, again.updated) == (0, 0)
+    assert store.query("SELECT count(*) FROM shipments WHERE order_id = 'W1'") == [(1,)]
+
+
+def test_status_says_an_order_awaits_its_number(tmp_path: Path, db_path: Path) -> None:
+    path = csv_file(tmp_path, "W1,,,2026-11-01,,GB,\n")
+    imported = run_cli("--db", str(db_path), "import", str(path))
+    assert imported.exit_code == 0, imported.output
+    assert "1 row: 1 new, 0 updated, 0 unchanged, 0 rejected (1 awaiting a tracking number)" in (
+        imported.output
+    )
+    status = run_cli("--db", str(db_path), "--now", "2026-11-05T12:00:00Z", "status")
+    line = next(line for line in status.output.splitlines() if "W1" in line)
+    assert "awaiting a tracking number" in line and "wait for the number" in line
+    assert "poll first" not in line and "open dispute" not in line
 
 
 def _shipments(store: Store) -> list[tuple[object, ...]]:
@@ -236,7 +327,7 @@ def test_an_import_read_in_chunks_stores_what_one_batch_stores(tmp_path: Path) -
         for i in range(8)
     )
     body += "A1,RB123456785GB,,2026-10-20,,GB,9.99\n"  # repeats line 3's pair
-    body += "A9,,,2026-10-01,,GB,\n"  # no tracking number: rejected
+    body += "A9,,,2026-10-01,,GB,\n"  # no tracking number yet: stored awaiting one
     body += "A10,9.40011E+21,,2026-10-01,,US,\n"
     path = csv_file(tmp_path, body)
     header, rows = read_rows(path)
@@ -259,11 +350,11 @@ def test_an_import_read_in_chunks_stores_what_one_batch_stores(tmp_path: Path) -
             )  # the staging is dropped
     assert results[3] == results[1000]
     assert stored[3] == stored[1000]
-    assert results[3][:4] == (11, 9, 0, 0)
+    assert results[3][:4] == (11, 10, 0, 0)
     assert any(
         "1 (order_id, tracking_number) pairs appear more than once" in w for w in results[3][5]
     )
-    assert any("1 tracking number(s) in scientific notation" in w for w in results[3][5])
+    assert any("1 tracking number in scientific notation" in w for w in results[3][5])
     a1 = [row for row in stored[3] if row[1] == "A1"]
     assert len(a1) == 1 and a1[0][5] == Decimal("9.99")  # the last row won
 

@@ -94,7 +94,7 @@ def test_disk_full_under_the_database_is_a_message(
     def full(*args: object, **kwargs: object) -> None:
         raise duckdb.IOException('Could not write file "t.duckdb.wal": No space left on device')
 
-    monkeypatch.setattr(collector.importer, "upsert_shipments", full)
+    monkeypatch.setattr(collector.importer, "upsert_staged_shipments", full)
     result = run_cli("--db", str(tmp_path / "t.duckdb"), "import", str(SAMPLE_ORDERS))
     assert result.exit_code == 2
     assert "No space left on device" in result.output

@@ -57,6 +57,9 @@ def dispute_windows(assessment: Assessment, shipment_ids: Sequence[int]) -> dict
             name=disputes.DISPUTE_NAMES.get(str(rule), "dispute"),
             last_day=_aware(row.get("last_day")),
             polled=bool(row.get("polled", True)),
+            opens_date=row.get("opens_date"),
+            deadline_date=row.get("deadline_date"),
+            last_day_date=row.get("last_day_date"),
         )
     return out
 

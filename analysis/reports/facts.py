@@ -187,6 +187,12 @@ class Dispute:
     last_day: datetime | None = None
     #: False when the shipment was never polled (nothing is advised on it).
     polled: bool = True
+    #: ``opens_at``, ``deadline`` and ``last_day`` as the destination's dates
+    #: (``YYYY-MM-DD``), computed once with the window (``analysis.disputes``): every
+    #: date a pack or the index shows of them is one of these.
+    opens_date: str | None = None
+    deadline_date: str | None = None
+    last_day_date: str | None = None
 
 
 @dataclass(frozen=True)
@@ -228,6 +234,9 @@ class PackFacts:
     stalled_days: float
     #: The order's dispute case (:mod:`analysis.reports.case_pack`), if it has one.
     case: Any = None
+    #: The buyer bought for a customer (``[reports] dropshipper``): the statement for
+    #: the reviewer says "my customer has not received it".
+    dropshipper: bool = False
 
     @property
     def fetched_from(self) -> datetime | None:
@@ -286,6 +295,7 @@ _OTHER_ORDERS_SQL = """
 WITH mine AS (
     SELECT s.shipment_id, s.tracking_number FROM shipments s
     JOIN pack_ids w USING (shipment_id)
+    WHERE s.tracking_number <> ''  -- orders awaiting a number share none
 )
 SELECT m.shipment_id, o.order_id, o.marketplace, o.store, o.ordered_at,
        o.destination_country, o.destination_city
@@ -379,6 +389,7 @@ def load_facts(  # noqa: PLR0913 - keyword options beside the ids
                 dispute=(disputes or {}).get(sid),
                 now=now,
                 stalled_days=stalled_days,
+                dropshipper=settings.reports.dropshipper,
             )
         )
     return out

@@ -13,7 +13,7 @@ its offset, next to UTC::
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 from collector.countries import zone_for
@@ -70,6 +70,17 @@ def day(value: datetime | None, country: str | None = None) -> str:
     if value is None:
         return "-"
     return f"{in_zone(value, country):%d %b %Y}".lstrip("0")
+
+
+def local_date(text: str | None) -> str:
+    """A destination date the window computed (``2026-11-15``) as ``15 Nov 2026``.
+
+    >>> local_date("2026-11-05"), local_date(None)
+    ('5 Nov 2026', '-')
+    """
+    if not text:
+        return "-"
+    return f"{date.fromisoformat(text):%d %b %Y}".lstrip("0")
 
 
 def when(value: datetime | None, country: str | None = None) -> str:

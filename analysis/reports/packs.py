@@ -85,6 +85,8 @@ class PackResult:
     severity: str
     deadline: datetime | None
     status: str
+    #: ``deadline`` as the destination's date, as the pack shows it (``15 Nov 2026``).
+    deadline_day: str = "-"
     #: The recommended action in words ("Open the AliExpress dispute now"), if known.
     action: str | None = None
 
@@ -419,6 +421,7 @@ def _render_into(
         severities=tuple(f.severity for f in facts.flags),
         severity=view.severity,
         deadline=view.deadline,
+        deadline_day=view.deadline_day,
         status=s.status,
         action=wording.action_title(facts.dispute) if facts.dispute else None,
     )
@@ -486,6 +489,9 @@ def build_manifest(view: PackView, files: Sequence[Path]) -> dict[str, Any]:
             "opens_at": fmt.iso(d.opens_at),
             "deadline": fmt.iso(d.deadline),
             "last_day": fmt.iso(d.last_day),
+            "opens_date": d.opens_date,
+            "deadline_date": d.deadline_date,
+            "last_day_date": d.last_day_date,
             "action": d.action,
             "action_detail": d.action_detail,
         },

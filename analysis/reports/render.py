@@ -73,6 +73,15 @@ TIMELINE_EDGE = 100
 POLLS_EDGE = 100
 #: At most this many PNG page images per pack (the PDF has every page).
 MAX_PNG_PAGES = 40
+#: The latest events the reviewer's page quotes (the full timeline follows later).
+REVIEWER_EVENTS = 3
+#: Poll outcomes that are no answer about the parcel: the request failed.
+FAILED_OUTCOMES = frozenset({"error", "rate_limited"})
+
+
+def failed(poll: Poll) -> bool:
+    """Whether a request got no usable answer (labelled "failed" in the provenance)."""
+    return poll.outcome in FAILED_OUTCOMES
 
 
 @dataclass
@@ -198,6 +207,20 @@ class PackView:
         return self.facts.shipment.protection_ends_at
 
     @property
+    def deadline_day(self) -> str:
+        """:attr:`deadline` as the destination's date (``15 Nov 2026``): the window's
+        own ``deadline_date``, else the protection end in the destination's zone."""
+        d = self.facts.dispute
+        if d is not None and d.deadline is not None:
+            country = self.facts.shipment.destination_country
+            return (
+                fmt.local_date(d.deadline_date) if d.deadline_date else fmt.day(d.deadline, country)
+            )
+        return fmt.day(
+            self.facts.shipment.protection_ends_at, self.facts.shipment.destination_country
+        )
+
+    @property
     def days_left(self) -> int | None:
         if self.deadline is None:
             return None
@@ -221,6 +244,44 @@ class PackView:
 
     def poll_cited(self, poll: Poll) -> bool:
         return poll.poll_id in self.cited_polls
+
+    # -- the first part, for the marketplace's reviewer ------------------------------
+
+    @cached_property
+    def reviewer_statement(self) -> list[str]:
+        """The buyer's statement (:func:`wording.reviewer_statement`)."""
+        return wording.reviewer_statement(self.facts)
+
+    @cached_property
+    def claims(self) -> bool:
+        """Whether the pack claims non-receipt (nothing stands against a claim)."""
+        return wording.no_message_reason(self.facts) is None
+
+    @cached_property
+    def reviewer_facts(self) -> list[str]:
+        """What the tracking shows, in plain sentences (no rule names, no advice)."""
+        return wording.claim_facts(self.facts)
+
+    @cached_property
+    def tracking_links(self) -> list[tuple[str, str, str]]:
+        """``(number, who, url)``: the public page of each number a reviewer can check
+        (the tracking number, and the last-mile number a source handed over)."""
+        from collector.numbers.detect import public_tracking_page
+
+        s = self.facts.shipment
+        numbers = [n for n in (s.tracking_number, s.last_mile_number) if n]
+        return [(n, *public_tracking_page(n)) for n in dict.fromkeys(numbers)]
+
+    @property
+    def latest_events(self) -> list[Event]:
+        """The last few dated events, newest first, for the reviewer's page."""
+        dated = [e for e in self.facts.events if e.occurred_at is not None]
+        return dated[: -REVIEWER_EVENTS - 1 : -1]
+
+    @cached_property
+    def failed_polls(self) -> int:
+        """Requests that got no usable answer (an error or rate limit), kept as made."""
+        return sum(1 for p in self.facts.polls if failed(p))
 
 
 def _kept_events(
@@ -247,6 +308,7 @@ def make_environment() -> jinja2.Environment:
     )
     env.filters.update(
         day=fmt.day,
+        local_date=fmt.local_date,
         when=fmt.when,
         utc=fmt.utc,
         iso=fmt.iso,
@@ -258,6 +320,7 @@ def make_environment() -> jinja2.Environment:
         event_local=lambda e: fmt.event_local(e.occurred_at, e.utc_offset_minutes, e.local_time),
         event_day=lambda e: fmt.event_day(e.occurred_at, e.utc_offset_minutes),
         age=lambda then, now: wording.age(now, then),
+        failed=failed,
         sentence=wording.sentence,
         action_title=wording.action_title,
         # The delivering carrier's own record (USPS's API), not an aggregator's copy.

@@ -295,26 +295,13 @@ def dispute_message(facts: PackFacts) -> str | None:
     )
     bought = f" from {s.store}" if s.store else ""
     on = f" on {fmt.day(s.ordered_at, c)}" if s.ordered_at else ""
-    delivered_elsewhere = "delivered_elsewhere" in facts.open_codes
+    who = "My customer has" if facts.dropshipper else "I have"
     lines.append(
-        f"I have not received {what}, bought{bought}{on}. The tracking number the seller gave "
+        f"{who} not received {what}, bought{bought}{on}. The tracking number the seller gave "
         f"is {s.tracking_number}" + (f" ({carrier_name(s)})." if carrier_name(s) else ".")
     )
     lines.append("")
-    facts_lines = [finding(facts, f) for f in facts.flags if f.code != "protection_expiring"]
-    if not facts_lines:
-        dated = [e for e in facts.events if e.occurred_at is not None]
-        last = (
-            f" (last update {fmt.event_day(dated[-1].occurred_at, dated[-1].utc_offset_minutes)})"
-            if dated
-            else ""
-        )
-        facts_lines = [f"The current tracking status is {fmt.status(s.status).lower()}{last}."]
-    if s.promised_to and "overdue" not in facts.open_codes and s.status != "delivered":
-        tense = "was" if s.promised_to < facts.now else "is"
-        facts_lines.append(f"The promised delivery date {tense} {fmt.day(s.promised_to, c)}.")
-    if delivered_elsewhere:
-        facts_lines.append("Nothing was delivered to my address.")
+    facts_lines = claim_facts(facts)
     lines.append("The facts:")
     lines.extend(f"- {line}" for line in facts_lines)
     lines.append("")
@@ -333,6 +320,71 @@ def dispute_message(facts: PackFacts) -> str | None:
     lines.append("")
     lines.append("Thank you.")
     return "\n".join(lines)
+
+
+def claim_facts(facts: PackFacts) -> list[str]:
+    """The facts a claim states, one sentence each: what each flag found (not the
+    reminder that protection ends), else the tracking status; the promised date; a
+    delivery elsewhere. No rule name, no advice: the dispute message and the
+    statement for the reviewer both cite these."""
+    s = facts.shipment
+    c = s.destination_country
+    lines = [finding(facts, f) for f in facts.flags if f.code != "protection_expiring"]
+    if not lines:
+        dated = [e for e in facts.events if e.occurred_at is not None]
+        last = (
+            f" (last update {fmt.event_day(dated[-1].occurred_at, dated[-1].utc_offset_minutes)})"
+            if dated
+            else ""
+        )
+        lines = [f"The current tracking status is {fmt.status(s.status).lower()}{last}."]
+    if s.promised_to and "overdue" not in facts.open_codes and s.status != "delivered":
+        tense = "was" if s.promised_to < facts.now else "is"
+        lines.append(f"The promised delivery date {tense} {fmt.day(s.promised_to, c)}.")
+    if "delivered_elsewhere" in facts.open_codes:
+        whose = "my customer's" if facts.dropshipper else "my"
+        lines.append(f"Nothing was delivered to {whose} address.")
+    return lines
+
+
+def reviewer_statement(facts: PackFacts) -> list[str]:
+    """The first part of the pack, for the marketplace's reviewer: paragraphs written
+    from the buyer's side (a dropshipper's customer where ``facts.dropshipper``).
+
+    It states the order and, where a claim is possible (:func:`no_message_reason`
+    gives none), that it was not received and what the buyer asks; otherwise only
+    the tracking facts. No rule names and no advice: those are for the buyer, in
+    the pages after it.
+    """
+    s = facts.shipment
+    c = s.destination_country
+    customer = facts.dropshipper
+    what = f"order {s.order_id}" + (f" ({s.item})" if s.item else "")
+    bought = f" from {s.store}" if s.store else ""
+    on = f" on {fmt.day(s.ordered_at, c)}" if s.ordered_at else ""
+    paid = f" for {fmt.money(s.amount, s.currency)}" if s.amount is not None else ""
+    to = f", to be delivered to {destination(s)}" if s.destination_country else ""
+    mine = " for my customer" if customer else ""
+    numbers = f"tracking number {s.tracking_number}" + (
+        f" ({carrier_name(s)})" if carrier_name(s) else ""
+    )
+    gave = f"gave {numbers}" if s.tracking_number else "has given no tracking number"
+    paragraphs = [f"I bought {what}{bought}{on}{paid}{mine}{to}. The seller {gave}."]
+    claim = no_message_reason(facts) is None
+    if claim:
+        who = "My customer has" if customer else "I have"
+        paragraphs.append(f"{who} not received it.")
+    if facts.polls:
+        sources = ", ".join(sorted({p.source for p in facts.polls}))
+        paragraphs.append(
+            f"The tracking was checked independently: {fmt.plural(len(facts.polls), 'request')} "
+            f"to {sources} {_span(facts.polls[0].requested_at, facts.polls[-1].requested_at)}, "
+            "each response kept exactly as received with its SHA-256 hash (part 3 of this "
+            "document lists them all and says how to verify them)."
+        )
+    if claim:
+        paragraphs.append(_request(s.marketplace, s))
+    return paragraphs
 
 
 def _request(market: str, s: Shipment) -> str:

@@ -26,9 +26,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from analysis.rules.sql import (
-    days_since,
-    days_text,
-    days_until,
+    AGE,
     event_text,
     evidence,
     local_date_sql,
@@ -117,6 +115,24 @@ class Rule:
     thresholds: tuple[Threshold, ...] = ()
     #: A FROM clause replacing the default one for ``reads``.
     from_sql: str | None = None
+    #: Codes that say the same thing more exactly: while one of them holds on a
+    #: shipment, this rule raises nothing there (one cause, one flag: a number that
+    #: is no tracking number is invalid, not also "not found" and "wrong carrier").
+    yields_to: tuple[str, ...] = ()
+    #: Whether it may flag a shipment stored before its tracking number came (an
+    #: empty number cell): only what the order's dates say holds of one.
+    awaiting: bool = False
+    #: The day count the detail's :data:`~analysis.rules.sql.AGE` marker stands
+    #: for: ``("since", instant)`` or ``("until", instant)``, SQL over ``b``. It is
+    #: rendered when the flag is read, so a day passing rewrites nothing.
+    age: tuple[str, str] | None = None
+    #: The instants (epoch microseconds, SQL over the unfiltered ``_pf_base`` row
+    #: ``b``; NULL where none applies) at which this rule's outcome for a shipment
+    #: could change by time alone: at ``now`` >= such an instant the shipment is
+    #: evaluated again even if none of its inputs changed. Every rule whose
+    #: ``where``, ``severity``, ``candidates`` or ``from_sql`` reads ``$now`` needs
+    #: them (tests/flags/test_incremental.py checks it).
+    changes_at: tuple[str, ...] = ()
 
     @property
     def scope(self) -> str | None:
@@ -135,10 +151,20 @@ def _date(expr: str) -> str:
     return local_date_sql(expr, "b.dest_country")
 
 
+def _at(guard: str, instant: str, *spans_us: str) -> tuple[str, ...]:
+    """The instants ``instant + span`` (``$<threshold>_us`` parameters or
+    constants, in microseconds) while ``guard`` holds, as epoch microseconds."""
+    return tuple(f"CASE WHEN {guard} THEN epoch_us({instant}) + {span} END" for span in spans_us)
+
+
 _LAST_EVIDENCE = evidence("[l.ev.key]", "[l.ev.poll, b.last_poll_id]")
 _NOT_DELIVERED = "NOT b.delivered"
 _RAW_TEXT = event_text("x.r.what", "x.r.place", "x.r.at", "x.r.utc_offset")
 _RETURN_STATES = (Status.RETURNING, Status.RETURNED)
+_STATUS_TEXT = (
+    "CASE WHEN b.awaiting THEN 'no tracking number yet' "
+    "ELSE 'status ' || replace(b.status, '_', ' ') END"
+)
 
 RULES: tuple[Rule, ...] = (
     Rule(
@@ -167,7 +193,9 @@ RULES: tuple[Rule, ...] = (
                 || ' fails the check of its format' || coalesce(' ' || b.number_format, '')
                 || coalesce(' (' || b.number_reason || ')', '') END,
            CASE WHEN x.implausible THEN b.tracking_number
-                || ' is not a plausible tracking number' END,
+                || ' is not a plausible tracking number'
+                || CASE WHEN starts_with(b.number_reason, 'scientific notation')
+                        THEN ' (' || b.number_reason || ')' ELSE '' END END,
            CASE WHEN b.no_format AND NOT x.implausible AND x.source_denies THEN b.tracking_number
                 || ' matches no known tracking-number format' END,
            CASE WHEN x.source_invalid THEN list_aggr(b.invalid_sources, 'string_agg', ', ')
@@ -188,6 +216,7 @@ RULES: tuple[Rule, ...] = (
         where="b.number_verdict = 'invalid' OR x.implausible OR (b.no_format AND x.source_denies)"
         " OR x.source_invalid",
         candidates="b.number_verdict = 'invalid' OR b.no_format OR b.never_found",
+        changes_at=_at("b.never_found", "b.shipped_ref", "$not_found_days_us"),
     ),
     Rule(
         code="carrier_mismatch",
@@ -216,6 +245,7 @@ RULES: tuple[Rule, ...] = (
         reads="unfound",
         where="b.carrier_mismatch",
         candidates="b.carrier_mismatch",
+        yields_to=("invalid_number",),
     ),
     Rule(
         code="not_found",
@@ -241,7 +271,8 @@ RULES: tuple[Rule, ...] = (
                    || '''not found'' (latest ' || {_date("b.last_answered_at")} || ')',
                    'status not found')
        || '; shipped ' || {_date("b.shipped_ref")} || ', '
-       || {days_text(days_since("b.shipped_ref"))} || ' ago'""",
+       || {AGE} || ' ago'""",
+        age=("since", "b.shipped_ref"),
         evidence=evidence("[]", "b.nf_polls"),
         began_at="b.shipped_ref",
         reads="unfound",
@@ -250,6 +281,13 @@ RULES: tuple[Rule, ...] = (
   AND b.shipped_ref <= $now - $not_found_days""",
         candidates=f"{_NOT_DELIVERED} AND b.never_found AND b.shipped_ref IS NOT NULL",
         thresholds=(Threshold("not_found_days"), Threshold("not_found_critical_days")),
+        yields_to=("invalid_number",),
+        changes_at=_at(
+            f"{_NOT_DELIVERED} AND b.never_found",
+            "b.shipped_ref",
+            "$not_found_days_us",
+            "$not_found_critical_days_us",
+        ),
     ),
     Rule(
         code="label_only",
@@ -268,14 +306,20 @@ RULES: tuple[Rule, ...] = (
         dispute=DisputeRole.PROBLEM,
         severity="'warning'",
         detail=f"""'only pre-shipment information' || coalesce(' (' || l.ev.text || ')', '')
-       || ' ' || {days_text(days_since("b.shipped_ref"))} || ' after shipping on '
+       || ' ' || {AGE} || ' after shipping on '
        || {_date("b.shipped_ref")} || ': never handed to the carrier'""",
+        age=("since", "b.shipped_ref"),
         evidence=_LAST_EVIDENCE,
         began_at="b.shipped_ref",
         last_event=True,
         where=f"""{_NOT_DELIVERED} AND b.status = '{Status.INFO_RECEIVED}'
   AND b.shipped_ref IS NOT NULL AND b.shipped_ref <= $now - $label_only_days""",
         thresholds=(Threshold("label_only_days"),),
+        changes_at=_at(
+            f"{_NOT_DELIVERED} AND b.status = '{Status.INFO_RECEIVED}'",
+            "b.shipped_ref",
+            "$label_only_days_us",
+        ),
     ),
     Rule(
         code="stalled",
@@ -297,8 +341,9 @@ RULES: tuple[Rule, ...] = (
         "ELSE 'warning' END",
         detail=f"""CASE WHEN b.status = '{Status.AVAILABLE_FOR_PICKUP}'
             THEN 'waiting for pickup, no movement for ' ELSE 'no movement for ' END
-       || {days_text(days_since("b.last_event_at"))} || ' since '
+       || {AGE} || ' since '
        || coalesce(l.ev.text, {_date("b.last_event_at")})""",
+        age=("since", "b.last_event_at"),
         evidence=_LAST_EVIDENCE,
         began_at="b.last_event_at",
         last_event=True,
@@ -306,6 +351,12 @@ RULES: tuple[Rule, ...] = (
   AND {status_in("b.status", STALL_EXEMPT, negate=True)}
   AND b.last_event_at <= $now - $stalled_days""",
         thresholds=(Threshold("stalled_days"), Threshold("stalled_critical_days")),
+        changes_at=_at(
+            f"{_NOT_DELIVERED} AND {status_in('b.status', STALL_EXEMPT, negate=True)}",
+            "b.last_event_at",
+            "$stalled_days_us",
+            "$stalled_critical_days_us",
+        ),
     ),
     Rule(
         code="overdue",
@@ -322,12 +373,16 @@ RULES: tuple[Rule, ...] = (
         dispute=DisputeRole.PROBLEM,
         severity="'warning'",
         detail=f"""'not delivered by the promised date ' || {_date("b.promised_to")} || ' ('
-       || {days_text(days_since("b.promised_to"))} || ' ago); status '
-       || replace(b.status, '_', ' ')""",
+       || {AGE} || ' ago); '
+       || {_STATUS_TEXT}""",
+        age=("since", "b.promised_to"),
         evidence=evidence("[]", "[b.last_poll_id]"),
         began_at="b.promised_to",
         where=f"{_NOT_DELIVERED} AND b.promised_to < $now - $overdue_grace_days",
         thresholds=(Threshold("overdue_grace_days"),),
+        awaiting=True,
+        # Strictly after the grace: the first instant it holds is one microsecond on.
+        changes_at=_at(_NOT_DELIVERED, "b.promised_to", "$overdue_grace_days_us + 1"),
     ),
     Rule(
         code="protection_expiring",
@@ -346,13 +401,19 @@ RULES: tuple[Rule, ...] = (
         dispute=DisputeRole.NONE,
         severity="'critical'",
         detail=f"""'buyer protection ends ' || {_date("b.protection_ends_at")} || ' (in '
-       || {days_text(days_until("b.protection_ends_at"))}
-       || '); not delivered, status ' || replace(b.status, '_', ' ')""",
+       || {AGE}
+       || '); not delivered, ' || {_STATUS_TEXT}""",
+        age=("until", "b.protection_ends_at"),
         evidence=evidence("[]", "[b.last_poll_id]"),
         began_at="make_timestamptz(epoch_us(b.protection_ends_at) - $protection_warning_days_us)",
         where=f"""{_NOT_DELIVERED} AND b.protection_ends_at IS NOT NULL
   AND b.protection_ends_at <= $now + $protection_warning_days AND b.protection_ends_at >= $now""",
         thresholds=(Threshold("protection_warning_days"),),
+        awaiting=True,
+        # Raised from the warning on, cleared one microsecond after the end.
+        changes_at=_at(
+            _NOT_DELIVERED, "b.protection_ends_at", "- $protection_warning_days_us", "1"
+        ),
     ),
     Rule(
         code="delivered_elsewhere",

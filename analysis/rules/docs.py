@@ -26,9 +26,14 @@ def flag_table() -> str:
     ]
     for r in RULES:
         settings = ", ".join(f"`{t.name} = {_default(t)}`" for t in r.thresholds) or "-"
+        when = r.readme.when
+        if r.yields_to:
+            others = " or ".join(f"`{c}`" for c in r.yields_to)
+            when += f"; not raised while {others} holds (one cause, one flag)"
+        if r.awaiting:
+            when += "; also on an order still awaiting its tracking number"
         rows.append(
-            f"| `{r.code}` | {r.readme.when} | {r.readme.severity} | {settings} "
-            f"| {r.readme.source} |"
+            f"| `{r.code}` | {when} | {r.readme.severity} | {settings} | {r.readme.source} |"
         )
     return "\n".join(rows)
 

@@ -91,6 +91,39 @@ def days_text(expr: str) -> str:
     )
 
 
+#: Where a flag's detail says how long ago (or until) something is: the day count
+#: is put in when the flag is read (:func:`rendered_detail`), so that the stored
+#: text of a flag does not change as days pass. The unit separator (U+001F) is
+#: never part of a carrier's or an order's text.
+AGE = "chr(31)"
+
+
+def rendered_detail(template: str, age_from: str, age_kind: str, at: str = "$now") -> str:
+    """SQL for a flag's text at ``at`` (an instant, ``$now`` by default): ``template``
+    with its :data:`AGE` marker replaced by the whole days since (``age_kind =
+    'since'``) or until (``'until'``) the instant ``age_from``; ``template`` itself
+    without an age."""
+    return (
+        f"CASE {age_kind} "
+        f"WHEN 'since' THEN replace({template}, chr(31), {days_text(days_since(age_from))}) "
+        f"WHEN 'until' THEN replace({template}, chr(31), {days_text(days_until(age_from))}) "
+        f"ELSE {template} END"
+    ).replace("$now", at)
+
+
+def history_detail(flags: str = "f") -> str:
+    """SQL for the text of a ``flags`` history row (alias ``flags``) as of its last
+    confirmation (``confirmed_at``): what the row said when an evaluation last saw
+    the flag hold, the way ``detail`` read before texts were stored as templates
+    (migration 0008; rows from before have no template and keep their ``detail``)."""
+    return rendered_detail(
+        f"coalesce({flags}.template, {flags}.detail)",
+        f"{flags}.age_from",
+        f"{flags}.age_kind",
+        at=f"{flags}.confirmed_at",
+    )
+
+
 def evidence(keys: str, polls: str, extra: str = "") -> str:
     """The flag's evidence as JSON: ``{"event_keys": [...], "poll_ids": [...]}``."""
     return (

@@ -43,6 +43,7 @@ from collector.store.mail_writes import (
     seen_uids,
     store_notice,
 )
+from collector.terminal import plural
 
 __all__ = ["MailImportResult", "MessageResult", "import_mail", "notice_json"]
 
@@ -90,9 +91,13 @@ class MailImportResult:
             counts[message.outcome] = counts.get(message.outcome, 0) + 1
         parts = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no new messages"
         return (
-            f"{len(self.messages)} messages: {parts}; shipments {self.inserted} new, "
+            f"{plural(len(self.messages), 'message')}: {parts}; shipments {self.inserted} new, "
             f"{self.updated} updated"
-            + (f"; {len(self.failed_sources)} source(s) failed" if self.failed_sources else "")
+            + (
+                f"; {plural(len(self.failed_sources), 'source')} failed"
+                if self.failed_sources
+                else ""
+            )
         )
 
 

@@ -56,7 +56,56 @@ __all__ = [
     "detect_many",
     "match_formats",
     "normalise",
+    "public_tracking_page",
+    "spreadsheet_mangled",
 ]
+
+#: A public tracking page for any number, where the courier data gives none of its
+#: own (UPU S10 postal numbers, unknown formats): 17TRACK's, which looks the number
+#: up at every carrier it knows.
+AGGREGATOR_PAGE = ("17TRACK", "https://t.17track.net/en#nums={number}")
+
+
+def public_tracking_page(number: str) -> tuple[str, str]:
+    """``(who, url)``: the public page where anyone can look ``number`` up.
+
+    The courier's own page when its format's data has a ``tracking_url``
+    template, else the aggregator's (:data:`AGGREGATOR_PAGE`)::
+
+        >>> public_tracking_page("1Z5R89390357567127")[0]
+        'UPS'
+        >>> public_tracking_page("RB123456785GB")
+        ('17TRACK', 'https://t.17track.net/en#nums=RB123456785GB')
+    """
+    found = detect(number)
+    if found.valid and found.tracking_url:
+        return found.courier_name or found.courier or "the carrier", found.tracking_url
+    who, template = AGGREGATOR_PAGE
+    return who, template.format(number=found.number or number)
+
+
+#: "9.40011E+21": what a spreadsheet shows (and saves) for a long all-digit number:
+#: a mantissa with a decimal point or comma, or an exponent with its plus sign (a
+#: bare "12E345" stays a possible number: some formats mix digits and letters).
+SCIENTIFIC = r"^\d+(?:[.,]\d+[eE]\+?|[eE]\+)\d+$"
+_SCIENTIFIC = re.compile(SCIENTIFIC)
+#: Why such a number matches nothing, as ``check`` and ``import`` explain it.
+SCIENTIFIC_REASON = (
+    "scientific notation, as a spreadsheet writes a long number: its last digits are lost; "
+    "format the column as text and export again"
+)
+
+
+def spreadsheet_mangled(text: str) -> bool:
+    """True for a number a spreadsheet turned into scientific notation.
+
+    >>> spreadsheet_mangled("9.40011E+21"), spreadsheet_mangled("7,72986e+11")
+    (True, True)
+    >>> spreadsheet_mangled("RB123456785GB"), spreadsheet_mangled("12E345")
+    (False, False)
+    """
+    return _SCIENTIFIC.match(text.strip()) is not None
+
 
 Verdict = Literal["valid", "weak", "invalid", "unknown"]
 #: What a candidate's check digit says: ``pass``, ``fail``, or ``none`` (the format has none).
@@ -96,10 +145,17 @@ def normalise(text: str) -> str:
     'RB123456785GB'
     >>> normalise("1LS7 1 23 011 123456-1")
     '1LS7123011123456-1'
+
+    Scientific notation keeps its point: "9.40011E+21" is not the number 940011E+21.
+
+    >>> normalise(" 9.40011E+21")
+    '9.40011E+21'
     """
     if text.isascii():
         if text.isalnum():
             return text.upper()  # the common case, kept cheap
+        if _SCIENTIFIC.match(text.strip()):
+            return text.strip().upper()
         # Spaces and dots only (a number written in groups): two cheap replaces.
         text = text.replace(" ", "").replace(".", "")
         if text.isalnum():
@@ -368,7 +424,11 @@ class Detection(NamedTuple):
         """Why the verdict is not ``valid``, in plain words; ``None`` when it is."""
         found = self.candidates
         if not found:
-            return "empty input" if not self.number else "matches no known format"
+            if not self.number:
+                return "empty input"
+            return (
+                SCIENTIFIC_REASON if _SCIENTIFIC.match(self.number) else "matches no known format"
+            )
         best = found[0]
         if best.rank == RANK_PASS:
             return None

@@ -52,7 +52,13 @@ import numpy.typing as npt
 import polars as pl
 
 from collector.numbers.checksums import ALNUM36, S10_WEIGHTS
-from collector.numbers.detect import Candidate, Detection, match_formats, normalise
+from collector.numbers.detect import (
+    SCIENTIFIC,
+    Candidate,
+    Detection,
+    match_formats,
+    normalise,
+)
 from collector.numbers.formats import (
     RANK_CATCH_ALL,
     RANK_CHECK_FAILED,
@@ -670,7 +676,14 @@ def _normalised(text: pl.Expr) -> pl.Expr:
     """The number as :func:`normalise` writes it, for ASCII inputs (null otherwise)."""
     ascii_only = text.str.len_bytes() == text.str.len_chars()
     plain = text.str.replace_all(" ", "", literal=True).str.replace_all(".", "", literal=True)
-    return pl.when(ascii_only).then(plain.str.to_uppercase())
+    # Scientific notation keeps its point (and so takes the per-number path).
+    scientific = text.str.strip_chars().str.contains(SCIENTIFIC)
+    return (
+        pl.when(ascii_only & scientific)
+        .then(text.str.strip_chars().str.to_uppercase())
+        .when(ascii_only)
+        .then(plain.str.to_uppercase())
+    )
 
 
 def _dashes(numbers: pl.Series) -> pl.Series | None:

@@ -77,6 +77,42 @@ class Fault:
                 fields.append(f"{spec.name}={value!r}")
         return f"Fault({', '.join(fields)})"
 
+    def describe(self) -> str:
+        """The fault in words, as ``simulate`` prints it.
+
+        >>> Fault.parse("503:2").describe()
+        'HTTP 503 to the first 2 requests'
+        >>> Fault.parse("429:3,retry_after=1").describe()
+        'HTTP 429 with Retry-After: 1 s to the first 3 requests'
+        >>> Fault.parse("timeout,endpoint=register,skip=1").describe()
+        'no answer for 30 s (a client timeout) to every register request after the first one'
+        >>> Fault.parse("huge:1,number=LP00123456789012").describe()
+        'a 10 MB body to the first request about LP00123456789012'
+        """
+        what = {
+            "error": f"HTTP {self.http_status}",
+            "429": "HTTP 429"
+            + (
+                f" with Retry-After: {self.retry_after:g} s" if self.retry_after is not None else ""
+            ),
+            "timeout": f"no answer for {self.seconds:g} s (a client timeout)",
+            "truncate": "the JSON cut in half",
+            "html": f"an HTML error page (HTTP {self.http_status})",
+            "huge": f"a {self.size / 1_000_000:g} MB body",
+        }[self.kind]
+        endpoint = f"{self.endpoint} " if self.endpoint else ""
+        if self.count is None:
+            who = f"every {endpoint}request"
+        elif self.count == 1:
+            who = f"the first {endpoint}request"
+        else:
+            who = f"the first {self.count} {endpoint}requests"
+        if self.number:
+            who += f" about {self.number}"
+        if self.skip:
+            who += " after the first one" if self.skip == 1 else f" after the first {self.skip}"
+        return f"{what} to {who}"
+
     @property
     def http_status(self) -> int:
         """The status this fault answers with (200 for ``truncate``/``huge``/``timeout``)."""

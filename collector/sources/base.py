@@ -41,6 +41,7 @@ from collector.errors import (
     SourceRejected,
 )
 from collector.sources.status import Status
+from collector.terminal import plural
 
 
 class Outcome(StrEnum):
@@ -829,5 +830,5 @@ def with_unreadable_summary(parsed: Parsed, what: str) -> Parsed:
     if not bad or parsed.message is not None:
         return parsed
     first = bad[0].message or ""
-    message = f"{what}: unreadable answer for {len(bad)} number(s) (first: {first})"
+    message = f"{what}: unreadable answer for {plural(len(bad), 'number')} (first: {first})"
     return Parsed(Outcome.ERROR, parsed.results, message, parsed.stop)

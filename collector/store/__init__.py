@@ -182,15 +182,20 @@ class Store:
         self._migrate(current)
 
     def _migrate(self, current: int) -> None:
+        # One transaction per migration, its schema_version row included: DuckDB
+        # cannot commit an ALTER TABLE of a table that an UPDATE earlier in the same
+        # transaction changed (0002 updates tracking_state, 0009 alters it), and
+        # each version is a consistent schema to stop at.
         with self.transaction() as conn:
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_version ("
                 " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,"
                 " applied_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp)"
             )
-            for version, name, sql in bundled_migrations():
-                if version <= current:
-                    continue
+        for version, name, sql in bundled_migrations():
+            if version <= current:
+                continue
+            with self.transaction() as conn:
                 conn.execute(sql)
                 conn.execute(
                     "INSERT INTO schema_version (version, name) VALUES (?, ?)", [version, name]

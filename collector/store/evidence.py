@@ -224,7 +224,7 @@ INSERT OR REPLACE INTO tracking_state (
     shipment_id, status, sub_status, source, source_status_raw, {_DIGEST_COLUMNS},
     delivered_at, last_poll_at, last_poll_id, last_outcome, next_poll_at,
     consecutive_not_found, ever_found, last_mile_number, last_mile_carrier,
-    estimated_from, estimated_to, updated_at)
+    estimated_from, estimated_to, updated_at, input_version)
 WITH ev AS ({event_digest_sql("e.shipment_id IN (SELECT shipment_id FROM staged_results)")}
 ), merged AS (
     SELECT r.*, ev.* EXCLUDE (shipment_id, event_count),
@@ -309,7 +309,9 @@ SELECT shipment_id,
        coalesce(last_mile_carrier, old_last_mile_carrier),
        coalesce(estimated_from, old_estimated_from),
        coalesce(estimated_to, old_estimated_to),
-       $now
+       $now,
+       -- A new version on every write: what a flag evaluation looks for.
+       nextval('input_version_seq')
 FROM final
 """
 

@@ -6,7 +6,9 @@ this module turns that set into history in one transaction:
 - a flag in the set with no open row for its (shipment, code) is *raised*: a new row
   with ``raised_at = confirmed_at = now``;
 - a flag in the set with an open row is *confirmed*: ``confirmed_at = now`` and its
-  severity, threshold, detail and evidence follow the new evaluation;
+  severity, threshold, detail and evidence follow the new evaluation when they
+  changed (a day count that grew, "12 days" to "13 days", is not a change: the
+  text is stored with a marker for it, ``template``, and rendered when read);
 - an open row whose flag is no longer in the set is *cleared*: ``cleared_at = now``.
 
 A cleared flag that comes back is a new row, so the history shows every period a
@@ -14,6 +16,10 @@ condition held. Evaluating again at the same instant with the same data writes
 nothing new (``confirmed_at`` is already ``now``). History is never rewritten
 backwards: an evaluation at an instant earlier than the latest one recorded (a
 ``--now`` in the past) is computed but not stored.
+
+An incremental evaluation hands over only the shipments it evaluated (``scope``)
+and records what it read (``flag_inputs``, ``flag_evaluation``: migration 0009) in
+the same transaction.
 """
 
 from __future__ import annotations
@@ -31,6 +37,10 @@ from collector.store import Store
 
 #: Columns of the flag set an evaluation hands to :func:`apply_flag_evaluation`.
 FLAG_SET_COLUMNS = ("shipment_id", "code", "severity", "threshold", "detail", "evidence")
+#: Further columns a staged flag set may have: ``began_at`` (when the condition
+#: began), ``template`` (``detail`` with its day count left as U+001F), ``age_from``
+#: and ``age_kind`` (``since``/``until``: what the day count counts).
+FLAG_TEXT_COLUMNS = ("began_at", "template", "age_from", "age_kind")
 
 _FLAG_ROW = (
     "flag_id, shipment_id, code, severity, raised_at, confirmed_at, cleared_at, "
@@ -54,6 +64,20 @@ class FlagChanges:
     written: bool
 
 
+@dataclass(frozen=True)
+class FlagInputs:
+    """What an evaluation read, recorded beside its flags (incremental evaluation).
+
+    ``table`` holds ``shipment_id, tracking_number, shipment_version, state_version,
+    next_at`` for every shipment evaluated; ``evaluation`` the ``flag_evaluation``
+    columns ``evaluated_at, rules_digest, version_watermark, poll_watermark,
+    shipments, states`` (the flag watermarks are taken after the writes).
+    """
+
+    table: str
+    evaluation: dict[str, Any]
+
+
 def latest_evaluation(store: Store) -> datetime | None:
     """The latest instant recorded in the flag history (None when it is empty)."""
     row = store.conn.execute(
@@ -62,32 +86,73 @@ def latest_evaluation(store: Store) -> datetime | None:
     return row[0] if row and row[0] is not None else None
 
 
+def flags_watermark(store: Store) -> tuple[int, int]:
+    """``(highest flag_id, open rows)`` of the flag history: an evaluation records
+    them, and the next one is incremental only if they still hold."""
+    row = store.conn.execute(
+        "SELECT coalesce(max(flag_id), 0), count(*) FILTER (WHERE cleared_at IS NULL) FROM flags"
+    ).fetchone()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+def recorded_evaluation(store: Store) -> dict[str, Any] | None:
+    """The ``flag_evaluation`` row (None when there is none)."""
+    cursor = store.conn.execute("SELECT * FROM flag_evaluation")
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    return dict(zip([d[0] for d in cursor.description], row, strict=True))
+
+
+def forget_flag_inputs(store: Store) -> None:
+    """Drop the record of the latest evaluation: the next one is a full evaluation."""
+    store.conn.execute("DELETE FROM flag_evaluation")
+    store.conn.execute("DELETE FROM flag_inputs")
+
+
 def apply_flag_evaluation(
-    store: Store, current: pa.Table | pl.DataFrame | str, now: datetime
+    store: Store,
+    current: pa.Table | pl.DataFrame | str,
+    now: datetime,
+    *,
+    scope: str | None = None,
+    inputs: FlagInputs | None = None,
 ) -> FlagChanges:
     """Record the flag set ``current`` (one row per shipment and code) as of ``now``.
 
-    ``current`` has the columns of :data:`FLAG_SET_COLUMNS` (``evidence`` is a JSON
-    text): a frame, or the name of a table or view on this connection, e.g. the
-    temporary table an evaluation staged (then no row leaves DuckDB to be written).
-    Returns the raised and cleared rows; see the module docstring for the rules.
+    ``current`` has the columns of :data:`FLAG_SET_COLUMNS` and optionally
+    :data:`FLAG_TEXT_COLUMNS` (``evidence`` is a JSON text): a frame, or the name of
+    a table or view on this connection, e.g. the temporary table an evaluation
+    staged (then no row leaves DuckDB to be written). ``scope`` names a table of
+    the ``shipment_id`` evaluated (an incremental evaluation): only their open rows
+    are compared with ``current``; every other open row is confirmed as it is.
+    ``inputs`` is recorded in the same transaction. Returns the raised and cleared
+    rows; see the module docstring for the rules.
     """
     conn = store.conn
+    registered = not isinstance(current, str)
     if isinstance(current, str):
         source = current
     else:
         table = current.to_arrow() if isinstance(current, pl.DataFrame) else current
-        conn.register("_fw_current", table.select(list(FLAG_SET_COLUMNS)))
+        conn.register("_fw_current", table)
         source = "_fw_current"
+    names = {d[0] for d in conn.execute(f"SELECT * FROM {source} LIMIT 0").description}
+    extra = ", ".join(
+        c if c in names else f"{'detail' if c == 'template' else 'NULL'} AS {c}"
+        for c in FLAG_TEXT_COLUMNS
+    )
+    source = f"(SELECT {', '.join(FLAG_SET_COLUMNS)}, {extra} FROM {source})"
     latest = latest_evaluation(store)
     write = latest is None or now >= latest
     params = {"now": now}
+    in_scope = "" if scope is None else f"AND shipment_id IN (SELECT shipment_id FROM {scope})"
     try:
         with store.transaction() if write else nullcontext():
             # One join of the open rows with the new set says what each row becomes;
             # the raised and cleared rows are staged from it, so that the frames
             # returned come from the same tables the writes read.
-            conn.execute(_DIFF_SQL.format(source=source), params)
+            conn.execute(_DIFF_SQL.format(source=source, scope=in_scope))
             new_id = "nextval('flag_id_seq')" if write else "NULL::BIGINT"
             conn.execute(_NEW_SQL.format(new_id=new_id), params)
             conn.execute(_GONE_SQL, params)
@@ -102,24 +167,50 @@ def apply_flag_evaluation(
                     row = conn.execute(sql, params).fetchone()
                     confirmed += int(row[0]) if row else 0
                 conn.execute(f"INSERT INTO flags ({_FLAG_COLUMNS}) SELECT * FROM _fw_new")
+                if inputs is not None:
+                    _record_inputs(store, inputs, scope)
             raised = _with_orders(conn, "_fw_new")
             cleared = _with_orders(conn, "_fw_gone")
     finally:
         for name in ("_fw_diff", "_fw_new", "_fw_gone"):
             conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
-        if source == "_fw_current":
+        if registered:
             conn.unregister("_fw_current")
     return FlagChanges(raised=raised, cleared=cleared, confirmed=confirmed, written=write)
 
 
+def _record_inputs(store: Store, inputs: FlagInputs, scope: str | None) -> None:
+    conn = store.conn
+    if scope is None:
+        conn.execute("DELETE FROM flag_inputs")
+    else:
+        conn.execute(
+            f"DELETE FROM flag_inputs WHERE shipment_id IN (SELECT shipment_id FROM {scope})"
+        )
+    conn.execute(
+        "INSERT INTO flag_inputs (shipment_id, tracking_number, shipment_version, "
+        "state_version, next_at) SELECT shipment_id, tracking_number, shipment_version, "
+        f"state_version, next_at FROM {inputs.table} ORDER BY shipment_id"
+    )
+    top, open_rows = flags_watermark(store)
+    row = {**inputs.evaluation, "flags_watermark": top, "open_flags": open_rows}
+    conn.execute("DELETE FROM flag_evaluation")
+    conn.execute(
+        f"INSERT INTO flag_evaluation ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
+        list(row.values()),
+    )
+
+
 _FLAG_COLUMNS = (
     "flag_id, shipment_id, code, severity, raised_at, confirmed_at, cleared_at, "
-    "threshold, detail, evidence"
+    "threshold, detail, evidence, began_at, template, age_from, age_kind"
 )
 
-# Each open row and each flag of the new set, matched on (shipment, code): `new`
-# (no open row: raised), `gone` (not in the set: cleared), `changed` (severity,
-# threshold, detail or evidence differ) or `same`; `stale` when confirmed before now.
+# Each open row (of the shipments evaluated) and each flag of the new set, matched on
+# (shipment, code): `new` (no open row: raised), `gone` (not in the set: cleared),
+# `changed` (severity, threshold, evidence, when it began, or the text apart from its
+# day count differ) or `same`. A row written before templates were kept compares its
+# detail.
 _DIFF_SQL = """
 CREATE OR REPLACE TEMP TABLE _fw_diff AS
 SELECT f.flag_id, coalesce(c.shipment_id, f.shipment_id) AS shipment_id,
@@ -128,12 +219,16 @@ SELECT f.flag_id, coalesce(c.shipment_id, f.shipment_id) AS shipment_id,
             WHEN c.code IS NULL THEN 'gone'
             WHEN f.severity IS DISTINCT FROM c.severity
                  OR f.threshold IS DISTINCT FROM c.threshold
-                 OR f.detail IS DISTINCT FROM c.detail
+                 OR coalesce(f.template, f.detail) IS DISTINCT FROM c.template
+                 OR f.age_from IS DISTINCT FROM c.age_from
+                 OR f.age_kind IS DISTINCT FROM c.age_kind
+                 OR f.began_at IS DISTINCT FROM c.began_at
                  OR f.evidence::VARCHAR IS DISTINCT FROM c.evidence::VARCHAR THEN 'changed'
             ELSE 'same' END AS change,
-       f.confirmed_at < $now AS stale,
-       c.severity, c.threshold, c.detail, c.evidence::JSON AS evidence
-FROM (SELECT * FROM flags WHERE cleared_at IS NULL) f
+       c.severity, c.threshold, c.detail, c.evidence::JSON AS evidence, c.began_at,
+       CASE WHEN c.age_kind IS NOT NULL THEN c.template END AS template, c.age_from,
+       c.age_kind
+FROM (SELECT * FROM flags WHERE cleared_at IS NULL {scope}) f
 FULL JOIN {source} c ON f.shipment_id = c.shipment_id AND f.code = c.code
 """
 # What is raised: new rows, numbered in (shipment, code) order when written.
@@ -141,7 +236,7 @@ _NEW_SQL = """
 CREATE OR REPLACE TEMP TABLE _fw_new AS
 SELECT {new_id} AS flag_id, shipment_id, code, severity, $now::TIMESTAMPTZ AS raised_at,
        $now::TIMESTAMPTZ AS confirmed_at, NULL::TIMESTAMPTZ AS cleared_at, threshold,
-       detail, evidence
+       detail, evidence, began_at, template, age_from, age_kind
 FROM (FROM _fw_diff WHERE change = 'new' ORDER BY shipment_id, code)
 """
 # What is cleared: the open rows as they will read.
@@ -150,23 +245,26 @@ CREATE OR REPLACE TEMP TABLE _fw_gone AS
 SELECT {_FLAG_ROW.replace("cleared_at", "$now::TIMESTAMPTZ AS cleared_at")}
 FROM flags WHERE flag_id IN (SELECT flag_id FROM _fw_diff WHERE change = 'gone')
 """
-# Changed rows take the evaluation's text; the others only move confirmed_at (an
-# UPDATE costs per column it sets, and most rows change nothing else).
+# Changed rows take the evaluation's text (as of now); every other open row only
+# moves confirmed_at (an UPDATE costs per column it sets, and most rows change
+# nothing else; a day count that grew is not a change).
 _CHANGE_SQL = """
 UPDATE flags SET confirmed_at = $now, severity = d.severity, threshold = d.threshold,
-    detail = d.detail, evidence = d.evidence
+    detail = d.detail, evidence = d.evidence, began_at = d.began_at,
+    template = d.template, age_from = d.age_from, age_kind = d.age_kind
 FROM _fw_diff d
 WHERE flags.flag_id = d.flag_id AND d.change = 'changed'
 """
 _CONFIRM_SQL = """
-UPDATE flags SET confirmed_at = $now
-WHERE flag_id IN (SELECT flag_id FROM _fw_diff WHERE change = 'same' AND stale)
+UPDATE flags SET confirmed_at = $now WHERE cleared_at IS NULL AND confirmed_at < $now
 """
 
 
 def _with_orders(conn: Any, table: str) -> pl.DataFrame:
     frame: pl.DataFrame = conn.execute(
-        f"SELECT r.*, s.order_id, s.tracking_number FROM {table} r "
+        "SELECT r.flag_id, r.shipment_id, r.code, r.severity, r.raised_at, r.confirmed_at, "
+        "r.cleared_at, r.threshold, r.detail, r.evidence, s.order_id, s.tracking_number "
+        f"FROM {table} r "
         "LEFT JOIN shipments s USING (shipment_id) "
         "ORDER BY r.flag_id NULLS LAST, r.shipment_id, r.code"
     ).pl()

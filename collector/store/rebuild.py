@@ -46,6 +46,7 @@ from collector.store.evidence import (
     _state_rows,
     event_row,
 )
+from collector.terminal import plural
 
 #: tracking_state columns a rebuild compares (the rest are timing of the run).
 STATE_COLUMNS = (
@@ -119,10 +120,10 @@ class RebuildReport:
     def summary(self) -> str:
         """One line for the command's output."""
         text = (
-            f"rebuilt from {self.polls} polls in {self.runs} runs: events "
+            f"rebuilt from {plural(self.polls, 'poll')} in {plural(self.runs, 'run')}: events "
             f"+{len(self.added)} -{len(self.dropped)} ({self.events_before} -> "
             f"{self.events_after}), poll results +{self.results_added} "
-            f"-{self.results_dropped}, {len(self.states_changed)} tracking states changed"
+            f"-{self.results_dropped}, {plural(len(self.states_changed), 'tracking state')} changed"
         )
         if self.unparsed_sources:
             text += f"; no parser for {', '.join(self.unparsed_sources)} (their answers skipped)"

@@ -138,7 +138,7 @@ def refresh_event_digest(
     picked = f"SELECT shipment_id FROM tracking_state WHERE {where}"
     conn.execute(
         f"""
-        UPDATE tracking_state SET {sets}
+        UPDATE tracking_state SET {sets}, input_version = nextval('input_version_seq')
         FROM (SELECT p.shipment_id, g.* EXCLUDE (shipment_id)
               FROM ({picked}) p
               LEFT JOIN ({event_digest_sql(f"e.shipment_id IN ({picked})")}) g USING (shipment_id)

@@ -11,6 +11,7 @@ from datetime import datetime
 
 import polars as pl
 
+from collector.model import AWAITING
 from collector.store import Store
 
 # Columns an import may set; a column absent from a file's header is left untouched
@@ -72,7 +73,9 @@ def set_archived(
             {"ids": ids, "archived": archived, "now": now},
         )
         store.conn.execute(
-            "UPDATE shipments SET archived = $archived, updated_at = $now "
+            "UPDATE shipments SET archived = $archived, updated_at = $now, "
+            # A new input version: the next flag evaluation looks at it again.
+            "input_version = nextval('input_version_seq') "
             "WHERE shipment_id IN (SELECT unnest($ids)) AND archived <> $archived",
             {"ids": ids, "archived": archived, "now": now},
         )
@@ -130,6 +133,11 @@ def upsert_staged_shipments(
     with store.transaction():
         total_row = conn.execute(f"SELECT count(*) FROM {staged}").fetchone()
         total = int(total_row[0]) if total_row else 0
+        skipped = _count(store, f"SELECT count(*) FROM {staged} t WHERE {_STALE_AWAITING}")
+        if skipped:
+            # Rows awaiting a number for orders that have one: nothing to store.
+            staged = f"(SELECT * FROM {staged} t WHERE NOT ({_STALE_AWAITING}))"
+        _adopt_awaiting(store, staged, now)
         existing_row = conn.execute(
             f"SELECT count(*), count(*) FILTER (WHERE {changed}) "
             f"FROM shipments s JOIN {staged} t ON {join}"
@@ -143,7 +151,8 @@ def upsert_staged_shipments(
             )
             sets = ", ".join(f"{c} = t.{c}" for c in update_cols)
             conn.execute(
-                f"UPDATE shipments s SET {sets}, updated_at = ? "
+                f"UPDATE shipments s SET {sets}, updated_at = ?, "
+                "input_version = nextval('input_version_seq') "
                 f"FROM {staged} t WHERE {join} AND ({changed})",
                 [now],
             )
@@ -155,4 +164,48 @@ def upsert_staged_shipments(
             f"(SELECT 1 FROM shipments s WHERE {join})",
             [now, now],
         )
-    return total - existing, updated, existing - updated
+    return total - existing - skipped, updated, existing - updated + skipped
+
+
+#: A staged row (``t``) awaiting its number whose order has a shipment with one.
+_STALE_AWAITING = (
+    f"t.tracking_number = '{AWAITING}' AND EXISTS (SELECT 1 FROM shipments o "
+    f"WHERE o.order_id = t.order_id AND o.tracking_number <> '{AWAITING}')"
+)
+
+
+def _count(store: Store, sql: str) -> int:
+    row = store.conn.execute(sql).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _adopt_awaiting(store: Store, staged: str, now: datetime) -> None:
+    """A number arriving for an order stored as awaiting one: that shipment takes it.
+
+    The row keeps its id (and so its history, flags and cases); its previous version
+    goes to ``shipment_history``. With several new numbers for one order, the first
+    (in sort order) takes the row and the others are new shipments.
+    """
+    adopt = f"""
+        SELECT s.shipment_id, min(t.tracking_number) AS number
+        FROM shipments s JOIN {staged} t
+          ON s.order_id = t.order_id AND s.tracking_number = $awaiting
+         AND t.tracking_number <> $awaiting
+        WHERE NOT EXISTS (SELECT 1 FROM shipments o
+                          WHERE o.order_id = t.order_id AND o.tracking_number = t.tracking_number)
+        GROUP BY s.shipment_id
+    """
+    params = {"now": now, "awaiting": AWAITING}
+    if not _count(store, f"SELECT count(*) FROM ({adopt.replace('$awaiting', repr(AWAITING))})"):
+        return
+    store.conn.execute(
+        f"INSERT INTO shipment_history SELECT s.shipment_id, $now, to_json(s) "
+        f"FROM shipments s JOIN ({adopt}) a USING (shipment_id)",
+        params,
+    )
+    store.conn.execute(
+        f"UPDATE shipments s SET tracking_number = a.number, updated_at = $now, "
+        "input_version = nextval('input_version_seq') "
+        f"FROM ({adopt}) a WHERE s.shipment_id = a.shipment_id",
+        params,
+    )

@@ -33,7 +33,11 @@ if str(ROOT) not in sys.path:
 
 from collector.simulator.model import Scenario  # noqa: E402
 from collector.store import Store  # noqa: E402
-from collector.store.state import DIGEST_COLUMNS, event_digest_sql  # noqa: E402
+from collector.store.state import (  # noqa: E402
+    DIGEST_COLUMNS,
+    event_digest_sql,
+    refresh_event_digest,
+)
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
 
@@ -215,6 +219,55 @@ def build_synthetic_db(
     stats["seconds"] = time.perf_counter() - started
     stats["bytes"] = float(path.stat().st_size)
     return stats
+
+
+# A poll run between two cron evaluations: one new poll answers for the shipments
+# picked, each gets one new event (a scan in transit, or a repeat of a final
+# status) and its tracking_state is derived again the way the collector does it
+# (the event digest by the collector's own SQL, a new input version).
+_TOUCH_SQL = """
+CREATE OR REPLACE TEMP TABLE _touched AS
+SELECT s.shipment_id, s.tracking_number,
+       CASE WHEN t.status IN ('delivered', 'returned', 'expired') THEN t.status
+            ELSE 'in_transit' END AS status
+FROM shipments s JOIN tracking_state t USING (shipment_id)
+WHERE hash(s.shipment_id * 7919 + $seed) % 1000000 < $per_million;
+INSERT INTO polls (poll_id, run_id, requested_at, source, operation, method, url,
+    numbers, http_status, duration_ms, outcome, chain_hash)
+SELECT (SELECT max(poll_id) + 1 FROM polls), 'synthetic-touch', $at, '17track',
+       'gettrackinfo', 'POST', 'https://api.17track.net/track/v2.2/gettrackinfo',
+       []::VARCHAR[], 200, 120.0, 'ok', printf('%064x', hash($at));
+INSERT INTO poll_results (poll_id, shipment_id, tracking_number, outcome, code, message)
+SELECT (SELECT max(poll_id) FROM polls), shipment_id, tracking_number, 'ok', NULL, NULL
+FROM _touched;
+INSERT INTO events (shipment_id, event_key, occurred_at, local_time, utc_offset_minutes,
+    tz_known, status, sub_status, raw_code, raw_status, description, location, city, state,
+    postcode, country, source, provider, first_poll_id, recorded_at)
+SELECT shipment_id, printf('t%015x', hash(shipment_id + $seed)), $at - INTERVAL 1 HOUR,
+       strftime($at + INTERVAL 7 HOUR, '%Y-%m-%d %H:%M:%S'), 480, true, status, NULL, NULL,
+       'Arrived at delivery facility', 'Arrived at delivery facility', NULL, NULL, NULL, NULL,
+       NULL, '17track', NULL, (SELECT max(poll_id) FROM polls), $at
+FROM _touched;
+UPDATE tracking_state SET status = u.status, last_poll_at = $at,
+       last_poll_id = (SELECT max(poll_id) FROM polls), last_outcome = 'ok', updated_at = $at,
+       input_version = nextval('input_version_seq')
+FROM _touched u WHERE tracking_state.shipment_id = u.shipment_id
+"""
+
+
+def touch_shipments(store: Store, fraction: float, at: datetime, seed: int = 1) -> int:
+    """Give about ``fraction`` of the shipments a new poll answer and event at ``at``
+    (see ``_TOUCH_SQL``); returns how many were touched."""
+    conn = store.conn
+    params = {"seed": seed, "per_million": int(fraction * 1_000_000), "at": at}
+    with store.transaction():
+        for sql in _TOUCH_SQL.split(";\n"):
+            names = {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
+            conn.execute(sql, names)
+        refresh_event_digest(conn, "shipment_id IN (SELECT shipment_id FROM _touched)")
+    row = conn.execute("SELECT count(*) FROM _touched").fetchone()
+    conn.execute("DROP TABLE temp._touched")
+    return int(row[0]) if row else 0
 
 
 if __name__ == "__main__":

@@ -221,7 +221,7 @@ def test_chain_links_every_poll_in_order(store: Store, ids: dict[str, list[int]]
         previous = row["chain_hash"]
     assert frame["poll_id"].to_list() == [1, 2, 3, 4]
     assert verify_store(store).summary() == (
-        "intact: 1 raw documents, 4 polls; derived tables match the evidence"
+        "intact: 1 raw document, 4 polls; derived tables match the evidence"
     )
 
 

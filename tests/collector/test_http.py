@@ -432,7 +432,7 @@ def test_verbose_logging_shows_each_request_redacted(capsys: pytest.CaptureFixtu
         configure_logging(0)
     err = capsys.readouterr().err
     assert "INFO collector.http: 17track GET https://x.test/global/detail.json?mailNos=A1" in err
-    assert "apikey=*** -> 200" in err and "1 numbers, 1 attempt(s)" in err
+    assert "apikey=*** -> 200" in err and "1 number, 1 attempt," in err
     assert SECRET not in err
     # At -v the HTTP library's own lines stay out; the handler is gone after level 0.
     assert "httpx" not in err

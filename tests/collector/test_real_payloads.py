@@ -182,7 +182,7 @@ def test_track_info_fields_beside_the_entry_are_unreadable_not_pending() -> None
     # A bare entry is still 17TRACK's "nothing yet" (unchanged).
     assert parsed.results[2].outcome is Outcome.NOT_FOUND
     assert parsed.outcome is Outcome.ERROR
-    assert parsed.message == f"gettrackinfo: unreadable answer for 2 number(s) (first: {a1})"
+    assert parsed.message == f"gettrackinfo: unreadable answer for 2 numbers (first: {a1})"
 
 
 # --- 17TRACK: push payloads ----------------------------------------------------------------
@@ -378,5 +378,5 @@ def test_cainiao_mistyped_fields_are_unreadable(body: bytes, problem: str, whole
     assert unreadable(parsed) == [("LP1", "error", UNREADABLE, message, False)]
     assert parsed.outcome is Outcome.ERROR
     assert parsed.message == (
-        message if whole else f"detail: unreadable answer for 1 number(s) (first: {message})"
+        message if whole else f"detail: unreadable answer for 1 number (first: {message})"
     )

@@ -70,7 +70,7 @@ def test_unreadable_answers_are_errors_with_the_path_and_exit_1(
     report = run_poll(db_path, config, transports={"17track": serve(answer)})
     assert report.exit_code == 1
     line = report.summary_lines()[0]
-    assert "1 errors" in line and "1 unreadable answers" in line, line
+    assert "1 error," in line and "1 unreadable answer" in line, line
     with Store.open(db_path) as store:
         results = store.query(
             "SELECT r.outcome, r.code, r.message FROM poll_results r JOIN polls p USING (poll_id) "

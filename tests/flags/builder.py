@@ -258,7 +258,12 @@ class World:
                 T(v) if k.endswith("_at") and isinstance(v, str) else v
                 for k, v in overrides.items()
             ]
-            conn.execute(f"UPDATE tracking_state SET {sets} WHERE shipment_id = ?", [*values, sid])
+            # A new input version, as every writer of the collector takes one.
+            conn.execute(
+                f"UPDATE tracking_state SET {sets}, input_version = nextval('input_version_seq') "
+                "WHERE shipment_id = ?",
+                [*values, sid],
+            )
 
     def _number(self, sid: int) -> str:
         row = self.store.conn.execute(

@@ -87,3 +87,31 @@ def test_nothing_is_advised_on_a_parcel_never_polled(world: World, code: str) ->
     assert row["action"] == "wait"
     assert row["polled"] is False
     assert row["action_detail"] == "not polled yet: run parcelproof poll to fetch its tracking"
+
+
+def test_an_order_awaiting_its_number_waits_until_the_promised_date_passes(
+    world: World,
+) -> None:
+    # Imported with an empty number cell: stored as awaiting one (tracking_number "").
+    for order in ("a1", "a2"):
+        world.shipment(
+            order, "", courier=None, number_format=None, number_verdict=None,
+            number_reason="awaiting a tracking number", shipped_at=None,
+            ordered_at="2026-11-01T00:00:00Z", promised_to="2026-12-10T00:00:00Z",
+        )  # fmt: skip
+    # Nothing to judge: not an invalid number, not one number on two orders.
+    assert world.codes() == {}
+    rows = dispute_windows(world.store, T(NOW), Settings(), flags=world.evaluate().current)
+    assert rows["action"].to_list() == ["wait", "wait"]
+    assert rows["action_detail"][0] == (
+        "awaiting a tracking number: import it when the seller sends one; promised by 2026-12-10"
+    )
+    # The promised date passed with no number: that is a reason to dispute.
+    late = "2026-12-12T12:00:00Z"
+    assert world.codes(late) == {"a1": {"overdue"}, "a2": {"overdue"}}
+    assert world.flags(late)["a1"]["overdue"]["detail"] == (
+        "not delivered by the promised date 2026-12-10 (2 days ago); no tracking number yet"
+    )
+    evaluation = world.evaluate(late)
+    rows = dispute_windows(world.store, T(late), Settings(), flags=evaluation.current)
+    assert rows["action"].to_list() == ["open_dispute", "open_dispute"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from analysis.flags import flag_history
 from tests.flags.builder import Ev, T, World
 
 FLAG_ROWS = (
@@ -40,14 +41,28 @@ def test_raise_confirm_clear_and_raise_again(world: World) -> None:
     assert detail == "no movement for 10 days since 'Departed', Guangzhou, 2026-11-01"
     assert json.loads(evidence) == {"event_keys": ["k2"], "poll_ids": [1]}
 
-    # Later, still stalled: the same row, confirmed now, its detail up to date.
+    # Later, still stalled: the same row, confirmed now; its text is read up to date
+    # while the stored row keeps the text of its last write (a day passing is no
+    # change: the day count is rendered from the stored template when read).
     later = world.evaluate("2026-11-15T00:00:00Z")
     assert later.raised.is_empty() and later.cleared.is_empty() and later.confirmed == 1
     rows = world.store.query(FLAG_ROWS)
     assert len(rows) == 1 and rows[0][0] == flag_id
     assert rows[0][4] == T("2026-11-11T00:00:00Z")
     assert rows[0][5] == T("2026-11-15T00:00:00Z")
-    assert rows[0][8].startswith("no movement for 14 days")
+    assert rows[0][8].startswith("no movement for 10 days")
+    assert later.current["detail"].to_list() == [
+        "no movement for 14 days since 'Departed', Guangzhou, 2026-11-01"
+    ]
+    # Readers of the history get the text as of the row's last confirmation.
+    assert flag_history(world.store)["detail"].to_list() == later.current["detail"].to_list()
+    assert world.store.query("SELECT template, age_from, age_kind FROM flags") == [
+        (
+            "no movement for \x1f since 'Departed', Guangzhou, 2026-11-01",
+            T("2026-11-01T00:00:00Z"),
+            "since",
+        )
+    ]
 
     # A new scan: cleared, and the row is kept.
     world.events(sid, Ev("2026-11-16T00:00:00Z", "in_transit", "Arrived", city="Madrid"))

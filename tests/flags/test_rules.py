@@ -59,7 +59,9 @@ def test_unmatched_plausible_number_needs_a_source_to_deny_it(world: World) -> N
     world.answer(sid, "not_found", at="2026-11-05T00:00:00Z")
     # A "not found" counts only once not_found_days have passed since shipping ...
     assert "o1" not in world.codes("2026-11-09T23:59:59Z")
-    assert world.codes("2026-11-10T00:00:00Z")["o1"] == {"invalid_number", "not_found"}
+    # One cause, one flag: a number that is no tracking number is invalid, not also
+    # "not found" (the detail names the answer).
+    assert world.codes("2026-11-10T00:00:00Z")["o1"] == {"invalid_number"}
     detail = world.flags("2026-11-10T00:00:00Z")["o1"]["invalid_number"]["detail"]
     assert detail == (
         "GARBAGE123 matches no known tracking-number format; "
@@ -81,6 +83,15 @@ def test_implausible_strings_are_invalid_without_asking(world: World, number: st
     assert row["detail"] == f"{number} is not a plausible tracking number"
 
 
+def test_a_number_in_scientific_notation_is_invalid_and_says_why(world: World) -> None:
+    reason = "scientific notation, as a spreadsheet writes a long number: ..."
+    world.shipment("o1", "9.40011E+21", courier=None, number_format=None,
+                   number_verdict="unknown", number_reason=reason)  # fmt: skip
+    assert world.flags()["o1"]["invalid_number"]["detail"] == (
+        f"9.40011E+21 is not a plausible tracking number ({reason})"
+    )
+
+
 def test_source_answering_invalid_raises_invalid_number(world: World) -> None:
     sid = world.shipment("o1", "LP00123456789012")
     world.answer(sid, "invalid", source="cainiao")
@@ -95,6 +106,31 @@ def test_source_answering_invalid_is_overruled_by_events(world: World) -> None:
     world.answer(sid, "invalid", source="cainiao", at="2026-11-02T00:00:00Z")
     world.events(sid, Ev("2026-11-20T10:00:00+08:00", "in_transit", "Accepted"))
     assert "invalid_number" not in world.codes().get("o1", set())
+
+
+def test_one_cause_raises_one_flag(world: World) -> None:
+    # "ASDFGH" typed as a tracking number, a declared carrier, a "not found" answer
+    # long after shipping: the one cause is the number, so one flag names it.
+    sid = world.shipment(
+        "o1", "ASDFGH", carrier="Cainiao", courier=None, number_format=None,
+        number_verdict="unknown", carrier_mismatch=True,
+    )  # fmt: skip
+    world.answer(sid, "not_found", at="2026-11-27T06:00:00Z")
+    flags = world.flags()["o1"]
+    assert set(flags) == {"invalid_number"}
+    assert flags["invalid_number"]["detail"] == (
+        "ASDFGH is not a plausible tracking number; 17track answered 'not found' on 2026-11-27"
+    )
+    # A check digit that fails: invalid, not also "the carrier cannot issue it".
+    world.shipment(
+        "o2", "RR507128933CN", carrier="UPS", courier="china-post", number_format="s10",
+        number_verdict="invalid", carrier_mismatch=True,
+    )  # fmt: skip
+    assert world.codes()["o2"] == {"invalid_number"}
+    # A plausible number no source finds stays not_found (invalid_number does not hold).
+    other = world.shipment("o3", "LP00123456789013", number_verdict="unknown")
+    world.answer(other, "not_found")
+    assert world.codes()["o3"] == {"not_found"}
 
 
 # --- carrier_mismatch ---------------------------------------------------------------

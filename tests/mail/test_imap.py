@@ -175,7 +175,7 @@ def test_connection_cut_mid_fetch_keeps_what_was_read(
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert len(lines) == 2 and ";UID=2: stored: shipped ebay notice" in lines[0]
-    assert lines[1].startswith("1 messages: 1 stored")
+    assert lines[1].startswith("1 message: 1 stored")
 
 
 def test_a_new_uidvalidity_rereads_but_stores_nothing_twice(

@@ -56,20 +56,38 @@ def test_notebook_runs_top_to_bottom(path: Path, demo_db: DemoDb, tmp_path: Path
         "PARCELPROOF_NOW": NOW.isoformat(),
         "PARCELPROOF_FIGURES": str(figures),
     }
-    notebook = execute(path, env)  # raises CellExecutionError on the first failing cell
-    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
-    # No warnings or tracebacks printed on the way.
-    stderr = [o.get("text", "") for o in outputs if o.get("name") == "stderr"]
-    assert stderr == []
-    assert not [o for o in outputs if o.output_type == "error"]
-    shown = "\n".join(
-        str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", "")) for o in outputs
-    )
+    shown = _run_cleanly(path, env)
     for text in SHOWS[path.name]:
         assert text in shown, f"{path.name} does not show {text!r}"
     assert sorted(p.name for p in figures.iterdir()) == sorted(FIGURES[path.name])
     for png in figures.iterdir():
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+def _run_cleanly(path: Path, env: dict[str, str]) -> str:
+    """Run the notebook; no warning or traceback on the way; the text it showed."""
+    notebook = execute(path, env)  # raises CellExecutionError on the first failing cell
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
+    stderr = [o.get("text", "") for o in outputs if o.get("name") == "stderr"]
+    assert stderr == []
+    assert not [o for o in outputs if o.output_type == "error"]
+    return "\n".join(
+        str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", "")) for o in outputs
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.notebooks
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_on_an_empty_database(path: Path, tmp_path: Path) -> None:
+    # A fresh install: the database migrated, nothing imported or evaluated yet.
+    db = tmp_path / "empty.duckdb"
+    Store.open(db).close()
+    figures = tmp_path / "figures"
+    figures.mkdir()
+    env = {"PARCELPROOF_DB": str(db), "PARCELPROOF_FIGURES": str(figures)}
+    _run_cleanly(path, env)
+    assert sorted(p.name for p in figures.iterdir()) == sorted(FIGURES[path.name])
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])

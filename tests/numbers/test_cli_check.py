@@ -143,3 +143,17 @@ def test_human_table() -> None:
             "Cainiao Global (LP) has no check digit: the shape fits but cannot be verified",
         ],
     ]  # fmt: skip
+
+
+def test_check_explains_scientific_notation_as_import_does() -> None:
+    result = run_cli("check", "--json", "9.40011E+21", "7,72986e+11")
+    assert result.exit_code == 1
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    # The number is not rewritten into another one (the point dropped: 940011E+21).
+    assert [line["number"] for line in lines] == ["9.40011E+21", "7,72986E+11"]
+    assert {line["reason"] for line in lines} == {
+        "scientific notation, as a spreadsheet writes a long number: its last digits are "
+        "lost; format the column as text and export again"
+    }
+    table = run_cli("check", "9.40011E+21")
+    assert "scientific notation" in table.output

@@ -148,3 +148,20 @@ def test_changing_faults_at_run_time(sim: Simulator, http: httpx.Client) -> None
     assert post(http, sim, "getquota", []).status_code == 500
     sim.clear_faults()
     assert post(http, sim, "getquota", []).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("spec", "words"),
+    [
+        ("503:3", "HTTP 503 to the first 3 requests"),
+        ("500", "HTTP 500 to every request"),
+        ("429:5,retry_after=2,endpoint=gettrackinfo",
+         "HTTP 429 with Retry-After: 2 s to the first 5 gettrackinfo requests"),
+        ("timeout:1,seconds=5", "no answer for 5 s (a client timeout) to the first request"),
+        ("truncate,endpoint=cainiao", "the JSON cut in half to every cainiao request"),
+        ("html:2", "an HTML error page (HTTP 502) to the first 2 requests"),
+        ("huge,size=2000000,skip=2", "a 2 MB body to every request after the first 2"),
+    ],
+)  # fmt: skip
+def test_a_fault_reads_as_words(spec: str, words: str) -> None:
+    assert Fault.parse(spec).describe() == words

@@ -62,6 +62,9 @@ def test_standalone_run_serves_until_interrupted() -> None:
                 break
         text = "".join(lines)
         assert "34 numbers" in text  # 24 sample numbers + 10 synthetic
+        # The fault in words, not as a Python repr.
+        assert "fault         HTTP 503 to the first register request\n" in text
+        assert "Fault(" not in text
         match = re.search(r'base_url = "(http://127\.0\.0\.1:\d+/track/v2\.2)"', text)
         assert match, text
         assert 'api_key_env = "SIM_TEST_KEY"' in text
