@@ -231,7 +231,9 @@ class TokenBucket:
     window), so delays do not add up over a long run: with every wake 5 ms late at
     20/s, 200 requests take the floor plus the margin, not 200 x 5 ms more. After a
     pause longer than a window the schedule starts afresh (no credit for idle time).
-    For R below 1 (one request every few seconds) the window is ``1 / R`` seconds.
+    The window holds ceil(R) requests and lasts ceil(R) / R seconds: one second for
+    a whole R, ``1 / R`` for R below 1 (one request every few seconds), 1.2 s for
+    three at 2.5/s (R a second on average; a floor(R) window lost up to half of it).
     Callers are served in order: the next one waits under the lock.
 
     >>> bucket = TokenBucket(4.0, margin=0.0)
@@ -249,8 +251,9 @@ class TokenBucket:
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
-        self.per_window = max(1, math.floor(rate))
-        self.window = max(1.0, self.per_window / rate) * (1.0 + margin)
+        # ceil, not floor: at 2.5/s a window of 1 s holding two requests paced 1.9/s.
+        self.per_window = max(1, math.ceil(rate))
+        self.window = self.per_window / rate * (1.0 + margin)
         self.interval = self.window / self.per_window
         self._monotonic = monotonic
         self._sleep = sleep

@@ -76,6 +76,7 @@ from collector.store.evidence import (
     EvidenceWriter,
     answered_ok,
     finish_run,
+    handed_over_by,
     last_mile_routes,
     quota_refusal_since,
     registered_numbers,
@@ -493,13 +494,11 @@ def _poll(
     if routed and store.path is not None:
         check_room_for_evidence(Path(store.path), settings.poll.min_free_megabytes)
     start_run(store, report.run_id, "poll", now)
-    context = _RunContext(store, settings, now, report, options.get("transports") or {})
+    context = _RunContext(
+        store, settings, now, report, options.get("transports") or {}, sources=sources
+    )
     show = sys.stderr.isatty() if progress is None else progress
-    asyncio.run(_poll_sources(context, sources, routed, show))
-    # The last mile of parcels handed over in this run, followed in the same run.
-    follow = handed_over_in_run(store, settings, sources, report.run_id, routed)
-    if follow:
-        asyncio.run(_poll_sources(context, sources, follow, show))
+    asyncio.run(_poll_passes(context, routed, show))
     report.seconds = time.perf_counter() - started
     finish_run(store, report.run_id, clock.wall(), report.as_dict())
     return report
@@ -589,41 +588,145 @@ class _RunContext:
     report: PollReport
     transports: Mapping[str, Transport]
     limiters: dict[str, TokenBucket] = field(default_factory=dict)
+    sources: Mapping[str, Source] = field(default_factory=dict)
+
+
+async def _poll_passes(
+    context: _RunContext, routed: Mapping[str, list[_Shipment]], show_progress: bool
+) -> None:
+    """The run's polls, in one event loop (each source's rate limiter belongs to it).
+
+    Numbers handed over are followed while the run goes on (:class:`_Feeds`); a
+    handover that only showed once the feeds had closed (a recheck's answer) is
+    followed in a short second pass.
+    """
+    fed = await _poll_sources(context, routed, show_progress)
+    polled = {name: [*routed.get(name, ()), *fed.get(name, ())] for name in {*routed, *fed}}
+    report = context.report
+    follow = handed_over_in_run(
+        context.store, context.settings, context.sources, report.run_id, polled
+    )
+    if follow:
+        await _poll_sources(context, follow, show_progress)
 
 
 async def _poll_sources(
-    context: _RunContext,
-    sources: Mapping[str, Source],
-    routed: Mapping[str, list[_Shipment]],
-    show_progress: bool,
-) -> None:
+    context: _RunContext, routed: Mapping[str, list[_Shipment]], show_progress: bool
+) -> dict[str, list[_Shipment]]:
+    """Poll ``routed`` and the numbers handed over meanwhile; returns the latter."""
     if not routed:
-        return
+        return {}
     report = context.report
     writer = EvidenceWriter(context.store, run_id=report.run_id, poll=context.settings.poll)
     bar = _ProgressBar(show_progress)
+    feeds = _Feeds(routed)
     # One writer thread: DuckDB gets one write at a time, the event loop stays free.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="poll-writer") as executor, bar:
         sink = _WriteQueue(writer, executor, context.now)
-        jobs = []
-        for name, items in routed.items():
+        runs = []
+        # The delivering carriers' own sources run too, for the numbers handed over
+        # during the run (a source with nothing to do sends nothing).
+        names = [*routed, *(n for n, s in context.sources.items() if s.carrier_own)]
+        for name in dict.fromkeys(names):
             # A second pass (the last mile followed in the same run) adds to the first.
-            summary = report.sources.setdefault(name, SourceSummary(name))
-            jobs.append(
-                _SourceRun(
-                    source=sources[name],
-                    shipments=items,
-                    summary=summary,
-                    context=context,
-                    sink=sink,
-                    executor=executor,
-                    bar=bar,
-                ).run()
+            summary = report.sources.get(name) or SourceSummary(name)
+            run = _SourceRun(
+                source=context.sources[name],
+                shipments=list(routed.get(name, ())),
+                summary=summary,
+                context=context,
+                sink=sink,
+                executor=executor,
+                bar=bar,
+                feeds=feeds,
             )
+            feeds.open(name, run.source.effective_batch_size, follower=run.source.carrier_own)
+            runs.append(run.run())
         try:
-            await asyncio.gather(*jobs)
+            await asyncio.gather(*runs)
         finally:
             await sink.close()
+    return feeds.fed
+
+
+class _Feeds:
+    """Numbers handed from one source to another while a run goes on.
+
+    An answer that names a handover (Cainiao's ``realMailNo``, 17TRACK's second
+    provider) is written, and the last-mile number goes at once to the delivering
+    carrier's source, whose workers take it in full batches. So that carrier's
+    calls overlap the aggregator's and the run's floor stays the slowest source's
+    own. A source *holds* the feeds while it polls its own numbers (and asks again
+    for pending ones): its answers may hand more over. A partial batch leaves only
+    when nothing can add to it (no holds, no batch in flight, no full batch waiting
+    anywhere); the feeds close when everything is empty and idle.
+    """
+
+    def __init__(self, routed: Mapping[str, Sequence[_Shipment]]) -> None:
+        self._seen = {(n, s.shipment_id, s.number) for n, items in routed.items() for s in items}
+        self._queues: dict[str, list[_Shipment]] = {}
+        self._sizes: dict[str, int] = {}
+        self._holds = 0
+        self._busy = 0
+        self._changed = asyncio.Condition()
+        #: Everything fed during the run, by source.
+        self.fed: dict[str, list[_Shipment]] = {}
+        #: The sources numbers may be handed over to.
+        self.followers: set[str] = set()
+
+    def open(self, name: str, size: int, *, follower: bool) -> None:
+        """A source that takes numbers (and holds the feeds until :meth:`release`);
+        a ``follower`` (a carrier's own source) may be handed numbers."""
+        self._queues[name], self._sizes[name] = [], size
+        self._holds += 1
+        self.followers |= {name} if follower else set()
+
+    async def add(self, legs: Mapping[str, Sequence[_Shipment]]) -> None:
+        """Queue last-mile legs not queued or polled in this run before."""
+        async with self._changed:
+            for name, items in legs.items():
+                queue = self._queues.get(name)
+                for leg in items:
+                    key = (name, leg.shipment_id, leg.number)
+                    if queue is None or key in self._seen:
+                        continue
+                    self._seen.add(key)
+                    queue.append(leg)
+                    self.fed.setdefault(name, []).append(leg)
+            self._changed.notify_all()
+
+    async def put(self, name: str, items: Sequence[_Shipment]) -> None:
+        """Queue a source's own numbers (already routed to it) with what is fed to it."""
+        async with self._changed:
+            self._queues[name].extend(items)
+            self._changed.notify_all()
+
+    async def release(self) -> None:
+        """One source has polled its own numbers."""
+        async with self._changed:
+            self._holds -= 1
+            self._changed.notify_all()
+
+    async def finish(self) -> None:
+        """A batch from :meth:`take` is written (and its handovers fed)."""
+        async with self._changed:
+            self._busy -= 1
+            self._changed.notify_all()
+
+    async def take(self, name: str, size: int) -> list[_Shipment] | None:
+        """The next batch for ``name`` (full unless nothing can fill it); None: closed."""
+        async with self._changed:
+            while True:
+                queue = self._queues[name]
+                idle = self._holds == 0 and self._busy == 0
+                waiting = any(len(q) >= self._sizes[n] for n, q in self._queues.items())
+                if len(queue) >= size or (queue and idle and not waiting):
+                    batch, queue[:size] = queue[:size], []
+                    self._busy += 1
+                    return batch
+                if idle and not any(self._queues.values()):
+                    return None
+                await self._changed.wait()
 
 
 class _WriteQueue:
@@ -743,11 +846,30 @@ class _SourceRun:
     sink: _WriteQueue
     executor: ThreadPoolExecutor
     bar: _ProgressBar
+    feeds: _Feeds
     _failed_in_a_row: int = 0
     #: Numbers answered "not looked up yet" in this run, and when the last one was.
     _pending: dict[str, None] = field(default_factory=dict)
     _pending_at: float = 0.0
     _client: SourceClient | None = None
+    #: Tracking number -> the ids of the shipments that carry it, in this run.
+    _ids: dict[str, list[int]] = field(default_factory=dict)
+    _by_id: dict[int, _Shipment] = field(default_factory=dict)
+
+    def _adopt(self, shipments: Sequence[_Shipment]) -> list[str]:
+        """Take ``shipments`` on (counted in the summary); their numbers new to this run."""
+        fresh = [s for s in shipments if s.shipment_id not in self._ids.get(s.number, ())]
+        new = list(dict.fromkeys(s.number for s in fresh if s.number not in self._ids))
+        for shipment in fresh:
+            self._ids.setdefault(shipment.number, []).append(shipment.shipment_id)
+            self._by_id[shipment.shipment_id] = shipment
+        if fresh:
+            # A carrier's source that only gets handed-over numbers is reported once it does.
+            self.context.report.sources.setdefault(self.source.name, self.summary)
+            self.summary.shipments += len(fresh)
+            self.summary.numbers += len(new)
+            self.bar.add(self.source.name, len(new))
+        return new
 
     def _token_exchanges(self) -> list[Exchange]:
         """The OAuth2 token requests sent since the last batch, as ``token`` polls."""
@@ -758,27 +880,117 @@ class _SourceRun:
         return [Exchange(r, token_verdict(r)) for r in responses]
 
     async def run(self) -> None:
+        """Poll this source's own numbers, then the numbers handed over to it."""
         started = time.perf_counter()
+        released = False
+        try:
+            numbers = self._adopt(self.shipments)
+            client, gate = await self._client_for()
+            async with client:
+                try:
+                    await self._own(numbers, client, gate)
+                finally:
+                    released = True
+                    await self.feeds.release()
+                await self._follow(client, gate)
+        finally:
+            if not released:
+                await self.feeds.release()
+            self.summary.seconds += time.perf_counter() - started
+
+    async def _own(self, numbers: list[str], client: SourceClient, gate: asyncio.Semaphore) -> None:
         name = self.source.name
-        ids_by_number: dict[str, list[int]] = {}
-        for shipment in self.shipments:
-            ids_by_number.setdefault(shipment.number, []).append(shipment.shipment_id)
-        numbers = list(ids_by_number)
         size = self.source.effective_batch_size
         batches = [numbers[i : i + size] for i in range(0, len(numbers), size)]
-        self.summary.shipments += len(self.shipments)
-        self.summary.numbers += len(numbers)
-        self.bar.add(name, len(numbers))
+        if self.source.carrier_own and batches and len(batches[-1]) < size:
+            # The last, partial batch waits in the feeds, where numbers handed over
+            # later fill it: one call fewer than sending it now and them apart.
+            tail = batches.pop()
+            await self.feeds.put(name, [self._by_id[i] for n in tail for i in self._ids[n]])
+        loop = asyncio.get_running_loop()
+        known = await loop.run_in_executor(
+            self.executor, registered_numbers, self.context.store, name, numbers
+        )
+
+        async def one(batch: list[str]) -> None:
+            async with gate:
+                if self.summary.stopped:
+                    self.summary.skipped += len(batch)
+                    self.bar.advance(name, len(batch))
+                    return
+                await self._batch(batch, known, client, self._ids)
+
+        await asyncio.gather(*(one(b) for b in batches))
+        await self._recheck_pending(client, gate, self._ids)
+        self._pending.clear()  # asked again as often as [poll] pending_rechecks says
+
+    async def _follow(self, client: SourceClient, gate: asyncio.Semaphore) -> None:
+        """Poll the numbers other sources hand over to this one, until the feeds close."""
+        name = self.source.name
+        size = self.source.effective_batch_size
+        loop = asyncio.get_running_loop()
+
+        async def worker() -> None:
+            while (legs := await self.feeds.take(name, size)) is not None:
+                try:
+                    self._adopt(legs)
+                    numbers = list(dict.fromkeys(leg.number for leg in legs))
+                    if self.summary.stopped:
+                        self.summary.skipped += len(numbers)
+                        self.bar.advance(name, len(numbers))
+                        continue
+                    known = await loop.run_in_executor(
+                        self.executor, registered_numbers, self.context.store, name, numbers
+                    )
+                    async with gate:
+                        await self._batch(numbers, known, client, self._ids)
+                finally:
+                    await self.feeds.finish()
+
+        await asyncio.gather(*(worker() for _ in range(self._in_flight)))
+        if self._pending:  # handed-over numbers the source had not looked up yet
+            await self._recheck_pending(client, gate, self._ids)
+
+    async def _hand_over(self, outcome: BatchOutcome, written: BatchWrite) -> None:
+        """Feed the last-mile numbers of the handovers this written batch recorded."""
+        if not self.feeds.followers or not any(
+            r.outcome is Outcome.OK for r in outcome.results.values()
+        ):
+            return  # no carrier's own source to follow to, or nothing answered
+        context = self.context
+        loop = asyncio.get_running_loop()
+        ids = await loop.run_in_executor(
+            self.executor, handed_over_by, context.store, written.poll_ids
+        )
+        shipments = [self._by_id[i] for i in sorted(ids) if i in self._by_id]
+        if not shipments:
+            return
+        legs = await loop.run_in_executor(
+            self.executor,
+            last_mile_legs,
+            context.store,
+            context.settings,
+            context.sources,
+            shipments,
+        )
+        if legs:
+            await self.feeds.add(legs)
+
+    @property
+    def _in_flight(self) -> int:
+        # Enough batches in flight to keep the allowance busy at ~1 s latency, bounded.
+        return max(2, min(32, math.ceil(self.source.rate) * 2))
+
+    async def _client_for(self) -> tuple[SourceClient, asyncio.Semaphore]:
+        name = self.source.name
         loop = asyncio.get_running_loop()
         store = self.context.store
-        known = await loop.run_in_executor(self.executor, registered_numbers, store, name, numbers)
         day_start = self.source.quota_day_start(self.context.now)
         used = await loop.run_in_executor(
             self.executor, requests_today, store, name, self.context.now, day_start
         )
         rate = self.source.rate
-        # Enough batches in flight to keep the allowance busy at ~1 s latency, bounded.
-        in_flight = max(2, min(32, math.ceil(rate) * 2))
+        in_flight = self._in_flight
         config = self.source.config
         client = SourceClient(
             name,
@@ -805,22 +1017,7 @@ class _SourceRun:
             # Said earlier in this quota day: asking again would only repeat the 429.
             client.quota.exhaust(refused.rsplit(" (", 1)[0] + ", answered earlier today")
         self._client = client
-        gate = asyncio.Semaphore(in_flight)
-        try:
-            async with client:
-
-                async def one(batch: list[str]) -> None:
-                    async with gate:
-                        if self.summary.stopped:
-                            self.summary.skipped += len(batch)
-                            self.bar.advance(name, len(batch))
-                            return
-                        await self._batch(batch, known, client, ids_by_number)
-
-                await asyncio.gather(*(one(b) for b in batches))
-                await self._recheck_pending(client, gate, ids_by_number)
-        finally:
-            self.summary.seconds += time.perf_counter() - started
+        return client, asyncio.Semaphore(in_flight)
 
     async def _recheck_pending(
         self, client: SourceClient, gate: asyncio.Semaphore, ids_by_number: Mapping[str, list[int]]
@@ -900,6 +1097,7 @@ class _SourceRun:
             await self._split(batch, known, client, ids_by_number, outcome)
             return
         written = await self.sink.write(BatchItem(name, outcome, ids_by_number))
+        await self._hand_over(outcome, written)
         summary = self.summary
         summary.batches += 1
         summary.requests += len(outcome.exchanges)

@@ -259,6 +259,8 @@ def carrier_view(
     """The scenario of ``number`` as ``carrier`` (a catalogue code) knows it, if it does."""
     key = normalise_number(number)
     scenario = scenarios.get(key)
+    if scenario is not None and scenario.outcome in ("not_found", "invalid"):
+        return None  # a number no source knows, the carrier's own service neither
     if scenario is not None and scenario.carriers and scenario.carriers[0].code == carrier:
         return CarrierView(number, scenario, scenario.visible(as_of), last_mile=False)
     owner = by_last_mile.get(key)

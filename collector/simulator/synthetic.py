@@ -20,6 +20,7 @@ saving is right) and never lie after ``end``.
 from __future__ import annotations
 
 import csv
+import math
 import random
 from collections.abc import Iterable
 from dataclasses import replace
@@ -168,15 +169,17 @@ def _local(instant: datetime, place: Place | None) -> datetime:
     return instant.astimezone(zone)
 
 
-def _events(
+def _events(  # noqa: PLR0913 - the parcel's parts and its journey
     rng: random.Random,
     outcome: str,
     places: dict[str, Place],
     start: datetime,
     end: datetime,
+    *,
+    journey: tuple[tuple[str, str], ...] = _JOURNEY,
 ) -> list[Event]:
     destination = places["city"].country
-    steps: list[tuple[str, str]] = list(_JOURNEY)
+    steps: list[tuple[str, str]] = list(journey)
     if outcome == "label_only":
         steps = steps[:1]
     elif outcome in ("in_transit", "stalled"):
@@ -236,51 +239,200 @@ def synthetic_scenarios(
         outcome = rng.choices(labels, weights)[0]
         country = rng.choice(sorted(_DESTINATIONS))
         last_mile, hub, cities = _DESTINATIONS[country]
-        origin = places[rng.choice(_ORIGINS)]
-        route = {
-            "origin": origin,
-            "hub": places["guangzhou"],
-            "dest_hub": hub,
-            "city": rng.choice(cities),
-        }
-        shipped = end - timedelta(days=rng.uniform(2, days))
-        events = _events(rng, outcome, route, shipped, end)
-        chain: tuple[Carrier, ...] = (carriers[first_mile], carriers[last_mile])
-        low = shipped + timedelta(days=rng.randint(10, 20))
-        eta = (low, low + timedelta(days=rng.randint(5, 15)))
-        city = route["city"]
-        scenario = Scenario(
+        scenario = _parcel(
+            rng,
             number=number,
-            shows=f"synthetic {outcome}",
-            origin="CN",
-            destination=country,
-            carriers=chain,
-            events=tuple(events),
-            outcome={"not_found": "not_found", "invalid": "invalid"}.get(outcome, "tracked"),
-            eta=eta,
-            extra={
-                "order": {
-                    "order_id": f"SIM{seed:03d}-{len(out):06d}",
-                    "marketplace": "aliexpress",
-                    "store": "Synthetic Store",
-                    "tracking_number": number,
-                    "carrier": carriers[first_mile].name,
-                    "ordered_at": (shipped - timedelta(days=2)).isoformat(timespec="seconds"),
-                    "shipped_at": shipped.date().isoformat(),
-                    "promised_from": eta[0].date().isoformat(),
-                    "promised_to": eta[1].date().isoformat(),
-                    "protection_ends_at": (eta[1] + timedelta(days=15)).date().isoformat(),
-                    "destination_country": country,
-                    "destination_postcode": city.postal_code or "",
-                    "destination_city": city.city or "",
-                    "item": "Synthetic item",
-                    "amount": f"{rng.uniform(2, 80):.2f}",
-                    "currency": "USD",
-                }
-            },
+            outcome=outcome,
+            route=_abroad(rng, places, hub, cities),
+            chain=(carriers[first_mile], carriers[last_mile]),
+            window=(end, days),
+            order_id=f"SIM{seed:03d}-{len(out):06d}",
         )
         out.append(_with_expect(scenario))
     return out
+
+
+# -- a mixed book: first miles at an aggregator, carriers' own numbers ---------------
+
+#: DHL Paket, the German last mile (``samples.json`` names only Deutsche Post).
+DHL = Carrier("dhl", 100001, "DHL Paket", "DE", "https://www.dhl.de/", cainiao="DHL")
+
+#: How :func:`synthetic_mixed` splits its parcels: the carrier whose number the
+#: shop has (``china``: a Chinese first mile, tracked through an aggregator) and the
+#: carrier the last mile is handed to with a number of its own (None: a national
+#: post no direct source serves, so no handover number).
+MIXED_SHARES: tuple[tuple[str, str | None, float], ...] = (
+    ("china", None, 0.30),
+    ("china", "usps", 0.20),
+    ("china", "fedex", 0.06),
+    ("china", "dhl", 0.04),
+    ("usps", None, 0.20),
+    ("fedex", None, 0.15),
+    ("dhl", None, 0.05),
+)
+
+# The number format (collector/numbers) of each direct carrier, and its country.
+_DIRECT = {"usps": ("usps_impb_n", "US"), "fedex": ("fedex_12", "US"), "dhl": ("dhl_express", "DE")}
+
+# A parcel inside one country: the same eleven positions as _JOURNEY, so that the
+# outcomes cut it at the same stages.
+_DOMESTIC = (
+    ("info_received", "origin"),
+    ("picked_up", "origin"),
+    ("sorting_inbound", "origin"),
+    ("sorting_outbound", "origin"),
+    ("departed_facility", "origin"),
+    ("in_transit", "hub"),
+    ("arrived_facility", "hub"),
+    ("departed_facility", "hub"),
+    ("arrived_facility", "city"),
+    ("out_for_delivery", "city"),
+    ("delivered", "city"),
+)
+
+# Outcomes of a carrier's own number (no customs, no invalid string).
+_DOMESTIC_MIX = tuple((label, w) for label, w in _MIX if label not in ("exception", "invalid"))
+
+
+def synthetic_mixed(
+    n: int, *, seed: int = 0, end: datetime = DEFAULT_END, days: float = 60.0
+) -> list[Scenario]:
+    """``n`` scenarios split as :data:`MIXED_SHARES`, the same for the same ``seed``.
+
+    ``china`` parcels are as :func:`synthetic_scenarios` makes them (their number is
+    a China Post, Cainiao or YunExpress one); those handed to USPS, FedEx or DHL
+    carry a ``last_mile_number`` of that carrier's format, which an aggregator shows
+    once the parcel is in the destination country. The others are the carrier's own
+    numbers (USPS IMpb, FedEx 12 digits, DHL Express 10 digits), travelling inside
+    the US or Germany. The count of each kind is exact (shares of ``n``, the rest
+    to the first kind); the kinds are interleaved in a seeded order.
+
+    >>> mixed = synthetic_mixed(100, seed=2)
+    >>> sum(s.last_mile_number is not None for s in mixed), len(mixed)
+    (30, 100)
+    """
+    from collector.numbers.synth import example
+
+    rng = random.Random(seed)
+    carriers, places = catalogue(read_document())
+    carriers = {**carriers, "dhl": DHL}
+    counts = [math.floor(n * share) for _, _, share in MIXED_SHARES]
+    counts[0] += n - sum(counts)
+    kinds = [
+        (own, last) for (own, last, _), count in zip(MIXED_SHARES, counts, strict=True)
+        for _ in range(count)
+    ]  # fmt: skip
+    rng.shuffle(kinds)
+    abroad = sorted(c for c in _DESTINATIONS if c not in ("US", "DE"))
+    seen: set[str] = set()
+    out: list[Scenario] = []
+    for own, last in kinds:
+        while True:
+            if own == "china":
+                first_mile = rng.choice(("china-post", "cainiao", "yunexpress"))
+                number = _number(rng, first_mile)
+            else:
+                number = example(_DIRECT[own][0], rng)
+            if number not in seen:
+                seen.add(number)
+                break
+        order_id = f"MIX{seed:03d}-{len(out):06d}"
+        if own == "china":
+            country = _DIRECT[last][1] if last else rng.choice(abroad)
+            post, hub, cities = _DESTINATIONS[country]
+            outcome = rng.choices([k for k, _ in _MIX], [w for _, w in _MIX])[0]
+            scenario = _parcel(
+                rng,
+                number=number,
+                outcome=outcome,
+                route=_abroad(rng, places, hub, cities),
+                chain=(carriers[first_mile], carriers[last or post]),
+                window=(end, days),
+                order_id=order_id,
+                last_mile_number=example(_DIRECT[last][0], rng) if last else None,
+            )
+        else:
+            _, hub, cities = _DESTINATIONS[_DIRECT[own][1]]
+            outcome = rng.choices([k for k, _ in _DOMESTIC_MIX], [w for _, w in _DOMESTIC_MIX])[0]
+            route = {"origin": hub, "hub": hub, "dest_hub": hub, "city": rng.choice(cities)}
+            scenario = _parcel(
+                rng,
+                number=number,
+                outcome=outcome,
+                route=route,
+                chain=(carriers[own],),
+                window=(end, days / 4),
+                order_id=order_id,
+                journey=_DOMESTIC,
+            )
+        out.append(_with_expect(scenario))
+    return out
+
+
+def _abroad(
+    rng: random.Random, places: dict[str, Place], hub: Place, cities: tuple[Place, ...]
+) -> dict[str, Place]:
+    """The route of a parcel from China: a Chinese origin, Guangzhou, ``hub``, a city."""
+    origin = places[rng.choice(_ORIGINS)]
+    return {
+        "origin": origin,
+        "hub": places["guangzhou"],
+        "dest_hub": hub,
+        "city": rng.choice(cities),
+    }
+
+
+def _parcel(  # noqa: PLR0913 - the parts of one parcel, each drawn by the caller
+    rng: random.Random,
+    *,
+    number: str,
+    outcome: str,
+    route: dict[str, Place],
+    chain: tuple[Carrier, ...],
+    window: tuple[datetime, float],
+    order_id: str,
+    last_mile_number: str | None = None,
+    journey: tuple[tuple[str, str], ...] | None = None,
+) -> Scenario:
+    """One synthetic parcel shipped within ``window`` (its end, days before it) and its
+    order; draws from ``rng`` in a fixed order (shipping day, events, window, amount)."""
+    end, days = window
+    shipped = end - timedelta(days=rng.uniform(2, days))
+    events = _events(rng, outcome, route, shipped, end, journey=journey or _JOURNEY)
+    low = shipped + timedelta(days=rng.randint(10, 20))
+    eta = (low, low + timedelta(days=rng.randint(5, 15)))
+    city = route["city"]
+    return Scenario(
+        number=number,
+        shows=f"synthetic {outcome}",
+        origin=route["origin"].country,
+        destination=city.country,
+        carriers=chain,
+        events=tuple(events),
+        outcome={"not_found": "not_found", "invalid": "invalid"}.get(outcome, "tracked"),
+        last_mile_number=last_mile_number,
+        eta=eta,
+        extra={
+            "order": {
+                "order_id": order_id,
+                "marketplace": "aliexpress",
+                "store": "Synthetic Store",
+                "tracking_number": number,
+                "carrier": chain[0].name,
+                "ordered_at": (shipped - timedelta(days=2)).isoformat(timespec="seconds"),
+                "shipped_at": shipped.date().isoformat(),
+                "promised_from": eta[0].date().isoformat(),
+                "promised_to": eta[1].date().isoformat(),
+                "protection_ends_at": (eta[1] + timedelta(days=15)).date().isoformat(),
+                "destination_country": city.country,
+                "destination_postcode": city.postal_code or "",
+                "destination_city": city.city or "",
+                "item": "Synthetic item",
+                "amount": f"{rng.uniform(2, 80):.2f}",
+                "currency": "USD",
+            }
+        },
+    )
 
 
 def _with_expect(scenario: Scenario) -> Scenario:

@@ -518,6 +518,17 @@ def last_mile_routes(store: Store, shipment_ids: Sequence[int]) -> dict[int, tup
     return {int(r[0]): (str(r[1]), str(r[2])) for r in rows}
 
 
+def handed_over_by(store: Store, poll_ids: Sequence[int]) -> set[int]:
+    """The shipments whose handover these polls recorded (first said by one of them)."""
+    if not poll_ids:
+        return set()
+    rows = store.conn.execute(
+        "SELECT DISTINCT shipment_id FROM last_mile_handovers WHERE poll_id IN (SELECT unnest(?))",
+        [list(poll_ids)],
+    ).fetchall()
+    return {int(r[0]) for r in rows}
+
+
 def answered_ok(store: Store, source: str, numbers: Sequence[str]) -> set[str]:
     """The numbers ``source`` has answered ``ok`` about (at least once)."""
     if not numbers:

@@ -30,11 +30,11 @@ sys.path.insert(0, str(ROOT))
 
 from collector import clock  # noqa: E402
 from collector.config import settings_from_dict  # noqa: E402
-from collector.importer import import_file  # noqa: E402
 from collector.poll import run_poll  # noqa: E402
 from collector.simulator import synthetic_scenarios  # noqa: E402
-from collector.simulator.synthetic import DEFAULT_END, write_orders_csv  # noqa: E402
+from collector.simulator.synthetic import DEFAULT_END  # noqa: E402
 from collector.store import Store  # noqa: E402
+from tests.benchmarks.synth import import_scenarios  # noqa: E402
 
 KEY = "bench-17track-key"
 SEED = 4
@@ -65,9 +65,7 @@ def bench(n: int, rate: float, workdir: Path) -> dict[str, float]:
     clock.set_now(DEFAULT_END)
     scenarios = synthetic_scenarios(n, seed=SEED)
     db = workdir / f"bench-{n}.duckdb"
-    with Store.open(db) as store:
-        result = import_file(store, write_orders_csv(scenarios, workdir / "orders.csv"))
-    assert not result.rejected, result.rejected[:3]
+    import_scenarios(db, scenarios, workdir)
     server = subprocess.Popen(
         [sys.executable, "-c", SERVER, str(n), str(rate), KEY, str(SEED)],
         stdin=subprocess.PIPE,

@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 import sys
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from collector.simulator.model import Scenario  # noqa: E402
 from collector.store import Store  # noqa: E402
 from collector.store.state import (  # noqa: E402
     DIGEST_COLUMNS,
@@ -273,3 +275,13 @@ if __name__ == "__main__":
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 10_000
     e = int(sys.argv[3]) if len(sys.argv) > 3 else 20
     print(build_synthetic_db(target, n, e))
+
+
+def import_scenarios(db: Path, scenarios: Iterable[Scenario], workdir: Path) -> None:
+    """Import the orders of simulator scenarios into a new database at ``db``."""
+    from collector.importer import import_file
+    from collector.simulator.synthetic import write_orders_csv
+
+    with Store.open(db) as store:
+        result = import_file(store, write_orders_csv(scenarios, workdir / "orders.csv"))
+    assert not result.rejected, result.rejected[:3]

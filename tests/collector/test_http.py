@@ -329,6 +329,32 @@ def test_token_bucket_spaces_requests_evenly() -> None:
     assert [round(t - 100.0, 6) for t in sent] == [0.0, 0.25, 0.5, 0.75, 1.0]
 
 
+@pytest.mark.parametrize(("rate", "per_window", "window"), [(1.5, 2, 4 / 3), (2.5, 3, 1.2)])
+def test_token_bucket_keeps_a_fractional_rate_above_one(
+    rate: float, per_window: int, window: float
+) -> None:
+    # 1.5/s was paced as one a second (the window held floor(R) = 1), 2.5/s as two:
+    # a third and a fifth of the allowance lost (issue 13.5). The window now holds
+    # ceil(R) requests and lasts ceil(R) / R seconds: R a second on average, never
+    # closer than half the even spacing.
+    time_ = FakeTime()
+    bucket = TokenBucket(rate, margin=0.0, monotonic=time_.monotonic, sleep=time_.sleep)
+    assert (bucket.per_window, bucket.window) == (per_window, pytest.approx(window))
+    sent: list[float] = []
+
+    async def main() -> None:
+        for _ in range(16):
+            await bucket.acquire()
+            sent.append(time_.now)
+
+    asyncio.run(main())
+    assert sent[-1] - sent[0] == pytest.approx(15 / rate)
+    gaps = [b - a for a, b in itertools.pairwise(sent)]
+    assert min(gaps) >= 1 / rate / 2 - 1e-9
+    for i in range(len(sent) - per_window):
+        assert sent[i + per_window] - sent[i] >= window - 1e-9
+
+
 def test_token_bucket_never_bursts_after_a_stall() -> None:
     # 20/s; the event loop wakes 0.3 s late once, while 10 callers wait. Reserving
     # slots in advance let every caller whose slot had passed go at once (a burst a

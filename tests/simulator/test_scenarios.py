@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from collector.numbers.detect import detect
 from collector.simulator import (
     KINDS,
     Scenario,
@@ -23,7 +26,7 @@ from collector.simulator import (
     write_orders_csv,
 )
 from collector.simulator.model import normalise_number, scenarios_from_dict
-from collector.simulator.synthetic import s10_check_digit
+from collector.simulator.synthetic import MIXED_SHARES, s10_check_digit, synthetic_mixed
 from tests.conftest import SAMPLE_ORDERS, run_cli
 
 DEMO_NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
@@ -179,6 +182,44 @@ def test_synthetic_scenarios_are_deterministic_and_plausible() -> None:
         "delivered", "in_transit", "stalled", "label_only", "not_found", "invalid",
         "exception", "returned", "available_for_pickup", "delivery_failed", "out_for_delivery",
     }  # fmt: skip
+
+
+def test_synthetic_scenarios_keep_their_numbers_and_events() -> None:
+    # The mixed book (issue 13.5) reshaped this module: what existing benchmarks
+    # and tests draw must not change.
+    scenarios = synthetic_scenarios(400, seed=4)
+    digest = hashlib.sha256(
+        repr([(s.number, s.events, s.extra, s.eta, s.carriers) for s in scenarios]).encode()
+    ).hexdigest()
+    assert digest == "63f01e84107e6c73d42302b1f817f8569dae533c7fa90d5864bcf930f0f68c6d"
+
+
+def test_synthetic_mixed_splits_the_book_exactly_and_deterministically() -> None:
+    mixed = synthetic_mixed(2000, seed=13)
+    assert [(s.number, s.events) for s in mixed] == [
+        (s.number, s.events) for s in synthetic_mixed(2000, seed=13)
+    ]
+    assert len({s.number for s in mixed}) == 2000
+    kinds = Counter(
+        (s.carriers[0].code if len(s.carriers) == 1 else "china",
+         s.carriers[-1].code if s.last_mile_number else None)
+        for s in mixed
+    )  # fmt: skip
+    assert kinds == {(own, last): round(2000 * share) for own, last, share in MIXED_SHARES}
+    end = datetime(2026, 11, 28, 12, tzinfo=UTC)
+    for scenario in mixed:
+        assert all(e.at <= end for e in scenario.events)
+        check_offsets(scenario)
+        assert scenario.expect == final_canonical(scenario)
+        own = scenario.carriers[0].code
+        if len(scenario.carriers) == 1:  # the carrier's own number
+            assert detect(scenario.number).courier == own
+            assert scenario.origin == scenario.destination
+        if scenario.last_mile_number:
+            found = detect(scenario.last_mile_number)
+            assert (found.verdict, found.courier) == ("valid", scenario.carriers[-1].code)
+    handed = sum(1 for s in mixed if s.last_mile_number and s.handed_over(s.visible(end)))
+    assert 0 < handed < 600
 
 
 def test_synthetic_orders_import_cleanly(tmp_path: Path, db_path: Path) -> None:
