@@ -76,7 +76,7 @@ def bench(n: int, rate: int, burners: int, workdir: Path) -> dict[str, float]:
         os.environ["BENCH_STANDIN_KEY"] = KEY
         settings = settings_from_dict(
             {
-                "carriers": {
+                "sources": {
                     "17track": {
                         "base_url": base_url,
                         "api_key_env": "BENCH_STANDIN_KEY",

@@ -79,7 +79,7 @@ def bench(n: int, rate: float, workdir: Path) -> dict[str, float]:
         os.environ["BENCH_17TRACK_KEY"] = KEY
         settings = settings_from_dict(
             {
-                "carriers": {
+                "sources": {
                     "17track": {
                         "base_url": base_url,
                         "api_key_env": "BENCH_17TRACK_KEY",
