@@ -370,6 +370,8 @@ def handed_over_in_run(
         [run_id],
     )
     ids = {int(r[0]) for r in rows}
+    if not ids:
+        return {}  # nothing handed over in this run (the common case): no sets to build
     shipments = {
         s.shipment_id: s for items in routed.values() for s in items if s.shipment_id in ids
     }
