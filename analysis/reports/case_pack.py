@@ -296,6 +296,8 @@ def case_message(facts: PackFacts, case: CaseFact) -> str | None:
             ]
         )
     if (action in ("wait", "ask_seller")) and opened is None and r["open"]:
+        # A dropshipper writes for a customer (``[reports] dropshipper``).
+        whose = "My customer's" if facts.dropshipper else "My"
         first_word = (
             f"I wrote to you on {day(contacted.occurred_at)} and have had no answer. "
             if contacted is not None and action == "wait"
@@ -305,7 +307,7 @@ def case_message(facts: PackFacts, case: CaseFact) -> str | None:
             [
                 "Hello,",
                 "",
-                f"{first_word}My {what} has not arrived. The {tracking} "
+                f"{first_word}{whose} {what} has not arrived. The {tracking} "
                 + (f"shows: {'; '.join(facts_lines)}" if facts_lines else "shows no delivery")
                 + ". Please tell me where the parcel is, or send a refund or a replacement.",
                 "",

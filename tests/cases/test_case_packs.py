@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,12 @@ from tests.flags.builder import World
 S = Settings()
 
 
-def pack(world: World, now: str, out: Path) -> tuple[dict[str, Any], str]:
+def pack(world: World, now: str, out: Path, settings: Settings = S) -> tuple[dict[str, Any], str]:
     instant = at(now)
-    a = assess(world.store, instant, S, record=False)
+    a = assess(world.store, instant, settings, record=False)
     [result] = write_packs(
-        world.store, [1], now=instant, settings=S, formats=("html", "json"), out_dir=out,
-        assessment=a,
+        world.store, [1], now=instant, settings=settings, formats=("html", "json"),
+        out_dir=out, assessment=a,
     )  # fmt: skip
     manifest = json.loads((result.folder / "manifest.json").read_text(encoding="utf-8"))
     html = next(result.folder.glob("*.html")).read_text(encoding="utf-8")
@@ -71,6 +72,11 @@ def test_the_evidence_note_and_the_seller_message(stalled: World, tmp_path: Path
     manifest, _ = pack(stalled, "2026-11-21", tmp_path / "a")
     assert manifest["dispute_message"].startswith("Hello,\n\nI wrote to you on 20 Nov 2026")
     assert "Please tell me where the parcel is" in manifest["dispute_message"]
+    assert "have had no answer. My order 8101203344552" in manifest["dispute_message"]
+    # A dropshipper writes for a customer.
+    reseller = replace(S, reports=replace(S.reports, dropshipper=True))
+    manifest, _ = pack(stalled, "2026-11-21", tmp_path / "c", reseller)
+    assert "have had no answer. My customer's order 8101203344552" in (manifest["dispute_message"])
     record(stalled.store, "opened", "2026-11-23", ask="refund")
     record(stalled.store, "evidence_requested", "2026-11-24")
     manifest, _ = pack(stalled, "2026-11-25", tmp_path / "b")
