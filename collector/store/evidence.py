@@ -30,8 +30,7 @@ import hashlib
 import json
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -50,7 +49,7 @@ from collector.sources.base import (
     Outcome,
     Result,
 )
-from collector.store import Store
+from collector.store import Store, value_table
 from collector.store.state import DIGEST_COLUMNS, event_digest_sql
 
 #: chain_hash of the (absent) row before the first poll.
@@ -510,7 +509,7 @@ def last_mile_routes(store: Store, shipment_ids: Sequence[int]) -> dict[int, tup
     """Shipment id -> (last-mile number, courier) of its latest handover with a known courier."""
     if not shipment_ids:
         return {}
-    with _values(store, "shipment_id", shipment_ids, pl.Int64) as ids:
+    with value_table(store.conn, "shipment_id", shipment_ids, pl.Int64) as ids:
         rows = store.conn.execute(
             "SELECT shipment_id, arg_max(last_mile_number, poll_id), arg_max(courier, poll_id) "
             "FROM last_mile_handovers WHERE courier IS NOT NULL "
@@ -523,7 +522,7 @@ def handed_over_by(store: Store, poll_ids: Sequence[int]) -> set[int]:
     """The shipments whose handover these polls recorded (first said by one of them)."""
     if not poll_ids:
         return set()
-    with _values(store, "poll_id", poll_ids, pl.Int64) as ids:
+    with value_table(store.conn, "poll_id", poll_ids, pl.Int64) as ids:
         rows = store.conn.execute(
             "SELECT DISTINCT shipment_id FROM last_mile_handovers "
             f"WHERE poll_id IN (SELECT poll_id FROM {ids})"
@@ -535,7 +534,7 @@ def answered_ok(store: Store, source: str, numbers: Sequence[str]) -> set[str]:
     """The numbers ``source`` has answered ``ok`` about (at least once)."""
     if not numbers:
         return set()
-    with _values(store, "tracking_number", numbers, pl.String) as asked:
+    with value_table(store.conn, "tracking_number", numbers, pl.String) as asked:
         rows = store.conn.execute(
             "SELECT DISTINCT r.tracking_number FROM poll_results r JOIN polls p USING (poll_id) "
             "WHERE p.source = ? AND r.outcome = 'ok' "
@@ -543,22 +542,6 @@ def answered_ok(store: Store, source: str, numbers: Sequence[str]) -> set[str]:
             [source],
         ).fetchall()
     return {str(r[0]) for r in rows}
-
-
-@contextmanager
-def _values(store: Store, column: str, values: Sequence[Any], dtype: Any) -> Iterator[str]:
-    """``values`` as a registered one-column table, named by the ``with``.
-
-    DuckDB converts a Python list parameter element by element, trying to import
-    pandas for each: 0.23 s for the 4,000 ids of a poll (half a second of a 10 s
-    run), where a registered column takes a millisecond.
-    """
-    name = f"_values_{column}"
-    store.conn.register(name, pl.DataFrame({column: list(values)}, schema={column: dtype}))
-    try:
-        yield name
-    finally:
-        store.conn.unregister(name)
 
 
 class _Staging:
@@ -823,17 +806,12 @@ def registered_numbers(store: Store, source: str, numbers: Iterable[str]) -> fro
     wanted = sorted(set(numbers))
     if not wanted:
         return frozenset()
-    frame = pl.DataFrame({"tracking_number": wanted}, schema={"tracking_number": pl.String})
-    conn = store.conn
-    conn.register("wanted_numbers", frame.to_arrow())
-    try:
-        rows = conn.execute(
-            "SELECT r.tracking_number FROM source_registrations r "
-            "JOIN wanted_numbers w USING (tracking_number) WHERE r.source = ?",
+    with value_table(store.conn, "tracking_number", wanted, pl.String) as asked:
+        rows = store.conn.execute(
+            f"SELECT r.tracking_number FROM source_registrations r "
+            f"JOIN {asked} w USING (tracking_number) WHERE r.source = ?",
             [source],
         ).fetchall()
-    finally:
-        conn.unregister("wanted_numbers")
     return frozenset(str(r[0]) for r in rows)
 
 
