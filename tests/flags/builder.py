@@ -1,8 +1,9 @@
-"""A small builder of stored shipments, events, answers and tracking state.
+"""Flag tests' shorthand over the test factory (:mod:`tests.factory`).
 
-Flag tests need exact histories without the collector: this writes rows straight
-into the tables the way the collector leaves them (events with their first poll,
-``poll_results`` per answer, ``tracking_state`` derived from the events)::
+Flag tests need exact histories; a :class:`World` states them briefly and writes
+them through the production path (shipments through the importer, each history as
+a source's answer through the evidence writer, ``tracking_state`` as the collector
+derives it)::
 
     world = World(store)
     sid = world.shipment("o1", shipped_at="2026-11-01T00:00:00Z", country="ES")
@@ -12,16 +13,16 @@ into the tables the way the collector leaves them (events with their first poll,
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from analysis.flags import Evaluation, compute_flags, evaluate_flags
 from collector.clock import parse_instant
 from collector.config import RulesConfig, Settings
+from collector.sources.base import Event
 from collector.store import Store
-from collector.store.state import refresh_event_digest
+from tests.factory import DERIVED_COLUMNS, Factory, event
 
 NOW = "2026-11-28T12:00:00Z"
 
@@ -86,17 +87,32 @@ class Ev:
         """The UTC instant (a local time without a zone is read as UTC, as sources do)."""
         return T(self.at) if datetime.fromisoformat(self.at).tzinfo else T(self.at + "Z")
 
+    def record(self) -> Event:
+        """The collector's normalised event (what a source's parser returns)."""
+        return event(
+            self.at,
+            self.status,
+            self.description,
+            tz_known=self.tz_known,
+            sub_status=self.sub_status,
+            location=self.location,
+            city=self.city,
+            state=self.state,
+            postcode=self.postcode,
+            country=self.country,
+        )
+
 
 class World:
-    """Writes shipments and their tracking history into a store."""
+    """Shipments and their tracking history, written through the production path."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        # Continue after what an earlier builder on the same database wrote.
-        row = store.conn.execute(
-            "SELECT coalesce(max(poll_id), 0) + (SELECT count(*) FROM events) FROM polls"
-        ).fetchone()
-        self._keys = itertools.count(int(row[0]) + 1 if row else 1)
+        self.factory = Factory(store, run_id="world")
+        # What each source has said about each shipment so far: a source answers
+        # with the whole history it knows, as real ones do.
+        self._told: dict[tuple[int, str], list[Event]] = {}
+        self._last: dict[int, tuple[datetime, str]] = {}
 
     # -- shipments ------------------------------------------------------------------
 
@@ -106,26 +122,21 @@ class World:
         number: str = "LP00123456789012",
         **fields: Any,
     ) -> int:
-        """Insert one shipment; ``fields`` are shipments columns (dates as ISO text).
+        """Import one shipment; ``fields`` are import columns (dates as ISO text).
 
         Defaults: ordered 2026-10-30, shipped 2026-11-01, a valid Cainiao number,
         destination Madrid (ES), marketplace aliexpress. ``country``, ``postcode``
-        and ``city`` are short for the destination columns.
+        and ``city`` are short for the destination columns. The columns the importer
+        derives (``courier``, ``number_verdict``, ``carrier_mismatch`` ...) may be
+        given as what the test expects it to derive.
         """
         row: dict[str, Any] = {
-            "order_id": order_id,
-            "tracking_number": number,
             "marketplace": "aliexpress",
-            "courier": "cainiao",
-            "number_format": "cainiao-lp",
-            "number_verdict": "valid",
             "ordered_at": "2026-10-30T00:00:00Z",
             "shipped_at": "2026-11-01T00:00:00Z",
             "destination_country": "ES",
             "destination_city": "Madrid",
             "destination_postcode": "28013",
-            "created_at": NOW,
-            "updated_at": NOW,
         }
         for short, column in (
             ("country", "destination_country"),
@@ -135,31 +146,13 @@ class World:
             if short in fields:
                 fields[column] = fields.pop(short)
         row.update(fields)
-        for key, value in list(row.items()):
-            if key.endswith("_at") and isinstance(value, str):
-                row[key] = T(value)
-        columns = ", ".join(row)
-        marks = ", ".join("?" for _ in row)
-        found = self.store.conn.execute(
-            f"INSERT INTO shipments ({columns}) VALUES ({marks}) RETURNING shipment_id",
-            list(row.values()),
-        ).fetchone()
-        assert found is not None
-        return int(found[0])
+        # The importer derives these from the number; a test gets a verdict by
+        # choosing a number that has it (Factory.shipment checks them, World trusts it).
+        for column in DERIVED_COLUMNS:
+            row.pop(column, None)
+        return self.factory.shipment(order_id, number, imported_at=T(NOW), **row)
 
     # -- sources --------------------------------------------------------------------
-
-    def poll(self, number: str, outcome: str, at: str, source: str = "17track") -> int:
-        """One request to a source about ``number``; returns its poll id."""
-        poll_id = next(self._keys)
-        self.store.conn.execute(
-            "INSERT INTO polls (poll_id, run_id, requested_at, source, operation, method, url, "
-            "numbers, http_status, duration_ms, outcome, chain_hash) "
-            "VALUES (?, 'test', ?, ?, 'gettrackinfo', 'POST', 'http://127.0.0.1/t', ?, 200, 1.0, "
-            "?, ?)",
-            [poll_id, T(at), source, [number], outcome, f"chain-{poll_id}"],
-        )
-        return poll_id
 
     def answer(
         self,
@@ -168,111 +161,68 @@ class World:
         at: str = "2026-11-27T06:00:00Z",
         source: str = "17track",
         code: str | None = None,
+        **result: Any,
     ) -> int:
-        """What a source answered about a shipment (``ok``, ``not_found``, ``invalid``...)."""
-        number = self._number(sid)
-        poll_id = self.poll(number, outcome, at, source)
-        self.store.conn.execute(
-            "INSERT INTO poll_results VALUES (?, ?, ?, ?, ?, NULL)",
-            [poll_id, sid, number, outcome, code],
-        )
-        self.state(sid)
-        return poll_id
+        """What a source answered about a shipment (``ok``, ``not_found``, ``invalid``...);
+        an ``ok`` answer repeats the history that source gave before. ``result``: other
+        :class:`~collector.sources.base.Result` fields (``status``, ``source_status_raw``)."""
+        told = self._told.get((sid, source), []) if outcome == "ok" else []
+        return self._answer(sid, T(at), source, outcome, told, code=code, **result)
 
     def events(self, sid: int, *events: Ev, at: str | None = None, source: str = "17track") -> int:
-        """Store events as one ``ok`` answer; ``at`` defaults to after the last event."""
+        """Store events as one ``ok`` answer; ``at`` defaults to the latest event's instant."""
         latest = max((e.instant() for e in events), default=T("2026-11-01T00:00:00Z"))
-        when = at or latest.isoformat()
-        number = self._number(sid)
-        poll_id = self.poll(number, "ok", when, source)
-        self.store.conn.execute(
-            "INSERT INTO poll_results VALUES (?, ?, ?, 'ok', NULL, NULL)", [poll_id, sid, number]
-        )
-        for event in events:
-            instant = datetime.fromisoformat(event.at)
-            offset = instant.utcoffset()
-            key = f"k{next(self._keys)}"
-            self.store.conn.execute(
-                "INSERT INTO events (shipment_id, event_key, occurred_at, local_time, "
-                "utc_offset_minutes, tz_known, status, sub_status, raw_code, raw_status, "
-                "description, location, city, state, postcode, country, source, first_poll_id, "
-                "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    sid,
-                    key,
-                    event.instant(),
-                    event.at[:19].replace("T", " "),
-                    int(offset.total_seconds() // 60) if offset and event.tz_known else None,
-                    event.tz_known,
-                    event.status,
-                    event.sub_status,
-                    event.description,
-                    event.description,
-                    event.location,
-                    event.city,
-                    event.state,
-                    event.postcode,
-                    event.country,
-                    source,
-                    poll_id,
-                    T(when),
-                ],
-            )
-        self.state(sid)
-        return poll_id
+        told = self._told.setdefault((sid, source), [])
+        told += [e.record() for e in events]
+        return self._answer(sid, T(at) if at else latest, source, "ok", told)
+
+    def _answer(
+        self,
+        sid: int,
+        at: datetime,
+        source: str,
+        outcome: str,
+        events: list[Event],
+        **result: Any,
+    ) -> int:
+        number = self.factory.number_of(sid)
+        answered = self.factory.result(number, outcome, events, **result)
+        self._last[sid] = (at, source)
+        return self.factory.answer(at, [answered], source=source, ids={number: [sid]})
 
     def state(self, sid: int, **overrides: Any) -> None:
-        """(Re)derive ``tracking_state`` of a shipment from its events and answers.
+        """Make the source say what ``overrides`` state, then check the collector derived it.
 
-        ``overrides`` set columns afterwards (e.g. ``status="expired"``).
+        ``status`` (with ``source_status_raw``) is the source's overall status in a new
+        ``ok`` answer a minute after the last one (``expired``: it stopped tracking);
+        ``last_poll_at`` alone, for a shipment never answered, is an answer that learnt
+        nothing (outcome ``error``) at that instant. Anything else is not a state a
+        source's answer leads to, and an error.
         """
-        conn = self.store.conn
-        conn.execute("DELETE FROM tracking_state WHERE shipment_id = ?", [sid])
-        conn.execute(
-            """
-            INSERT INTO tracking_state (shipment_id, status, sub_status, source, first_event_at,
-                last_event_at, last_event_key, delivered_at, event_count, last_poll_at,
-                last_poll_id, last_outcome, consecutive_not_found, ever_found, updated_at)
-            SELECT $sid,
-                   coalesce(arg_max(e.status, e.occurred_at),
-                            CASE WHEN a.outcome = 'not_found' THEN 'not_found' END, 'unknown'),
-                   arg_max(e.sub_status, e.occurred_at), '17track', min(e.occurred_at),
-                   max(e.occurred_at), arg_max(e.event_key, e.occurred_at),
-                   min(e.occurred_at) FILTER (WHERE e.status = 'delivered'), count(e.event_key),
-                   a.at, a.poll_id, a.outcome, 0, count(e.event_key) > 0,
-                   coalesce(a.at, TIMESTAMPTZ '2026-11-01 00:00:00+00')
-            FROM (SELECT max(p.requested_at) AS at, max(p.poll_id) AS poll_id,
-                         arg_max(pr.outcome, pr.poll_id) AS outcome
-                  FROM poll_results pr JOIN polls p USING (poll_id)
-                  WHERE pr.shipment_id = $sid) a
-            LEFT JOIN events e ON e.shipment_id = $sid
-            GROUP BY a.at, a.poll_id, a.outcome
-            """,
-            {"sid": sid},
-        )
-        # The latest event's fields, the way the collector keeps them.
-        refresh_event_digest(conn, "shipment_id = $sid", {"sid": sid})
+        unknown = set(overrides) - {"status", "source_status_raw", "last_poll_at"}
+        if unknown:
+            raise ValueError(f"no answer makes the collector write {sorted(unknown)}")
+        if "last_poll_at" in overrides:
+            self._answer(sid, T(overrides.pop("last_poll_at")), "17track", "error", [])
         if overrides:
-            sets = ", ".join(f"{k} = ?" for k in overrides)
-            values = [
-                T(v) if k.endswith("_at") and isinstance(v, str) else v
-                for k, v in overrides.items()
-            ]
-            # A new input version, as every writer of the collector takes one.
-            conn.execute(
-                f"UPDATE tracking_state SET {sets}, input_version = nextval('input_version_seq') "
-                "WHERE shipment_id = ?",
-                [*values, sid],
-            )
-
-    def _number(self, sid: int) -> str:
-        row = self.store.conn.execute(
-            "SELECT tracking_number FROM shipments WHERE shipment_id = ?", [sid]
-        ).fetchone()
-        assert row is not None
-        return str(row[0])
+            at, source = self._last.get(sid, (T("2026-11-01T00:00:00Z"), "17track"))
+            told = self._told.get((sid, source), [])
+            self._answer(sid, at + timedelta(minutes=1), source, "ok", told, **overrides)
+        written = self.factory.state_of(sid)
+        for column, value in overrides.items():
+            assert written.get(column) == value, (column, written.get(column), value)
 
     # -- reading ---------------------------------------------------------------------
+
+    def key(self, order_id: str, description: str) -> str:
+        """The stored ``event_key`` of an order's event (the collector's stable key)."""
+        rows = self.store.query(
+            "SELECT e.event_key FROM events e JOIN shipments s USING (shipment_id) "
+            "WHERE s.order_id = ? AND e.description = ?",
+            [order_id, description],
+        )
+        assert len(rows) == 1, (order_id, description, rows)
+        return str(rows[0][0])
 
     def flags(self, now: str = NOW, rules: RulesConfig | None = None) -> dict[str, dict[str, Any]]:
         """The computed flags at ``now`` as ``{order_id: {code: row}}`` (nothing stored)."""

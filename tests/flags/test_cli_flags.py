@@ -96,7 +96,8 @@ def test_flags_all_adds_archived_shipments_and_cleared_flags(db_path: Path) -> N
             "severity": "critical",
             "since": "2026-11-28T12:00:00+00:00",  # no instant of its own: first seen
             "first_seen": "2026-11-28T12:00:00+00:00",
-            "detail": "RR507128933CN fails the check of its format cainiao-lp",
+            "detail": "RR507128933CN fails the check of its format s10 "
+            "(check digit 3 does not match computed 2 (S10))",
             "cleared_at": None,
         }
     ]

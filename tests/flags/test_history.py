@@ -39,7 +39,7 @@ def test_raise_confirm_clear_and_raise_again(world: World) -> None:
     )
     assert threshold == "stalled_days=10"
     assert detail == "no movement for 10 days since 'Departed', Guangzhou, 2026-11-01"
-    assert json.loads(evidence) == {"event_keys": ["k2"], "poll_ids": [1]}
+    assert json.loads(evidence) == {"event_keys": [world.key("o1", "Departed")], "poll_ids": [1]}
 
     # Later, still stalled: the same row, confirmed now; its text is read up to date
     # while the stored row keeps the text of its last write (a day passing is no
@@ -82,7 +82,7 @@ def test_raise_confirm_clear_and_raise_again(world: World) -> None:
         ("stalled", T("2026-11-26T00:00:00Z"), None),
     ]
     assert rows[1][7] == "stalled_days=10"
-    assert json.loads(rows[1][9])["event_keys"] == ["k4"]
+    assert json.loads(rows[1][9])["event_keys"] == [world.key("o1", "Arrived")]
 
 
 def test_evaluating_twice_without_new_data_changes_nothing(world: World) -> None:

@@ -51,7 +51,10 @@ def test_austin_instead_of_san_francisco(world: World) -> None:
         "delivered 2026-11-20 in Austin TX 73301 (US), not at the destination "
         "San Francisco 94107 (US): postcode, city differ"
     )
-    assert json.loads(row["evidence"]) == {"event_keys": ["k2"], "poll_ids": [1]}
+    assert json.loads(row["evidence"]) == {
+        "event_keys": [world.key("o1", "Delivered")],
+        "poll_ids": [1],
+    }
 
 
 @pytest.mark.parametrize(

@@ -27,8 +27,9 @@ def test_the_condition_start_of_each_kind(world: World) -> None:
 
 
 def test_first_seen_is_the_first_evaluation_that_saw_it(world: World) -> None:
-    sid = world.shipment("o1", shipped_at="2026-10-01T00:00:00Z", promised_to=None,
-                         protection_ends_at=None, number_verdict="invalid")  # fmt: skip
+    # RR507128933CN fails its check digit (the importer's verdict: invalid).
+    sid = world.shipment("o1", "RR507128933CN", shipped_at="2026-10-01T00:00:00Z",
+                         promised_to=None, protection_ends_at=None)  # fmt: skip
     world.events(sid, Ev("2026-10-24T06:00:00+08:00", "in_transit", "Departed"))
     world.evaluate("2026-11-10T00:00:00Z")
     got = _since(world)
