@@ -1,22 +1,28 @@
-"""Build report test data straight into the schema (shipments, polls, events, flags).
+"""Report test data written through the production path (:mod:`tests.factory`).
 
-The packs only read the store, so their tests need no collector or rule engine: a
-:class:`Builder` inserts plausible rows (hash-chained polls, raw documents, events
-with local offsets, tracking state derived from the events, flag rows), and
-:func:`scenario` builds the named situations of the sample orders.
+The packs only read the store; a :class:`Builder` states plausible histories briefly
+(requests to sources, the events their answers carried, flag rows) and writes them
+as the collector does: shipments through the importer, each request as a source's
+answer through the evidence writer (hash-chained polls, raw documents, events,
+``tracking_state`` derived by the collector). :func:`scenario` functions build the
+named situations of the sample orders.
+
+A request is written once every shipment it concerns is complete (:meth:`Builder.state`),
+so that events stated after their request still arrive in that request's answer;
+each answer carries every event its shipment had been told so far, as sources do.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from collector.sources.base import Event, Result
 from collector.store import Store
+from tests.factory import DERIVED_COLUMNS, Factory, event
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -28,24 +34,36 @@ def at(text: str) -> datetime:
 
 
 @dataclass
+class _Call:
+    """A request stated but not written yet."""
+
+    poll_id: int
+    when: datetime
+    results: dict[int, str]
+    options: dict[str, Any]
+    events: dict[int, list[Event]] = field(default_factory=dict)
+
+
+@dataclass
 class Builder:
     store: Store
     now: datetime = NOW
-    _chain: str = "0" * 64
-    _poll_id: int = 0
-    _events: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    _pending: list[_Call] = field(default_factory=list)
+    _told: dict[int, list[Event]] = field(default_factory=dict)
+    _done: set[int] = field(default_factory=set)
+    _factory: Factory | None = None
+
+    @property
+    def factory(self) -> Factory:
+        if self._factory is None:
+            self._factory = Factory(self.store, run_id="run-1")
+        return self._factory
 
     def shipment(self, order_id: str, tracking_number: str, **values: Any) -> int:
         row: dict[str, Any] = {
-            "order_id": order_id,
-            "tracking_number": tracking_number,
-            "tracking_number_raw": tracking_number,
             "marketplace": "aliexpress",
             "store": "Test Store",
             "carrier": "China Post",
-            "courier": "china-post",
-            "number_format": "s10",
-            "number_verdict": "valid",
             "ordered_at": at("2026-10-10T12:41"),
             "shipped_at": at("2026-10-12T00:00"),
             "promised_from": at("2026-10-27T23:00"),
@@ -57,18 +75,12 @@ class Builder:
             "item": "LED desk lamp",
             "amount": Decimal("18.45"),
             "currency": "EUR",
-            "created_at": self.now,
-            "updated_at": self.now,
         }
         row.update(values)
-        cols = ", ".join(row)
-        marks = ", ".join("?" for _ in row)
-        got = self.store.conn.execute(
-            f"INSERT INTO shipments ({cols}) VALUES ({marks}) RETURNING shipment_id",
-            list(row.values()),
-        ).fetchone()
-        assert got is not None
-        return int(got[0])
+        # Derived by the importer from the number and the declared carrier.
+        for column in DERIVED_COLUMNS:
+            row.pop(column, None)
+        return self.factory.shipment(order_id, tracking_number, imported_at=self.now, **row)
 
     def poll(
         self,
@@ -84,53 +96,18 @@ class Builder:
         url: str = "https://api.17track.net/track/v2.2/gettrackinfo",
     ) -> int:
         """One request about ``results`` ({shipment_id: outcome}); returns its poll_id."""
-        self._poll_id += 1
-        pid = self._poll_id
-        numbers = [
-            r[0]
-            for r in self.store.query(
-                "SELECT tracking_number FROM shipments WHERE list_contains($ids, shipment_id)",
-                {"ids": list(results)},
-            )
-        ]
-        body = body if body is not None else json.dumps({"poll": pid, "numbers": numbers}).encode()
-        sha = hashlib.sha256(body).hexdigest() if body else None
-        if body:
-            stored = zlib.compress(body)
-            self.store.conn.execute(
-                "INSERT INTO raw_documents VALUES (?, 'application/json', ?, 'zlib', ?, ?, ?) "
-                "ON CONFLICT DO NOTHING",
-                [sha, len(body), hashlib.sha256(stored).hexdigest(), stored, when],
-            )
-        outcome = sorted(set(results.values()))[0] if len(set(results.values())) == 1 else "ok"
-        canonical = json.dumps(
-            [
-                pid,
-                when.isoformat(),
-                source,
-                operation,
-                "POST",
-                url,
-                numbers,
-                http_status,
-                outcome,
-                sha,
-            ]
-        )
-        self._chain = hashlib.sha256((self._chain + canonical).encode()).hexdigest()
-        self.store.conn.execute(
-            "INSERT INTO polls VALUES "
-            "(?, 'run-1', ?, ?, ?, 'POST', ?, NULL, ?, ?, 120.0, ?, NULL, ?, ?)",
-            [pid, when, source, operation, url, numbers, http_status, outcome, sha, self._chain],
-        )
-        for sid, result in results.items():
-            number = self.store.query(
-                "SELECT tracking_number FROM shipments WHERE shipment_id = ?", [sid]
-            )[0][0]
-            self.store.conn.execute(
-                "INSERT INTO poll_results VALUES (?, ?, ?, ?, ?, ?)",
-                [pid, sid, number, result, code, message],
-            )
+        head = self.store.conn.execute("SELECT coalesce(max(poll_id), 0) FROM polls").fetchone()
+        pid = int(head[0] if head else 0) + len(self._pending) + 1
+        options = {
+            "source": source,
+            "operation": operation,
+            "http_status": http_status,
+            "body": body,
+            "code": code,
+            "message": message,
+            "url": url,
+        }
+        self._pending.append(_Call(pid, when, dict(results), options))
         return pid
 
     def event(
@@ -150,71 +127,73 @@ class Builder:
         city: str | None = None,
         postcode: str | None = None,
     ) -> str:
-        key = hashlib.sha256(
-            f"{sid}|{when.isoformat()}|{description}|{location}".encode()
-        ).hexdigest()[:32]
-        local = (
-            (when + timedelta(minutes=offset)).strftime("%Y-%m-%d %H:%M")
-            if offset is not None
-            else when.strftime("%Y-%m-%d %H:%M")
+        """An event the answer of request ``poll_id`` carried (a request about this
+        shipment made an hour after the event when there is none); its event key."""
+        record = event(
+            when,
+            status,
+            description,
+            offset=offset if offset is not None else 0,
+            tz_known=offset is not None,
+            local_time=(when + timedelta(minutes=offset or 0)).strftime("%Y-%m-%d %H:%M"),
+            sub_status=sub_status,
+            raw_code=raw_code,
+            raw_status=None,
+            location=location,
+            city=city,
+            postcode=postcode,
+            country=country,
         )
-        self.store.conn.execute(
-            """INSERT INTO events (shipment_id, event_key, occurred_at, local_time,
-               utc_offset_minutes, tz_known, status, sub_status, raw_code, raw_status,
-               description, location, city, state, postcode, country, source, provider,
-               first_poll_id, recorded_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, NULL, ?, ?)""",
-            [
-                sid,
-                key,
-                when,
-                local,
-                offset,
-                offset is not None,
-                status,
-                sub_status,
-                raw_code,
-                None,
-                description,
-                location,
-                city,
-                postcode,
-                country,
-                source,
-                poll_id,
-                when,
-            ],
-        )
-        self._events.setdefault(sid, []).append({"at": when, "status": status, "key": key})
-        return key
+        call = next((c for c in self._pending if c.poll_id == poll_id and sid in c.results), None)
+        if call is None:
+            self.poll(when + timedelta(hours=1), {sid: "ok"}, source=source)
+            call = self._pending[-1]
+        call.events.setdefault(sid, []).append(record)
+        return record.key
 
     def state(self, sid: int, status: str | None = None, **values: Any) -> None:
-        events = sorted(self._events.get(sid, []), key=lambda e: e["at"])
-        last_poll = self.store.query(
-            "SELECT max(p.requested_at), max(p.poll_id) FROM poll_results r "
-            "JOIN polls p USING (poll_id) WHERE r.shipment_id = ?",
+        """The shipment is complete: write the requests whose shipments all are, then
+        check that the collector derived ``status`` and ``values`` (what production
+        writes for this history)."""
+        self._done.add(sid)
+        while self._pending and set(self._pending[0].results) <= self._done:
+            self._write(self._pending.pop(0))
+        if status == "expired":
+            self._expire(sid)
+        written = self.factory.state_of(sid)
+        expected = {"status": status, **values} if status else values
+        for column, value in expected.items():
+            assert written.get(column) == value, (sid, column, written.get(column), value)
+
+    def _write(self, call: _Call) -> None:
+        options = dict(call.options)
+        code, message = options.pop("code"), options.pop("message")
+        results: list[Result] = []
+        ids: dict[str, list[int]] = {}
+        for sid, outcome in call.results.items():
+            number = self.factory.number_of(sid)
+            told = self._told.setdefault(sid, [])
+            told += call.events.get(sid, [])
+            ids.setdefault(number, []).append(sid)
+            if any(r.number == number for r in results):
+                continue
+            events = told if outcome == "ok" else []
+            results.append(self.factory.result(number, outcome, events, code=code, message=message))
+        pid = self.factory.answer(call.when, results, ids=ids, message=message, **options)
+        assert pid == call.poll_id, (pid, call.poll_id)
+
+    def _expire(self, sid: int) -> None:
+        """The source says it stopped tracking (17TRACK ``Expired``) in a last answer."""
+        last = self.store.conn.execute(
+            "SELECT max(p.requested_at) FROM poll_results r JOIN polls p USING (poll_id) "
+            "WHERE r.shipment_id = ?",
             [sid],
-        )[0]
-        row: dict[str, Any] = {
-            "shipment_id": sid,
-            "status": status or (events[-1]["status"] if events else "not_found"),
-            "source": "17track",
-            "first_event_at": events[0]["at"] if events else None,
-            "last_event_at": events[-1]["at"] if events else None,
-            "last_event_key": events[-1]["key"] if events else None,
-            "delivered_at": next((e["at"] for e in events if e["status"] == "delivered"), None),
-            "event_count": len(events),
-            "last_poll_at": last_poll[0],
-            "last_poll_id": last_poll[1],
-            "ever_found": bool(events),
-            "updated_at": self.now,
-        }
-        row.update(values)
-        cols = ", ".join(row)
-        marks = ", ".join("?" for _ in row)
-        self.store.conn.execute(
-            f"INSERT OR REPLACE INTO tracking_state ({cols}) VALUES ({marks})", list(row.values())
-        )
+        ).fetchone()
+        when = (last[0] if last and last[0] else self.now) + timedelta(minutes=1)
+        number = self.factory.number_of(sid)
+        told = self._told.get(sid, [])
+        expired = self.factory.result(number, "ok", told, status="expired")
+        self.factory.answer(when, [expired], ids={number: [sid]})
 
     def flag(
         self,
@@ -400,7 +379,7 @@ def invalid(b: Builder) -> int:
         "8101203344555",
         "RR507128933CN",
         number_verdict="invalid",
-        number_reason="S10 check digit is 2, not 3",
+        number_reason="check digit 3 does not match computed 2 (S10)",
         destination_country="FR",
         destination_city="Lyon",
         destination_postcode="69003",
@@ -413,7 +392,11 @@ def invalid(b: Builder) -> int:
     )
     b.state(sid, "not_found")
     b.flag(
-        sid, "invalid_number", "S10 check digit is 2, not 3", severity="critical", poll_ids=[pid]
+        sid,
+        "invalid_number",
+        "check digit 3 does not match computed 2 (S10)",
+        severity="critical",
+        poll_ids=[pid],
     )
     return sid
 

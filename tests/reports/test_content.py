@@ -15,6 +15,8 @@ import pytest
 
 from analysis.reports import PackResult, adapters, write_packs
 from collector.config import RulesConfig, Settings
+from collector.sources.base import Event
+from collector.sources.status import Status
 from collector.store import Store
 from tests.reports.builder import NOW, Builder
 from tests.reports.conftest import parse, text_of
@@ -24,7 +26,7 @@ VERDICT_FACTS = {
     "stalled": ["not moved for 35 days", "“Departed sorting center” in Guangzhou on 24 Oct 2026"],
     "label_only": ["electronic shipping notice (8 Nov 2026)", "never reported receiving"],
     "not_found": ["6 requests to 17track, cainiao", "answered 'not found'"],
-    "invalid_number": ["RR507128933CN is not valid", "check digit is 2, not 3"],
+    "invalid_number": ["RR507128933CN is not valid", "check digit 3 does not match computed 2"],
     "returned": ["was returned to the sender (5 Nov 2026", "Returned to sender: unclaimed"],
     "delivered_elsewhere": ["delivered on 24 Oct 2026 in AUSTIN, TX 73301", "San Francisco 94107"],
     "protection_expiring": ["Buyer protection ends on 1 Dec 2026, in 3 days"],
@@ -325,12 +327,18 @@ def test_a_bare_shipment_still_makes_a_complete_pack(tmp_path: Path) -> None:
             number_verdict=None,
             marketplace="other",
         )
-        store.conn.execute(
-            "INSERT INTO events (shipment_id, event_key, occurred_at, local_time, tz_known, "
-            "status, description, source, first_poll_id, recorded_at) "
-            "VALUES (?, 'k', NULL, 'yesterday 10:00', false, 'in_transit', 'Moving', 's', 0, ?)",
-            [sid, NOW],
+        undated = Event(
+            occurred_at=None,
+            local_time="yesterday 10:00",
+            utc_offset_minutes=None,
+            tz_known=False,
+            status=Status.IN_TRANSIT,
+            sub_status=None,
+            raw_code=None,
+            raw_status="Moving",
+            description="Moving",
         )
+        b.factory.answer(NOW, [b.factory.result(b.factory.number_of(sid), "ok", [undated])])
         b.flag(sid, "some_future_rule", "a rule added later said so", severity="info")
         (pack,) = write_packs(
             store,
@@ -345,9 +353,11 @@ def test_a_bare_shipment_still_makes_a_complete_pack(tmp_path: Path) -> None:
     assert "No promised delivery date or protection end was recorded" in text_of(tree, "#verdict")
     row = " ".join(text_of(tree, "#timeline tbody tr").split())
     assert row.startswith("yesterday 10:00 (zone unknown) -")
-    # Never polled, and only an info flag: no non-receipt claim is suggested.
+    # Moving (the one answer's event), and only an info flag: no non-receipt claim
+    # is suggested. (An event is only ever stored with the answer that carried it,
+    # so this parcel has been polled once.)
     assert text_of(tree, "#message p.none") == (
-        "No dispute message: the parcel has not been polled yet, so nothing is known of its "
-        "tracking."
+        "No dispute message: nothing to claim yet: On its way and nothing is wrong; the "
+        "dispute window is open until 2026-12-11: wait until 2026-12-04."
     )
     assert pack.file(".pdf") is not None

@@ -18,7 +18,7 @@ from analysis.reports import PackResult, write_packs
 from analysis.reports.render import PNG_MAX_BYTES, Renderer
 from collector.config import Settings
 from collector.store import Store
-from tests.reports.builder import NOW
+from tests.reports.builder import NOW, Builder, at
 
 # Every test here renders a PDF but one (html_only), and that one is quick anyway.
 pytestmark = pytest.mark.pdf
@@ -169,10 +169,10 @@ def test_chinese_carrier_text_gets_a_cjk_font(
 ) -> None:
     # Chinese posts describe events in Chinese; DejaVu has no CJK glyphs, so the
     # pack's font stack falls back to WenQuanYi Micro Hei (scripts/system-deps.sh).
-    sid = scenarios["stalled"]
-    store.conn.execute(
-        "UPDATE events SET description = '【深圳市】已收寄' WHERE shipment_id = ?", [sid]
-    )
+    b = Builder(store)
+    sid = b.shipment("CN-1", "LP00123456789013", carrier="Cainiao")
+    b.event(sid, at("2026-10-12T02:10"), "in_transit", "【深圳市】已收寄", location="深圳市")
+    b.state(sid)
     (pack,) = write_packs(
         store, [sid], now=NOW, settings=Settings(), formats=["pdf"], out_dir=tmp_path
     )

@@ -27,7 +27,7 @@ def _flagged(b: Builder, order_id: str, number: str) -> int:
 
 @pytest.mark.parametrize(
     ("first", "second"),
-    [(("EB-23/09876", "LP1"), ("EB-23_09876", "LP1")), (("A1", "."), ("A1", ".."))],
+    [(("EB-23/09876", "LP1"), ("EB-23_09876", "LP1")), (("A1.", "LP1"), ("A1..", "LP1"))],
 )
 def test_ids_that_sanitise_alike_get_their_own_folders_and_index_rows(
     store: Store, tmp_path: Path, first: tuple[str, str], second: tuple[str, str]

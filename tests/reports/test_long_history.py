@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -31,17 +32,11 @@ def test_a_huge_history_is_summarised_in_the_pack_and_whole_in_the_manifest(
 def _check_huge_pack(store: Store, out: Path) -> None:
     b = Builder(store)
     sid = b.shipment("HUGE-1", "LP00123456789012")
-    b.poll(at("2026-10-20T06:00"), {sid: "ok"})
     # One scan a minute from 12 Oct, then a silence of weeks before the last one.
-    store.conn.execute(
-        """INSERT INTO events (shipment_id, event_key, occurred_at, local_time,
-           utc_offset_minutes, tz_known, status, description, source, first_poll_id, recorded_at)
-           SELECT ?, 'k' || lpad(i::VARCHAR, 6, '0'),
-                  TIMESTAMPTZ '2026-10-12 00:00:00+00' + to_minutes(i), NULL, 0, true,
-                  'in_transit', 'Scan ' || i, '17track', 1, TIMESTAMPTZ '2026-10-20 00:00:00+00'
-           FROM range(?) t(i)""",
-        [sid, EVENTS - 1],
-    )
+    pid = b.poll(at("2026-10-20T06:00"), {sid: "ok"})
+    start = at("2026-10-12T00:00")
+    for i in range(EVENTS - 1):
+        b.event(sid, start + timedelta(minutes=i), "in_transit", f"Scan {i}", offset=0, poll_id=pid)
     b.event(sid, at("2026-11-20T06:00"), "in_transit", "Arrived at hub", offset=0)
     b.state(sid)
     b.flag(sid, "stalled", "no movement", severity="critical")

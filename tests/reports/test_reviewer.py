@@ -86,8 +86,8 @@ def test_failed_requests_are_labelled_in_the_provenance(
 ) -> None:
     sid = scenarios["stalled"]
     builder = Builder(store)
-    builder._poll_id = int(store.query("SELECT max(poll_id) FROM polls")[0][0])
     failed = builder.poll(at("2026-11-27T06:00:00Z"), {sid: "error"}, http_status=503)
+    builder.state(sid)
     (pack,) = write_packs(
         store, [sid], now=NOW, settings=Settings(), formats=("html",), out_dir=tmp_path / "o"
     )
