@@ -1,10 +1,11 @@
 # ruff: noqa: E501 - one event per line reads better than the wrapped form
-"""A database of the sample orders with a tracking history, written with plain SQL.
+"""A database of the sample orders with a tracking history, through the production path.
 
 The frames tests need exact, known histories (one scenario per sample order, as
-in the team brief), independent of the simulator and poller; this module writes
-them straight into the tables, the way the collector would have left them. "Now"
-for these histories is 2026-11-28T12:00:00Z.
+in the team brief), independent of the simulator and poller: the sample orders go
+through the importer and each history in as 17TRACK's answer through the evidence
+writer (:mod:`tests.factory`), so ``tracking_state`` is what the collector derives.
+"Now" for these histories is 2026-11-28T12:00:00Z.
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-import polars as pl
-
 from collector.importer import import_file
+from collector.sources.base import Event
 from collector.store import Store
-from collector.store.state import refresh_event_digest
 from tests.conftest import SAMPLE_ORDERS
+from tests.factory import Factory, event, wall_at
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
 
@@ -152,103 +152,46 @@ HISTORIES: dict[str, list[tuple[str, str, str, str | None, str | None, str | Non
 }
 # fmt: on
 
-# What the sources answered for numbers without a history, and state overrides.
+# What the sources answered for numbers without a history, and the number whose
+# source stopped tracking it (17TRACK's "Expired").
 OUTCOMES = {
     "LY839205143CN": "not_found",
     "RR507128933CN": "invalid",
     "GARBAGE123": "invalid",
 }
 EXPIRED = ("LP00987654321098",)
-INVALID_NUMBERS = ("RR507128933CN", "GARBAGE123")
 
 
-def _event_rows() -> pl.DataFrame:
-    rows = []
-    for number, history in HISTORIES.items():
-        for i, (local, status, text, country, city, postcode, code) in enumerate(history):
-            instant = datetime.fromisoformat(local)
-            offset = instant.utcoffset()
-            rows.append(
-                {
-                    "tracking_number": number,
-                    "event_key": f"{number}-{i}",
-                    "occurred_at": instant.astimezone(UTC),
-                    "local_time": local[:19].replace("T", " "),
-                    "utc_offset_minutes": int(offset.total_seconds() // 60) if offset else 0,
-                    "status": status,
-                    "raw_code": code,
-                    "raw_status": text,
-                    "description": text,
-                    "city": city,
-                    "postcode": postcode,
-                    "country": country,
-                    "sub_status": "customs" if status == "exception" else None,
-                }
-            )
-    return pl.DataFrame(rows)
+def _events(
+    history: list[tuple[str, str, str, str | None, str | None, str | None, str | None]],
+) -> list[Event]:
+    return [
+        event(
+            local,
+            status,
+            text,
+            raw_code=code,
+            city=city,
+            postcode=postcode,
+            country=country,
+            sub_status="customs" if status == "exception" else None,
+        )
+        for local, status, text, country, city, postcode, code in history
+    ]
 
 
 def write_history(store: Store, now: datetime = NOW) -> None:
-    """Write the events, polls, tracking state and a few flags of the sample orders."""
+    """Write the answers (hence events and tracking state) and a few flags of the sample orders."""
+    factory = Factory(store, run_id="fixture")
+    at = now.replace(hour=6)
+    # One answer per number from "17track", a day before now, in number order.
+    for number in sorted([*HISTORIES, *OUTCOMES]):
+        outcome = OUTCOMES.get(number, "ok")
+        status = "expired" if number in EXPIRED else None
+        events = _events(HISTORIES.get(number, []))
+        factory.answer(at, [factory.result(number, outcome, events, status=status)])
     conn = store.conn
-    conn.register("hist", _event_rows().to_arrow())
-    numbers = pl.DataFrame(
-        {"tracking_number": list(HISTORIES) + list(OUTCOMES)},
-    ).with_columns(
-        pl.col("tracking_number")
-        .replace_strict(OUTCOMES, default="ok", return_dtype=pl.String)
-        .alias("outcome")
-    )
-    conn.register("answers", numbers.to_arrow())
     with store.transaction():
-        conn.execute(
-            "UPDATE shipments SET number_verdict = 'invalid', number_reason = 'check digit' "
-            "WHERE list_contains($n, tracking_number)",
-            {"n": list(INVALID_NUMBERS)},
-        )
-        # One poll per number, answered by "17track", a day before now.
-        conn.execute(
-            "INSERT INTO polls SELECT row_number() OVER (ORDER BY tracking_number), 'fixture', "
-            "$at, '17track', 'gettrackinfo', 'POST', 'http://127.0.0.1/track', NULL, "
-            "[tracking_number], 200, 12.5, outcome, NULL, NULL, 'chain-' || tracking_number "
-            "FROM answers",
-            {"at": now.replace(hour=6)},
-        )
-        conn.execute(
-            "INSERT INTO poll_results SELECT p.poll_id, s.shipment_id, s.tracking_number, "
-            "p.outcome, NULL, NULL FROM polls p JOIN shipments s "
-            "ON s.tracking_number = p.numbers[1]"
-        )
-        conn.execute(
-            "INSERT INTO events (shipment_id, event_key, occurred_at, local_time, "
-            "utc_offset_minutes, tz_known, status, sub_status, raw_code, raw_status, "
-            "description, city, postcode, country, source, first_poll_id, recorded_at) "
-            "SELECT s.shipment_id, h.event_key, h.occurred_at, h.local_time, "
-            "h.utc_offset_minutes, true, h.status, h.sub_status, h.raw_code, h.raw_status, "
-            "h.description, h.city, h.postcode, h.country, '17track', p.poll_id, $at "
-            "FROM hist h JOIN shipments s USING (tracking_number) "
-            "JOIN polls p ON p.numbers[1] = h.tracking_number",
-            {"at": now.replace(hour=6)},
-        )
-        conn.execute(
-            "INSERT INTO tracking_state (shipment_id, status, sub_status, source, "
-            "first_event_at, last_event_at, delivered_at, event_count, last_poll_at, "
-            "last_poll_id, last_outcome, consecutive_not_found, ever_found, updated_at) "
-            "SELECT s.shipment_id, "
-            "coalesce(CASE WHEN list_contains($expired, s.tracking_number) THEN 'expired' END, "
-            "arg_max(e.status, e.occurred_at), "
-            "CASE WHEN p.outcome = 'not_found' THEN 'not_found' ELSE 'unknown' END), "
-            "arg_max(e.sub_status, e.occurred_at), '17track', min(e.occurred_at), "
-            "max(e.occurred_at), min(e.occurred_at) FILTER (WHERE e.status = 'delivered'), "
-            "count(e.event_key), p.requested_at, p.poll_id, p.outcome, "
-            "CASE WHEN p.outcome = 'not_found' THEN 4 ELSE 0 END, count(e.event_key) > 0, $at "
-            "FROM shipments s JOIN polls p ON p.numbers[1] = s.tracking_number "
-            "LEFT JOIN events e USING (shipment_id) "
-            "GROUP BY s.shipment_id, s.tracking_number, p.requested_at, p.poll_id, p.outcome",
-            {"at": now.replace(hour=6), "expired": list(EXPIRED)},
-        )
-        # The latest events' fields, as the collector keeps them in tracking_state.
-        refresh_event_digest(conn)
         # A few flags as the rules would have stored them; one of them cleared.
         conn.execute(
             "INSERT INTO flags (shipment_id, code, severity, raised_at, confirmed_at, "
@@ -266,13 +209,11 @@ def write_history(store: Store, now: datetime = NOW) -> None:
             "USING (tracking_number)",
             {"raised": now.replace(day=20), "at": now.replace(hour=6)},
         )
-    conn.unregister("hist")
-    conn.unregister("answers")
 
 
 def build_sample_db(path: Path, now: datetime = NOW) -> Path:
     """Import the sample orders into a new database at ``path`` and write their history."""
-    with Store.open(path) as store:
+    with Store.open(path) as store, wall_at(now.replace(hour=5)):
         result = import_file(store, SAMPLE_ORDERS)
         assert not result.rejected, result.rejected
         write_history(store, now)
