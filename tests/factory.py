@@ -202,6 +202,19 @@ class Factory:
                 )
         return sid
 
+    def update(self, sid: int, at: datetime, **columns: Any) -> None:
+        """Re-import a shipment's row with ``columns`` changed (the importer's upsert;
+        columns the row does not carry stay as they are)."""
+        row = self.store.conn.execute(
+            "SELECT order_id, tracking_number_raw, ordered_at, shipped_at FROM shipments "
+            "WHERE shipment_id = ?",
+            [sid],
+        ).fetchone()
+        assert row is not None, sid
+        order_id, raw, ordered, shipped = row
+        dates = {"ordered_at": ordered, "shipped_at": shipped}
+        self.shipments([{"order_id": order_id, "tracking_number": raw, **dates, **columns}], at)
+
     # -- answers (the evidence writer) ---------------------------------------------------
 
     @staticmethod

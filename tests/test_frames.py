@@ -14,6 +14,7 @@ from analysis import frames
 from collector import clock
 from collector.errors import StoreError
 from collector.store import Store
+from collector.store.writes import set_archived
 from tests.sample_db import NOW, build_sample_db
 
 
@@ -95,9 +96,8 @@ def test_filters_select_shipments(db: Path) -> None:
 def test_archived_shipments_are_left_out_unless_asked(tmp_path: Path) -> None:
     path = build_sample_db(tmp_path / "a.duckdb")
     with Store.open(path) as store:
-        store.conn.execute(
-            "UPDATE shipments SET archived = true WHERE store = 'gadgetworld-outlet'"
-        )
+        outlet = store.query("SELECT shipment_id FROM shipments WHERE store = 'gadgetworld-outlet'")
+        set_archived(store, [int(r[0]) for r in outlet], archived=True, now=NOW)
         assert frames.shipments(store).height == 24
         assert frames.shipments(store, include_archived=True).height == 25
         assert "gadgetworld-outlet" not in frames.store_scorecard(store, now=NOW)["store"]

@@ -20,8 +20,10 @@ from typing import Any
 from analysis.flags import Evaluation, compute_flags, evaluate_flags
 from collector.clock import parse_instant
 from collector.config import RulesConfig, Settings
+from collector.importer import COLUMNS as IMPORT_COLUMNS
 from collector.sources.base import Event
 from collector.store import Store
+from collector.store.writes import set_archived
 from tests.factory import DERIVED_COLUMNS, Factory, event
 
 NOW = "2026-11-28T12:00:00Z"
@@ -151,6 +153,27 @@ class World:
         for column in DERIVED_COLUMNS:
             row.pop(column, None)
         return self.factory.shipment(order_id, number, imported_at=T(NOW), **row)
+
+    def edit(self, sid: int, **columns: Any) -> None:
+        """Re-import the shipment's row with ``columns`` changed (dates as ISO text)."""
+        self.factory.update(sid, T(NOW), **columns)
+
+    def archive(self, sid: int, archived: bool = True) -> None:
+        """Archive (or bring back) a shipment, as ``parcelproof archive`` does."""
+        set_archived(self.store, [sid], archived=archived, now=T(NOW))
+
+    def renumber(self, sid: int, number: str) -> int:
+        """The order now ships under ``number``: production has no edit of a number, a
+        new number is a new shipment of the order (imported with the same columns);
+        the old one is archived. Returns the new shipment's id."""
+        columns = [c for c in IMPORT_COLUMNS if c not in ("tracking_number", "archived")]
+        cursor = self.store.conn.execute(
+            f"SELECT {', '.join(columns)} FROM shipments WHERE shipment_id = ?", [sid]
+        )
+        row = dict(zip(columns, cursor.fetchone() or (), strict=True))
+        self.archive(sid)
+        (new,) = self.factory.shipments([{**row, "tracking_number": number}], T(NOW))
+        return new
 
     # -- sources --------------------------------------------------------------------
 

@@ -161,13 +161,6 @@ def test_status_evaluates_first_and_shows_deadline_and_action(
 def test_sample_orders_show_their_scenarios(db_path: Path) -> None:
     assert run_cli("--db", str(db_path), "import", str(SAMPLE_ORDERS)).exit_code == 0
     with Store.open(db_path) as store:
-        store.conn.execute(
-            "UPDATE shipments SET courier = 'china-post', number_format = 's10', "
-            "number_verdict = 'valid' WHERE tracking_number = 'LY839205143CN'"
-        )
-        store.conn.execute(
-            "UPDATE shipments SET carrier_mismatch = true WHERE tracking_number = 'UG390176528CN'"
-        )
         write_history(store)
         store.conn.execute("DELETE FROM flags")
     rows = lines("--db", str(db_path), "--now", NOW, "flags", "--json")

@@ -139,12 +139,17 @@ def apply(world: World, op: tuple[Any, ...], n: int) -> None:
             "promised_to": None if when is None else T(at(when)),
             "protection_ends_at": None if when is None else T(at(when)),
         }[column]
-        sets = "archived = NOT archived" if column == "archived" else f"{column} = ?"
-        world.store.conn.execute(
-            f"UPDATE shipments SET {sets}, input_version = nextval('input_version_seq') "
-            "WHERE shipment_id = ?",
-            [sid] if column == "archived" else [value, sid],
-        )
+        # As production changes a shipment: re-imported, archived, or (a new number)
+        # a new shipment of the order.
+        if column == "archived":
+            (archived,) = world.store.query(
+                "SELECT archived FROM shipments WHERE shipment_id = ?", [sid]
+            )[0]
+            world.archive(sid, not archived)
+        elif column == "tracking_number":
+            world.renumber(sid, value)
+        else:
+            world.edit(sid, **{column: value})
 
 
 def assert_same(incremental: Evaluation, full: Evaluation) -> None:
@@ -250,16 +255,14 @@ def test_an_edit_of_one_order_re_evaluates_the_orders_sharing_its_number(world: 
     reused = first.current.filter(pl.col("code") == "number_reused")
     assert sorted(reused["shipment_id"]) == [a, b]
 
-    # Order b moves to another number: a no longer shares its number either.
-    world.store.conn.execute(
-        "UPDATE shipments SET tracking_number = ?, input_version = nextval('input_version_seq') "
-        "WHERE shipment_id = ?",
-        [NUMBERS[1], b],
-    )
+    # Order b moves to another number (a new shipment of b; the old one archived):
+    # a no longer shares its number either.
+    moved = world.renumber(b, NUMBERS[1])
     after = world.evaluate("2026-11-02T06:00:00Z")
     assert after.incremental
     reused = after.current.filter(pl.col("code") == "number_reused")
-    assert sorted(reused["shipment_id"]) == [b, b + 1]
+    # (b, archived, is no longer evaluated: it keeps the flag it had.)
+    assert sorted(reused["shipment_id"]) == [b, b + 1, moved]
     assert after.cleared["shipment_id"].to_list() == [a]
 
 

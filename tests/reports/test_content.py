@@ -243,9 +243,7 @@ def test_message_follows_the_marketplace(
     store: Store, scenarios: dict[str, int], tmp_path: Path
 ) -> None:
     ids = scenarios
-    store.conn.execute(
-        "UPDATE shipments SET marketplace = 'ebay' WHERE shipment_id = ?", [ids["stalled"]]
-    )
+    Builder(store).factory.update(ids["stalled"], NOW, marketplace="ebay")
     (pack,) = write_packs(
         store, [ids["stalled"]], now=NOW, settings=Settings(), formats=["html"], out_dir=tmp_path
     )
