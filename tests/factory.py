@@ -253,9 +253,17 @@ class Factory:
 
         ``ids`` maps each number to the shipments it answers for (default: every
         non-archived shipment with that number, as the poller groups them). The raw
-        body stored is ``body``, else a JSON rendering of ``results``.
+        body stored is ``body``, else a JSON rendering of ``results``. An event after
+        ``at`` is an error: no answer tells of one before it happened.
         """
         when = instant(at)
+        ahead = [e for r in results for e in r.events if e.occurred_at and e.occurred_at > when]
+        if ahead:
+            raise ValueError(
+                f"an answer fetched at {when.isoformat()} tells of an event at "
+                f"{ahead[0].occurred_at.isoformat()} ({ahead[0].description!r}): "
+                "no source reports one before it happened"
+            )
         numbers = tuple(dict.fromkeys(r.number for r in results))
         if ids is None:
             ids = self.ids_of(numbers)

@@ -189,7 +189,10 @@ def write_history(store: Store, now: datetime = NOW) -> None:
         outcome = OUTCOMES.get(number, "ok")
         status = "expired" if number in EXPIRED else None
         events = _events(HISTORIES.get(number, []))
-        factory.answer(at, [factory.result(number, outcome, events, status=status)])
+        # An answer tells only of what had happened (YT2498765432109876 was out for
+        # delivery at 07:00Z): fetched after its latest event.
+        fetched = max([at, *(e.occurred_at for e in events if e.occurred_at)])
+        factory.answer(fetched, [factory.result(number, outcome, events, status=status)])
     conn = store.conn
     with store.transaction():
         # A few flags as the rules would have stored them; one of them cleared.

@@ -26,7 +26,7 @@ from collector.sources.registry import source_class
 from collector.store import Store
 from collector.store.rebuild import STATE_COLUMNS
 from tests.conftest import SAMPLE_ORDERS
-from tests.factory import Factory, wall_at
+from tests.factory import Factory, event, wall_at
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
 WALL = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
@@ -166,3 +166,14 @@ def test_a_row_the_importer_rejects_is_an_error_naming_it() -> None:
     refused = pytest.raises(ValueError, match=r"order o1\): tracking_number '\.'")
     with Store.open(":memory:") as store, refused:
         Factory(store).shipment("o1", ".", shipped_at="2026-11-01")
+
+
+def test_an_answer_telling_of_an_event_before_it_happened_is_an_error() -> None:
+    with Store.open(":memory:") as store:
+        factory = Factory(store)
+        factory.shipment("o1", "LP00123456789012", shipped_at="2026-11-01")
+        later = event("2026-11-03T10:00:00+08:00", "in_transit", "Departed")
+        ahead = [factory.result("LP00123456789012", "ok", [later])]
+        with pytest.raises(ValueError, match="no source reports one before it happened"):
+            factory.answer("2026-11-02T00:00:00Z", ahead)
+        assert factory.answer("2026-11-03T03:00:00Z", ahead) == 1

@@ -189,15 +189,30 @@ class World:
         """What a source answered about a shipment (``ok``, ``not_found``, ``invalid``...);
         an ``ok`` answer repeats the history that source gave before. ``result``: other
         :class:`~collector.sources.base.Result` fields (``status``, ``source_status_raw``)."""
-        told = self._told.get((sid, source), []) if outcome == "ok" else []
-        return self._answer(sid, T(at), source, outcome, told, code=code, **result)
+        when = T(at)
+        told = self._heard(sid, source, when) if outcome == "ok" else []
+        return self._answer(sid, when, source, outcome, told, code=code, **result)
 
     def events(self, sid: int, *events: Ev, at: str | None = None, source: str = "17track") -> int:
-        """Store events as one ``ok`` answer; ``at`` defaults to the latest event's instant."""
-        latest = max((e.instant() for e in events), default=T("2026-11-01T00:00:00Z"))
+        """Store events as one ``ok`` answer, with what the source told before; ``at``
+        defaults to the latest event's instant (an answer tells only of what happened)."""
         told = self._told.setdefault((sid, source), [])
-        told += [e.record() for e in events]
-        return self._answer(sid, T(at) if at else latest, source, "ok", told)
+        new = [e.record() for e in events]
+        latest = max(
+            (e.occurred_at for e in [*told, *new] if e.occurred_at),
+            default=T("2026-11-01T00:00:00Z"),
+        )
+        when = T(at) if at else latest
+        # Events told before and not yet happened at ``when`` stay out (a new one
+        # after ``when`` is the factory's error).
+        heard = self._heard(sid, source, when)
+        told += new
+        return self._answer(sid, when, source, "ok", [*heard, *new])
+
+    def _heard(self, sid: int, source: str, when: datetime) -> list[Event]:
+        """What ``source`` told of the shipment that had happened by ``when``."""
+        told = self._told.get((sid, source), [])
+        return [e for e in told if e.occurred_at is None or e.occurred_at <= when]
 
     def _answer(
         self,
@@ -229,8 +244,8 @@ class World:
             self._answer(sid, T(overrides.pop("last_poll_at")), "17track", "error", [])
         if overrides:
             at, source = self._last.get(sid, (T("2026-11-01T00:00:00Z"), "17track"))
-            told = self._told.get((sid, source), [])
-            self._answer(sid, at + timedelta(minutes=1), source, "ok", told, **overrides)
+            when = at + timedelta(minutes=1)
+            self._answer(sid, when, source, "ok", self._heard(sid, source, when), **overrides)
         written = self.factory.state_of(sid)
         for column, value in overrides.items():
             assert written.get(column) == value, (column, written.get(column), value)

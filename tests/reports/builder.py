@@ -127,8 +127,12 @@ class Builder:
         city: str | None = None,
         postcode: str | None = None,
     ) -> str:
-        """An event the answer of request ``poll_id`` carried (a request about this
-        shipment made an hour after the event when there is none); its event key."""
+        """An event the answer of request ``poll_id`` carried; its event key.
+
+        No answer tells of an event before it happened: when request ``poll_id`` was
+        sent earlier (or is not about this shipment), the event comes with the first
+        later request about it, else with a new one an hour after the event.
+        """
         record = event(
             when,
             status,
@@ -144,7 +148,8 @@ class Builder:
             postcode=postcode,
             country=country,
         )
-        call = next((c for c in self._pending if c.poll_id == poll_id and sid in c.results), None)
+        about = [c for c in self._pending if sid in c.results and c.when >= when]
+        call = next((c for c in about if c.poll_id == poll_id), about[0] if about else None)
         if call is None:
             self.poll(when + timedelta(hours=1), {sid: "ok"}, source=source)
             call = self._pending[-1]
@@ -243,7 +248,7 @@ def stalled(b: Builder, **overrides: Any) -> int:
         store="Yiwu Home Official",
         **overrides,
     )
-    polls = daily_polls(b, sid, at("2026-10-13T06:00"), 6)
+    polls = daily_polls(b, sid, at("2026-10-15T06:00"), 6)
     b.event(
         sid,
         at("2026-10-12T02:10"),
@@ -409,7 +414,7 @@ def returned(b: Builder) -> int:
         destination_city="London",
         destination_postcode="E1 6AN",
     )
-    polls = daily_polls(b, sid, at("2026-10-13T06:00"), 5)
+    polls = daily_polls(b, sid, at("2026-10-29T06:00"), 5)
     b.event(
         sid, at("2026-10-13T03:00"), "in_transit", "Posting", location="Shanghai", poll_id=polls[0]
     )
@@ -454,7 +459,7 @@ def delivered_elsewhere(b: Builder) -> int:
         promised_to=at("2026-11-20T07:59:59"),
         protection_ends_at=at("2026-12-20T07:59:59"),
     )
-    polls = daily_polls(b, sid, at("2026-10-13T06:00"), 5)
+    polls = daily_polls(b, sid, at("2026-10-17T06:00"), 5)
     b.event(
         sid,
         at("2026-10-20T15:00"),
@@ -503,7 +508,7 @@ def expiring(b: Builder) -> int:
         currency="AUD",
         item="Mechanical keyboard",
     )
-    polls = daily_polls(b, sid, at("2026-10-13T06:00"), 20)
+    polls = daily_polls(b, sid, at("2026-10-19T06:00"), 20)
     for i, day in enumerate((13, 16, 22, 30)):
         b.event(
             sid,
