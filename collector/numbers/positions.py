@@ -17,7 +17,7 @@ look-ahead narrows the classes of the positions it reads (one path per way it ca
 match), a negative look-ahead (``(?![0-9])``) becomes a condition the number
 must not meet, and ``\\b`` a pair of either/or conditions.
 
-Only what the column engine can reach is kept: numbers of ``[0-9A-Z]`` only
+Only what the column engine can reach is kept: numbers of ``[0-9A-Z-]`` only
 (:data:`UNIVERSE`); a path needing any other character is dropped. A pattern with
 a feature this reading does not know (back-references, flags, look-behinds,
 groups inside look-arounds, ...) raises :class:`Unsupported`, and the engine then
@@ -41,8 +41,8 @@ __all__ = ["UNIVERSE", "Path", "Unsupported", "paths_for"]
 _sre: Any = importlib.import_module("re._parser")
 _c: Any = importlib.import_module("re._constants")
 
-#: The characters of the numbers the column engine matches (normalised, no dash).
-UNIVERSE = frozenset((string.digits + string.ascii_uppercase).encode())
+#: The characters of the numbers the column engine matches (normalised).
+UNIVERSE = frozenset((string.digits + string.ascii_uppercase + "-").encode())
 _DIGITS = frozenset(string.digits.encode())
 _WORD = frozenset((string.ascii_letters + string.digits + "_").encode())
 _SPACE = frozenset(b" \t\n\r\f\v")

@@ -278,22 +278,24 @@ def kernel_for(spec: Mapping[str, Any]) -> Callable[[pl.Series], pl.Series]:
 
 _DIGIT_SET = frozenset(b"0123456789")
 _LETTER_SET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_ALNUM_SET = _DIGIT_SET | _LETTER_SET
 
 
 @dataclass(frozen=True)
 class _Test:
     """A conjunction of position classes, as integer and byte tests."""
 
-    #: Bits of the positions that must hold a digit, and a letter.
+    #: Bits of the positions that must hold a digit, a letter, anything but a dash.
     digits: int
     letters: int
+    alnum: int
     #: (position, the one code allowed) and (position, a 256-entry table of allowed).
     literals: tuple[tuple[int, int], ...]
     tables: tuple[tuple[int, Mask], ...]
 
     @staticmethod
     def of(conditions: Sequence[tuple[int, frozenset[int]]]) -> _Test:
-        digits = letters = 0
+        digits = letters = alnum = 0
         literals: list[tuple[int, int]] = []
         tables: list[tuple[int, Mask]] = []
         for position, chars in conditions:
@@ -303,6 +305,8 @@ class _Test:
                 digits |= 1 << position
             elif chars == _LETTER_SET:
                 letters |= 1 << position
+            elif chars == _ALNUM_SET:
+                alnum |= 1 << position
             elif len(chars) == 1:
                 literals.append((position, next(iter(chars))))
             else:
@@ -310,7 +314,7 @@ class _Test:
                 table[list(chars)] = True
                 tables.append((position, table))
         # Literals first: they rule out the most rows.
-        return _Test(digits, letters, tuple(literals), tuple(tables))
+        return _Test(digits, letters, alnum, tuple(literals), tuple(tables))
 
     def holds(self, group: _Group) -> Mask:
         mask: Mask | None = None
@@ -324,6 +328,9 @@ class _Test:
         if self.letters:
             bits = np.uint64(self.letters)
             test = (group.letters & bits) == bits
+            mask = test if mask is None else mask & test
+        if self.alnum and group.dashes is not None:
+            test = (group.dashes & np.uint64(self.alnum)) == 0
             mask = test if mask is None else mask & test
         for position, table in self.tables:
             test = table[group.matrix[:, position]]
@@ -437,20 +444,28 @@ def _format_of_tiebreak() -> tuple[Codes, Codes]:
 
 @dataclass
 class _Group:
-    """The numbers of one length: their rows, code matrix and digit/letter bits."""
+    """The numbers of one length: their rows, code matrix and digit/letter/dash bits."""
 
     rows: Rows
     matrix: Bytes
     digits: npt.NDArray[np.uint64]
     letters: npt.NDArray[np.uint64]
+    #: None when no number of the group has a dash.
+    dashes: npt.NDArray[np.uint64] | None
 
     @property
     def size(self) -> int:
         return len(self.rows)
 
     @staticmethod
-    def of(rows: Rows, matrix: Bytes) -> _Group:
-        return _Group(rows, matrix, _bits((matrix - 48) < 10), _bits((matrix - 65) < 26))
+    def of(rows: Rows, matrix: Bytes, *, dashes: bool) -> _Group:
+        return _Group(
+            rows,
+            matrix,
+            _bits((matrix - 48) < 10),
+            _bits((matrix - 65) < 26),
+            _bits(matrix == 45) if dashes else None,
+        )
 
 
 def _bits(flags: Mask) -> npt.NDArray[np.uint64]:
@@ -754,52 +769,116 @@ def _python_rows(texts: pl.Series) -> pl.DataFrame:
     return pl.DataFrame({"text": texts}).join(table, on="text", how="left", maintain_order="left")
 
 
-# Bytes an input may hold for the byte normalisation (letters, digits, spaces).
-_PLAIN = np.zeros(256, dtype=np.bool_)
-_PLAIN[list(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz ")] = True
+# What each byte counts for in a row (see _normalise_bytes): a space, a dash, other.
+_SPACE, _DASH, _OTHER = 1, 1 << 12, 1 << 24
+_LONGEST_PLAIN = (1 << 12) - 1  # longer inputs take the per-number path
+_KIND = np.full(256, _OTHER, dtype=np.int64)
+_KIND[list(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")] = 0
+_KIND[ord(" ")] = _SPACE
+_KIND[ord("-")] = _DASH
 _UPPER = np.arange(256, dtype=np.uint8)
 _UPPER[97:123] -= 32
 
 
+def _polars_regex(pattern: str) -> str | None:
+    """``pattern`` anchored for polars' regex engine, or None if that engine lacks a
+    feature it uses (look-arounds)."""
+    anchored = rf"\A(?:{pattern})\z"
+    try:
+        pl.Series([""]).str.contains(anchored)
+    except pl.exceptions.ComputeError:  # pragma: no cover - no dash format has them
+        return None
+    return anchored
+
+
+def _dashes(numbers: pl.Series) -> pl.Series | None:
+    """``normalise``'s dash rule on numbers that hold one: a dash stays where a format
+    of its own has one (LaserShip's ``-1``), else dashes are grouping and go."""
+    patterns = [_polars_regex(f.pattern.pattern) for f in registry().dash_formats]
+    if any(p is None for p in patterns):
+        return None  # pragma: no cover - the per-number path takes these rows
+    frame = pl.DataFrame({"t": numbers.str.strip_chars("-")})
+
+    def kept(column: pl.Expr) -> pl.Expr:
+        test: pl.Expr = pl.lit(False)
+        for pattern in patterns:
+            test = test | column.str.contains(str(pattern)).fill_null(False)
+        return test
+
+    t = pl.col("t")
+    last = pl.format(
+        "{}-{}",
+        t.str.extract(r"\A(.*)-[^-]*\z").str.replace_all("-", "", literal=True),
+        t.str.extract(r"-([^-]*)\z"),
+    )
+    frame = frame.with_columns(last.alias("last"))
+    chosen = (
+        pl.when(kept(t))
+        .then(t)
+        .when(kept(pl.col("last")))
+        .then(pl.col("last"))
+        .otherwise(t.str.replace_all("-", "", literal=True))
+    )
+    return frame.select(chosen.alias("n"))["n"]
+
+
 @dataclass
 class _Normalised:
-    """The column's numbers as bytes: ``data[offsets[i]:offsets[i + 1]]`` is row i."""
+    """The column's numbers, and the rows the bytes do not normalise (punctuation,
+    tabs, non-ASCII: they take the per-number path)."""
 
-    data: Bytes
-    offsets: Codes
-    #: Rows the bytes do not normalise (punctuation, tabs, non-ASCII): per number.
+    numbers: pl.Series
     other: Mask
-
-    @property
-    def lengths(self) -> Codes:
-        return np.diff(self.offsets)
-
-    def series(self) -> pl.Series:
-        array = pa.LargeStringArray.from_buffers(
-            len(self.offsets) - 1, pa.py_buffer(self.offsets), pa.py_buffer(self.data)
-        )
-        return pl.Series(pl.from_arrow(array)).cast(pl.String)
+    #: Rows whose number keeps a dash (a format's own).
+    dashes: Mask
 
 
-def _normalise_bytes(inputs: pl.Series) -> _Normalised:
-    """Spaces removed and letters upper-cased, over the column's Arrow buffers."""
-    array = inputs.fill_null("").rechunk().to_arrow()
+def _large_strings(series: pl.Series) -> tuple[Codes, Bytes]:
+    """(offsets, bytes) of a String series: row i is ``data[offsets[i]:offsets[i + 1]]``."""
+    array = series.rechunk().to_arrow()
     if not pa.types.is_large_string(array.type):
         array = array.cast(pa.large_string())
     size = len(array)
     _validity, offsets_buffer, data_buffer = array.buffers()
     offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[array.offset : array.offset + size + 1]
-    data = (
-        np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
+    if data_buffer is None or not size:
+        return np.zeros(size + 1, dtype=np.int64), np.zeros(0, dtype=np.uint8)
+    data = np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0] : offsets[-1]]
+    return offsets - offsets[0], data
+
+
+def _normalise_bytes(inputs: pl.Series) -> _Normalised:
+    """Spaces removed and letters upper-cased, over the column's Arrow buffers; then
+    ``normalise``'s dash rule on the rows that hold a dash."""
+    offsets, data = _large_strings(inputs.fill_null(""))
+    size = len(offsets) - 1
+    lengths = np.diff(offsets)
+    # Per row, one sum counts its spaces, dashes and other bytes (12 bits each).
+    kinds = np.zeros(len(data) + 1, dtype=np.int64)
+    np.take(_KIND, data, out=kinds[:-1])
+    sums = np.add.reduceat(kinds, np.minimum(offsets[:-1], len(data))) if size else kinds[:0]
+    sums = np.where(lengths > 0, sums, 0)
+    other = (sums >= _OTHER) | (lengths > _LONGEST_PLAIN)
+    spaces = sums & (_DASH - 1)
+    space = data == 32
+    kept = _UPPER[data[~space]] if space.any() else _UPPER[data]
+    # Rows taking the per-number path keep their bytes (minus spaces) meanwhile.
+    new_offsets = offsets - np.concatenate([[0], np.cumsum(spaces)])
+    array = pa.LargeStringArray.from_buffers(
+        size, pa.py_buffer(new_offsets), pa.py_buffer(np.ascontiguousarray(kept))
     )
-    # One running count of both kinds of byte: spaces (low half), others (high half).
-    counts = np.zeros(len(data) + 1, dtype=np.int64)
-    np.cumsum((~_PLAIN[data]).astype(np.int64) << 32 | (data == 32), out=counts[1:])
-    at = counts[offsets]
-    spaces = at & 0xFFFFFFFF
-    other = np.diff(at >> 32) > 0
-    kept = _UPPER[data[data != 32]]
-    return _Normalised(kept, offsets - spaces, other)
+    numbers = pl.Series(pl.from_arrow(array)).cast(pl.String)
+    dashed = np.flatnonzero(~other & ((sums & (_OTHER - _DASH)) > 0))
+    dashes = np.zeros(size, dtype=np.bool_)
+    if len(dashed):
+        at = pl.Series(dashed)
+        fixed = _dashes(numbers.gather(at))
+        if fixed is None:  # pragma: no cover - no dash format has look-arounds
+            other[dashed] = True
+        else:
+            numbers = numbers.scatter(at, fixed)
+            dashes[dashed] = fixed.str.contains("-", literal=True).to_numpy()
+    return _Normalised(numbers, other, dashes)
 
 
 def detect_frame(numbers: Sequence[str | None] | pl.Series) -> pl.DataFrame:
@@ -814,7 +893,8 @@ def detect_frame(numbers: Sequence[str | None] | pl.Series) -> pl.DataFrame:
     inputs = series.cast(pl.String).alias("input")
     size = len(inputs)
     normalised = _normalise_bytes(inputs)
-    lengths = normalised.lengths
+    numbers = normalised.numbers
+    lengths = numbers.str.len_bytes().to_numpy()
     longest = registry().max_length
     usable = ~normalised.other & (lengths > 0) & (lengths <= min(longest, 64))
     candidate_lengths = np.where(usable, lengths, 0).astype(np.uint8)
@@ -822,14 +902,17 @@ def detect_frame(numbers: Sequence[str | None] | pl.Series) -> pl.DataFrame:
     counts = np.bincount(candidate_lengths, minlength=longest + 1)
     ends = np.cumsum(counts)
 
+    # Sorted by length, the numbers of each length are one block of bytes: a matrix.
+    offsets, data = _large_strings(numbers.gather(pl.Series(order)))
     founds = [_Found([], [], [], []) for _ in _plans()]
     for length in range(1, len(counts)):
         if not counts[length]:
             continue
-        rows = order[ends[length - 1] : ends[length]]
-        starts = normalised.offsets[rows]
-        matrix = normalised.data[starts[:, None] + np.arange(length)]
-        _match_group(_Group.of(rows, matrix), founds)
+        first, end = int(ends[length - 1]), int(ends[length])
+        rows = order[first:end]
+        matrix = data[offsets[first] : offsets[end]].reshape(end - first, length)
+        group = _Group.of(rows, matrix, dashes=bool(normalised.dashes[rows].any()))
+        _match_group(group, founds)
 
     # The best candidate of each row: a running minimum of (rank, tiebreak) keys.
     best = np.full(size, _NO_KEY, dtype=np.int64)
@@ -869,7 +952,7 @@ def detect_frame(numbers: Sequence[str | None] | pl.Series) -> pl.DataFrame:
     per_format = _per_format()
     index = pl.Series(f, dtype=pl.Int64)
     verdict_of = pl.Series(["valid", "weak", "invalid", "invalid", "weak", "unknown"])
-    number = normalised.series()
+    number = numbers
     result = pl.DataFrame(
         {
             "input": inputs,
