@@ -493,11 +493,12 @@ def _texts(matrix: Bytes) -> pl.Series:
 
 @dataclass
 class _Found:
-    """Every candidate of one format: rows, ranks; and the reasons of the failures."""
+    """Every candidate of one format: rows, ranks; and the failures with their reasons."""
 
     rows: list[Rows]
     ranks: list[npt.NDArray[np.int8]]
     failed_rows: list[Rows]
+    failed_ranks: list[int]
     reasons: list[pl.Series]
 
     def add(self, rows: Rows, rank: int | npt.NDArray[np.int8]) -> None:
@@ -505,9 +506,10 @@ class _Found:
             self.rows.append(rows)
             self.ranks.append(np.broadcast_to(np.asarray(rank, dtype=np.int8), rows.shape))
 
-    def fail(self, rows: Rows, reasons: pl.Series) -> None:
+    def fail(self, rows: Rows, rank: int, reasons: pl.Series) -> None:
         if len(rows):
             self.failed_rows.append(rows)
+            self.failed_ranks.append(rank)
             self.reasons.append(reasons)
 
 
@@ -629,7 +631,7 @@ def _evaluate(plan: _Plan, path: _PathTest, group: _Group, local: Rows, found: _
                 serials = _texts(matrix[wrong[unreadable], start:end])
                 cannot = "the check digit cannot be computed from " + serials + f" ({fmt.name})"
                 reason = reason.scatter(np.flatnonzero(unreadable), cannot)
-            found.fail(rows[wrong], reason)
+            found.fail(rows[wrong], RANK_CHECK_FAILED, reason)
     found.add(rows, rank)
     if lookup_reasons:
         # The first lookup that finds no row names the reason (as Candidate.reason).
@@ -641,7 +643,7 @@ def _evaluate(plan: _Plan, path: _PathTest, group: _Group, local: Rows, found: _
             reason = reason.scatter(at, why)
             explained |= missing
         keep = np.flatnonzero(unlisted & explained)
-        found.fail(rows[keep], reason.gather(keep))
+        found.fail(rows[keep], RANK_LOOKUP_FAILED, reason.gather(keep))
         # A lookup failing as the rank reads it, yet found: no reason (None).
 
 
@@ -651,8 +653,7 @@ def _python_candidates(plan: _Plan, group: _Group, found: _Found) -> None:
     fullmatch, evaluate = fmt.pattern.fullmatch, fmt.evaluate
     rows: list[int] = []
     ranks: list[int] = []
-    failed: list[int] = []
-    reasons: list[str | None] = []
+    failed: dict[int, tuple[list[int], list[str | None]]] = {r: ([], []) for r in _FAILED}
     for row, number in zip(group.rows.tolist(), _texts(group.matrix).to_list(), strict=True):
         match = fullmatch(number)
         if match is None:
@@ -660,11 +661,12 @@ def _python_candidates(plan: _Plan, group: _Group, found: _Found) -> None:
         rank = fmt.static_rank if evaluate is None else evaluate(match)
         rows.append(row)
         ranks.append(rank)
-        if rank in _FAILED:
-            failed.append(row)
-            reasons.append(Candidate(fmt, number, rank).reason)
+        if rank in failed:
+            failed[rank][0].append(row)
+            failed[rank][1].append(Candidate(fmt, number, rank).reason)
     found.add(np.array(rows, dtype=np.intp), np.array(ranks, dtype=np.int8))
-    found.fail(np.array(failed, dtype=np.intp), pl.Series(reasons, dtype=pl.String))
+    for rank, (at, reasons) in failed.items():
+        found.fail(np.array(at, dtype=np.intp), rank, pl.Series(reasons, dtype=pl.String))
 
 
 def _match_group(group: _Group, founds: list[_Found]) -> None:
@@ -698,86 +700,152 @@ def _match_group(group: _Group, founds: list[_Found]) -> None:
 _LOOSE = "{}; the shape also fits {}, which has no check digit"
 
 
-def _several(ranked: pl.DataFrame) -> pl.DataFrame:
-    """Numbers that fit several formats, the best not passing: every failure once,
-    in rank order, and the formats that fit loosely (as Detection.reason).
-    ``ranked`` holds their candidates (key, row, f, rank, reason), sorted by key."""
-    loose_names = [f.name for f in registry().formats]
-    grouped = (
-        ranked.group_by("row", maintain_order=True)
-        .agg(
-            pl.col("rank").first().alias("best_rank"),
-            pl.col("f").first(),
-            pl.col("reason")
-            .filter(pl.col("rank").is_in(_FAILED))
-            .drop_nulls()
-            .unique(maintain_order=True)
-            .str.join("; ")
-            .alias("failures"),
-            pl.col("f").filter(pl.col("rank").is_in(_VALID)).alias("loose"),
-        )
-        .with_columns(
-            pl.col("loose")
-            .list.eval(
-                pl.element().replace_strict(
-                    list(range(len(loose_names))), loose_names, return_dtype=pl.String
-                )
-            )
-            .list.join(", ")
-        )
+def _joined(
+    at: Rows, keys: Codes, texts: pl.Series, rows: Rows, separator: str
+) -> pl.Series:
+    """Per row of ``rows`` (sorted): the ``texts`` found ``at`` it, in ``keys`` order,
+    joined ("" when none). A column per place in the row, then one concat."""
+    size = len(rows)
+    if not len(at):
+        return pl.repeat("", size, dtype=pl.String, eager=True)
+    order = np.lexsort((keys, at))
+    at = at[order]
+    where = np.searchsorted(rows, at)
+    within = np.arange(len(at)) - np.searchsorted(at, at)
+    padded = pl.concat([texts, pl.Series([None], dtype=pl.String)]).rechunk()
+    columns = []
+    for place in range(int(within.max()) + 1):
+        index = np.full(size, len(texts), dtype=np.int64)
+        chosen = within == place
+        index[where[chosen]] = order[chosen]
+        columns.append(pl.lit(padded.gather(pl.Series(index))))
+    return pl.select(pl.concat_str(columns, separator=separator, ignore_nulls=True)).to_series()
+
+
+@functools.cache
+def _names_unique() -> bool:
+    names = [f.name for f in registry().formats]
+    return len(set(names)) == len(names)
+
+
+def _several(
+    rows: Rows, best_rank: Codes, best_f: Codes, founds: list[_Found], wanted: Mask
+) -> pl.Series:
+    """Numbers that fit several formats, the best not passing (``rows``, sorted):
+    every failure once, in rank order, and the formats that fit loosely (as
+    Detection.reason)."""
+    failed_at: list[Rows] = []
+    failed_keys: list[Codes] = []
+    failed_texts: list[pl.Series] = []
+    loose_at: list[Rows] = []
+    loose_keys: list[Codes] = []
+    loose_f: list[Codes] = []
+    for plan, found in zip(_plans(), founds, strict=True):
+        for at, rank, reasons in zip(found.failed_rows, found.failed_ranks, found.reasons, strict=True):
+            keep = wanted[at]
+            if keep.any():
+                failed_at.append(at[keep])
+                failed_keys.append(np.full(int(keep.sum()), rank * _RANK_WEIGHT + plan.tiebreak))
+                failed_texts.append(reasons.filter(pl.Series(keep)))
+        for at, ranks in zip(found.rows, found.ranks, strict=True):
+            keep = wanted[at] & (ranks != RANK_CHECK_FAILED) & (ranks != RANK_LOOKUP_FAILED)
+            if keep.any():
+                loose_at.append(at[keep])
+                loose_keys.append(ranks[keep].astype(np.int64) * _RANK_WEIGHT + plan.tiebreak)
+                loose_f.append(np.full(int(keep.sum()), plan.index, dtype=np.int64))
+    empty = np.zeros(0, dtype=np.int64)
+    texts = pl.concat(failed_texts) if failed_texts else pl.Series(dtype=pl.String)
+    at = np.concatenate(failed_at) if failed_at else empty
+    keys = np.concatenate(failed_keys) if failed_keys else empty
+    if not _names_unique():  # pragma: no cover - two formats of one name: equal reasons
+        first = pl.DataFrame({"at": at, "text": texts}).with_row_index("i")
+        first = first.sort("at", maintain_order=True).unique(["at", "text"], keep="first")
+        kept = np.sort(first["i"].to_numpy())
+        at, keys, texts = at[kept], keys[kept], texts.gather(pl.Series(kept))
+    # A lookup that fails as ranked yet finds a row says nothing (no reason).
+    said = (texts.str.len_bytes().fill_null(0) > 0).to_numpy()
+    if not said.all():
+        at, keys, texts = at[said], keys[said], texts.filter(pl.Series(said))
+    failures = _joined(at, keys, texts, rows, "; ")
+    names = pl.Series([f.name for f in registry().formats], dtype=pl.String)
+    loose = _joined(
+        np.concatenate(loose_at) if loose_at else empty,
+        np.concatenate(loose_keys) if loose_keys else empty,
+        names.gather(pl.Series(np.concatenate(loose_f) if loose_f else empty)),
+        rows,
+        ", ",
     )
-    weak = _per_format()["weak"]
-    failures, loose = pl.col("failures"), pl.col("loose")
-    weak_text = pl.col("f").replace_strict(list(range(len(weak))), weak, return_dtype=pl.String)
+    frame = pl.DataFrame(
+        {
+            "best_rank": best_rank,
+            "failures": failures,
+            "loose": loose,
+            "weak": _per_format()["weak"].gather(pl.Series(best_f)),
+        }
+    )
+    failures_text, loose_text, weak_text = pl.col("failures"), pl.col("loose"), pl.col("weak")
     reason = (
         pl.when(pl.col("best_rank").is_in(_FAILED))
         .then(
-            pl.when(loose == "").then(failures)
-            .otherwise(pl.format(_LOOSE, failures, loose))
+            pl.when(loose_text == "").then(failures_text)
+            .otherwise(pl.format(_LOOSE, failures_text, loose_text))
         )
         .otherwise(
-            pl.when(failures == "").then(weak_text)
-            .otherwise(pl.format("{}; {}", weak_text, failures))
+            pl.when(failures_text == "").then(weak_text)
+            .otherwise(pl.format("{}; {}", weak_text, failures_text))
         )
     )  # fmt: skip
-    return grouped.select("row", reason.alias("reason"))
+    return frame.select(reason).to_series()
 
 
-def _python_rows(texts: pl.Series) -> pl.DataFrame:
-    """Inputs the byte normalisation does not cover: the per-number path, once per input."""
-    answers: dict[str, tuple[Any, ...]] = {}
-    for text in texts.unique().to_list():
+def _python_rows(texts: list[str]) -> tuple[list[str], Codes, Codes, list[str | None]]:
+    """Inputs the byte normalisation does not cover: the per-number path, once per
+    input. Per input: the number, the best format's index (-1: none), the best
+    rank (5: none) and the reason."""
+    answers: dict[str, tuple[str, int, int, str | None]] = {}
+    for text in texts:
+        if text in answers:
+            continue
         number = normalise(text) if text else ""
         detection = Detection(text, number, match_formats(number) if number else ())
         best = detection.best
-        verdict = detection.verdict
         answers[text] = (
             number,
-            best.courier if best else None,
-            best.format if best else None,
-            best.format_name if best else None,
-            verdict,
-            verdict != "invalid" and best is not None,
-            None if verdict == "valid" else detection.reason,
+            best.format_.order if best else -1,
+            best.rank if best else 5,
+            None if detection.verdict == "valid" else detection.reason,
         )
-    names = _OUT[1:]
-    columns = list(zip(*answers.values(), strict=True)) if answers else [()] * len(names)
-    table = pl.DataFrame(
-        {"text": list(answers), **{n: list(c) for n, c in zip(names, columns, strict=True)}},
-        schema={"text": pl.String, **{k: v for k, v in RESULT_SCHEMA.items() if k != "input"}},
+    rows = [answers[text] for text in texts]
+    return (
+        [r[0] for r in rows],
+        np.array([r[1] for r in rows], dtype=np.int64),
+        np.array([r[2] for r in rows], dtype=np.int64),
+        [r[3] for r in rows],
     )
-    return pl.DataFrame({"text": texts}).join(table, on="text", how="left", maintain_order="left")
 
 
 # What each byte counts for in a row (see _normalise_bytes): a space, a dash, other.
 _SPACE, _DASH, _OTHER = 1, 1 << 12, 1 << 24
 _LONGEST_PLAIN = (1 << 12) - 1  # longer inputs take the per-number path
-_KIND = np.full(256, _OTHER, dtype=np.int64)
+_KIND = np.full(256, _OTHER, dtype=np.int32)
 _KIND[list(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")] = 0
 _KIND[ord(" ")] = _SPACE
 _KIND[ord("-")] = _DASH
 _UPPER = np.arange(256, dtype=np.uint8)
 _UPPER[97:123] -= 32
+
+
+def _replaced(series: pl.Series, rows: Rows, values: pl.Series) -> pl.Series:
+    """``series`` with ``values`` at ``rows``: one gather (a scatter into a long
+    String series rebuilds it, several times slower)."""
+    index = np.arange(len(series), dtype=np.int64)
+    index[rows] = len(series) + np.arange(len(rows))
+    return pl.concat([series, values.cast(series.dtype)]).rechunk().gather(pl.Series(index))
+
+
+@functools.cache
+def _dash_patterns() -> tuple[str | None, ...]:
+    return tuple(_polars_regex(f.pattern.pattern) for f in registry().dash_formats)
 
 
 def _polars_regex(pattern: str) -> str | None:
@@ -794,7 +862,7 @@ def _polars_regex(pattern: str) -> str | None:
 def _dashes(numbers: pl.Series) -> pl.Series | None:
     """``normalise``'s dash rule on numbers that hold one: a dash stays where a format
     of its own has one (LaserShip's ``-1``), else dashes are grouping and go."""
-    patterns = [_polars_regex(f.pattern.pattern) for f in registry().dash_formats]
+    patterns = _dash_patterns()
     if any(p is None for p in patterns):
         return None  # pragma: no cover - the per-number path takes these rows
     frame = pl.DataFrame({"t": numbers.str.strip_chars("-")})
@@ -854,10 +922,12 @@ def _normalise_bytes(inputs: pl.Series) -> _Normalised:
     size = len(offsets) - 1
     lengths = np.diff(offsets)
     # Per row, one sum counts its spaces, dashes and other bytes (12 bits each).
-    kinds = np.zeros(len(data) + 1, dtype=np.int64)
-    np.take(_KIND, data, out=kinds[:-1])
-    sums = np.add.reduceat(kinds, np.minimum(offsets[:-1], len(data))) if size else kinds[:0]
-    sums = np.where(lengths > 0, sums, 0)
+    if len(data):
+        kinds = _KIND[data]
+        sums = np.add.reduceat(kinds, np.minimum(offsets[:-1], len(data) - 1), dtype=np.int64)
+        sums = np.where(lengths > 0, sums, 0)  # reduceat reads one byte of an empty row
+    else:
+        sums = np.zeros(size, dtype=np.int64)
     other = (sums >= _OTHER) | (lengths > _LONGEST_PLAIN)
     spaces = sums & (_DASH - 1)
     space = data == 32
@@ -876,7 +946,7 @@ def _normalise_bytes(inputs: pl.Series) -> _Normalised:
         if fixed is None:  # pragma: no cover - no dash format has look-arounds
             other[dashed] = True
         else:
-            numbers = numbers.scatter(at, fixed)
+            numbers = _replaced(numbers, dashed, fixed)
             dashes[dashed] = fixed.str.contains("-", literal=True).to_numpy()
     return _Normalised(numbers, other, dashes)
 
@@ -904,7 +974,7 @@ def detect_frame(numbers: Sequence[str | None] | pl.Series) -> pl.DataFrame:
 
     # Sorted by length, the numbers of each length are one block of bytes: a matrix.
     offsets, data = _large_strings(numbers.gather(pl.Series(order)))
-    founds = [_Found([], [], [], []) for _ in _plans()]
+    founds = [_Found([], [], [], [], []) for _ in _plans()]
     for length in range(1, len(counts)):
         if not counts[length]:
             continue
@@ -928,35 +998,51 @@ def detect_frame(numbers: Sequence[str | None] | pl.Series) -> pl.DataFrame:
     at_tiebreak = np.minimum(np.searchsorted(tiebreaks, best % _RANK_WEIGHT), len(tiebreaks) - 1)
     f = np.where(has, format_at[at_tiebreak], len(_plans()))
 
-    # Reasons: a lone candidate's own; several candidates without a pass: joined.
+    # Reasons: a lone candidate's own; several candidates without a pass: joined;
+    # none: the number is empty or fits nothing. One gather puts them in place.
     several = (count > 1) & (rank != RANK_PASS)
     reason_rows: list[Rows] = []
     reason_texts: list[pl.Series] = []
+    other = normalised.other
+    if other.any():
+        at_other = np.flatnonzero(other)
+        texts_other = inputs.fill_null("").gather(pl.Series(at_other)).to_list()
+        numbers_other, f[at_other], rank[at_other], reasons_other = _python_rows(texts_other)
+        f[at_other] = np.where(f[at_other] < 0, len(_plans()), f[at_other])
+        has[at_other] = rank[at_other] < 5
+        numbers = _replaced(numbers, at_other, pl.Series(numbers_other, dtype=pl.String))
+        reason_rows.append(at_other)
+        reason_texts.append(pl.Series(reasons_other, dtype=pl.String))
     for found in founds:
         for rows, reasons in zip(found.failed_rows, found.reasons, strict=True):
             alone = np.flatnonzero(count[rows] == 1)
             reason_rows.append(rows[alone])
-            reason_texts.append(reasons.gather(alone))
+            reason_texts.append(reasons.gather(pl.Series(alone)))
     weak_rows = np.flatnonzero((count == 1) & ((rank == RANK_NO_CHECK) | (rank == RANK_CATCH_ALL)))
     reason_rows.append(weak_rows)
-    reason_texts.append(_per_format()["weak"].gather(f[weak_rows]))
+    reason_texts.append(_per_format()["weak"].gather(pl.Series(f[weak_rows])))
     if several.any():
-        explained = _several(_candidates_of(several, founds))
-        reason_rows.append(explained["row"].to_numpy().astype(np.intp))
-        reason_texts.append(explained["reason"])
-    reason = pl.repeat(None, size, dtype=pl.String, eager=True)
-    at = np.concatenate(reason_rows) if reason_rows else np.zeros(0, dtype=np.intp)
-    if len(at):
-        reason = reason.scatter(at, pl.concat(reason_texts))
+        at_several = np.flatnonzero(several)
+        reason_rows.append(at_several)
+        reason_texts.append(_several(at_several, rank[at_several], f[at_several], founds, several))
+    for text, rows_without in (
+        ("empty input", np.flatnonzero(~has & ~other & (lengths == 0))),
+        ("matches no known format", np.flatnonzero(~has & ~other & (lengths > 0))),
+    ):
+        reason_rows.append(rows_without)
+        reason_texts.append(pl.repeat(text, len(rows_without), dtype=pl.String, eager=True))
+    texts = pl.concat([*reason_texts, pl.Series([None], dtype=pl.String)]).rechunk()
+    index = np.full(size, len(texts) - 1, dtype=np.int64)
+    index[np.concatenate(reason_rows)] = np.arange(len(texts) - 1)
+    reason = texts.gather(pl.Series(index))
 
     per_format = _per_format()
     index = pl.Series(f, dtype=pl.Int64)
     verdict_of = pl.Series(["valid", "weak", "invalid", "invalid", "weak", "unknown"])
-    number = numbers
     result = pl.DataFrame(
         {
             "input": inputs,
-            "number": number,
+            "number": numbers,
             "courier": per_format["courier"].gather(index),
             "format": per_format["format"].gather(index),
             "format_name": per_format["format_name"].gather(index),
@@ -965,61 +1051,4 @@ def detect_frame(numbers: Sequence[str | None] | pl.Series) -> pl.DataFrame:
             "reason": reason,
         }
     )
-    if not has.all():
-        result = result.with_columns(
-            pl.when(pl.Series(has))
-            .then(pl.col("reason"))
-            .when(pl.col("number") == "")
-            .then(pl.lit("empty input"))
-            .otherwise(pl.lit("matches no known format"))
-            .alias("reason")
-        )
-    if normalised.other.any():
-        at_other = pl.Series(np.flatnonzero(normalised.other))
-        answers = _python_rows(inputs.fill_null("").gather(at_other))
-        result = result.with_columns(
-            [result[name].scatter(at_other, answers[name]) for name in _OUT[1:]]
-        )
     return result.select([pl.col(name).cast(dtype) for name, dtype in RESULT_SCHEMA.items()])
-
-
-def _candidates_of(rows_wanted: Mask, founds: list[_Found]) -> pl.DataFrame:
-    """The candidates (key, row, f, rank, reason) of the rows wanted, sorted by key."""
-    parts: list[pl.DataFrame] = []
-    failures: list[pl.DataFrame] = []
-    for plan, found in zip(_plans(), founds, strict=True):
-        for rows, ranks in zip(found.rows, found.ranks, strict=True):
-            keep = rows_wanted[rows]
-            if keep.any():
-                kept_rows = rows[keep].astype(np.int64)
-                kept_ranks = ranks[keep]
-                parts.append(
-                    pl.DataFrame(
-                        {
-                            "key": kept_rows * (1 << 27)
-                            + kept_ranks.astype(np.int64) * _RANK_WEIGHT
-                            + plan.tiebreak,
-                            "row": kept_rows,
-                            "f": np.full(len(kept_rows), plan.index, dtype=np.int8),
-                            "rank": kept_ranks,
-                        }
-                    )
-                )
-        for rows, reasons in zip(found.failed_rows, found.reasons, strict=True):
-            keep = rows_wanted[rows]
-            if keep.any():
-                failures.append(
-                    pl.DataFrame(
-                        {
-                            "row": rows[keep].astype(np.int64),
-                            "f": np.full(int(keep.sum()), plan.index, dtype=np.int8),
-                            "reason": reasons.filter(pl.Series(keep)),
-                        }
-                    )
-                )
-    candidates = pl.concat(parts)
-    if failures:
-        candidates = candidates.join(pl.concat(failures), on=["row", "f"], how="left")
-    else:  # pragma: no cover - a number fitting several formats, none failing, is weak
-        candidates = candidates.with_columns(pl.lit(None, pl.String).alias("reason"))
-    return candidates.sort("key")
