@@ -85,7 +85,8 @@ _FAILED = (RANK_LOOKUP_FAILED, RANK_CHECK_FAILED)
 _VALID = (RANK_PASS, RANK_NO_CHECK, RANK_CATCH_ALL)
 # Sort key of a candidate: rank first, then the format's tiebreak (as _rank_key).
 _RANK_WEIGHT = 10_000_000
-_NO_KEY = np.iinfo(np.int64).max
+_NO_KEY = np.iinfo(np.int16).max
+_PLACES = 256  # formats at most, for the best candidate's key (rank * _PLACES + place)
 
 Codes = npt.NDArray[np.int64]
 Bytes = npt.NDArray[np.uint8]
@@ -171,15 +172,22 @@ def _weighted_kernel(weights: Sequence[int], finish: Callable[[Codes], Codes]) -
 
 def _mod_37_36_kernel(alphabet: str) -> Kernel:
     modulus = len(alphabet)
-    values_of = _table({char: value for value, char in enumerate(alphabet)})
+    # The ISO/IEC 7064 hybrid recurrence as a table: step[P * 256 + code] is the next
+    # P after that character, -1 after a character outside the alphabet (and ever after).
+    step = np.full((modulus + 2) * 256, -1, dtype=np.int32)
+    for product in range(1, modulus + 1):
+        for value, char in enumerate(alphabet):
+            total = (product + value) % modulus or modulus
+            step[product * 256 + ord(char)] = (total * 2) % (modulus + 1)
+    # Row "-1" (index modulus + 1 after wrapping below) stays unreadable.
+    step[(modulus + 1) * 256 :] = -1
 
     def kernel(codes: Bytes) -> tuple[Codes, Mask]:
-        values = values_of[codes]
-        product = np.full(len(codes), modulus, dtype=np.int64)
-        for column in values.T:  # ISO/IEC 7064 hybrid: one vector step per character
-            total = (product + column) % modulus
-            product = (np.where(total == 0, modulus, total) * 2) % (modulus + 1)
-        return (modulus + 1 - product) % modulus, _unreadable(values)
+        product = np.full(len(codes), modulus, dtype=np.int32)
+        for column in np.ascontiguousarray(codes.T):
+            product = step[np.where(product < 0, modulus + 1, product) * 256 + column]
+        bad = product < 0
+        return ((modulus + 1 - product) % modulus).astype(np.int64), bad
 
     return kernel
 
@@ -200,6 +208,11 @@ class _Check:
         """Value -> the text the per-number rule returns (enough for any modulus)."""
         return list(self.chars) if self.chars is not None else [str(v) for v in range(256)]
 
+    @functools.cached_property
+    def text_series(self) -> pl.Series:
+        return pl.Series(self.texts(), dtype=pl.String)
+
+    @functools.cached_property
     def codes(self) -> Codes:
         """Value -> the character code it must equal (0: a text of two characters)."""
         out = np.zeros(256, dtype=np.int64)
@@ -432,11 +445,13 @@ def _per_format() -> dict[str, pl.Series]:
 
 
 @functools.cache
-def _format_of_tiebreak() -> tuple[Codes, Codes]:
-    """(tiebreaks sorted, the format index of each): a key back to its format."""
-    tiebreaks = np.array([p.tiebreak for p in _plans()], dtype=np.int64)
-    order = np.argsort(tiebreaks)
-    return tiebreaks[order], order.astype(np.int64)
+def _tiebreak_order() -> tuple[Codes, Codes]:
+    """(each format's place in tiebreak order, the format at each place): a
+    candidate's key is rank * _PLACES + place, and a key's place names its format."""
+    order = np.argsort(np.array([p.tiebreak for p in _plans()], dtype=np.int64), kind="stable")
+    place = np.empty(len(order), dtype=np.int64)
+    place[order] = np.arange(len(order))
+    return place, order.astype(np.int64)
 
 
 # --- the engine -------------------------------------------------------------------
@@ -470,10 +485,8 @@ class _Group:
 
 def _bits(flags: Mask) -> npt.NDArray[np.uint64]:
     """Each row's flags as one integer (bit p: position p), for rows up to 64 long."""
-    packed = np.packbits(flags, axis=1, bitorder="little")
-    padded = np.zeros((len(flags), 8), dtype=np.uint8)
-    padded[:, : packed.shape[1]] = packed
-    return padded.view("<u8").ravel()
+    weights = np.left_shift(np.uint64(1), np.arange(flags.shape[1], dtype=np.uint64))
+    return np.asarray(flags.astype(np.uint64) @ weights, dtype=np.uint64)
 
 
 _BYTE_TEXT = pl.Series([chr(i) for i in range(128)] + [""] * 128, dtype=pl.String)
@@ -609,13 +622,13 @@ def _evaluate(plan: _Plan, path: _PathTest, group: _Group, local: Rows, found: _
             raise Unsupported(f"{fmt.key}: a check digit of {digit_end - digit_at} characters")
         values, bad = _check_values(plan, matrix[:, start:end])
         actual = matrix[:, digit_at]
-        passed = (plan.check.codes()[values] == actual) & ~bad
+        passed = (plan.check.codes[values] == actual) & ~bad
         rank = np.where(
             passed, np.where(found_all, RANK_PASS, RANK_LOOKUP_FAILED), RANK_CHECK_FAILED
         ).astype(np.int8)
         wrong = np.flatnonzero(~passed)
         if len(wrong):
-            texts = pl.Series(plan.check.texts(), dtype=pl.String)
+            texts = plan.check.text_series
             differs = pl.concat_str(
                 [
                     pl.lit("check digit "),
@@ -824,13 +837,13 @@ def _python_rows(texts: list[str]) -> tuple[list[str], Codes, Codes, list[str | 
     )
 
 
-# What each byte counts for in a row (see _normalise_bytes): a space, a dash, other.
-_SPACE, _DASH, _OTHER = 1, 1 << 12, 1 << 24
-_LONGEST_PLAIN = (1 << 12) - 1  # longer inputs take the per-number path
-_KIND = np.full(256, _OTHER, dtype=np.int32)
-_KIND[list(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")] = 0
-_KIND[ord(" ")] = _SPACE
-_KIND[ord("-")] = _DASH
+# What kind each byte is for the byte normalisation: plain (letters and digits), a
+# space (removed), a dash (normalise's dash rule) or other (the per-number path).
+_PLAIN_BYTE, _SPACE_BYTE, _DASH_BYTE, _OTHER_BYTE = 0, 1, 2, 3
+_KIND = np.full(256, _OTHER_BYTE, dtype=np.uint8)
+_KIND[list(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")] = _PLAIN_BYTE
+_KIND[ord(" ")] = _SPACE_BYTE
+_KIND[ord("-")] = _DASH_BYTE
 _UPPER = np.arange(256, dtype=np.uint8)
 _UPPER[97:123] -= 32
 
@@ -920,25 +933,29 @@ def _normalise_bytes(inputs: pl.Series) -> _Normalised:
     ``normalise``'s dash rule on the rows that hold a dash."""
     offsets, data = _large_strings(inputs.fill_null(""))
     size = len(offsets) - 1
-    lengths = np.diff(offsets)
-    # Per row, one sum counts its spaces, dashes and other bytes (12 bits each).
-    if len(data):
-        kinds = _KIND[data]
-        sums = np.add.reduceat(kinds, np.minimum(offsets[:-1], len(data) - 1), dtype=np.int64)
-        sums = np.where(lengths > 0, sums, 0)  # reduceat reads one byte of an empty row
+    kinds = _KIND[data]
+    # Bytes that are not plain are few: find them, then the rows they are in.
+    special = np.flatnonzero(kinds)
+    special_kinds = kinds[special]
+    row_of = np.searchsorted(offsets, special, side="right") - 1
+    other = np.zeros(size, dtype=np.bool_)
+    other[row_of[special_kinds == _OTHER_BYTE]] = True
+    spaces = special[special_kinds == _SPACE_BYTE]
+    if len(spaces):
+        keep = np.ones(len(data), dtype=np.bool_)
+        keep[spaces] = False
+        kept = _UPPER[data[keep]]
+        # Each offset moves back by the spaces before it.
+        new_offsets = offsets - np.searchsorted(spaces, offsets)
     else:
-        sums = np.zeros(size, dtype=np.int64)
-    other = (sums >= _OTHER) | (lengths > _LONGEST_PLAIN)
-    spaces = sums & (_DASH - 1)
-    space = data == 32
-    kept = _UPPER[data[~space]] if space.any() else _UPPER[data]
-    # Rows taking the per-number path keep their bytes (minus spaces) meanwhile.
-    new_offsets = offsets - np.concatenate([[0], np.cumsum(spaces)])
+        kept, new_offsets = _UPPER[data], offsets
     array = pa.LargeStringArray.from_buffers(
-        size, pa.py_buffer(new_offsets), pa.py_buffer(np.ascontiguousarray(kept))
+        size, pa.py_buffer(np.ascontiguousarray(new_offsets)), pa.py_buffer(kept)
     )
     numbers = pl.Series(pl.from_arrow(array)).cast(pl.String)
-    dashed = np.flatnonzero(~other & ((sums & (_OTHER - _DASH)) > 0))
+    dashed_rows = np.zeros(size, dtype=np.bool_)
+    dashed_rows[row_of[special_kinds == _DASH_BYTE]] = True
+    dashed = np.flatnonzero(dashed_rows & ~other)
     dashes = np.zeros(size, dtype=np.bool_)
     if len(dashed):
         at = pl.Series(dashed)
@@ -985,18 +1002,17 @@ def detect_frame(numbers: Sequence[str | None] | pl.Series) -> pl.DataFrame:
         _match_group(group, founds)
 
     # The best candidate of each row: a running minimum of (rank, tiebreak) keys.
-    best = np.full(size, _NO_KEY, dtype=np.int64)
-    count = np.zeros(size, dtype=np.int64)
+    place, format_at = _tiebreak_order()
+    best = np.full(size, _NO_KEY, dtype=np.int16)
+    count = np.zeros(size, dtype=np.int8)
     for plan, found in zip(_plans(), founds, strict=True):
         for rows, ranks in zip(found.rows, found.ranks, strict=True):
-            keys = ranks.astype(np.int64) * _RANK_WEIGHT + plan.tiebreak
+            keys = ranks.astype(np.int16) * _PLACES + place[plan.index]
             best[rows] = np.minimum(best[rows], keys)
             count[rows] += 1
     has = count > 0
-    rank = np.where(has, best // _RANK_WEIGHT, 5)
-    tiebreaks, format_at = _format_of_tiebreak()
-    at_tiebreak = np.minimum(np.searchsorted(tiebreaks, best % _RANK_WEIGHT), len(tiebreaks) - 1)
-    f = np.where(has, format_at[at_tiebreak], len(_plans()))
+    rank = np.where(has, best // _PLACES, 5).astype(np.int64)
+    f = np.where(has, format_at[np.where(has, best % _PLACES, 0)], len(_plans()))
 
     # Reasons: a lone candidate's own; several candidates without a pass: joined;
     # none: the number is empty or fits nothing. One gather puts them in place.
