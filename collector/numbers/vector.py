@@ -837,17 +837,6 @@ def _python_rows(texts: list[str]) -> tuple[list[str], Codes, Codes, list[str | 
     )
 
 
-# What kind each byte is for the byte normalisation: plain (letters and digits), a
-# space (removed), a dash (normalise's dash rule) or other (the per-number path).
-_PLAIN_BYTE, _SPACE_BYTE, _DASH_BYTE, _OTHER_BYTE = 0, 1, 2, 3
-_KIND = np.full(256, _OTHER_BYTE, dtype=np.uint8)
-_KIND[list(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")] = _PLAIN_BYTE
-_KIND[ord(" ")] = _SPACE_BYTE
-_KIND[ord("-")] = _DASH_BYTE
-_UPPER = np.arange(256, dtype=np.uint8)
-_UPPER[97:123] -= 32
-
-
 def _replaced(series: pl.Series, rows: Rows, values: pl.Series) -> pl.Series:
     """``series`` with ``values`` at ``rows``: one gather (a scatter into a long
     String series rebuilds it, several times slower)."""
@@ -933,28 +922,31 @@ def _normalise_bytes(inputs: pl.Series) -> _Normalised:
     ``normalise``'s dash rule on the rows that hold a dash."""
     offsets, data = _large_strings(inputs.fill_null(""))
     size = len(offsets) - 1
-    kinds = _KIND[data]
-    # Bytes that are not plain are few: find them, then the rows they are in.
-    special = np.flatnonzero(kinds)
-    special_kinds = kinds[special]
-    row_of = np.searchsorted(offsets, special, side="right") - 1
+    # Byte masks (vector compares, no table look-up); bytes that are not plain are
+    # few: find them, then the rows they are in.
+    lower = (data - np.uint8(97)) < 26
+    upper = data - (lower.view(np.uint8) << 5)
+    space = data == 32
+    dash = data == 45
+    plain = ((upper - np.uint8(65)) < 26) | ((upper - np.uint8(48)) < 10)
     other = np.zeros(size, dtype=np.bool_)
-    other[row_of[special_kinds == _OTHER_BYTE]] = True
-    spaces = special[special_kinds == _SPACE_BYTE]
+    other_bytes = ~(plain | space | dash)
+    if other_bytes.any():
+        other[np.searchsorted(offsets, np.flatnonzero(other_bytes), side="right") - 1] = True
+    dashed_rows = np.zeros(size, dtype=np.bool_)
+    if dash.any():
+        dashed_rows[np.searchsorted(offsets, np.flatnonzero(dash), side="right") - 1] = True
+    spaces = np.flatnonzero(space)
     if len(spaces):
-        keep = np.ones(len(data), dtype=np.bool_)
-        keep[spaces] = False
-        kept = _UPPER[data[keep]]
+        kept = upper[~space]
         # Each offset moves back by the spaces before it.
         new_offsets = offsets - np.searchsorted(spaces, offsets)
     else:
-        kept, new_offsets = _UPPER[data], offsets
+        kept, new_offsets = upper, offsets
     array = pa.LargeStringArray.from_buffers(
         size, pa.py_buffer(np.ascontiguousarray(new_offsets)), pa.py_buffer(kept)
     )
     numbers = pl.Series(pl.from_arrow(array)).cast(pl.String)
-    dashed_rows = np.zeros(size, dtype=np.bool_)
-    dashed_rows[row_of[special_kinds == _DASH_BYTE]] = True
     dashed = np.flatnonzero(dashed_rows & ~other)
     dashes = np.zeros(size, dtype=np.bool_)
     if len(dashed):
