@@ -917,32 +917,70 @@ def _large_strings(series: pl.Series) -> tuple[Codes, Bytes]:
     return offsets - offsets[0], data
 
 
+# Bytes per step of the byte normalisation: its masks stay in the processor's cache
+# and are reused, where whole-column masks would be fresh memory each time.
+_CHUNK = 1 << 18
+
+
+def _byte_kinds(data: Bytes) -> tuple[Bytes, Rows, Rows, Rows]:
+    """The bytes upper-cased without their spaces, and the positions (in ``data``)
+    of the spaces, the dashes and the other bytes that are not letters or digits."""
+    kept = np.empty(len(data), dtype=np.uint8)
+    found: tuple[list[Rows], list[Rows], list[Rows]] = ([], [], [])
+    size = 0
+    work = np.empty(_CHUNK, dtype=np.uint8)
+    lower = np.empty(_CHUNK, dtype=np.bool_)
+    plain = np.empty(_CHUNK, dtype=np.bool_)
+    test = np.empty(_CHUNK, dtype=np.bool_)
+    space = np.empty(_CHUNK, dtype=np.bool_)
+    for start in range(0, len(data), _CHUNK):
+        part = data[start : start + _CHUNK]
+        n = len(part)
+        w, lo, pl_, te, sp = work[:n], lower[:n], plain[:n], test[:n], space[:n]
+        np.subtract(part, 97, out=w)
+        np.less(w, 26, out=lo)  # a-z
+        np.left_shift(lo.view(np.uint8), 5, out=w)
+        np.subtract(part, w, out=w)  # upper case
+        np.subtract(w, 65, out=w)
+        np.less(w, 26, out=pl_)  # A-Z (either case)
+        np.subtract(part, 48, out=w)
+        np.less(w, 10, out=te)
+        np.logical_or(pl_, te, out=pl_)  # letters and digits
+        if pl_.all():
+            np.subtract(part, lo.view(np.uint8) << 5, out=kept[size : size + n])
+            size += n
+            continue
+        np.equal(part, 32, out=sp)
+        np.equal(part, 45, out=te)
+        if te.any():
+            found[1].append(np.flatnonzero(te) + start)
+        np.logical_or(pl_, sp, out=pl_)
+        np.logical_or(pl_, te, out=pl_)
+        if not pl_.all():
+            found[2].append(np.flatnonzero(~pl_) + start)
+        upper = part - (lo.view(np.uint8) << 5)
+        if sp.any():
+            found[0].append(np.flatnonzero(sp) + start)
+            upper = upper[~sp]
+        kept[size : size + len(upper)] = upper
+        size += len(upper)
+    empty = np.zeros(0, dtype=np.intp)
+    spaces, dashes, others = (np.concatenate(f) if f else empty for f in found)
+    return kept[:size], spaces, dashes, others
+
+
 def _normalise_bytes(inputs: pl.Series) -> _Normalised:
     """Spaces removed and letters upper-cased, over the column's Arrow buffers; then
     ``normalise``'s dash rule on the rows that hold a dash."""
     offsets, data = _large_strings(inputs.fill_null(""))
     size = len(offsets) - 1
-    # Byte masks (vector compares, no table look-up); bytes that are not plain are
-    # few: find them, then the rows they are in.
-    lower = (data - np.uint8(97)) < 26
-    upper = data - (lower.view(np.uint8) << 5)
-    space = data == 32
-    dash = data == 45
-    plain = ((upper - np.uint8(65)) < 26) | ((upper - np.uint8(48)) < 10)
+    kept, spaces, dash_at, other_at = _byte_kinds(data)
     other = np.zeros(size, dtype=np.bool_)
-    other_bytes = ~(plain | space | dash)
-    if other_bytes.any():
-        other[np.searchsorted(offsets, np.flatnonzero(other_bytes), side="right") - 1] = True
+    other[np.searchsorted(offsets, other_at, side="right") - 1] = True
     dashed_rows = np.zeros(size, dtype=np.bool_)
-    if dash.any():
-        dashed_rows[np.searchsorted(offsets, np.flatnonzero(dash), side="right") - 1] = True
-    spaces = np.flatnonzero(space)
-    if len(spaces):
-        kept = upper[~space]
-        # Each offset moves back by the spaces before it.
-        new_offsets = offsets - np.searchsorted(spaces, offsets)
-    else:
-        kept, new_offsets = upper, offsets
+    dashed_rows[np.searchsorted(offsets, dash_at, side="right") - 1] = True
+    # Each offset moves back by the spaces before it.
+    new_offsets = offsets - np.searchsorted(spaces, offsets) if len(spaces) else offsets
     array = pa.LargeStringArray.from_buffers(
         size, pa.py_buffer(np.ascontiguousarray(new_offsets)), pa.py_buffer(kept)
     )
