@@ -184,7 +184,7 @@ class _Expander:
                 yield from self.sequence(list(branch), 0, state)
         elif op is _c.MAX_REPEAT or op is _c.MIN_REPEAT:
             low, high, body = av
-            yield from self.repeat(list(body), low, high, 0, state, greedy=op is _c.MAX_REPEAT)
+            yield from self.repeat(list(body), (low, high), 0, state, greedy=op is _c.MAX_REPEAT)
         elif op is _c.ASSERT or op is _c.ASSERT_NOT:
             yield from self.lookahead(op is _c.ASSERT, av, state)
         elif op is _c.AT:
@@ -193,13 +193,15 @@ class _Expander:
             raise Unsupported(f"regex node {op}")
 
     def repeat(
-        self, body: Any, low: int, high: int, count: int, state: _State, *, greedy: bool
+        self, body: Any, bounds: tuple[int, int], count: int, state: _State, *, greedy: bool
     ) -> Iterator[_State]:
+        low, high = bounds
+
         def more() -> Iterator[_State]:
             if count < high and state.pos < self.length:
                 for after in self.sequence(body, 0, state):
                     if after.pos > state.pos:  # a body matching nothing ends the loop
-                        yield from self.repeat(body, low, high, count + 1, after, greedy=greedy)
+                        yield from self.repeat(body, bounds, count + 1, after, greedy=greedy)
 
         if greedy:
             yield from more()

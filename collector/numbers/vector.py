@@ -125,47 +125,90 @@ def _weights_from(width: int, *, right: bool, evens: int, odds: int) -> Codes:
     return np.where(index % 2 == 0, evens, odds).astype(np.int64)
 
 
-def _empty_fails(codes: Bytes, bad: Mask) -> Mask:
-    # An empty serial is not a number: the per-number rules raise on it.
-    return bad | (codes.shape[1] == 0)
+# What an unreadable character adds to a weighted sum: enough to make it negative
+# whatever the rest adds (64 positions at most).
+_UNREADABLE = -(1 << 24)
+
+
+def _position_tables(rows: Sequence[Codes]) -> npt.NDArray[np.int32]:
+    """(width, 256): what each character adds at each position (its value times the
+    position's weight, folded into the table), _UNREADABLE where it cannot be read."""
+    return np.array(
+        [np.where(values < 0, _UNREADABLE, values) for values in rows], dtype=np.int32
+    ).reshape(len(rows), 256)
+
+
+def _weighted(values: Codes, weights: Sequence[int]) -> npt.NDArray[np.int32]:
+    return _position_tables([np.where(values < 0, -1, values * w) for w in weights])
+
+
+def _sum(codes: Bytes, tables: npt.NDArray[np.int32]) -> tuple[Codes, Mask]:
+    """The weighted sum of each row, one table look-up per position; and the rows
+    with an unreadable character (or none at all: the per-number rules raise on "")."""
+    total = np.zeros(len(codes), dtype=np.int32)
+    for position in range(codes.shape[1]):
+        total += tables[position][codes[:, position]]
+    bad = total < 0
+    if not codes.shape[1]:
+        bad[:] = True
+    return total.astype(np.int64), bad
+
+
+def _by_width(
+    make: Callable[[int], npt.NDArray[np.int32]],
+) -> Callable[[int], npt.NDArray[np.int32]]:
+    return functools.lru_cache(maxsize=128)(make)
 
 
 def _mod10_kernel(evens: int, odds: int, reverse: bool, modulo: int) -> Kernel:
+    tables = _by_width(
+        lambda width: _weighted(
+            _MOD10, _weights_from(width, right=reverse, evens=evens, odds=odds).tolist()
+        )
+    )
+
     def kernel(codes: Bytes) -> tuple[Codes, Mask]:
-        values = _MOD10[codes]
-        weights = _weights_from(codes.shape[1], right=reverse, evens=evens, odds=odds)
-        total = values @ weights
-        return (modulo - total % modulo) % modulo, _empty_fails(codes, _unreadable(values))
+        total, bad = _sum(codes, tables(codes.shape[1]))
+        return (modulo - total % modulo) % modulo, bad
 
     return kernel
 
 
+_LUHN_DOUBLED = _table({str(d): int(_LUHN_DOUBLE[d]) for d in range(10)})
+# The digit next to the check (the first one read from the right) is doubled.
+_luhn_tables = _by_width(
+    lambda width: _position_tables(
+        [_LUHN_DOUBLED if (width - 1 - p) % 2 == 0 else _DIGITS for p in range(width)]
+    )
+)
+
+
 def _luhn_kernel(codes: Bytes) -> tuple[Codes, Mask]:
-    digits = _DIGITS[codes]
-    doubled = _weights_from(codes.shape[1], right=True, evens=1, odds=0).astype(bool)
-    values = np.where(doubled, _LUHN_DOUBLE[np.clip(digits, 0, 9)], digits)
-    total = values.sum(axis=1)
-    return (10 - total % 10) % 10, _empty_fails(codes, _unreadable(digits))
+    total, bad = _sum(codes, _luhn_tables(codes.shape[1]))
+    return (10 - total % 10) % 10, bad
+
+
+# int(serial) % 7 as a weighted sum: digit k from the right weighs 10**k mod 7.
+_mod7_tables = _by_width(
+    lambda width: _weighted(_DIGITS, [pow(10, k, 7) for k in range(width)][::-1])
+)
 
 
 def _mod7_kernel(codes: Bytes) -> tuple[Codes, Mask]:
-    # int(serial) % 7 as a weighted sum: digit k from the right weighs 10**k mod 7.
-    width = codes.shape[1]
-    digits = _DIGITS[codes]
-    weights = np.array([pow(10, k, 7) for k in range(width)][::-1], dtype=np.int64)
-    return (digits @ weights) % 7, _empty_fails(codes, _unreadable(digits))
+    total, bad = _sum(codes, _mod7_tables(codes.shape[1]))
+    return total % 7, bad
 
 
 def _weighted_kernel(weights: Sequence[int], finish: Callable[[Codes], Codes]) -> Kernel:
     """A fixed-length weighted digit sum (S10, FedEx): any other length fails."""
     size = len(weights)
-    vector = np.array(weights, dtype=np.int64)
+    tables = _weighted(_DIGITS, weights)
 
     def kernel(codes: Bytes) -> tuple[Codes, Mask]:
         if codes.shape[1] != size:
             return np.zeros(len(codes), dtype=np.int64), np.ones(len(codes), dtype=np.bool_)
-        digits = _DIGITS[codes]
-        return finish(digits @ vector), _unreadable(digits)
+        total, bad = _sum(codes, tables)
+        return finish(total), bad
 
     return kernel
 
@@ -570,7 +613,9 @@ def _lookups(
             patterns = [e.matches_regex for e in lookup.by_regex if e.matches_regex]
             if not any(p.fullmatch("") for p in patterns):
                 found_all[:] = False
-            reasons.append((np.ones(size, dtype=np.bool_), pl.repeat(head + "None" + tail, size, eager=True)))
+            reasons.append(
+                (np.ones(size, dtype=np.bool_), pl.repeat(head + "None" + tail, size, eager=True))
+            )
             continue
         inverse, texts = _span_codes(matrix, span)
         ranked, found = _lookup_answers(lookup, texts)
@@ -584,7 +629,7 @@ def _lookups(
 def _check_values(plan: _Plan, serials: Bytes) -> tuple[Codes, Mask]:
     """What the format's algorithm expects of each serial (prepend_if applied)."""
     check = plan.check
-    assert check is not None  # noqa: S101 - only called for checked formats
+    assert check is not None
     if plan.prepend is None:
         return check.kernel(serials)
     stop, prefix = plan.prepend
@@ -598,7 +643,9 @@ def _check_values(plan: _Plan, serials: Bytes) -> tuple[Codes, Mask]:
     values = np.zeros(len(serials), dtype=np.int64)
     bad = np.zeros(len(serials), dtype=np.bool_)
     if applies.any():
-        head = np.broadcast_to(np.frombuffer(prefix, dtype=np.uint8), (int(applies.sum()), len(prefix)))
+        head = np.broadcast_to(
+            np.frombuffer(prefix, dtype=np.uint8), (int(applies.sum()), len(prefix))
+        )
         values[applies], bad[applies] = check.kernel(np.hstack([head, serials[applies]]))
     if not applies.all():
         values[~applies], bad[~applies] = check.kernel(serials[~applies])
@@ -713,9 +760,7 @@ def _match_group(group: _Group, founds: list[_Found]) -> None:
 _LOOSE = "{}; the shape also fits {}, which has no check digit"
 
 
-def _joined(
-    at: Rows, keys: Codes, texts: pl.Series, rows: Rows, separator: str
-) -> pl.Series:
+def _joined(at: Rows, keys: Codes, texts: pl.Series, rows: Rows, separator: str) -> pl.Series:
     """Per row of ``rows`` (sorted): the ``texts`` found ``at`` it, in ``keys`` order,
     joined ("" when none). A column per place in the row, then one concat."""
     size = len(rows)
@@ -754,7 +799,9 @@ def _several(
     loose_keys: list[Codes] = []
     loose_f: list[Codes] = []
     for plan, found in zip(_plans(), founds, strict=True):
-        for at, rank, reasons in zip(found.failed_rows, found.failed_ranks, found.reasons, strict=True):
+        for at, rank, reasons in zip(
+            found.failed_rows, found.failed_ranks, found.reasons, strict=True
+        ):
             keep = wanted[at]
             if keep.any():
                 failed_at.append(at[keep])
@@ -1083,15 +1130,15 @@ def detect_frame(numbers: Sequence[str | None] | pl.Series) -> pl.DataFrame:
     reason = texts.gather(pl.Series(index))
 
     per_format = _per_format()
-    index = pl.Series(f, dtype=pl.Int64)
+    format_index = pl.Series(f, dtype=pl.Int64)
     verdict_of = pl.Series(["valid", "weak", "invalid", "invalid", "weak", "unknown"])
     result = pl.DataFrame(
         {
             "input": inputs,
             "number": numbers,
-            "courier": per_format["courier"].gather(index),
-            "format": per_format["format"].gather(index),
-            "format_name": per_format["format_name"].gather(index),
+            "courier": per_format["courier"].gather(format_index),
+            "format": per_format["format"].gather(format_index),
+            "format_name": per_format["format_name"].gather(format_index),
             "verdict": verdict_of.gather(pl.Series(rank, dtype=pl.Int64)),
             "valid": pl.Series(has & (rank != RANK_CHECK_FAILED) & (rank != RANK_LOOKUP_FAILED)),
             "reason": reason,
