@@ -109,7 +109,7 @@ def detect_column(
     frame = detect_frame(series)
     size = frame.height
     if declared is None:
-        mismatch = pl.Series("carrier_mismatch", [None] * size, dtype=pl.Boolean)
+        mismatch = pl.repeat(None, size, dtype=pl.Boolean, eager=True).alias("carrier_mismatch")
     else:
         carriers = _values(declared, size)
         countries = _values(destination, size)

@@ -16,10 +16,12 @@ out a column at a time instead of a number at a time::
 How, in five steps over the column (no Python call per number):
 
 1. **Normalise** the bytes of the column (its Arrow buffers) with numpy: spaces
-   removed, upper case. Inputs that need more (a dash, which a format may keep; a
-   dot, which scientific notation keeps; other punctuation, tabs, non-ASCII text,
-   folded with NFKC) take the per-number path of :mod:`~collector.numbers.detect`,
-   once per distinct input: a handful in an import, 0.7% of the benchmark's garbage.
+   removed, upper case; a dash follows :func:`normalise`'s rule as string
+   expressions over the rows that hold one (it stays where a format has its own,
+   LaserShip's ``-1``). Inputs that need more (a dot, which scientific notation
+   keeps; other punctuation, tabs, non-ASCII text, folded with NFKC) take the
+   per-number path of :mod:`~collector.numbers.detect`, once per distinct input:
+   a handful in an import, 0.7% of the benchmark's inputs.
 2. **One matrix per length**: the numbers of each length become an (n, length)
    matrix of character codes, with two bit masks per number (which positions hold
    a digit, which a letter).
@@ -555,14 +557,16 @@ class _Found:
     ranks: list[npt.NDArray[np.int8]]
     failed_rows: list[Rows]
     failed_ranks: list[int]
-    reasons: list[pl.Series]
+    #: Per failed chunk: (indices into it) -> their reasons. Written only for the
+    #: numbers whose reason reads them (most failures sit beside a passing format).
+    reasons: list[Callable[[Rows], pl.Series]]
 
     def add(self, rows: Rows, rank: int | npt.NDArray[np.int8]) -> None:
         if len(rows):
             self.rows.append(rows)
             self.ranks.append(np.broadcast_to(np.asarray(rank, dtype=np.int8), rows.shape))
 
-    def fail(self, rows: Rows, rank: int, reasons: pl.Series) -> None:
+    def fail(self, rows: Rows, rank: int, reasons: Callable[[Rows], pl.Series]) -> None:
         if len(rows):
             self.failed_rows.append(rows)
             self.failed_ranks.append(rank)
@@ -652,6 +656,41 @@ def _check_values(plan: _Plan, serials: Bytes) -> tuple[Codes, Mask]:
     return values, bad
 
 
+def _gatherer(texts: pl.Series) -> Callable[[Rows], pl.Series]:
+    return lambda at: texts.gather(pl.Series(at))
+
+
+@dataclass(frozen=True)
+class _CheckFailures:
+    """The failed check digits of a chunk, explained on demand (as Candidate.reason)."""
+
+    plan: _Plan
+    actual: Bytes
+    values: Codes
+    bad: Mask
+    serials: Bytes
+
+    def __call__(self, at: Rows) -> pl.Series:
+        check, name = self.plan.check, self.plan.fmt.name
+        assert check is not None  # only made for checked formats
+        differs = pl.concat_str(
+            [
+                pl.lit("check digit "),
+                pl.lit(_BYTE_TEXT.gather(self.actual[at])),
+                pl.lit(" does not match computed "),
+                pl.lit(check.text_series.gather(self.values[at])),
+                pl.lit(f" ({name})"),
+            ]
+        )
+        reason = pl.select(differs).to_series()
+        unreadable = self.bad[at]
+        if unreadable.any():
+            texts = _texts(self.serials[at[unreadable]])
+            cannot = "the check digit cannot be computed from " + texts + f" ({name})"
+            reason = reason.scatter(np.flatnonzero(unreadable), cannot)
+        return reason
+
+
 def _evaluate(plan: _Plan, path: _PathTest, group: _Group, local: Rows, found: _Found) -> None:
     """Rank (and explain the failures of) a checked format on the rows a path matched."""
     fmt = plan.fmt
@@ -675,23 +714,13 @@ def _evaluate(plan: _Plan, path: _PathTest, group: _Group, local: Rows, found: _
         ).astype(np.int8)
         wrong = np.flatnonzero(~passed)
         if len(wrong):
-            texts = plan.check.text_series
-            differs = pl.concat_str(
-                [
-                    pl.lit("check digit "),
-                    pl.lit(_BYTE_TEXT.gather(actual[wrong])),
-                    pl.lit(" does not match computed "),
-                    pl.lit(texts.gather(values[wrong])),
-                    pl.lit(f" ({fmt.name})"),
-                ]
+            found.fail(
+                rows[wrong],
+                RANK_CHECK_FAILED,
+                _CheckFailures(
+                    plan, actual[wrong], values[wrong], bad[wrong], matrix[wrong, start:end]
+                ),
             )
-            reason = pl.select(differs).to_series()
-            unreadable = bad[wrong]
-            if unreadable.any():
-                serials = _texts(matrix[wrong[unreadable], start:end])
-                cannot = "the check digit cannot be computed from " + serials + f" ({fmt.name})"
-                reason = reason.scatter(np.flatnonzero(unreadable), cannot)
-            found.fail(rows[wrong], RANK_CHECK_FAILED, reason)
     found.add(rows, rank)
     if lookup_reasons:
         # The first lookup that finds no row names the reason (as Candidate.reason).
@@ -703,7 +732,7 @@ def _evaluate(plan: _Plan, path: _PathTest, group: _Group, local: Rows, found: _
             reason = reason.scatter(at, why)
             explained |= missing
         keep = np.flatnonzero(unlisted & explained)
-        found.fail(rows[keep], RANK_LOOKUP_FAILED, reason.gather(keep))
+        found.fail(rows[keep], RANK_LOOKUP_FAILED, _gatherer(reason.gather(keep)))
         # A lookup failing as the rank reads it, yet found: no reason (None).
 
 
@@ -726,7 +755,8 @@ def _python_candidates(plan: _Plan, group: _Group, found: _Found) -> None:
             failed[rank][1].append(Candidate(fmt, number, rank).reason)
     found.add(np.array(rows, dtype=np.intp), np.array(ranks, dtype=np.int8))
     for rank, (at, reasons) in failed.items():
-        found.fail(np.array(at, dtype=np.intp), rank, pl.Series(reasons, dtype=pl.String))
+        texts = pl.Series(reasons, dtype=pl.String)
+        found.fail(np.array(at, dtype=np.intp), rank, _gatherer(texts))
 
 
 def _match_group(group: _Group, founds: list[_Found]) -> None:
@@ -787,26 +817,21 @@ def _names_unique() -> bool:
 
 
 def _several(
-    rows: Rows, best_rank: Codes, best_f: Codes, founds: list[_Found], wanted: Mask
+    wanted: Mask,
+    best: tuple[Rows, Codes, Codes],
+    founds: list[_Found],
+    failures_of: tuple[list[Rows], list[Codes], list[pl.Series]],
 ) -> pl.Series:
-    """Numbers that fit several formats, the best not passing (``rows``, sorted):
-    every failure once, in rank order, and the formats that fit loosely (as
-    Detection.reason)."""
-    failed_at: list[Rows] = []
-    failed_keys: list[Codes] = []
-    failed_texts: list[pl.Series] = []
+    """Numbers that fit several formats, the best not passing (``wanted``; ``best``:
+    their rows, sorted, with the best rank and format): every failure once, in rank
+    order (``failures_of``: their rows, keys and reasons), and the formats that fit
+    loosely (as Detection.reason)."""
+    rows, best_rank, best_f = best
+    failed_at, failed_keys, failed_texts = failures_of
     loose_at: list[Rows] = []
     loose_keys: list[Codes] = []
     loose_f: list[Codes] = []
     for plan, found in zip(_plans(), founds, strict=True):
-        for at, rank, reasons in zip(
-            found.failed_rows, found.failed_ranks, found.reasons, strict=True
-        ):
-            keep = wanted[at]
-            if keep.any():
-                failed_at.append(at[keep])
-                failed_keys.append(np.full(int(keep.sum()), rank * _RANK_WEIGHT + plan.tiebreak))
-                failed_texts.append(reasons.filter(pl.Series(keep)))
         for at, ranks in zip(found.rows, found.ranks, strict=True):
             keep = wanted[at] & (ranks != RANK_CHECK_FAILED) & (ranks != RANK_LOOKUP_FAILED)
             if keep.any():
@@ -1106,18 +1131,37 @@ def detect_frame(numbers: Sequence[str | None] | pl.Series) -> pl.DataFrame:
         numbers = _replaced(numbers, at_other, pl.Series(numbers_other, dtype=pl.String))
         reason_rows.append(at_other)
         reason_texts.append(pl.Series(reasons_other, dtype=pl.String))
-    for found in founds:
-        for rows, reasons in zip(found.failed_rows, found.reasons, strict=True):
-            alone = np.flatnonzero(count[rows] == 1)
-            reason_rows.append(rows[alone])
-            reason_texts.append(reasons.gather(pl.Series(alone)))
+    # The failures whose reason is read: a lone candidate's, or one of several.
+    read = (count == 1) | several
+    several_failures: tuple[list[Rows], list[Codes], list[pl.Series]] = ([], [], [])
+    for plan, found in zip(_plans(), founds, strict=True):
+        failed = zip(found.failed_rows, found.failed_ranks, found.reasons, strict=True)
+        for rows, failed_rank, explain in failed:
+            chosen = np.flatnonzero(read[rows])
+            if not len(chosen):
+                continue
+            at, texts = rows[chosen], explain(chosen)
+            alone = count[at] == 1
+            reason_rows.append(at[alone])
+            reason_texts.append(texts.filter(pl.Series(alone)))
+            among = ~alone
+            if among.any():
+                several_failures[0].append(at[among])
+                several_failures[1].append(
+                    np.full(int(among.sum()), failed_rank * _RANK_WEIGHT + plan.tiebreak)
+                )
+                several_failures[2].append(texts.filter(pl.Series(among)))
     weak_rows = np.flatnonzero((count == 1) & ((rank == RANK_NO_CHECK) | (rank == RANK_CATCH_ALL)))
     reason_rows.append(weak_rows)
     reason_texts.append(_per_format()["weak"].gather(pl.Series(f[weak_rows])))
     if several.any():
         at_several = np.flatnonzero(several)
         reason_rows.append(at_several)
-        reason_texts.append(_several(at_several, rank[at_several], f[at_several], founds, several))
+        reason_texts.append(
+            _several(
+                several, (at_several, rank[at_several], f[at_several]), founds, several_failures
+            )
+        )
     for text, rows_without in (
         ("empty input", np.flatnonzero(~has & ~other & (lengths == 0))),
         ("matches no known format", np.flatnonzero(~has & ~other & (lengths > 0))),
