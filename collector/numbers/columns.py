@@ -103,9 +103,11 @@ def detect_column(
     :func:`~collector.numbers.detect.detect` row for row; ``carrier_mismatch`` is
     worked out once per distinct (number, declared carrier, destination).
     """
-    series = (
-        numbers if isinstance(numbers, pl.Series) else pl.Series(list(numbers), dtype=pl.String)
-    )
+    if isinstance(numbers, pl.Series):
+        series = numbers
+    else:  # a list is read as it is (a copy of a million references costs)
+        values = numbers if isinstance(numbers, list) else list(numbers)
+        series = pl.Series(values, dtype=pl.String)
     frame = detect_frame(series)
     size = frame.height
     if declared is None:

@@ -502,30 +502,28 @@ def _tiebreak_order() -> tuple[Codes, Codes]:
 # --- the engine -------------------------------------------------------------------
 
 
-@dataclass
 class _Group:
-    """The numbers of one length: their rows, code matrix and digit/letter/dash bits."""
+    """The numbers of one length: their rows, code matrix and digit/letter/dash bits
+    (each worked out when a path first reads it)."""
 
-    rows: Rows
-    matrix: Bytes
-    digits: npt.NDArray[np.uint64]
-    letters: npt.NDArray[np.uint64]
-    #: None when no number of the group has a dash.
-    dashes: npt.NDArray[np.uint64] | None
+    def __init__(self, rows: Rows, matrix: Bytes, *, dashes: bool) -> None:
+        self.rows = rows
+        self.matrix = matrix
+        self.size = len(rows)
+        self.has_dashes = dashes
 
-    @property
-    def size(self) -> int:
-        return len(self.rows)
+    @functools.cached_property
+    def digits(self) -> npt.NDArray[np.uint64]:
+        return _bits((self.matrix - np.uint8(48)) < 10)
 
-    @staticmethod
-    def of(rows: Rows, matrix: Bytes, *, dashes: bool) -> _Group:
-        return _Group(
-            rows,
-            matrix,
-            _bits((matrix - 48) < 10),
-            _bits((matrix - 65) < 26),
-            _bits(matrix == 45) if dashes else None,
-        )
+    @functools.cached_property
+    def letters(self) -> npt.NDArray[np.uint64]:
+        return _bits((self.matrix - np.uint8(65)) < 26)
+
+    @functools.cached_property
+    def dashes(self) -> npt.NDArray[np.uint64] | None:
+        """None when no number of the group has a dash."""
+        return _bits(self.matrix == 45) if self.has_dashes else None
 
 
 def _bits(flags: Mask) -> npt.NDArray[np.uint64]:
@@ -1100,7 +1098,7 @@ def detect_frame(numbers: Sequence[str | None] | pl.Series) -> pl.DataFrame:
         first, end = int(ends[length - 1]), int(ends[length])
         rows = order[first:end]
         matrix = data[offsets[first] : offsets[end]].reshape(end - first, length)
-        group = _Group.of(rows, matrix, dashes=bool(normalised.dashes[rows].any()))
+        group = _Group(rows, matrix, dashes=bool(normalised.dashes[rows].any()))
         _match_group(group, founds)
 
     # The best candidate of each row: a running minimum of (rank, tiebreak) keys.
