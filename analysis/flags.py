@@ -29,10 +29,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -44,8 +45,9 @@ from analysis.rules.places import CITY_EXONYMS
 from analysis.rules.sql import history_detail, local_time_sql, rendered_detail
 from analysis.rules.stages import inputs_sql
 from collector.config import RulesConfig, Settings
-from collector.store import LATEST_VERSION, Store
+from collector.store import LATEST_VERSION, Store, memory_limit
 from collector.store.flag_writes import (
+    FlagChanges,
     FlagInputs,
     apply_flag_evaluation,
     flags_watermark,
@@ -83,29 +85,64 @@ class Evaluation:
     """The result of one flag evaluation at ``now``.
 
     ``current`` is the set of flags that hold (``shipment_id, code, severity,
-    threshold, detail, evidence, began_at``); ``raised`` and ``cleared`` are the
-    history rows this evaluation added or closed, with ``order_id`` and
-    ``tracking_number``; ``written`` is False when ``now`` was earlier than the
-    latest recorded evaluation (nothing was stored, the frames say what would
-    change). ``incremental`` says whether only the shipments whose inputs changed
-    (or whose next instant came) were evaluated, ``evaluated`` how many were, and
-    ``reason`` why the evaluation was full.
+    threshold, detail, evidence, began_at``), ``open_flags`` and ``open_shipments``
+    its size; ``raised`` and ``cleared`` are the history rows this evaluation added
+    or closed, with ``order_id`` and ``tracking_number`` (``raised_count`` counts the
+    first); ``written`` is False when ``now`` was earlier than the latest recorded
+    evaluation (nothing was stored, the frames say what would change).
+    ``incremental`` says whether only the shipments whose inputs changed (or whose
+    next instant came) were evaluated, ``evaluated`` how many were, and ``reason``
+    why the evaluation was full.
+
+    ``current`` and ``raised`` are read from the store when first used (a cron run
+    only counts them; a first evaluation raises every flag): use them while the
+    store is open and before the history changes again.
     """
 
     now: datetime
-    current: pl.DataFrame
-    raised: pl.DataFrame
-    cleared: pl.DataFrame
-    confirmed: int
-    written: bool
+    open_flags: int
+    open_shipments: int
+    changes: FlagChanges = field(repr=False)
     incremental: bool = False
     evaluated: int = 0
     reason: str = ""
+    load_current: Callable[[], pl.DataFrame] | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def current(self) -> pl.DataFrame:
+        """Every flag that holds at ``now`` (see the class docstring)."""
+        assert self.load_current is not None
+        return self.load_current()
+
+    @property
+    def raised(self) -> pl.DataFrame:
+        """The rows this evaluation raised."""
+        return self.changes.raised
+
+    @property
+    def raised_count(self) -> int:
+        """How many rows this evaluation raised."""
+        return self.changes.raised_count
+
+    @property
+    def cleared(self) -> pl.DataFrame:
+        """The rows this evaluation cleared."""
+        return self.changes.cleared
+
+    @property
+    def confirmed(self) -> int:
+        """How many open rows this evaluation confirmed."""
+        return self.changes.confirmed
+
+    @property
+    def written(self) -> bool:
+        """Whether the evaluation was recorded."""
+        return self.changes.written
 
     @property
     def changed(self) -> bool:
         """Whether any flag was raised or cleared."""
-        return bool(self.raised.height or self.cleared.height)
+        return bool(self.raised_count or self.cleared.height)
 
 
 def evaluate_flags(
@@ -173,32 +210,51 @@ def recorded_flags(
                 # shipments' just written, the others' as the last evaluation left them.
                 # A view, not a table: the texts are rendered once, as they are read
                 # (a view takes no parameter: the instant is written into it).
-                detail = rendered_detail("coalesce(template, detail)", "age_from", "age_kind")
-                instant = f"TIMESTAMPTZ '{now.astimezone(UTC).isoformat()}'"
-                conn.execute(
-                    "CREATE OR REPLACE TEMP VIEW _pf_current AS "
-                    f"SELECT shipment_id, code, severity, threshold, "
-                    f"{detail.replace('$now', instant)} AS detail, "
-                    "evidence::VARCHAR AS evidence, began_at, template, age_from, age_kind "
-                    "FROM flags WHERE cleared_at IS NULL"
-                )
+                conn.execute(f"CREATE OR REPLACE TEMP VIEW _pf_current AS {_open_sql(now)}")
                 table, made = "_pf_current", True
+                counted = "flags WHERE cleared_at IS NULL"
+            else:
+                counted = table
+            open_flags, open_shipments = _pair(
+                conn, f"SELECT count(*), count(DISTINCT shipment_id) FROM {counted}"
+            )
+            # Written: read from the history when asked; not written: the staged
+            # table ends with this block, so read it now.
+            early = None if changes.written else _fetch(store, table)
             evaluation = Evaluation(
                 now=now,
-                current=_fetch(store, table),
-                raised=changes.raised,
-                cleared=changes.cleared,
-                confirmed=changes.confirmed,
-                written=changes.written,
+                open_flags=open_flags,
+                open_shipments=open_shipments,
+                changes=changes,
                 incremental=staged.only is not None,
                 evaluated=staged.evaluated,
                 reason=staged.reason,
+                load_current=_loader(store, now, early),
             )
             yield table, evaluation
         finally:
             if made:
                 with suppress(duckdb.Error):
                     conn.execute("DROP VIEW IF EXISTS temp._pf_current")
+
+
+def _loader(store: Store, now: datetime, early: pl.DataFrame | None) -> Callable[[], pl.DataFrame]:
+    def load() -> pl.DataFrame:
+        return early if early is not None else _fetch(store, f"({_open_sql(now)})")
+
+    return load
+
+
+def _open_sql(now: datetime) -> str:
+    """The open rows of the history as a flag set, texts rendered at ``now``."""
+    detail = rendered_detail("coalesce(template, detail)", "age_from", "age_kind")
+    instant = f"TIMESTAMPTZ '{now.astimezone(UTC).isoformat()}'"
+    return (
+        "SELECT shipment_id, code, severity, threshold, "
+        f"{detail.replace('$now', instant)} AS detail, "
+        "evidence::VARCHAR AS evidence, began_at, template, age_from, age_kind "
+        "FROM flags WHERE cleared_at IS NULL"
+    )
 
 
 def rules_digest(rules: RulesConfig) -> str:
@@ -222,6 +278,10 @@ def rules_digest(rules: RulesConfig) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+#: DuckDB's memory limit while the rules are staged and recorded: the stages of a
+#: full evaluation of a million shipments then spill to disk instead of growing the
+#: process past 1 GiB (docs/perf-flags.md has the figures).
+EVALUATION_MEMORY_LIMIT = "512MB"
 #: Bumped when what an evaluation records per shipment changes meaning.
 INPUTS_FORMAT = 1
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -304,64 +364,65 @@ def _staged_flags(
         made.append(table)
         conn.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}", used)
 
-    try:
-        staged: _Staged | None = None
-        only: str | None = None
-        if record or force_full:
-            digest = rules_digest(rules)
-            # Watermarks before any read: whatever is written later is newer.
-            version = _one(conn, "SELECT nextval('input_version_seq')")
-            poll = _one(conn, "SELECT coalesce(max(poll_id), 0) FROM poll_results")
-            ships = _one(conn, "SELECT count(*) FROM shipments")
-            states = _one(conn, "SELECT count(*) FROM tracking_state")
-            recorded = recorded_evaluation(store)
-            reason = "asked for" if force_full else _full_reason(store, now, digest, recorded)
-            if reason is None and recorded is not None:
-                made.append("_pf_moved")
-                watermarks = {
-                    "version": recorded["version_watermark"],
-                    "poll": recorded["poll_watermark"],
-                }
-                conn.execute(_MOVED_SQL, watermarks)
-                new_ships, new_states = _pair(conn, _APPEARED_SQL)
-                if (ships, states) != (
-                    recorded["shipments"] + new_ships,
-                    recorded["states"] + new_states,
-                ):
-                    reason = "rows were deleted since the latest evaluation"
-                else:
-                    made.append("_pf_ids")
-                    conn.execute(_IDS_SQL, {"now": now})
-                    only = "_pf_ids"
-            run("_pf_inputs", inputs_sql(only, wide=only is not None))
-            evaluated = _one(conn, "SELECT count(*) FROM _pf_inputs")
-            inputs = FlagInputs(
-                "_pf_inputs",
-                {
-                    "evaluated_at": now,
-                    "rules_digest": digest,
-                    "version_watermark": version,
-                    "poll_watermark": poll,
-                    "shipments": ships,
-                    "states": states,
-                },
-            )
-            staged = _Staged("_pf_flags", only, inputs, evaluated, reason or "")
-        rows = "_pf_inputs" if staged is not None and only is not None else None
-        for table, sql in flags_statements(only, rows):
-            run(table or "_pf_flags", sql)
-        # The stages are not needed any more: free their memory first.
-        for table in made[:]:
-            if table not in ("_pf_flags", "_pf_ids", "_pf_inputs"):
-                conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
-                made.remove(table)
-        yield staged if staged is not None else "_pf_flags"
-    finally:
-        # Temporary tables end with the connection anyway: a failed drop (e.g. in a
-        # transaction a failure aborted) must not hide the error that got us here.
-        with suppress(duckdb.Error):
-            for table in made:
-                conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
+    with memory_limit(conn, EVALUATION_MEMORY_LIMIT):
+        try:
+            staged: _Staged | None = None
+            only: str | None = None
+            if record or force_full:
+                digest = rules_digest(rules)
+                # Watermarks before any read: whatever is written later is newer.
+                version = _one(conn, "SELECT nextval('input_version_seq')")
+                poll = _one(conn, "SELECT coalesce(max(poll_id), 0) FROM poll_results")
+                ships = _one(conn, "SELECT count(*) FROM shipments")
+                states = _one(conn, "SELECT count(*) FROM tracking_state")
+                recorded = recorded_evaluation(store)
+                reason = "asked for" if force_full else _full_reason(store, now, digest, recorded)
+                if reason is None and recorded is not None:
+                    made.append("_pf_moved")
+                    watermarks = {
+                        "version": recorded["version_watermark"],
+                        "poll": recorded["poll_watermark"],
+                    }
+                    conn.execute(_MOVED_SQL, watermarks)
+                    new_ships, new_states = _pair(conn, _APPEARED_SQL)
+                    if (ships, states) != (
+                        recorded["shipments"] + new_ships,
+                        recorded["states"] + new_states,
+                    ):
+                        reason = "rows were deleted since the latest evaluation"
+                    else:
+                        made.append("_pf_ids")
+                        conn.execute(_IDS_SQL, {"now": now})
+                        only = "_pf_ids"
+                run("_pf_inputs", inputs_sql(only, wide=only is not None))
+                evaluated = _one(conn, "SELECT count(*) FROM _pf_inputs")
+                inputs = FlagInputs(
+                    "_pf_inputs",
+                    {
+                        "evaluated_at": now,
+                        "rules_digest": digest,
+                        "version_watermark": version,
+                        "poll_watermark": poll,
+                        "shipments": ships,
+                        "states": states,
+                    },
+                )
+                staged = _Staged("_pf_flags", only, inputs, evaluated, reason or "")
+            rows = "_pf_inputs" if staged is not None and only is not None else None
+            for table, sql in flags_statements(only, rows):
+                run(table or "_pf_flags", sql)
+            # The stages are not needed any more: free their memory first.
+            for table in made[:]:
+                if table not in ("_pf_flags", "_pf_ids", "_pf_inputs"):
+                    conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
+                    made.remove(table)
+            yield staged if staged is not None else "_pf_flags"
+        finally:
+            # Temporary tables end with the connection anyway: a failed drop (e.g. in a
+            # transaction a failure aborted) must not hide the error that got us here.
+            with suppress(duckdb.Error):
+                for table in made:
+                    conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
 
 
 def _one(conn: duckdb.DuckDBPyConnection, sql: str) -> int:

@@ -112,8 +112,8 @@ class RunResult:
             out.append(
                 f"flags: {self.raised.height} raised, {self.cleared.height} cleared "
                 f"{since or 'in this first run'}; "
-                f"{self.evaluation.current.height} open on "
-                f"{plural(self.evaluation.current['shipment_id'].n_unique(), 'shipment')}"
+                f"{self.evaluation.open_flags} open on "
+                f"{plural(self.evaluation.open_shipments, 'shipment')}"
             )
         out += self.case_deadlines if not quiet else self.case_reminders
         for row in self.changes.iter_rows(named=True):
@@ -140,7 +140,7 @@ class RunResult:
             "poll": self.poll.as_dict() | {"run_id": self.poll.run_id},
             "raised": self.raised.height,
             "cleared": self.cleared.height,
-            "open": self.evaluation.current.height,
+            "open": self.evaluation.open_flags,
             "packs": [str(p) for p in self.packs],
             "warnings": self.warnings,
             "pack_failures": self.pack_failures,

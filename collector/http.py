@@ -43,6 +43,7 @@ import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -205,26 +206,72 @@ def install_log_redaction() -> None:
 # --- rate limits and quota -------------------------------------------------------------
 
 
-#: Extra spacing per second of allowance. Requests are stamped when they leave the
-#: client but counted when they reach the server; the margin absorbs the difference
-#: in that delay between two requests one window apart (a busy machine, a write
-#: holding the interpreter), so that a strict one-second window never holds more
-#: than R. It costs 5% of the throughput; docs/perf-poll.md has the measurement.
-PACING_MARGIN = 0.05
+#: Extra spacing of the even schedule, per second of allowance. The pacer's hard
+#: limit is the window rule on answered requests (:class:`TokenBucket`), which needs
+#: no margin; this one only keeps the schedule a little slower than the limit, so that
+#: the window rule rarely has to hold a request back. docs/perf-poll.md has the
+#: measurements (5% was needed before the window rule counted answers).
+PACING_MARGIN = 0.01
+
+#: How long a request waits for the answer of the R-th request before it (the window
+#: rule) before it goes anyway, counting that request as answered then. An attempt
+#: ends well before this (``timeout_seconds``), so it is only a bound against a hang.
+ANSWER_WAIT_SECONDS = 120.0
+
+
+class Slot:
+    """One request's place in the pacer: when it left and when its answer began.
+
+    The server stamps a request somewhere between those two instants (when it read
+    it); :meth:`answered` records the second: the moment the status line and headers
+    came back, or the attempt failed. A slot handed out by :meth:`TokenBucket.acquire`
+    to a caller that never reports is answered as it leaves.
+    """
+
+    __slots__ = ("_event", "answered_at", "sent_at")
+
+    def __init__(self, sent_at: float, *, answered: bool) -> None:
+        self.sent_at = sent_at
+        self.answered_at: float | None = sent_at if answered else None
+        self._event: asyncio.Event | None = None
+
+    def answered(self, at: float) -> None:
+        """The answer began (or the attempt ended) at ``at``; only the first call counts."""
+        if self.answered_at is None:
+            self.answered_at = at
+            if self._event is not None:
+                self._event.set()
+
+    async def wait(self, timeout: float) -> None:
+        """Until :meth:`answered` is called, or ``timeout`` seconds pass."""
+        if self.answered_at is not None:
+            return
+        if self._event is None:
+            self._event = asyncio.Event()
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), timeout)
 
 
 class TokenBucket:
-    """Requests paced so that no window of ``(1 + margin)`` seconds holds more than R.
+    """Requests paced so that no one-second window at the server holds more than R.
 
-    A strict server counts requests in a sliding one-second window. Three rules, all
-    checked against the instants requests were really let go, and checked again after
-    every sleep:
+    A strict server counts requests in a sliding one-second window, stamped when it
+    reads them: some time after they left the client, and that delay varies (a busy
+    machine, a server process that wakes late and reads several at once). Four rules,
+    checked against the instants requests were really let go, and again after every
+    sleep:
 
+    - the window, on answers: a request leaves only once the R-th request before it
+      was *answered* (its status line came back, :meth:`Slot.answered`) at least one
+      window ago. The server read that request before it answered, and reads this one
+      after it leaves, so the two are a window apart on the server's clock whatever
+      the delays: no window there ever holds more than R. It costs, per window, the
+      time one request takes to be answered; nothing when callers do not report
+      answers (:meth:`acquire`);
+    - the window, on departures: the R-th request before this one left at least
+      ``1 + margin`` windows ago (reserving slots ahead let every caller whose slot
+      passed during a stall go at once, a burst a strict server answers with 429);
     - the even schedule: request k is due ``k * interval`` after the pace began;
-    - the window: the R-th request before this one left at least one window ago, so
-      no window of ``1 + margin`` seconds ever holds more than R, however late the
-      event loop wakes (reserving slots ahead let every caller whose slot passed
-      during a stall go at once, a burst a strict server answers with 429);
     - smoothness: never two requests closer than half the even spacing.
 
     A late wake is made up by the next requests (down to half the spacing, inside the
@@ -248,43 +295,65 @@ class TokenBucket:
         margin: float = PACING_MARGIN,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        answer_wait: float = ANSWER_WAIT_SECONDS,
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
         # ceil, not floor: at 2.5/s a window of 1 s holding two requests paced 1.9/s.
         self.per_window = max(1, math.ceil(rate))
-        self.window = self.per_window / rate * (1.0 + margin)
+        #: The server's window: ceil(R) requests in ceil(R) / R seconds.
+        self.limit_window = self.per_window / rate
+        self.window = self.limit_window * (1.0 + margin)
         self.interval = self.window / self.per_window
         self._monotonic = monotonic
         self._sleep = sleep
-        self._sent: deque[float] = deque(maxlen=self.per_window)
+        self._answer_wait = answer_wait
+        self._sent: deque[Slot] = deque(maxlen=self.per_window)
         self._due = -math.inf
         self._lock = asyncio.Lock()
 
     def _earliest(self, now: float) -> float:
         if not self._sent:
             return now
-        last = self._sent[-1]
+        last = self._sent[-1].sent_at
         if now - last > self.window:
             self._due = now  # idle for a whole window: start afresh, no credit
         earliest = max(self._due, last + self.interval / 2)
         if len(self._sent) == self.per_window:
-            earliest = max(earliest, self._sent[0] + self.window)
+            oldest = self._sent[0]
+            earliest = max(earliest, oldest.sent_at + self.window)
+            if oldest.answered_at is not None:
+                earliest = max(earliest, oldest.answered_at + self.limit_window)
         return earliest
 
     async def acquire(self) -> None:
-        """Wait until a request may leave, then count it as sent now."""
+        """Wait until a request may leave, then count it as sent (and answered) now."""
+        await self.slot(report=False)
+
+    async def slot(self, *, report: bool = True) -> Slot:
+        """Wait until a request may leave and return its :class:`Slot`; with ``report``
+        the caller calls :meth:`Slot.answered` when the answer begins (or fails)."""
         async with self._lock:
             while True:
+                if len(self._sent) == self.per_window:
+                    oldest = self._sent[0]
+                    if oldest.answered_at is None:
+                        await oldest.wait(self._answer_wait)
+                        oldest.answered(self._monotonic())
                 now = self._monotonic()
                 delay = self._earliest(now) - now
                 if delay <= 0:
                     self._due = max(self._due, now - self.window) + self.interval
                     if not self._sent:
                         self._due = now + self.interval
-                    self._sent.append(now)
-                    return
+                    slot = Slot(now, answered=not report)
+                    self._sent.append(slot)
+                    return slot
                 await self._sleep(delay)
+
+    def answered(self, slot: Slot) -> None:
+        """Record that ``slot``'s answer began now (see :meth:`Slot.answered`)."""
+        slot.answered(self._monotonic())
 
 
 class DailyQuota:
@@ -571,14 +640,18 @@ class SourceClient:
         async def once() -> tuple[_Answer, str | None]:
             token = await self.tokens.get() if self.tokens is not None else None
             self.quota.take()
-            await self.limiter.acquire()
-            # The source may have refused for its quota while this request waited.
-            self.quota.check_refused()
-            if self._ready is not None:
-                self._ready()
-            progress.sent_at = clock.wall()
-            progress.attempts += 1
-            return await self._attempt(request, url, token), token
+            slot = await self.limiter.slot()
+            try:
+                # The source may have refused for its quota while this request waited.
+                self.quota.check_refused()
+                if self._ready is not None:
+                    self._ready()
+                progress.sent_at = clock.wall()
+                progress.attempts += 1
+                return await self._attempt(request, url, token, slot), token
+            finally:
+                # Answered, failed or never sent: the pacer may count it from now on.
+                self.limiter.answered(slot)
 
         async def attempt() -> None:
             answer, token = await once()
@@ -628,10 +701,12 @@ class SourceClient:
             attempts=progress.attempts,
         )
 
-    async def _attempt(self, request: Request, url: str, token: str | None = None) -> _Answer:
+    async def _attempt(
+        self, request: Request, url: str, token: str | None = None, slot: Slot | None = None
+    ) -> _Answer:
         timeout = self.config.timeout_seconds or None
         try:
-            return await asyncio.wait_for(self._once(request, token), timeout)
+            return await asyncio.wait_for(self._once(request, token, slot), timeout)
         except (TimeoutError, httpx.TimeoutException) as exc:
             raise SourceUnavailable(
                 self.source, f"{request.operation}: timed out after {timeout:g}s ({url})"
@@ -657,7 +732,9 @@ class SourceClient:
                 self.source, f"{request.operation}: {exc.__class__.__name__} ({url})"
             ) from exc
 
-    async def _once(self, request: Request, token: str | None = None) -> _Answer:
+    async def _once(
+        self, request: Request, token: str | None = None, slot: Slot | None = None
+    ) -> _Answer:
         params: list[tuple[str, str | int | float | bool | None]] = list(request.params)
         if self._auth_param and self._secret:
             params.append((self._auth_param, self._secret.reveal()))
@@ -674,6 +751,9 @@ class SourceClient:
             content=request.body,
             headers=headers,
         ) as response:
+            if slot is not None:
+                # The status line is back: the server has read (and counted) it.
+                self.limiter.answered(slot)
             declared = response.headers.get("content-length")
             if declared and declared.isdigit() and int(declared) > cap:
                 raise _TooLarge(int(declared))

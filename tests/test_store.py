@@ -6,7 +6,13 @@ import duckdb
 import pytest
 
 from collector.errors import SchemaTooNew, StoreError
-from collector.store import LATEST_VERSION, Store, bundled_migrations, default_db_path
+from collector.store import (
+    LATEST_VERSION,
+    Store,
+    bundled_migrations,
+    default_db_path,
+    memory_limit,
+)
 
 TABLES = {
     "shipments",
@@ -140,3 +146,20 @@ def test_version_1_database_gets_the_event_digest(tmp_path: Path) -> None:
         ).row(0)
     # The latest timed event ('c' wins the tie with 'b'); timeless 'z' counts as oldest.
     assert row == ("c", 2, None, "c", None, "28013", 60)
+
+
+def test_a_memory_limit_does_not_hide_the_error_of_its_block(tmp_path: Path) -> None:
+    # The block's error aborts the transaction; restoring the limit then fails too,
+    # and the error named is still the block's own.
+    with Store.open(tmp_path / "m.duckdb") as store:
+        store.conn.execute("BEGIN TRANSACTION")
+        with (
+            pytest.raises(duckdb.Error, match="no_such_table"),
+            memory_limit(store.conn, "300MB"),
+        ):
+            store.conn.execute("SELECT * FROM no_such_table")
+        store.conn.execute("ROLLBACK")
+        default = store.query("SELECT current_setting('memory_limit')")
+        with memory_limit(store.conn, "300MB"):
+            assert store.query("SELECT current_setting('memory_limit')") != default
+        assert store.query("SELECT current_setting('memory_limit')") == default

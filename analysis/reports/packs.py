@@ -184,7 +184,7 @@ def make_report(  # noqa: PLR0913 - keyword options of one command
     notes = list(resolution.notes) if resolution else []
     if evaluation.changed:
         notes.append(
-            f"flags at {fmt.utc(now)}: {evaluation.raised.height} raised, "
+            f"flags at {fmt.utc(now)}: {evaluation.raised_count} raised, "
             f"{evaluation.cleared.height} cleared"
         )
     if not evaluation.written:

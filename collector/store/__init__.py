@@ -17,7 +17,7 @@ import os
 import re
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
@@ -57,20 +57,29 @@ def memory_limit(conn: duckdb.DuckDBPyConnection, limit: str) -> Iterator[None]:
     """DuckDB's ``memory_limit`` set to ``limit`` for a block, then restored.
 
     Large sorts, joins and temporary tables then spill to disk (beside the database)
-    instead of growing the process: the streaming import and the export use it so
-    that their memory does not follow the database's size.
+    instead of growing the process: the streaming import, the export and the flag
+    evaluation use it so that their memory does not follow the database's size.
+    When the block fails, a restore that fails too (a transaction the error aborted)
+    does not hide the block's error.
     """
     query = "SELECT current_setting('memory_limit')"
     previous = conn.execute(query).fetchone()
     conn.execute(f"SET memory_limit = '{limit}'")
-    try:
-        yield
-    finally:
+
+    def restore() -> None:
         # RESET gives the default back exactly (the setting reads back rounded,
         # "18.8 GiB"); a limit someone else had set is set again as it read.
         conn.execute("RESET memory_limit")
         if previous and conn.execute(query).fetchone() != previous:
             conn.execute(f"SET memory_limit = '{previous[0]}'")
+
+    try:
+        yield
+    except BaseException:
+        with suppress(duckdb.Error):
+            restore()
+        raise
+    restore()
 
 
 @contextmanager

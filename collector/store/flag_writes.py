@@ -25,9 +25,11 @@ the same transaction.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import polars as pl
@@ -56,12 +58,21 @@ class FlagChanges:
     shipment's ``order_id`` and ``tracking_number``; ``written`` is False when the
     evaluation was earlier than the latest recorded one, in which case the frames
     say what *would* change (raised rows have no ``flag_id``) and nothing was stored.
+    ``raised`` is read from the history when first used (a first evaluation raises
+    every flag, and most callers only count them: ``raised_count``), so read it
+    before the history changes again.
     """
 
-    raised: pl.DataFrame
+    raised_count: int
     cleared: pl.DataFrame
     confirmed: int
     written: bool
+    load_raised: Callable[[], pl.DataFrame] = field(repr=False, compare=False)
+
+    @cached_property
+    def raised(self) -> pl.DataFrame:
+        """The raised rows (see the class docstring)."""
+        return self.load_raised()
 
 
 @dataclass(frozen=True)
@@ -146,6 +157,7 @@ def apply_flag_evaluation(
     latest = latest_evaluation(store)
     write = latest is None or now >= latest
     params = {"now": now}
+    top_before = flags_watermark(store)[0]
     in_scope = "" if scope is None else f"AND shipment_id IN (SELECT shipment_id FROM {scope})"
     try:
         with store.transaction() if write else nullcontext():
@@ -169,14 +181,29 @@ def apply_flag_evaluation(
                 conn.execute(f"INSERT INTO flags ({_FLAG_COLUMNS}) SELECT * FROM _fw_new")
                 if inputs is not None:
                     _record_inputs(store, inputs, scope)
-            raised = _with_orders(conn, "_fw_new")
+            raised_count = _count(conn, "_fw_new")
+            top_after = flags_watermark(store)[0]
+            # Not written: the rows exist only here (no flag_id), read them now.
+            early = None if write else _with_orders(conn, "_fw_new")
             cleared = _with_orders(conn, "_fw_gone")
     finally:
         for name in ("_fw_diff", "_fw_new", "_fw_gone"):
             conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
         if registered:
             conn.unregister("_fw_current")
-    return FlagChanges(raised=raised, cleared=cleared, confirmed=confirmed, written=write)
+
+    def load_raised() -> pl.DataFrame:
+        if early is not None:
+            return early
+        span = f"flag_id BETWEEN {int(top_before) + 1} AND {int(top_after)}"
+        return _with_orders(conn, f"(FROM flags WHERE {span})")
+
+    return FlagChanges(raised_count, cleared, confirmed, write, load_raised)
+
+
+def _count(conn: Any, table: str) -> int:
+    row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+    return int(row[0]) if row else 0
 
 
 def _record_inputs(store: Store, inputs: FlagInputs, scope: str | None) -> None:

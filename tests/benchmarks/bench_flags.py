@@ -121,7 +121,7 @@ def measure(step: str, db: Path) -> dict[str, float]:
             evaluation = evaluate_flags(store, now, settings, full=step == "full")
             out["seconds"] = time.perf_counter() - t0
             _counts(out, evaluation)
-            out["rows"] = evaluation.current.height
+            out["rows"] = evaluation.open_flags
             if step == "cron":
                 # Row by row against a stateless evaluation of every shipment (after
                 # the peak memory of the evaluation itself is taken).
@@ -133,7 +133,7 @@ def measure(step: str, db: Path) -> dict[str, float]:
 
 
 def _counts(out: dict[str, float], evaluation: Any) -> None:
-    out["raised"] = evaluation.raised.height
+    out["raised"] = evaluation.raised_count
     out["cleared"] = evaluation.cleared.height
     out["confirmed"] = evaluation.confirmed
     out["evaluated"] = evaluation.evaluated

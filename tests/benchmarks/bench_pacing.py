@@ -43,7 +43,7 @@ with StandIn17(key, scenarios=fillers(n), rate_per_second=rate) as s:
     print(s.base_url, flush=True)
     sys.stdin.read()
     print(s.count("/register"), s.count("/gettrackinfo"), sum(h.status == 429 for h in s.hits),
-          flush=True)
+          min(h.at for h in s.hits), max(h.at for h in s.hits), flush=True)
 """
 
 # Burns one core until its stdin closes or 10 minutes pass (bounded by design).
@@ -86,11 +86,15 @@ def bench(n: int, rate: int, burners: int, workdir: Path) -> dict[str, float]:
                 "poll": {"pending_rechecks": 0},
             }
         )
-        t0 = time.perf_counter()
+        # time.monotonic is the system's monotonic clock: the stand-in's stamps (its
+        # own process) are on the same time line.
+        t0 = time.monotonic()
         report = run_poll(db, settings, progress=False)
-        elapsed = time.perf_counter() - t0
+        elapsed = time.monotonic() - t0
         server.stdin.close()
-        registers, fetches, limited = (int(x) for x in server.stdout.readline().split())
+        counts = server.stdout.readline().split()
+        registers, fetches, limited = (int(x) for x in counts[:3])
+        first, last = (float(x) - t0 for x in counts[3:])
     finally:
         for p in burning:
             assert p.stdin is not None
@@ -101,7 +105,11 @@ def bench(n: int, rate: int, burners: int, workdir: Path) -> dict[str, float]:
     print(
         f"  N={n} R={rate}/s, {burners} CPU burners: {registers} register + {fetches} "
         f"gettrackinfo calls, {limited} answered 429; floor {floor:.2f}s, elapsed "
-        f"{elapsed:.2f}s, ratio {elapsed / floor:.3f} (goal: 0 x 429, <= 1.1)"
+        f"{elapsed:.2f}s, ratio {elapsed / floor:.3f} (goal: 0 x 429, <= 1.1)\n"
+        f"  the server saw the first request {first:.2f}s after the call and the last "
+        f"{last:.2f}s after it (paced span {last - first:.2f}s for "
+        f"{registers + fetches - 1} gaps: {(last - first) / (registers + fetches - 1) * rate:.3f}"
+        f" x 1/R); the run ended {elapsed - last:.2f}s after the last request"
     )
     assert report.exit_code == 0 or limited, report.summary_lines()
     return {"ratio": elapsed / floor, "http_429": limited}

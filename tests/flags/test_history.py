@@ -125,3 +125,19 @@ def test_raised_and_cleared_rows_name_their_order(world: World) -> None:
         "raised_at", "detail", "evidence",
     }  # fmt: skip
     assert evaluation.raised["tracking_number"].to_list() == ["LP00123456789012"]
+
+
+def test_the_sets_read_later_are_those_of_the_evaluation(world: World) -> None:
+    # ``current`` and ``raised`` are read from the history when first used; their
+    # counts are taken at once. Read after the evaluation, they are its own rows
+    # (not a later evaluation's), with the texts rendered at its instant.
+    stalled_world(world)
+    first = world.evaluate("2026-11-12T00:00:00Z")
+    assert (first.open_flags, first.open_shipments, first.raised_count) == (1, 1, 1)
+    assert first.current.height == first.open_flags
+    assert first.raised.height == first.raised_count == 1
+    later = world.evaluate("2026-11-23T00:00:00Z")
+    assert later.raised_count == 0 and later.raised.is_empty()
+    assert later.current["detail"].to_list() != first.current["detail"].to_list()
+    flag_id = world.store.query("SELECT flag_id FROM flags")[0][0]
+    assert first.raised["flag_id"].to_list() == [flag_id]
