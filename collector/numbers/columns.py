@@ -10,7 +10,7 @@
     ('LP00123456789012', 'cainiao', 'weak', None)
     ('NOPE', None, 'unknown', None)
 
-The detection runs as polars expressions and numpy kernels over the whole column
+The detection runs as numpy position masks and check-digit kernels over the whole column
 (:mod:`collector.numbers.vector`), not one Python call per number; only the
 declared-carrier check is answered per distinct (number, carrier, country).
 """

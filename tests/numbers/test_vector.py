@@ -87,6 +87,14 @@ def test_empty_and_order_kept() -> None:
     assert frame["verdict"].to_list() == ["unknown", "valid", "unknown"]
 
 
+def test_bytes_normalised_in_small_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The byte normalisation works in steps of _CHUNK bytes: spaces, dashes and other
+    # bytes on either side of every step's edge.
+    monkeypatch.setattr(vector, "_CHUNK", 7)
+    inputs, _kinds, _keys = make_inputs(2_000, 2029)
+    assert_same([*inputs, *EDGES])
+
+
 def test_every_format_is_matched_as_masks() -> None:
     # Look-aheads included (USPS IMpb N and C, DHL eCommerce): no format needs `re`.
     needs_re = [
