@@ -82,9 +82,7 @@ RESULT_SCHEMA: dict[str, Any] = {
     "valid": pl.Boolean,
     "reason": pl.String,
 }
-_OUT = tuple(RESULT_SCHEMA)
 _FAILED = (RANK_LOOKUP_FAILED, RANK_CHECK_FAILED)
-_VALID = (RANK_PASS, RANK_NO_CHECK, RANK_CATCH_ALL)
 # Sort key of a candidate: rank first, then the format's tiebreak (as _rank_key).
 _RANK_WEIGHT = 10_000_000
 _NO_KEY = np.iinfo(np.int16).max
@@ -840,9 +838,9 @@ def _several(
     texts = pl.concat(failed_texts) if failed_texts else pl.Series(dtype=pl.String)
     at = np.concatenate(failed_at) if failed_at else empty
     keys = np.concatenate(failed_keys) if failed_keys else empty
-    if not _names_unique():  # pragma: no cover - two formats of one name: equal reasons
-        first = pl.DataFrame({"at": at, "text": texts}).with_row_index("i")
-        first = first.sort("at", maintain_order=True).unique(["at", "text"], keep="first")
+    if not _names_unique():  # two formats of one name can fail with the same words
+        first = pl.DataFrame({"at": at, "key": keys, "text": texts}).with_row_index("i")
+        first = first.sort("at", "key").unique(["at", "text"], keep="first", maintain_order=True)
         kept = np.sort(first["i"].to_numpy())
         at, keys, texts = at[kept], keys[kept], texts.gather(pl.Series(kept))
     # A lookup that fails as ranked yet finds a row says nothing (no reason).

@@ -95,6 +95,15 @@ def test_bytes_normalised_in_small_steps(monkeypatch: pytest.MonkeyPatch) -> Non
     assert_same([*inputs, *EDGES])
 
 
+def test_equal_reasons_said_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Were two formats named alike, their failures could read the same: each is
+    # said once, where it first comes in rank order (the data's names differ, so
+    # this takes that path on the real formats and must change nothing).
+    monkeypatch.setattr(vector, "_names_unique", lambda: False)
+    inputs, _kinds, _keys = make_inputs(3_000, 2030)
+    assert_same([*inputs, *EDGES])
+
+
 def test_every_format_is_matched_as_masks() -> None:
     # Look-aheads included (USPS IMpb N and C, DHL eCommerce): no format needs `re`.
     needs_re = [
