@@ -54,7 +54,7 @@ from typing import Any, TypedDict, Unpack
 from collector import clock
 from collector.config import Settings, SourceConfig
 from collector.errors import ConfigError, NoRoomForEvidence, ParcelproofError, ResponseTooLarge
-from collector.http import SourceClient, TokenBucket, Transport
+from collector.http import SourceClient, TokenBucket, Transport, prewarm_tls
 from collector.poll_lock import PollLock
 from collector.shard import shard_of
 from collector.sources.base import (
@@ -442,6 +442,7 @@ def run_poll(db_path: Path | str, settings: Settings, **options: Unpack[PollOpti
     db_path = Path(db_path)
     configured = configured_sources(settings)
     started = time.perf_counter()
+    prewarm_tls()
     with (
         PollLock(db_path),
         Store.open(db_path, busy_timeout=settings.poll.database_busy_timeout_seconds) as store,
@@ -458,6 +459,7 @@ def poll_store(store: Store, settings: Settings, **options: Unpack[PollOptions])
         with PollLock(db_path, command="run"), Store.open(db_path) as store:  # doctest: +SKIP
             report = poll_store(store, settings, progress=False)
     """
+    prewarm_tls()
     return _poll(store, settings, configured_sources(settings), time.perf_counter(), options)
 
 

@@ -10,7 +10,7 @@
     ('LP00123456789012', 'cainiao', 'weak', None)
     ('NOPE', None, 'unknown', None)
 
-The detection runs as polars expressions and numpy kernels over the whole column
+The detection runs as numpy position masks and check-digit kernels over the whole column
 (:mod:`collector.numbers.vector`), not one Python call per number; only the
 declared-carrier check is answered per distinct (number, carrier, country).
 """
@@ -103,13 +103,15 @@ def detect_column(
     :func:`~collector.numbers.detect.detect` row for row; ``carrier_mismatch`` is
     worked out once per distinct (number, declared carrier, destination).
     """
-    series = (
-        numbers if isinstance(numbers, pl.Series) else pl.Series(list(numbers), dtype=pl.String)
-    )
+    if isinstance(numbers, pl.Series):
+        series = numbers
+    else:  # a list is read as it is (a copy of a million references costs)
+        values = numbers if isinstance(numbers, list) else list(numbers)
+        series = pl.Series(values, dtype=pl.String)
     frame = detect_frame(series)
     size = frame.height
     if declared is None:
-        mismatch = pl.Series("carrier_mismatch", [None] * size, dtype=pl.Boolean)
+        mismatch = pl.repeat(None, size, dtype=pl.Boolean, eager=True).alias("carrier_mismatch")
     else:
         carriers = _values(declared, size)
         countries = _values(destination, size)

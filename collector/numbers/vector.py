@@ -1,4 +1,4 @@
-"""Detection of a whole column at once: polars expressions and numpy kernels.
+"""Detection of a whole column at once: numpy over a matrix of character codes.
 
 The same answers as :func:`~collector.numbers.detect.detect`, row for row, worked
 out a column at a time instead of a number at a time::
@@ -13,27 +13,31 @@ out a column at a time instead of a number at a time::
     >>> frame["reason"][1]
     'check digit 4 does not match computed 5 (S10)'
 
-How, in five set operations over the column (no Python call per number):
+How, in five steps over the column (no Python call per number):
 
-1. **Normalise** with string expressions (ASCII white space and dots removed, upper
-   case). Inputs that need more (a dash, which a format may keep; non-ASCII text,
-   folded with NFKC; punctuation left after normalising) take the per-number path
-   of :mod:`~collector.numbers.detect`, once per distinct input: a handful in an
-   import, 0.7% of the benchmark's garbage.
-2. **Dispatch** on (length, first two characters), as the per-number engine does:
-   the distinct pairs of the column are looked up in the registry's hints once
-   each, and a join pairs every number with the formats worth trying.
-3. **Match** each format's regex on its rows only (polars' regex engine, anchored),
-   extracting the groups a check or lookup needs. Three formats use look-aheads
-   the engine lacks (USPS IMpb N and C, DHL eCommerce): their rows are matched with
-   Python's ``re``, once per distinct number.
-4. **Check digits as arithmetic**: the serials of a format become a matrix of
-   character codes (one row per number) and each algorithm is a table look-up,
-   a weighted sum or, for MOD 37,36, one vector step per character, in numpy.
+1. **Normalise** the bytes of the column (its Arrow buffers) with numpy: spaces
+   removed, upper case; a dash follows :func:`normalise`'s rule as string
+   expressions over the rows that hold one (it stays where a format has its own,
+   LaserShip's ``-1``). Inputs that need more (a dot, which scientific notation
+   keeps; other punctuation, tabs, non-ASCII text, folded with NFKC) take the
+   per-number path of :mod:`~collector.numbers.detect`, once per distinct input:
+   a handful in an import, 0.7% of the benchmark's inputs.
+2. **One matrix per length**: the numbers of each length become an (n, length)
+   matrix of character codes, with two bit masks per number (which positions hold
+   a digit, which a letter).
+3. **Match** every format of that length as position masks
+   (:mod:`~collector.numbers.positions`: each way its regex can match a number of
+   that length fixes the class of every position and the span of every group): a
+   path is a few integer tests on the bit masks plus a byte test for the
+   positions that need a literal or a narrower class. Look-aheads are folded into
+   the masks, so no format needs a regex engine.
+4. **Check digits as arithmetic** on the columns of the ``SerialNumber`` span: a
+   table look-up, a weighted sum or, for MOD 37,36, one vector step per character.
    Required lookups are answered once per distinct value of their group.
-5. **Rank and explain**: every (number, format) candidate gets its rank and, when
-   it fails, its reason; a sort and a group-by pick the best candidate per number
-   and join the failures into the same text :attr:`Detection.reason` writes.
+5. **Rank and explain**: the best candidate of a number is a running minimum over
+   the formats; reasons are written for the failing candidates only, and a number
+   that fits several formats without passing one gets the joined text of
+   :attr:`Detection.reason` from a group-by over those numbers alone.
 
 ``tests/numbers/test_vector.py`` compares this with :func:`detect` row by row;
 ``tests/benchmarks/bench_numbers.py`` does so on its million inputs.
@@ -42,7 +46,6 @@ How, in five set operations over the column (no Python call per number):
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -50,15 +53,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import polars as pl
+import pyarrow as pa
 
 from collector.numbers.checksums import ALNUM36, S10_WEIGHTS
-from collector.numbers.detect import (
-    SCIENTIFIC,
-    Candidate,
-    Detection,
-    match_formats,
-    normalise,
-)
+from collector.numbers.detect import Candidate, Detection, match_formats, normalise
 from collector.numbers.formats import (
     RANK_CATCH_ALL,
     RANK_CHECK_FAILED,
@@ -69,6 +67,7 @@ from collector.numbers.formats import (
     Format,
     registry,
 )
+from collector.numbers.positions import UNIVERSE, Path, Unsupported, paths_for
 
 __all__ = ["RESULT_SCHEMA", "detect_frame"]
 
@@ -83,19 +82,19 @@ RESULT_SCHEMA: dict[str, Any] = {
     "valid": pl.Boolean,
     "reason": pl.String,
 }
-_OUT = tuple(RESULT_SCHEMA)
 _FAILED = (RANK_LOOKUP_FAILED, RANK_CHECK_FAILED)
-_VALID = (RANK_PASS, RANK_NO_CHECK, RANK_CATCH_ALL)
 # Sort key of a candidate: rank first, then the format's tiebreak (as _rank_key).
 _RANK_WEIGHT = 10_000_000
-# ASCII white space and dots: what normalising removes from an ASCII input.
-_ASCII_REMOVED = r"[ \t\n\r\f\v.]"
-_ALNUM_ONLY = r"^[0-9A-Z-]*$"
+_NO_KEY = np.iinfo(np.int16).max
+_PLACES = 256  # formats at most, for the best candidate's key (rank * _PLACES + place)
 
 Codes = npt.NDArray[np.int64]
-#: serials (a String series, [0-9A-Z] only) -> the check character each expects,
-#: null where the algorithm cannot read the serial (a failed check).
-Kernel = Callable[[pl.Series], pl.Series]
+Bytes = npt.NDArray[np.uint8]
+Rows = npt.NDArray[np.intp]
+Mask = npt.NDArray[np.bool_]
+#: A serial matrix (n, width) of ASCII codes -> (the check value each expects, the
+#: rows whose serial the algorithm cannot read: a failed check).
+Kernel = Callable[[Bytes], tuple[Codes, Mask]]
 
 
 # --- check-digit kernels ----------------------------------------------------------
@@ -115,33 +114,7 @@ _MOD10 = _table({**{str(d): d for d in range(10)}, **{chr(c): (c - 3) % 10 for c
 _LUHN_DOUBLE = np.array([0, 2, 4, 6, 8, 1, 3, 5, 7, 9], dtype=np.int64)
 
 
-def _codes(serials: pl.Series, width: int, *, right: bool) -> npt.NDArray[np.uint8]:
-    """The serials as an (n, width) matrix of ASCII codes, padded with "0".
-
-    Right-aligned (``right``) for algorithms read from the right, where leading
-    zeros add nothing; left-aligned otherwise, where trailing zeros add nothing.
-    """
-    padded = serials.str.pad_start(width, "0") if right else serials.str.pad_end(width, "0")
-    blob = str(padded.str.join("").item()).encode("ascii")
-    return np.frombuffer(blob, dtype=np.uint8).reshape(len(serials), width)
-
-
-def _as_text(values: Codes, bad: npt.NDArray[np.bool_], chars: Sequence[str] | None) -> pl.Series:
-    """Check values as the characters the per-number rules return (null where bad)."""
-    series = pl.Series(np.where(bad, -1, values), dtype=pl.Int64)
-    if chars is None:
-        text = series.cast(pl.String)
-    else:
-        text = series.replace_strict(dict(enumerate(chars)), default=None, return_dtype=pl.String)
-    return text.set(pl.Series(bad), None)
-
-
-def _width(serials: pl.Series) -> int:
-    longest = serials.str.len_bytes().max()
-    return max(int(longest), 1) if isinstance(longest, int) else 1
-
-
-def _unreadable(values: Codes) -> npt.NDArray[np.bool_]:
+def _unreadable(values: Codes) -> Mask:
     """Rows with a character the algorithm cannot read (a failed check)."""
     return np.asarray((values < 0).any(axis=1), dtype=np.bool_)
 
@@ -152,47 +125,112 @@ def _weights_from(width: int, *, right: bool, evens: int, odds: int) -> Codes:
     return np.where(index % 2 == 0, evens, odds).astype(np.int64)
 
 
+# What an unreadable character adds to a weighted sum: enough to make it negative
+# whatever the rest adds (64 positions at most).
+_UNREADABLE = -(1 << 24)
+
+
+def _position_tables(rows: Sequence[Codes]) -> npt.NDArray[np.int32]:
+    """(width, 256): what each character adds at each position (its value times the
+    position's weight, folded into the table), _UNREADABLE where it cannot be read."""
+    return np.array(
+        [np.where(values < 0, _UNREADABLE, values) for values in rows], dtype=np.int32
+    ).reshape(len(rows), 256)
+
+
+def _weighted(values: Codes, weights: Sequence[int]) -> npt.NDArray[np.int32]:
+    return _position_tables([np.where(values < 0, -1, values * w) for w in weights])
+
+
+def _sum(codes: Bytes, tables: npt.NDArray[np.int32]) -> tuple[Codes, Mask]:
+    """The weighted sum of each row, one table look-up per position; and the rows
+    with an unreadable character (or none at all: the per-number rules raise on "")."""
+    total = np.zeros(len(codes), dtype=np.int32)
+    for position in range(codes.shape[1]):
+        total += tables[position][codes[:, position]]
+    bad = total < 0
+    if not codes.shape[1]:
+        bad[:] = True
+    return total.astype(np.int64), bad
+
+
+def _by_width(
+    make: Callable[[int], npt.NDArray[np.int32]],
+) -> Callable[[int], npt.NDArray[np.int32]]:
+    return functools.lru_cache(maxsize=128)(make)
+
+
 def _mod10_kernel(evens: int, odds: int, reverse: bool, modulo: int) -> Kernel:
-    def kernel(serials: pl.Series) -> pl.Series:
-        width = _width(serials)
-        values = _MOD10[_codes(serials, width, right=reverse)]
-        total = values @ _weights_from(width, right=reverse, evens=evens, odds=odds)
-        return _as_text((modulo - total % modulo) % modulo, _unreadable(values), None)
+    tables = _by_width(
+        lambda width: _weighted(
+            _MOD10, _weights_from(width, right=reverse, evens=evens, odds=odds).tolist()
+        )
+    )
+
+    def kernel(codes: Bytes) -> tuple[Codes, Mask]:
+        total, bad = _sum(codes, tables(codes.shape[1]))
+        return (modulo - total % modulo) % modulo, bad
 
     return kernel
 
 
-def _luhn_kernel(serials: pl.Series) -> pl.Series:
-    width = _width(serials)
-    digits = _DIGITS[_codes(serials, width, right=True)]
-    bad = _unreadable(digits)
-    doubled = _weights_from(width, right=True, evens=1, odds=0).astype(bool)
-    values = np.where(doubled, _LUHN_DOUBLE[np.clip(digits, 0, 9)], digits)
-    total = values.sum(axis=1)
-    return _as_text((10 - total % 10) % 10, bad, None)
+_LUHN_DOUBLED = _table({str(d): int(_LUHN_DOUBLE[d]) for d in range(10)})
+# The digit next to the check (the first one read from the right) is doubled.
+_luhn_tables = _by_width(
+    lambda width: _position_tables(
+        [_LUHN_DOUBLED if (width - 1 - p) % 2 == 0 else _DIGITS for p in range(width)]
+    )
+)
 
 
-def _mod7_kernel(serials: pl.Series) -> pl.Series:
-    # int(serial) % 7 as a weighted sum: digit k from the right weighs 10**k mod 7.
-    width = _width(serials)
-    digits = _DIGITS[_codes(serials, width, right=True)]
-    weights = np.array([pow(10, k, 7) for k in range(width)][::-1], dtype=np.int64)
-    return _as_text((digits @ weights) % 7, _unreadable(digits), None)
+def _luhn_kernel(codes: Bytes) -> tuple[Codes, Mask]:
+    total, bad = _sum(codes, _luhn_tables(codes.shape[1]))
+    return (10 - total % 10) % 10, bad
 
 
-def _weighted_kernel(
-    weights: Sequence[int], finish: Callable[[Codes], Codes], chars: Sequence[str] | None
-) -> Kernel:
+# int(serial) % 7 as a weighted sum: digit k from the right weighs 10**k mod 7.
+_mod7_tables = _by_width(
+    lambda width: _weighted(_DIGITS, [pow(10, k, 7) for k in range(width)][::-1])
+)
+
+
+def _mod7_kernel(codes: Bytes) -> tuple[Codes, Mask]:
+    total, bad = _sum(codes, _mod7_tables(codes.shape[1]))
+    return total % 7, bad
+
+
+def _weighted_kernel(weights: Sequence[int], finish: Callable[[Codes], Codes]) -> Kernel:
     """A fixed-length weighted digit sum (S10, FedEx): any other length fails."""
     size = len(weights)
-    vector = np.array(weights, dtype=np.int64)
+    tables = _weighted(_DIGITS, weights)
 
-    def kernel(serials: pl.Series) -> pl.Series:
-        lengths = serials.str.len_bytes().to_numpy()
-        digits = _DIGITS[_codes(serials, max(size, int(lengths.max() or 0)), right=False)]
-        digits = digits[:, :size]
-        bad = _unreadable(digits) | (lengths != size)
-        return _as_text(finish(digits @ vector), bad, chars)
+    def kernel(codes: Bytes) -> tuple[Codes, Mask]:
+        if codes.shape[1] != size:
+            return np.zeros(len(codes), dtype=np.int64), np.ones(len(codes), dtype=np.bool_)
+        total, bad = _sum(codes, tables)
+        return finish(total), bad
+
+    return kernel
+
+
+def _mod_37_36_kernel(alphabet: str) -> Kernel:
+    modulus = len(alphabet)
+    # The ISO/IEC 7064 hybrid recurrence as a table: step[P * 256 + code] is the next
+    # P after that character, -1 after a character outside the alphabet (and ever after).
+    step = np.full((modulus + 2) * 256, -1, dtype=np.int32)
+    for product in range(1, modulus + 1):
+        for value, char in enumerate(alphabet):
+            total = (product + value) % modulus or modulus
+            step[product * 256 + ord(char)] = (total * 2) % (modulus + 1)
+    # Row "-1" (index modulus + 1 after wrapping below) stays unreadable.
+    step[(modulus + 1) * 256 :] = -1
+
+    def kernel(codes: Bytes) -> tuple[Codes, Mask]:
+        product = np.full(len(codes), modulus, dtype=np.int32)
+        for column in np.ascontiguousarray(codes.T):
+            product = step[np.where(product < 0, modulus + 1, product) * 256 + column]
+        bad = product < 0
+        return ((modulus + 1 - product) % modulus).astype(np.int64), bad
 
     return kernel
 
@@ -201,144 +239,182 @@ def _weighted_kernel(
 _S10_CHECK = ("5", "0", "9", "8", "7", "6", "5", "4", "3", "2", "1")
 
 
-def _mod_37_36_kernel(alphabet: str) -> Kernel:
-    modulus = len(alphabet)
-    values_of = _table({char: value for value, char in enumerate(alphabet)})
+@dataclass(frozen=True)
+class _Check:
+    """A format's check-digit algorithm as a matrix kernel, and how its values read."""
 
-    def one_length(serials: pl.Series, width: int) -> tuple[Codes, npt.NDArray[np.bool_]]:
-        values: Codes = (
-            values_of[_codes(serials, width, right=False)]
-            if width
-            else np.zeros((len(serials), 0), dtype=np.int64)
-        )
-        product = np.full(len(serials), modulus, dtype=np.int64)
-        for column in values.T:  # ISO/IEC 7064 hybrid: one vector step per character
-            total = (product + column) % modulus
-            product = (np.where(total == 0, modulus, total) * 2) % (modulus + 1)
-        return (modulus + 1 - product) % modulus, _unreadable(values)
+    kernel: Kernel
+    #: The check character of each value (None: the value written in decimal).
+    chars: Sequence[str] | None
 
-    def kernel(serials: pl.Series) -> pl.Series:
-        # The recurrence is not neutral to padding: one matrix per serial length.
-        lengths = serials.str.len_bytes().to_numpy()
-        result = np.zeros(len(serials), dtype=np.int64)
-        bad = np.zeros(len(serials), dtype=bool)
-        for width in np.unique(lengths):
-            at = np.flatnonzero(lengths == width)
-            result[at], bad[at] = one_length(serials.gather(at), int(width))
-        return _as_text(result, bad, alphabet)
+    def texts(self) -> list[str]:
+        """Value -> the text the per-number rule returns (enough for any modulus)."""
+        return list(self.chars) if self.chars is not None else [str(v) for v in range(256)]
 
-    return kernel
+    @functools.cached_property
+    def text_series(self) -> pl.Series:
+        return pl.Series(self.texts(), dtype=pl.String)
+
+    @functools.cached_property
+    def codes(self) -> Codes:
+        """Value -> the character code it must equal (0: a text of two characters)."""
+        out = np.zeros(256, dtype=np.int64)
+        for value, text in enumerate(self.texts()):
+            out[value] = ord(text) if len(text) == 1 else 0
+        return out
 
 
-def kernel_for(spec: Mapping[str, Any]) -> Kernel:
-    """The column kernel of a ``validation.checksum`` object (as :func:`make_check`).
-
-    >>> kernel_for({"name": "s10"})(pl.Series(["12345678", "1234567"])).to_list()
-    ['5', None]
-    """
+def check_for(spec: Mapping[str, Any]) -> _Check:
+    """The matrix kernel of a ``validation.checksum`` object (as :func:`make_check`)."""
     name = spec.get("name")
     if name == "mod10":
-        return _mod10_kernel(
-            int(spec.get("evens_multiplier", 1)),
-            int(spec.get("odds_multiplier", 1)),
-            bool(spec.get("reverse", False)),
-            int(spec.get("modulo", 10)),
+        return _Check(
+            _mod10_kernel(
+                int(spec.get("evens_multiplier", 1)),
+                int(spec.get("odds_multiplier", 1)),
+                bool(spec.get("reverse", False)),
+                int(spec.get("modulo", 10)),
+            ),
+            None,
         )
     if name == "mod7":
-        return _mod7_kernel
+        return _Check(_mod7_kernel, None)
     if name == "luhn":
-        return _luhn_kernel
+        return _Check(_luhn_kernel, None)
     if name == "s10":
         weights = tuple(int(w) for w in spec.get("weightings", S10_WEIGHTS))
-        return _weighted_kernel(weights, lambda total: total % 11, _S10_CHECK)
+        return _Check(_weighted_kernel(weights, lambda total: total % 11), _S10_CHECK)
     if name == "mod_37_36":
-        return _mod_37_36_kernel(str(spec.get("alphabet", ALNUM36)))
+        alphabet = str(spec.get("alphabet", ALNUM36))
+        return _Check(_mod_37_36_kernel(alphabet), alphabet)
     if name == "sum_product_with_weightings_and_modulo":
         first, second = int(spec["modulo1"]), int(spec["modulo2"])
-        return _weighted_kernel(
-            [int(w) for w in spec["weightings"]], lambda total: total % first % second, None
+        return _Check(
+            _weighted_kernel(
+                [int(w) for w in spec["weightings"]], lambda total: total % first % second
+            ),
+            None,
         )
     raise ValueError(f"no column kernel for check-digit algorithm {name!r}")
 
 
-# --- formats as column plans ------------------------------------------------------
+def _matrix(texts: Sequence[str]) -> Bytes:
+    """Equally long ASCII strings as an (n, width) matrix of codes."""
+    width = len(texts[0]) if texts else 0
+    blob = "".join(texts).encode("ascii")
+    return np.frombuffer(blob, dtype=np.uint8).reshape(len(texts), width)
 
 
-def _polars_regex(pattern: str) -> str | None:
-    """``pattern`` anchored for polars' regex engine, or None if that engine lacks a
-    feature it uses (look-arounds)."""
-    anchored = rf"\A(?:{pattern})\z"
-    try:
-        pl.Series([""]).str.contains(anchored)
-    except pl.exceptions.ComputeError:
-        return None
-    return anchored
+def kernel_for(spec: Mapping[str, Any]) -> Callable[[pl.Series], pl.Series]:
+    """The column kernel of a ``validation.checksum`` object over a String series:
+    the check character each serial expects, null where the rule raises.
 
-
-def _skip_group(pattern: str, start: int) -> int:
-    """The index just past the group opening at ``start`` (escapes and classes read)."""
-    depth, i, in_class = 0, start, False
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "\\":
-            i += 2
-            continue
-        if in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-            if pattern.startswith("]", i + 1) or pattern.startswith("^]", i + 1):
-                i += 2
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if depth == 0:
-                return i + 1
-        i += 1
-    return len(pattern)
-
-
-def _without_lookarounds(pattern: str) -> str:
-    """The pattern with its look-arounds dropped: it matches everything the pattern
-    matches (assertions only ever rule matches out), so it can filter rows first.
-
-    >>> _without_lookarounds(r"94(?=9[0-9]{8}(?![0-9]))[0-9]+")
-    '94[0-9]+'
+    >>> kernel_for({"name": "s10"})(pl.Series(["12345678", "1234567"])).to_list()
+    ['5', None]
     """
-    out: list[str] = []
-    i, in_class = 0, False
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "\\":
-            out.append(pattern[i : i + 2])
-            i += 2
-            continue
-        if in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-        elif pattern.startswith(("(?=", "(?!", "(?<=", "(?<!"), i):
-            i = _skip_group(pattern, i)
-            continue
-        out.append(char)
-        i += 1
-    return "".join(out)
+    check = check_for(spec)
+    texts = check.texts()
+
+    def kernel(serials: pl.Series) -> pl.Series:
+        out: list[str | None] = [None] * len(serials)
+        values = serials.to_list()
+        for width in sorted({len(v) for v in values}):
+            at = [i for i, v in enumerate(values) if len(v) == width]
+            if not all(values[i].isascii() for i in at):
+                continue
+            expected, bad = check.kernel(_matrix([values[i] for i in at]))
+            for i, value, unreadable in zip(at, expected.tolist(), bad.tolist(), strict=True):
+                out[i] = None if unreadable else texts[value]
+        return pl.Series(out, dtype=pl.String)
+
+    return kernel
 
 
-_NAMED = re.compile(r"\(\?P<([A-Za-z_][A-Za-z0-9_]*)>")
+# --- formats as masks -------------------------------------------------------------
+
+_DIGIT_SET = frozenset(b"0123456789")
+_LETTER_SET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_ALNUM_SET = _DIGIT_SET | _LETTER_SET
 
 
-def _capturing_only(pattern: str, names: frozenset[str]) -> str:
-    """The pattern with every named group not in ``names`` made non-capturing (the
-    regex engine then records fewer positions, and fewer columns are built)."""
-    return _NAMED.sub(lambda m: m.group(0) if m.group(1) in names else "(?:", pattern)
+@dataclass(frozen=True)
+class _Test:
+    """A conjunction of position classes, as integer and byte tests."""
+
+    #: Bits of the positions that must hold a digit, a letter, anything but a dash.
+    digits: int
+    letters: int
+    alnum: int
+    #: (position, the one code allowed) and (position, a 256-entry table of allowed).
+    literals: tuple[tuple[int, int], ...]
+    tables: tuple[tuple[int, Mask], ...]
+
+    @staticmethod
+    def of(conditions: Sequence[tuple[int, frozenset[int]]]) -> _Test:
+        digits = letters = alnum = 0
+        literals: list[tuple[int, int]] = []
+        tables: list[tuple[int, Mask]] = []
+        for position, chars in conditions:
+            if chars == UNIVERSE:
+                continue
+            if chars == _DIGIT_SET:
+                digits |= 1 << position
+            elif chars == _LETTER_SET:
+                letters |= 1 << position
+            elif chars == _ALNUM_SET:
+                alnum |= 1 << position
+            elif len(chars) == 1:
+                literals.append((position, next(iter(chars))))
+            else:
+                table = np.zeros(256, dtype=np.bool_)
+                table[list(chars)] = True
+                tables.append((position, table))
+        # Literals first: they rule out the most rows.
+        return _Test(digits, letters, alnum, tuple(literals), tuple(tables))
+
+    def holds(self, group: _Group) -> Mask:
+        mask: Mask | None = None
+        for position, code in self.literals:
+            test = group.matrix[:, position] == code
+            mask = test if mask is None else mask & test
+        if self.digits:
+            bits = np.uint64(self.digits)
+            test = (group.digits & bits) == bits
+            mask = test if mask is None else mask & test
+        if self.letters:
+            bits = np.uint64(self.letters)
+            test = (group.letters & bits) == bits
+            mask = test if mask is None else mask & test
+        if self.alnum and group.dashes is not None:
+            test = (group.dashes & np.uint64(self.alnum)) == 0
+            mask = test if mask is None else mask & test
+        for position, table in self.tables:
+            test = table[group.matrix[:, position]]
+            mask = test if mask is None else mask & test
+        return np.ones(group.size, dtype=np.bool_) if mask is None else mask
 
 
-# "^(?!91).+$": the serial does not start with 91 (the data's only prepend_if shape).
-_NOT_STARTING = re.compile(r"\^\(\?!([0-9A-Z]+)\)\.\+\$?")
+@dataclass(frozen=True)
+class _PathTest:
+    """One path of a format: its test, what it must not meet, its group spans."""
 
-Condition = Callable[[pl.Expr], pl.Expr]
+    test: _Test
+    excluded: tuple[_Test, ...]
+    groups: Mapping[str, tuple[int, int]]
+
+    @staticmethod
+    def of(path: Path) -> _PathTest:
+        return _PathTest(
+            _Test.of(list(enumerate(path.classes))),
+            tuple(_Test.of(conditions) for conditions in path.excluded),
+            path.groups,
+        )
+
+    def holds(self, group: _Group) -> Mask:
+        mask = self.test.holds(group)
+        for excluded in self.excluded:
+            mask &= ~excluded.holds(group)
+        return mask
 
 
 @dataclass(frozen=True)
@@ -347,349 +423,516 @@ class _Plan:
 
     index: int
     fmt: Format
-    #: The anchored pattern for polars (None: look-arounds, matched with ``re``).
-    regex: str | None
-    #: For a format with look-arounds: the anchored pattern without them (a filter).
-    relaxed: str | None
-    #: ``regex`` capturing only the groups a check or lookup reads.
-    capture: str | None
-    kernel: Kernel | None
-    #: prepend_if as (serial -> whether to prepend, the prefix).
-    prepend: tuple[Condition, str] | None
+    check: _Check | None
+    #: prepend_if as (the serial start that stops it, the prefix), for "^(?!91).+".
+    prepend: tuple[bytes, bytes] | None
     tiebreak: int
 
     @property
     def checked(self) -> bool:
-        return self.kernel is not None or bool(self.fmt.required)
+        return self.check is not None or bool(self.fmt.required)
+
+    @functools.cache  # noqa: B019 - a handful of plans, kept for the process
+    def paths(self, length: int) -> tuple[_PathTest, ...] | None:
+        """The format's paths at ``length`` (None: the pattern needs ``re``)."""
+        if not self.fmt.admits_length(length):
+            return ()
+        try:
+            return tuple(_PathTest.of(p) for p in paths_for(self.fmt.pattern.pattern, length))
+        except Unsupported:
+            return None
 
 
-def _prepend(fmt: Format) -> tuple[Condition, str] | None:
+def _prepend(fmt: Format) -> tuple[bytes, bytes] | None:
     rule = fmt.checksum.prepend_if if fmt.checksum else None
     if rule is None:
         return None
     pattern, prefix = rule
-    shape = _NOT_STARTING.fullmatch(pattern.pattern)
-    if shape is not None:
-        head = shape.group(1)
-        return (lambda serial: ~serial.str.starts_with(head) & (serial.str.len_bytes() > 0)), prefix
-    if _polars_regex(pattern.pattern) is not None:
-        found = pattern.pattern
-        return (lambda serial: serial.str.contains(found)), prefix
-    search = pattern.search  # pragma: no cover - no such rule in the data
-    return (
-        lambda serial: serial.map_elements(lambda s: search(s) is not None, pl.Boolean)
-    ), prefix  # pragma: no cover
-
-
-def _plan(index: int, fmt: Format) -> _Plan:
-    regex = _polars_regex(fmt.pattern.pattern)
-    kernel = kernel_for(fmt.checksum.spec) if fmt.checksum is not None else None
-    needed = {a.group for a in fmt.required}
-    if kernel is not None:
-        needed |= {"SerialNumber", "CheckDigit"}
-    capture = (
-        None
-        if regex is None
-        else rf"\A(?P<_match>{_capturing_only(fmt.pattern.pattern, frozenset(needed))})\z"
-    )
-    relaxed = (
-        None if regex is not None else _polars_regex(_without_lookarounds(fmt.pattern.pattern))
-    )
-    return _Plan(index, fmt, regex, relaxed, capture, kernel, _prepend(fmt), fmt.tiebreak)
+    text = pattern.pattern
+    # The data's only shape: "^(?!91).+" (the serial does not start with 91).
+    if text.startswith("^(?!") and text.endswith((").+", ").+$")):
+        head = text[4 : text.index(")")]
+        if head.isalnum() and head.isascii():
+            return head.encode(), prefix.encode("ascii")
+    raise Unsupported(f"{fmt.key}: prepend_if {text!r}")  # pragma: no cover - not in the data
 
 
 @functools.cache
 def _plans() -> tuple[_Plan, ...]:
-    return tuple(_plan(index, fmt) for index, fmt in enumerate(registry().formats))
-
-
-@functools.cache
-def _dispatch() -> pl.DataFrame:
-    """(length, prefix) -> format index, for every pair a format's hints admit."""
-    reg = registry()
-    lengths: list[int] = []
-    prefixes: list[str] = []
-    formats: list[int] = []
-    for index, fmt in enumerate(reg.formats):
-        shapes = fmt.hints.shapes
-        if shapes is None:  # pragma: no cover - every format of the data has shapes
-            raise ValueError(f"{fmt.key}: no (prefix, length) hints for the column engine")
-        for prefix, length in sorted(shapes):
-            if fmt.admits(length, prefix) and length <= reg.max_length:
-                lengths.append(length)
-                prefixes.append(prefix)
-                formats.append(index)
-    return pl.DataFrame(
-        {"length": lengths, "prefix": prefixes, "f": formats},
-        schema={"length": pl.UInt32, "prefix": pl.String, "f": pl.Int8},
-    )
+    out = []
+    for index, fmt in enumerate(registry().formats):
+        check = check_for(fmt.checksum.spec) if fmt.checksum is not None else None
+        out.append(_Plan(index, fmt, check, _prepend(fmt), fmt.tiebreak))
+    return tuple(out)
 
 
 @functools.cache
 def _per_format() -> dict[str, pl.Series]:
-    """Per format index: what a detection's best candidate says of it."""
+    """Per format index (and one more, null: no format): what a best candidate says."""
     formats = registry().formats
     return {
-        "courier": pl.Series([f.courier for f in formats], dtype=pl.String),
-        "format": pl.Series([f.id for f in formats], dtype=pl.String),
-        "format_name": pl.Series([f.name for f in formats], dtype=pl.String),
+        "courier": pl.Series([*(f.courier for f in formats), None], dtype=pl.String),
+        "format": pl.Series([*(f.id for f in formats), None], dtype=pl.String),
+        "format_name": pl.Series([*(f.name for f in formats), None], dtype=pl.String),
         "weak": pl.Series(
             [
-                f"{f.name} has no check digit: the shape fits but cannot be verified"
-                for f in formats
+                *(
+                    f"{f.name} has no check digit: the shape fits but cannot be verified"
+                    for f in formats
+                ),
+                None,
             ],
             dtype=pl.String,
         ),
     }
 
 
+@functools.cache
+def _tiebreak_order() -> tuple[Codes, Codes]:
+    """(each format's place in tiebreak order, the format at each place): a
+    candidate's key is rank * _PLACES + place, and a key's place names its format."""
+    order = np.argsort(np.array([p.tiebreak for p in _plans()], dtype=np.int64), kind="stable")
+    place = np.empty(len(order), dtype=np.int64)
+    place[order] = np.arange(len(order))
+    return place, order.astype(np.int64)
+
+
 # --- the engine -------------------------------------------------------------------
 
-_CANDIDATES = {
-    "key": pl.Int64,
-    "row": pl.UInt32,
-    "f": pl.Int8,
-    "rank": pl.Int8,
-    "reason": pl.String,
-}
-_VERDICT_OF_RANK = pl.Series(["valid", "weak", "invalid", "invalid", "weak"], dtype=pl.String)
+
+class _Group:
+    """The numbers of one length: their rows, code matrix and digit/letter/dash bits
+    (each worked out when a path first reads it)."""
+
+    def __init__(self, rows: Rows, matrix: Bytes, *, dashes: bool) -> None:
+        self.rows = rows
+        self.matrix = matrix
+        self.size = len(rows)
+        self.has_dashes = dashes
+
+    @functools.cached_property
+    def digits(self) -> npt.NDArray[np.uint64]:
+        return _bits((self.matrix - np.uint8(48)) < 10)
+
+    @functools.cached_property
+    def letters(self) -> npt.NDArray[np.uint64]:
+        return _bits((self.matrix - np.uint8(65)) < 26)
+
+    @functools.cached_property
+    def dashes(self) -> npt.NDArray[np.uint64] | None:
+        """None when no number of the group has a dash."""
+        return _bits(self.matrix == 45) if self.has_dashes else None
 
 
-def _tagged(frame: pl.DataFrame, plan: _Plan, rank: pl.Expr, reason: pl.Expr) -> pl.DataFrame:
-    """Candidate rows of a format: the sort key (row, then rank, then tiebreak), etc."""
-    return frame.select(
-        (
-            pl.col("row").cast(pl.Int64) * (1 << 27)
-            + rank.cast(pl.Int64) * _RANK_WEIGHT
-            + plan.tiebreak
-        ).alias("key"),
-        "row",
-        pl.lit(plan.index, pl.Int8).alias("f"),
-        rank.cast(pl.Int8).alias("rank"),
-        reason.cast(pl.String).alias("reason"),
+def _bits(flags: Mask) -> npt.NDArray[np.uint64]:
+    """Each row's flags as one integer (bit p: position p), for rows up to 64 long."""
+    weights = np.left_shift(np.uint64(1), np.arange(flags.shape[1], dtype=np.uint64))
+    return np.asarray(flags.astype(np.uint64) @ weights, dtype=np.uint64)
+
+
+_BYTE_TEXT = pl.Series([chr(i) for i in range(128)] + [""] * 128, dtype=pl.String)
+
+
+def _texts(matrix: Bytes) -> pl.Series:
+    """The rows of an ASCII code matrix as a String series."""
+    size, width = matrix.shape
+    offsets = np.arange(0, (size + 1) * width, max(width, 1), dtype=np.int64)[: size + 1]
+    if width == 0:
+        offsets = np.zeros(size + 1, dtype=np.int64)
+    array = pa.LargeStringArray.from_buffers(
+        size, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(matrix).tobytes())
     )
+    return pl.Series(pl.from_arrow(array)).cast(pl.String)
 
 
-def _lookup_answers(lookup: Additional, values: pl.Series) -> tuple[list[str], list[str], bool]:
-    """Of a group's distinct values: those the rank accepts, those ``find`` accepts,
-    and what the rank says of a missing group (the two differ only on empty values)."""
+@dataclass
+class _Found:
+    """Every candidate of one format: rows, ranks; and the failures with their reasons."""
+
+    rows: list[Rows]
+    ranks: list[npt.NDArray[np.int8]]
+    failed_rows: list[Rows]
+    failed_ranks: list[int]
+    #: Per failed chunk: (indices into it) -> their reasons. Written only for the
+    #: numbers whose reason reads them (most failures sit beside a passing format).
+    reasons: list[Callable[[Rows], pl.Series]]
+
+    def add(self, rows: Rows, rank: int | npt.NDArray[np.int8]) -> None:
+        if len(rows):
+            self.rows.append(rows)
+            self.ranks.append(np.broadcast_to(np.asarray(rank, dtype=np.int8), rows.shape))
+
+    def fail(self, rows: Rows, rank: int, reasons: Callable[[Rows], pl.Series]) -> None:
+        if len(rows):
+            self.failed_rows.append(rows)
+            self.failed_ranks.append(rank)
+            self.reasons.append(reasons)
+
+
+def _lookup_answers(lookup: Additional, values: list[str]) -> tuple[list[bool], list[bool]]:
+    """Of a group's distinct values: whether the rank accepts each, whether ``find`` does."""
     exact = frozenset(lookup.exact)
     patterns = [e.matches_regex for e in lookup.by_regex if e.matches_regex is not None]
-    ranked, found = [], []
-    for value in values.drop_nulls().unique().to_list():
-        if value in exact or any(p.fullmatch(value) for p in patterns):
-            ranked.append(value)
-        if lookup.find(value) is not None:
-            found.append(value)
-    return ranked, found, any(p.fullmatch("") for p in patterns)
+    ranked = [v in exact or any(p.fullmatch(v) for p in patterns) for v in values]
+    found = [lookup.find(v) is not None for v in values]
+    return ranked, found
 
 
-def _candidates(plan: _Plan, rows: pl.DataFrame) -> pl.DataFrame:
-    """Rank (and explain the failures of) one format on its rows (``row``, ``number``)."""
+def _span_codes(matrix: Bytes, span: tuple[int, int]) -> tuple[Codes, list[str]]:
+    """A group's values as one integer per row, and the text of each distinct one."""
+    start, end = span
+    part = matrix[:, start:end]
+    if end - start > 7:  # pragma: no cover - lookup groups are 1-3 characters
+        raise Unsupported("a lookup group longer than 7 characters")
+    keys = np.zeros(len(matrix), dtype=np.int64)
+    for column in part.T:
+        keys = keys * 256 + column
+    distinct, inverse = np.unique(keys, return_inverse=True)
+    width = end - start
+    texts = [
+        int(k).to_bytes(width, "big").decode("ascii") if width else "" for k in distinct.tolist()
+    ]
+    return inverse.astype(np.int64), texts
+
+
+def _lookups(
+    plan: _Plan, path: _PathTest, matrix: Bytes
+) -> tuple[Mask, list[tuple[Mask, pl.Series]]]:
+    """Whether every required lookup accepts each row (as the rank reads it), and
+    per lookup: where ``find`` fails, with the reason of each row."""
     fmt = plan.fmt
-    if plan.regex is None:
-        return _python_candidates(plan, rows)
-    if not plan.checked:
-        matched = rows.filter(pl.col("number").str.contains(plan.regex))
-        return _tagged(matched, plan, pl.lit(fmt.static_rank), pl.lit(None))
-    # One regex pass: the whole match is captured too, null where it does not match.
-    groups = rows.select("row", pl.col("number").str.extract_groups(str(plan.capture)))
-    groups = groups.unnest("number").filter(pl.col("_match").is_not_null())
-    if groups.is_empty():
-        return pl.DataFrame(schema=_CANDIDATES)
-    found_all: pl.Expr = pl.lit(True)
-    reasons: list[tuple[pl.Expr, pl.Expr]] = []  # (lookup found, reason when not)
+    size = len(matrix)
+    found_all = np.ones(size, dtype=np.bool_)
+    reasons: list[tuple[Mask, pl.Series]] = []
     for lookup in fmt.required:
-        ranked, found, missing_ok = _lookup_answers(lookup, groups[lookup.group])
-        value = pl.col(lookup.group)
-        found_all = found_all & value.is_in(ranked).fill_null(missing_ok)
         entry = fmt.glossary.get(lookup.group)
         label = entry.label.lower() if entry else lookup.group
-        template = f"{label} {{}} has no entry in the {lookup.name} lookup ({fmt.name})"
-        reasons.append(
-            (value.is_in(found).fill_null(False), pl.format(template, value.fill_null("None")))
+        head, tail = f"{label} ", f" has no entry in the {lookup.name} lookup ({fmt.name})"
+        span = path.groups.get(lookup.group)
+        if span is None:  # the group took no part: None
+            patterns = [e.matches_regex for e in lookup.by_regex if e.matches_regex]
+            if not any(p.fullmatch("") for p in patterns):
+                found_all[:] = False
+            reasons.append(
+                (np.ones(size, dtype=np.bool_), pl.repeat(head + "None" + tail, size, eager=True))
+            )
+            continue
+        inverse, texts = _span_codes(matrix, span)
+        ranked, found = _lookup_answers(lookup, texts)
+        found_all &= np.array(ranked, dtype=np.bool_)[inverse]
+        missing = ~np.array(found, dtype=np.bool_)[inverse]
+        text = pl.Series([head + t + tail for t in texts], dtype=pl.String)
+        reasons.append((missing, text.gather(inverse[missing])))
+    return found_all, reasons
+
+
+def _check_values(plan: _Plan, serials: Bytes) -> tuple[Codes, Mask]:
+    """What the format's algorithm expects of each serial (prepend_if applied)."""
+    check = plan.check
+    assert check is not None
+    if plan.prepend is None:
+        return check.kernel(serials)
+    stop, prefix = plan.prepend
+    width = serials.shape[1]
+    applies = np.full(len(serials), width > 0, dtype=np.bool_)
+    if width >= len(stop):
+        starts = np.ones(len(serials), dtype=np.bool_)
+        for i, code in enumerate(stop):
+            starts &= serials[:, i] == code
+        applies &= ~starts
+    values = np.zeros(len(serials), dtype=np.int64)
+    bad = np.zeros(len(serials), dtype=np.bool_)
+    if applies.any():
+        head = np.broadcast_to(
+            np.frombuffer(prefix, dtype=np.uint8), (int(applies.sum()), len(prefix))
         )
-    lookup_reason: pl.Expr = pl.lit(None, pl.String)
-    for found_it, why in reversed(reasons):  # the first failing lookup names the reason
-        lookup_reason = pl.when(found_it).then(lookup_reason).otherwise(why)
-    if plan.kernel is None:
-        ok = groups.filter(found_all)
-        failed = groups.filter(~found_all)
-        return pl.concat(
+        values[applies], bad[applies] = check.kernel(np.hstack([head, serials[applies]]))
+    if not applies.all():
+        values[~applies], bad[~applies] = check.kernel(serials[~applies])
+    return values, bad
+
+
+def _gatherer(texts: pl.Series) -> Callable[[Rows], pl.Series]:
+    return lambda at: texts.gather(pl.Series(at))
+
+
+@dataclass(frozen=True)
+class _CheckFailures:
+    """The failed check digits of a chunk, explained on demand (as Candidate.reason)."""
+
+    plan: _Plan
+    actual: Bytes
+    values: Codes
+    bad: Mask
+    serials: Bytes
+
+    def __call__(self, at: Rows) -> pl.Series:
+        check, name = self.plan.check, self.plan.fmt.name
+        assert check is not None  # only made for checked formats
+        differs = pl.concat_str(
             [
-                _tagged(ok, plan, pl.lit(RANK_NO_CHECK), pl.lit(None)),
-                _tagged(failed, plan, pl.lit(RANK_LOOKUP_FAILED), lookup_reason),
+                pl.lit("check digit "),
+                pl.lit(_BYTE_TEXT.gather(self.actual[at])),
+                pl.lit(" does not match computed "),
+                pl.lit(check.text_series.gather(self.values[at])),
+                pl.lit(f" ({name})"),
             ]
         )
-    serial = pl.col("SerialNumber")
-    if plan.prepend is not None:
-        applies, prefix = plan.prepend
-        serial = pl.when(applies(serial)).then(pl.lit(prefix) + serial).otherwise(serial)
-    serials = groups.select(serial.alias("s"))["s"]
-    groups = groups.with_columns(plan.kernel(serials).alias("_expected"))
-    expected, actual = pl.col("_expected"), pl.col("CheckDigit")
-    passed = (expected == actual).fill_null(False)
-    ok = groups.filter(passed & found_all)
-    wrong = groups.filter(~passed)
-    unlisted = groups.filter(passed & ~found_all)
-    cannot = pl.format(f"the check digit cannot be computed from {{}} ({fmt.name})", "SerialNumber")
-    differs = pl.format(
-        f"check digit {{}} does not match computed {{}} ({fmt.name})", actual, expected
-    )
-    return pl.concat(
-        [
-            _tagged(ok, plan, pl.lit(RANK_PASS), pl.lit(None)),
-            _tagged(
-                wrong,
-                plan,
-                pl.lit(RANK_CHECK_FAILED),
-                pl.when(expected.is_null()).then(cannot).otherwise(differs),
-            ),
-            _tagged(unlisted, plan, pl.lit(RANK_LOOKUP_FAILED), lookup_reason),
-        ]
-    )
+        reason = pl.select(differs).to_series()
+        unreadable = self.bad[at]
+        if unreadable.any():
+            texts = _texts(self.serials[at[unreadable]])
+            cannot = "the check digit cannot be computed from " + texts + f" ({name})"
+            reason = reason.scatter(np.flatnonzero(unreadable), cannot)
+        return reason
 
 
-def _python_candidates(plan: _Plan, rows: pl.DataFrame) -> pl.DataFrame:
-    """A format polars' regex engine cannot run: ``re`` once per distinct number
-    (of the rows its pattern without look-arounds lets through)."""
+def _evaluate(plan: _Plan, path: _PathTest, group: _Group, local: Rows, found: _Found) -> None:
+    """Rank (and explain the failures of) a checked format on the rows a path matched."""
     fmt = plan.fmt
-    if plan.relaxed is not None:
-        rows = rows.filter(pl.col("number").str.contains(plan.relaxed))
+    matrix = group.matrix[local]
+    rows = group.rows[local]
+    size = len(rows)
+    found_all, lookup_reasons = _lookups(plan, path, matrix)
+    if plan.check is None:
+        rank = np.where(found_all, RANK_NO_CHECK, RANK_LOOKUP_FAILED).astype(np.int8)
+        passed = np.ones(size, dtype=np.bool_)
+    else:
+        start, end = path.groups["SerialNumber"]
+        digit_at, digit_end = path.groups["CheckDigit"]
+        if digit_end - digit_at != 1:  # pragma: no cover - every check digit is one character
+            raise Unsupported(f"{fmt.key}: a check digit of {digit_end - digit_at} characters")
+        values, bad = _check_values(plan, matrix[:, start:end])
+        actual = matrix[:, digit_at]
+        passed = (plan.check.codes[values] == actual) & ~bad
+        rank = np.where(
+            passed, np.where(found_all, RANK_PASS, RANK_LOOKUP_FAILED), RANK_CHECK_FAILED
+        ).astype(np.int8)
+        wrong = np.flatnonzero(~passed)
+        if len(wrong):
+            found.fail(
+                rows[wrong],
+                RANK_CHECK_FAILED,
+                _CheckFailures(
+                    plan, actual[wrong], values[wrong], bad[wrong], matrix[wrong, start:end]
+                ),
+            )
+    found.add(rows, rank)
+    if lookup_reasons:
+        # The first lookup that finds no row names the reason (as Candidate.reason).
+        unlisted = passed & (rank == RANK_LOOKUP_FAILED)
+        reason = pl.repeat(None, size, dtype=pl.String, eager=True)
+        explained = np.zeros(size, dtype=np.bool_)
+        for missing, why in reversed(lookup_reasons):
+            at = np.flatnonzero(missing)
+            reason = reason.scatter(at, why)
+            explained |= missing
+        keep = np.flatnonzero(unlisted & explained)
+        found.fail(rows[keep], RANK_LOOKUP_FAILED, _gatherer(reason.gather(keep)))
+        # A lookup failing as the rank reads it, yet found: no reason (None).
+
+
+def _python_candidates(plan: _Plan, group: _Group, found: _Found) -> None:
+    """A format whose pattern the masks cannot read: ``re`` once per number."""
+    fmt = plan.fmt
     fullmatch, evaluate = fmt.pattern.fullmatch, fmt.evaluate
-    numbers: list[str] = []
+    rows: list[int] = []
     ranks: list[int] = []
-    reasons: list[str | None] = []
-    for number in rows["number"].unique().to_list():
+    failed: dict[int, tuple[list[int], list[str | None]]] = {r: ([], []) for r in _FAILED}
+    for row, number in zip(group.rows.tolist(), _texts(group.matrix).to_list(), strict=True):
         match = fullmatch(number)
         if match is None:
             continue
         rank = fmt.static_rank if evaluate is None else evaluate(match)
-        numbers.append(number)
+        rows.append(row)
         ranks.append(rank)
-        reasons.append(Candidate(fmt, number, rank).reason if rank in _FAILED else None)
-    table = pl.DataFrame(
-        {"number": numbers, "_rank": ranks, "_reason": reasons},
-        schema={"number": pl.String, "_rank": pl.Int8, "_reason": pl.String},
-    )
-    joined = rows.join(table, on="number")
-    return _tagged(joined, plan, pl.col("_rank"), pl.col("_reason"))
+        if rank in failed:
+            failed[rank][0].append(row)
+            failed[rank][1].append(Candidate(fmt, number, rank).reason)
+    found.add(np.array(rows, dtype=np.intp), np.array(ranks, dtype=np.int8))
+    for rank, (at, reasons) in failed.items():
+        texts = pl.Series(reasons, dtype=pl.String)
+        found.fail(np.array(at, dtype=np.intp), rank, _gatherer(texts))
 
 
-def _vector_candidates(rows: pl.DataFrame) -> pl.DataFrame:
-    """Every (row, format) candidate of the rows (``row``, ``number``: [0-9A-Z-] only)."""
-    rows = rows.with_columns(
-        pl.col("number").str.len_bytes().alias("length"),
-        pl.col("number").str.slice(0, 2).alias("prefix"),
-    )
-    tried = rows.join(_dispatch(), on=["length", "prefix"]).select("row", "number", "f")
-    plans = _plans()
-    parts = [
-        _candidates(plans[int(f)], part.select("row", "number"))
-        for (f,), part in tried.partition_by("f", as_dict=True).items()
-    ]
-    return pl.concat([pl.DataFrame(schema=_CANDIDATES), *parts])
+def _match_group(group: _Group, founds: list[_Found]) -> None:
+    """Every format of the group's length on its numbers."""
+    length = group.matrix.shape[1]
+    for plan in _plans():
+        paths = plan.paths(length)
+        if paths is None:
+            _python_candidates(plan, group, founds[plan.index])
+            continue
+        if not paths:
+            continue
+        found = founds[plan.index]
+        taken: Mask | None = None
+        for path in paths:
+            mask = path.holds(group)
+            if taken is not None:
+                mask &= ~taken
+                taken |= mask
+            elif len(paths) > 1:
+                taken = mask.copy()
+            local = np.flatnonzero(mask)
+            if not len(local):
+                continue
+            if plan.checked:
+                _evaluate(plan, path, group, local, found)
+            else:
+                found.add(group.rows[local], plan.fmt.static_rank)
 
 
 _LOOSE = "{}; the shape also fits {}, which has no check digit"
 
 
-def _several(ranked: pl.DataFrame, rows: pl.Series) -> pl.DataFrame:
-    """Numbers that fit several formats, the best not passing: every failure once,
-    in rank order, and the formats that fit loosely (as Detection.reason)."""
-    names = registry().formats
-    loose_names = [f.name for f in names]
-    grouped = (
-        ranked.filter(pl.col("row").is_in(rows.implode()))
-        .group_by("row", maintain_order=True)
-        .agg(
-            pl.col("rank").first().alias("best_rank"),
-            pl.col("f").first(),
-            pl.col("reason")
-            .filter(pl.col("rank").is_in(_FAILED))
-            .unique(maintain_order=True)
-            .str.join("; ")
-            .alias("failures"),
-            pl.col("f").filter(pl.col("rank").is_in(_VALID)).alias("loose"),
-        )
-        .with_columns(
-            pl.col("loose")
-            .list.eval(
-                pl.element().replace_strict(
-                    list(range(len(loose_names))), loose_names, return_dtype=pl.String
-                )
-            )
-            .list.join(", ")
-        )
+def _joined(at: Rows, keys: Codes, texts: pl.Series, rows: Rows, separator: str) -> pl.Series:
+    """Per row of ``rows`` (sorted): the ``texts`` found ``at`` it, in ``keys`` order,
+    joined ("" when none). A column per place in the row, then one concat."""
+    size = len(rows)
+    if not len(at):
+        return pl.repeat("", size, dtype=pl.String, eager=True)
+    order = np.lexsort((keys, at))
+    at = at[order]
+    where = np.searchsorted(rows, at)
+    within = np.arange(len(at)) - np.searchsorted(at, at)
+    padded = pl.concat([texts, pl.Series([None], dtype=pl.String)]).rechunk()
+    columns = []
+    for place in range(int(within.max()) + 1):
+        index = np.full(size, len(texts), dtype=np.int64)
+        chosen = within == place
+        index[where[chosen]] = order[chosen]
+        columns.append(pl.lit(padded.gather(pl.Series(index))))
+    return pl.select(pl.concat_str(columns, separator=separator, ignore_nulls=True)).to_series()
+
+
+@functools.cache
+def _names_unique() -> bool:
+    names = [f.name for f in registry().formats]
+    return len(set(names)) == len(names)
+
+
+def _several(
+    wanted: Mask,
+    best: tuple[Rows, Codes, Codes],
+    founds: list[_Found],
+    failures_of: tuple[list[Rows], list[Codes], list[pl.Series]],
+) -> pl.Series:
+    """Numbers that fit several formats, the best not passing (``wanted``; ``best``:
+    their rows, sorted, with the best rank and format): every failure once, in rank
+    order (``failures_of``: their rows, keys and reasons), and the formats that fit
+    loosely (as Detection.reason)."""
+    rows, best_rank, best_f = best
+    failed_at, failed_keys, failed_texts = failures_of
+    loose_at: list[Rows] = []
+    loose_keys: list[Codes] = []
+    loose_f: list[Codes] = []
+    for plan, found in zip(_plans(), founds, strict=True):
+        for at, ranks in zip(found.rows, found.ranks, strict=True):
+            keep = wanted[at] & (ranks != RANK_CHECK_FAILED) & (ranks != RANK_LOOKUP_FAILED)
+            if keep.any():
+                loose_at.append(at[keep])
+                loose_keys.append(ranks[keep].astype(np.int64) * _RANK_WEIGHT + plan.tiebreak)
+                loose_f.append(np.full(int(keep.sum()), plan.index, dtype=np.int64))
+    empty = np.zeros(0, dtype=np.int64)
+    texts = pl.concat(failed_texts) if failed_texts else pl.Series(dtype=pl.String)
+    at = np.concatenate(failed_at) if failed_at else empty
+    keys = np.concatenate(failed_keys) if failed_keys else empty
+    if not _names_unique():  # two formats of one name can fail with the same words
+        first = pl.DataFrame({"at": at, "key": keys, "text": texts}).with_row_index("i")
+        first = first.sort("at", "key").unique(["at", "text"], keep="first", maintain_order=True)
+        kept = np.sort(first["i"].to_numpy())
+        at, keys, texts = at[kept], keys[kept], texts.gather(pl.Series(kept))
+    # A lookup that fails as ranked yet finds a row says nothing (no reason).
+    said = (texts.str.len_bytes().fill_null(0) > 0).to_numpy()
+    if not said.all():
+        at, keys, texts = at[said], keys[said], texts.filter(pl.Series(said))
+    failures = _joined(at, keys, texts, rows, "; ")
+    names = pl.Series([f.name for f in registry().formats], dtype=pl.String)
+    loose = _joined(
+        np.concatenate(loose_at) if loose_at else empty,
+        np.concatenate(loose_keys) if loose_keys else empty,
+        names.gather(pl.Series(np.concatenate(loose_f) if loose_f else empty)),
+        rows,
+        ", ",
     )
-    weak = _per_format()["weak"]
-    failures, loose = pl.col("failures"), pl.col("loose")
-    weak_text = pl.col("f").replace_strict(list(range(len(weak))), weak, return_dtype=pl.String)
+    frame = pl.DataFrame(
+        {
+            "best_rank": best_rank,
+            "failures": failures,
+            "loose": loose,
+            "weak": _per_format()["weak"].gather(pl.Series(best_f)),
+        }
+    )
+    failures_text, loose_text, weak_text = pl.col("failures"), pl.col("loose"), pl.col("weak")
     reason = (
         pl.when(pl.col("best_rank").is_in(_FAILED))
         .then(
-            pl.when(loose == "").then(failures)
-            .otherwise(pl.format(_LOOSE, failures, loose))
+            pl.when(loose_text == "").then(failures_text)
+            .otherwise(pl.format(_LOOSE, failures_text, loose_text))
         )
         .otherwise(
-            pl.when(failures == "").then(weak_text)
-            .otherwise(pl.format("{}; {}", weak_text, failures))
+            pl.when(failures_text == "").then(weak_text)
+            .otherwise(pl.format("{}; {}", weak_text, failures_text))
         )
     )  # fmt: skip
-    return grouped.select("row", reason.alias("reason"))
+    return frame.select(reason).to_series()
 
 
-def _scatter(size: int, dtype: Any, at: pl.Series, values: pl.Series) -> pl.Series:
-    out = pl.Series(values=[None], dtype=dtype).extend_constant(None, size - 1) if size else None
-    if out is None:
-        return pl.Series(dtype=dtype)
-    return out.scatter(at, values) if len(at) else out
-
-
-def _python_rows(texts: pl.Series) -> pl.DataFrame:
-    """Inputs the expressions do not normalise: the per-number path, once per input."""
-    answers: dict[str, tuple[Any, ...]] = {}
-    for text in texts.unique().to_list():
+def _python_rows(texts: list[str]) -> tuple[list[str], Codes, Codes, list[str | None]]:
+    """Inputs the byte normalisation does not cover: the per-number path, once per
+    input. Per input: the number, the best format's index (-1: none), the best
+    rank (5: none) and the reason."""
+    answers: dict[str, tuple[str, int, int, str | None]] = {}
+    for text in texts:
+        if text in answers:
+            continue
         number = normalise(text) if text else ""
         detection = Detection(text, number, match_formats(number) if number else ())
         best = detection.best
-        verdict = detection.verdict
         answers[text] = (
             number,
-            best.courier if best else None,
-            best.format if best else None,
-            best.format_name if best else None,
-            verdict,
-            verdict != "invalid" and best is not None,
-            None if verdict == "valid" else detection.reason,
+            best.format_.order if best else -1,
+            best.rank if best else 5,
+            None if detection.verdict == "valid" else detection.reason,
         )
-    names = _OUT[1:]
-    columns = list(zip(*answers.values(), strict=True)) if answers else [()] * len(names)
-    table = pl.DataFrame(
-        {"text": list(answers), **{n: list(c) for n, c in zip(names, columns, strict=True)}},
-        schema={"text": pl.String, **{k: v for k, v in RESULT_SCHEMA.items() if k != "input"}},
-    )
-    return pl.DataFrame({"text": texts}).join(table, on="text", how="left", maintain_order="left")
-
-
-def _normalised(text: pl.Expr) -> pl.Expr:
-    """The number as :func:`normalise` writes it, for ASCII inputs (null otherwise)."""
-    ascii_only = text.str.len_bytes() == text.str.len_chars()
-    plain = text.str.replace_all(" ", "", literal=True).str.replace_all(".", "", literal=True)
-    # Scientific notation keeps its point (and so takes the per-number path).
-    scientific = text.str.strip_chars().str.contains(SCIENTIFIC)
+    rows = [answers[text] for text in texts]
     return (
-        pl.when(ascii_only & scientific)
-        .then(text.str.strip_chars().str.to_uppercase())
-        .when(ascii_only)
-        .then(plain.str.to_uppercase())
+        [r[0] for r in rows],
+        np.array([r[1] for r in rows], dtype=np.int64),
+        np.array([r[2] for r in rows], dtype=np.int64),
+        [r[3] for r in rows],
     )
+
+
+def _replaced(series: pl.Series, rows: Rows, values: pl.Series) -> pl.Series:
+    """``series`` with ``values`` at ``rows``: one gather (a scatter into a long
+    String series rebuilds it, several times slower)."""
+    index = np.arange(len(series), dtype=np.int64)
+    index[rows] = len(series) + np.arange(len(rows))
+    return pl.concat([series, values.cast(series.dtype)]).rechunk().gather(pl.Series(index))
+
+
+@functools.cache
+def _dash_patterns() -> tuple[str | None, ...]:
+    return tuple(_polars_regex(f.pattern.pattern) for f in registry().dash_formats)
+
+
+def _polars_regex(pattern: str) -> str | None:
+    """``pattern`` anchored for polars' regex engine, or None if that engine lacks a
+    feature it uses (look-arounds)."""
+    anchored = rf"\A(?:{pattern})\z"
+    try:
+        pl.Series([""]).str.contains(anchored)
+    except pl.exceptions.ComputeError:  # pragma: no cover - no dash format has them
+        return None
+    return anchored
 
 
 def _dashes(numbers: pl.Series) -> pl.Series | None:
     """``normalise``'s dash rule on numbers that hold one: a dash stays where a format
     of its own has one (LaserShip's ``-1``), else dashes are grouping and go."""
-    patterns = [_polars_regex(f.pattern.pattern) for f in registry().dash_formats]
+    patterns = _dash_patterns()
     if any(p is None for p in patterns):
         return None  # pragma: no cover - the per-number path takes these rows
     frame = pl.DataFrame({"t": numbers.str.strip_chars("-")})
@@ -717,6 +960,112 @@ def _dashes(numbers: pl.Series) -> pl.Series | None:
     return frame.select(chosen.alias("n"))["n"]
 
 
+@dataclass
+class _Normalised:
+    """The column's numbers, and the rows the bytes do not normalise (punctuation,
+    tabs, non-ASCII: they take the per-number path)."""
+
+    numbers: pl.Series
+    other: Mask
+    #: Rows whose number keeps a dash (a format's own).
+    dashes: Mask
+
+
+def _large_strings(series: pl.Series) -> tuple[Codes, Bytes]:
+    """(offsets, bytes) of a String series: row i is ``data[offsets[i]:offsets[i + 1]]``."""
+    array = series.rechunk().to_arrow()
+    if not pa.types.is_large_string(array.type):
+        array = array.cast(pa.large_string())
+    size = len(array)
+    _validity, offsets_buffer, data_buffer = array.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[array.offset : array.offset + size + 1]
+    if data_buffer is None or not size:
+        return np.zeros(size + 1, dtype=np.int64), np.zeros(0, dtype=np.uint8)
+    data = np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0] : offsets[-1]]
+    return offsets - offsets[0], data
+
+
+# Bytes per step of the byte normalisation: its masks stay in the processor's cache
+# and are reused, where whole-column masks would be fresh memory each time.
+_CHUNK = 1 << 18
+
+
+def _byte_kinds(data: Bytes) -> tuple[Bytes, Rows, Rows, Rows]:
+    """The bytes upper-cased without their spaces, and the positions (in ``data``)
+    of the spaces, the dashes and the other bytes that are not letters or digits."""
+    kept = np.empty(len(data), dtype=np.uint8)
+    found: tuple[list[Rows], list[Rows], list[Rows]] = ([], [], [])
+    size = 0
+    work = np.empty(_CHUNK, dtype=np.uint8)
+    lower = np.empty(_CHUNK, dtype=np.bool_)
+    plain = np.empty(_CHUNK, dtype=np.bool_)
+    test = np.empty(_CHUNK, dtype=np.bool_)
+    space = np.empty(_CHUNK, dtype=np.bool_)
+    for start in range(0, len(data), _CHUNK):
+        part = data[start : start + _CHUNK]
+        n = len(part)
+        w, lo, pl_, te, sp = work[:n], lower[:n], plain[:n], test[:n], space[:n]
+        np.subtract(part, 97, out=w)
+        np.less(w, 26, out=lo)  # a-z
+        np.left_shift(lo.view(np.uint8), 5, out=w)
+        np.subtract(part, w, out=w)  # upper case
+        np.subtract(w, 65, out=w)
+        np.less(w, 26, out=pl_)  # A-Z (either case)
+        np.subtract(part, 48, out=w)
+        np.less(w, 10, out=te)
+        np.logical_or(pl_, te, out=pl_)  # letters and digits
+        if pl_.all():
+            np.subtract(part, lo.view(np.uint8) << 5, out=kept[size : size + n])
+            size += n
+            continue
+        np.equal(part, 32, out=sp)
+        np.equal(part, 45, out=te)
+        if te.any():
+            found[1].append(np.flatnonzero(te) + start)
+        np.logical_or(pl_, sp, out=pl_)
+        np.logical_or(pl_, te, out=pl_)
+        if not pl_.all():
+            found[2].append(np.flatnonzero(~pl_) + start)
+        upper = part - (lo.view(np.uint8) << 5)
+        if sp.any():
+            found[0].append(np.flatnonzero(sp) + start)
+            upper = upper[~sp]
+        kept[size : size + len(upper)] = upper
+        size += len(upper)
+    empty = np.zeros(0, dtype=np.intp)
+    spaces, dashes, others = (np.concatenate(f) if f else empty for f in found)
+    return kept[:size], spaces, dashes, others
+
+
+def _normalise_bytes(inputs: pl.Series) -> _Normalised:
+    """Spaces removed and letters upper-cased, over the column's Arrow buffers; then
+    ``normalise``'s dash rule on the rows that hold a dash."""
+    offsets, data = _large_strings(inputs.fill_null(""))
+    size = len(offsets) - 1
+    kept, spaces, dash_at, other_at = _byte_kinds(data)
+    other = np.zeros(size, dtype=np.bool_)
+    other[np.searchsorted(offsets, other_at, side="right") - 1] = True
+    dashed_rows = np.zeros(size, dtype=np.bool_)
+    dashed_rows[np.searchsorted(offsets, dash_at, side="right") - 1] = True
+    # Each offset moves back by the spaces before it.
+    new_offsets = offsets - np.searchsorted(spaces, offsets) if len(spaces) else offsets
+    array = pa.LargeStringArray.from_buffers(
+        size, pa.py_buffer(np.ascontiguousarray(new_offsets)), pa.py_buffer(kept)
+    )
+    numbers = pl.Series(pl.from_arrow(array)).cast(pl.String)
+    dashed = np.flatnonzero(dashed_rows & ~other)
+    dashes = np.zeros(size, dtype=np.bool_)
+    if len(dashed):
+        at = pl.Series(dashed)
+        fixed = _dashes(numbers.gather(at))
+        if fixed is None:  # pragma: no cover - no dash format has look-arounds
+            other[dashed] = True
+        else:
+            numbers = _replaced(numbers, dashed, fixed)
+            dashes[dashed] = fixed.str.contains("-", literal=True).to_numpy()
+    return _Normalised(numbers, other, dashes)
+
+
 def detect_frame(numbers: Sequence[str | None] | pl.Series) -> pl.DataFrame:
     """Detect every input of a column: a frame with ``RESULT_SCHEMA``, in input order.
 
@@ -728,67 +1077,111 @@ def detect_frame(numbers: Sequence[str | None] | pl.Series) -> pl.DataFrame:
     series = numbers if isinstance(numbers, pl.Series) else pl.Series(numbers, dtype=pl.String)
     inputs = series.cast(pl.String).alias("input")
     size = len(inputs)
-    frame = pl.DataFrame({"input": inputs}).with_row_index("row")
-    frame = frame.with_columns(_normalised(pl.col("input").fill_null("")).alias("number"))
-    dashed = frame.filter(pl.col("number").str.contains("-", literal=True))
-    if dashed.height:
-        fixed = _dashes(dashed["number"])
-        if fixed is not None:
-            number = frame["number"].scatter(dashed["row"], fixed)
-            frame = frame.with_columns(number)
-        else:  # pragma: no cover
-            frame = frame.with_columns(
-                pl.when(pl.col("number").str.contains("-", literal=True)).then(None)
-                .otherwise(pl.col("number")).alias("number")
-            )  # fmt: skip
-    fast = pl.col("number").str.contains(_ALNUM_ONLY).fill_null(False)
-    vector_rows = frame.filter(fast).select("row", "number")
-    other = frame.filter(~fast).select("row", pl.col("input").fill_null("").alias("text"))
+    normalised = _normalise_bytes(inputs)
+    numbers = normalised.numbers
+    lengths = numbers.str.len_bytes().to_numpy()
+    longest = registry().max_length
+    usable = ~normalised.other & (lengths > 0) & (lengths <= min(longest, 64))
+    candidate_lengths = np.where(usable, lengths, 0).astype(np.uint8)
+    order = np.argsort(candidate_lengths, kind="stable")
+    counts = np.bincount(candidate_lengths, minlength=longest + 1)
+    ends = np.cumsum(counts)
 
-    ranked = _vector_candidates(vector_rows).sort("key")
-    first = pl.col("row") != pl.col("row").shift(1, fill_value=-1)  # sorted by row first
-    ranked = ranked.with_columns(
-        first.alias("first"), pl.when(first).then(pl.col("rank")).forward_fill().alias("best_rank")
-    )
-    best = ranked.filter("first")
-    several = ranked.filter(~pl.col("first") & (pl.col("best_rank") != RANK_PASS))["row"].unique()
+    # Sorted by length, the numbers of each length are one block of bytes: a matrix.
+    offsets, data = _large_strings(numbers.gather(pl.Series(order)))
+    founds = [_Found([], [], [], [], []) for _ in _plans()]
+    for length in range(1, len(counts)):
+        if not counts[length]:
+            continue
+        first, end = int(ends[length - 1]), int(ends[length])
+        rows = order[first:end]
+        matrix = data[offsets[first] : offsets[end]].reshape(end - first, length)
+        group = _Group(rows, matrix, dashes=bool(normalised.dashes[rows].any()))
+        _match_group(group, founds)
+
+    # The best candidate of each row: a running minimum of (rank, tiebreak) keys.
+    place, format_at = _tiebreak_order()
+    best = np.full(size, _NO_KEY, dtype=np.int16)
+    count = np.zeros(size, dtype=np.int8)
+    for plan, found in zip(_plans(), founds, strict=True):
+        for rows, ranks in zip(found.rows, found.ranks, strict=True):
+            keys = ranks.astype(np.int16) * _PLACES + place[plan.index]
+            best[rows] = np.minimum(best[rows], keys)
+            count[rows] += 1
+    has = count > 0
+    rank = np.where(has, best // _PLACES, 5).astype(np.int64)
+    f = np.where(has, format_at[np.where(has, best % _PLACES, 0)], len(_plans()))
+
+    # Reasons: a lone candidate's own; several candidates without a pass: joined;
+    # none: the number is empty or fits nothing. One gather puts them in place.
+    several = (count > 1) & (rank != RANK_PASS)
+    reason_rows: list[Rows] = []
+    reason_texts: list[pl.Series] = []
+    other = normalised.other
+    if other.any():
+        at_other = np.flatnonzero(other)
+        texts_other = inputs.fill_null("").gather(pl.Series(at_other)).to_list()
+        numbers_other, f[at_other], rank[at_other], reasons_other = _python_rows(texts_other)
+        f[at_other] = np.where(f[at_other] < 0, len(_plans()), f[at_other])
+        has[at_other] = rank[at_other] < 5
+        numbers = _replaced(numbers, at_other, pl.Series(numbers_other, dtype=pl.String))
+        reason_rows.append(at_other)
+        reason_texts.append(pl.Series(reasons_other, dtype=pl.String))
+    # The failures whose reason is read: a lone candidate's, or one of several.
+    read = (count == 1) | several
+    several_failures: tuple[list[Rows], list[Codes], list[pl.Series]] = ([], [], [])
+    for plan, found in zip(_plans(), founds, strict=True):
+        failed = zip(found.failed_rows, found.failed_ranks, found.reasons, strict=True)
+        for rows, failed_rank, explain in failed:
+            chosen = np.flatnonzero(read[rows])
+            if not len(chosen):
+                continue
+            at, texts = rows[chosen], explain(chosen)
+            alone = count[at] == 1
+            reason_rows.append(at[alone])
+            reason_texts.append(texts.filter(pl.Series(alone)))
+            among = ~alone
+            if among.any():
+                several_failures[0].append(at[among])
+                several_failures[1].append(
+                    np.full(int(among.sum()), failed_rank * _RANK_WEIGHT + plan.tiebreak)
+                )
+                several_failures[2].append(texts.filter(pl.Series(among)))
+    weak_rows = np.flatnonzero((count == 1) & ((rank == RANK_NO_CHECK) | (rank == RANK_CATCH_ALL)))
+    reason_rows.append(weak_rows)
+    reason_texts.append(_per_format()["weak"].gather(pl.Series(f[weak_rows])))
+    if several.any():
+        at_several = np.flatnonzero(several)
+        reason_rows.append(at_several)
+        reason_texts.append(
+            _several(
+                several, (at_several, rank[at_several], f[at_several]), founds, several_failures
+            )
+        )
+    for text, rows_without in (
+        ("empty input", np.flatnonzero(~has & ~other & (lengths == 0))),
+        ("matches no known format", np.flatnonzero(~has & ~other & (lengths > 0))),
+    ):
+        reason_rows.append(rows_without)
+        reason_texts.append(pl.repeat(text, len(rows_without), dtype=pl.String, eager=True))
+    texts = pl.concat([*reason_texts, pl.Series([None], dtype=pl.String)]).rechunk()
+    index = np.full(size, len(texts) - 1, dtype=np.int64)
+    index[np.concatenate(reason_rows)] = np.arange(len(texts) - 1)
+    reason = texts.gather(pl.Series(index))
 
     per_format = _per_format()
-    f = _scatter(size, pl.Int8, best["row"], best["f"])
-    rank = _scatter(size, pl.Int8, best["row"], best["rank"])
-    weak = per_format["weak"].gather(best["f"])
-    best_reason = best.select(
-        pl.when(pl.col("rank").is_in(_FAILED)).then(pl.col("reason"))
-        .when(pl.col("rank") != RANK_PASS).then(weak)
-    ).to_series()  # fmt: skip
-    reason = _scatter(size, pl.String, best["row"], best_reason)
-    if len(several):
-        explained = _several(ranked, several)
-        reason = reason.scatter(explained["row"], explained["reason"])
+    format_index = pl.Series(f, dtype=pl.Int64)
+    verdict_of = pl.Series(["valid", "weak", "invalid", "invalid", "weak", "unknown"])
     result = pl.DataFrame(
         {
-            "row": frame["row"],
             "input": inputs,
-            "number": frame["number"].fill_null(""),
-            "courier": per_format["courier"].gather(f),
-            "format": per_format["format"].gather(f),
-            "format_name": per_format["format_name"].gather(f),
-            "verdict": _VERDICT_OF_RANK.gather(rank),
+            "number": numbers,
+            "courier": per_format["courier"].gather(format_index),
+            "format": per_format["format"].gather(format_index),
+            "format_name": per_format["format_name"].gather(format_index),
+            "verdict": verdict_of.gather(pl.Series(rank, dtype=pl.Int64)),
+            "valid": pl.Series(has & (rank != RANK_CHECK_FAILED) & (rank != RANK_LOOKUP_FAILED)),
             "reason": reason,
         }
     )
-    result = result.with_columns(
-        pl.col("verdict").fill_null("unknown"),
-        (pl.col("verdict").is_not_null() & (pl.col("verdict") != "invalid")).alias("valid"),
-        pl.when(pl.col("verdict").is_not_null())
-        .then(pl.col("reason"))
-        .when(pl.col("number") == "")
-        .then(pl.lit("empty input"))
-        .otherwise(pl.lit("matches no known format"))
-        .alias("reason"),
-    )
-    if other.height:
-        answers = _python_rows(other["text"])
-        at = other["row"]
-        result = result.with_columns([result[name].scatter(at, answers[name]) for name in _OUT[1:]])
     return result.select([pl.col(name).cast(dtype) for name, dtype in RESULT_SCHEMA.items()])

@@ -165,8 +165,10 @@ def apply_flag_evaluation(
             # the raised and cleared rows are staged from it, so that the frames
             # returned come from the same tables the writes read.
             conn.execute(_DIFF_SQL.format(source=source, scope=in_scope))
-            new_id = "nextval('flag_id_seq')" if write else "NULL::BIGINT"
-            conn.execute(_NEW_SQL.format(new_id=new_id), params)
+            if not write:
+                # Nothing is stored: the raised rows exist only as this table.
+                new = _NEW_SQL.format(new_id="NULL::BIGINT")
+                conn.execute(f"CREATE OR REPLACE TEMP TABLE _fw_new AS {new}", params)
             conn.execute(_GONE_SQL, params)
             confirmed = 0
             if write:
@@ -178,10 +180,13 @@ def apply_flag_evaluation(
                 for sql in (_CHANGE_SQL, _CONFIRM_SQL):
                     row = conn.execute(sql, params).fetchone()
                     confirmed += int(row[0]) if row else 0
-                conn.execute(f"INSERT INTO flags ({_FLAG_COLUMNS}) SELECT * FROM _fw_new")
+                # Straight from the diff (a first evaluation raises every flag: a
+                # staged copy of them cost as much as the insert).
+                new = _NEW_SQL.format(new_id="nextval('flag_id_seq')")
+                conn.execute(f"INSERT INTO flags ({_FLAG_COLUMNS}) {new}", params)
                 if inputs is not None:
                     _record_inputs(store, inputs, scope)
-            raised_count = _count(conn, "_fw_new")
+            raised_count = _count(conn, "_fw_diff WHERE change = 'new'")
             top_after = flags_watermark(store)[0]
             # Not written: the rows exist only here (no flag_id), read them now.
             early = None if write else _with_orders(conn, "_fw_new")
@@ -260,7 +265,6 @@ FULL JOIN {source} c ON f.shipment_id = c.shipment_id AND f.code = c.code
 """
 # What is raised: new rows, numbered in (shipment, code) order when written.
 _NEW_SQL = """
-CREATE OR REPLACE TEMP TABLE _fw_new AS
 SELECT {new_id} AS flag_id, shipment_id, code, severity, $now::TIMESTAMPTZ AS raised_at,
        $now::TIMESTAMPTZ AS confirmed_at, NULL::TIMESTAMPTZ AS cleared_at, threshold,
        detail, evidence, began_at, template, age_from, age_kind

@@ -7,7 +7,7 @@ lower-case variants, and garbage. The same inputs go through
 - ``detect()`` one number at a time, reading its verdict (and once more keeping
   every result, as a caller collecting them would);
 - the batch API ``detect_many()`` and the column API ``detect_column()`` (imports,
-  polars expressions and numpy kernels), beside the same columns built one
+  formats as position masks over numpy code matrices), beside the same columns built one
   number at a time (what ``detect_column`` did before, goal: >= 10x that);
 - the PyPI package ``tracking-numbers==0.1.8`` (``get_tracking_number``), installed
   only in ``.venv-bench`` (created on first run), timed in its own process.
@@ -253,7 +253,7 @@ def main() -> int:
         ("parcelproof detect(), one by one", n / ours),
         ("parcelproof detect(), one by one, every result kept in a list", n / kept),
         ("parcelproof detect_many() (batch, results kept)", n / batch),
-        ("parcelproof detect_column() (polars expressions, numpy kernels)", n / column),
+        ("parcelproof detect_column() (position masks, numpy kernels)", n / column),
         ("the same columns one detect() at a time (former detect_column)", n / per_number),
     ]
     baseline_rate = None

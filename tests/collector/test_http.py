@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -462,3 +463,23 @@ def test_a_key_in_base_url_user_info_is_masked_at_vv(capsys: pytest.CaptureFixtu
     assert "httpx" in err and "HTTP Request" in err
     assert key not in err and key not in response.url
     assert "http://***@x.test/global/detail.json" in err
+
+
+def test_every_client_shares_one_verifying_tls_context(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Each client loaded the CA bundle itself, on the way to the run's first request.
+    import ssl
+
+    from collector.http import shared_tls_context
+
+    first = shared_tls_context()
+    assert shared_tls_context() is first
+    assert first.verify_mode == ssl.CERT_REQUIRED and first.check_hostname
+    # A CA bundle named by the environment (as httpx honours it) is a context of its own.
+    import certifi
+
+    bundle = tmp_path / "ca.pem"
+    bundle.write_bytes(Path(certifi.where()).read_bytes())
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    assert shared_tls_context() is not first

@@ -14,6 +14,7 @@ MODULES = [
     "collector.numbers.declared",
     "collector.numbers.detect",
     "collector.numbers.formats",
+    "collector.numbers.positions",
     "collector.numbers.render",
     "collector.numbers.search",
     "collector.numbers.synth",

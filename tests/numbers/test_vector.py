@@ -16,15 +16,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from collector.numbers import vector
 from collector.numbers.formats import registry
 from collector.numbers.synth import example
-from collector.numbers.vector import (
-    RESULT_SCHEMA,
-    _plans,
-    _without_lookarounds,
-    detect_frame,
-    kernel_for,
-)
+from collector.numbers.vector import RESULT_SCHEMA, _plans, detect_frame, kernel_for
 from tests.benchmarks.bench_numbers import expected_row, make_inputs
 
 EDGES = [
@@ -92,12 +87,42 @@ def test_empty_and_order_kept() -> None:
     assert frame["verdict"].to_list() == ["unknown", "valid", "unknown"]
 
 
-def test_formats_with_lookaheads_take_re_and_are_filtered_first() -> None:
-    python = sorted(p.fmt.key for p in _plans() if p.regex is None)
-    # polars' regex engine has no look-arounds: these three are matched with `re`.
-    assert python == ["dhl_ecommerce", "usps_impb_c", "usps_impb_n"]
-    assert all(p.relaxed is not None for p in _plans() if p.regex is None)
-    assert _without_lookarounds(r"A(?=[0-9](?!X))B(?<![)])C(?<=\))") == "ABC"
+def test_bytes_normalised_in_small_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The byte normalisation works in steps of _CHUNK bytes: spaces, dashes and other
+    # bytes on either side of every step's edge.
+    monkeypatch.setattr(vector, "_CHUNK", 7)
+    inputs, _kinds, _keys = make_inputs(2_000, 2029)
+    assert_same([*inputs, *EDGES])
+
+
+def test_equal_reasons_said_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Were two formats named alike, their failures could read the same: each is
+    # said once, where it first comes in rank order (the data's names differ, so
+    # this takes that path on the real formats and must change nothing).
+    monkeypatch.setattr(vector, "_names_unique", lambda: False)
+    inputs, _kinds, _keys = make_inputs(3_000, 2030)
+    assert_same([*inputs, *EDGES])
+
+
+def test_every_format_is_matched_as_masks() -> None:
+    # Look-aheads included (USPS IMpb N and C, DHL eCommerce): no format needs `re`.
+    needs_re = [
+        p.fmt.key
+        for p in _plans()
+        for length in sorted(p.fmt.hints.lengths or ())
+        if p.paths(length) is None
+    ]
+    assert needs_re == []
+
+
+def test_a_format_the_masks_cannot_read_is_matched_with_re(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The fallback for a pattern the position reading does not know: every format
+    # taken through `re`, the same answers.
+    monkeypatch.setattr(vector._Plan, "paths", lambda self, length: None)
+    inputs, _kinds, _keys = make_inputs(3_000, 2028)
+    assert_same([*inputs, *EDGES])
 
 
 @pytest.mark.parametrize(
