@@ -782,6 +782,20 @@ def unreadable_call(numbers: Sequence[str], what: str, problem: str) -> Parsed:
     return Parsed(Outcome.ERROR, results, message, code=UNREADABLE)
 
 
+def load_object(
+    body: bytes | None, numbers: Sequence[str], what: str, http_status: int | None
+) -> dict[str, Any] | Parsed:
+    """A body that must be one JSON object: the object, or the call's verdict when
+    it is not JSON (:func:`undecodable_call`) or not an object
+    (:func:`unreadable_call`); the prologue of a direct carrier's parser."""
+    document, problem = load_json(body)
+    if problem is not None:
+        return undecodable_call(numbers, what, http_status, problem)
+    if not isinstance(document, dict):
+        return unreadable_call(numbers, what, f"$ is {json_type(document)}, expected an object")
+    return document
+
+
 def undecodable_call(
     numbers: Sequence[str], what: str, http_status: int | None, problem: str
 ) -> Parsed:

@@ -46,13 +46,11 @@ from collector.sources.base import (
     error_results,
     iso_stamp,
     join_location,
-    json_type,
-    load_json,
+    load_object,
     need_dict,
     need_list,
     need_text,
     one_call_per_number,
-    undecodable_call,
     unreadable_call,
     unreadable_message,
 )
@@ -159,11 +157,9 @@ def parse_shipments(
     """Parse a ``/track/shipments`` answer (or its 404 problem document)."""
     asked = tuple(numbers or ())
     status = http_status or 200
-    document, problem = load_json(body)
-    if problem is not None:
-        return undecodable_call(asked, WHAT, http_status, problem)
-    if not isinstance(document, dict):
-        return unreadable_call(asked, WHAT, f"$ is {json_type(document)}, expected an object")
+    document = load_object(body, asked, WHAT, http_status)
+    if isinstance(document, Parsed):
+        return document
     if "shipments" not in document:
         if http_status is None:
             # A saved problem document (``parse``): it states its status and, in

@@ -54,14 +54,12 @@ from collector.sources.base import (
     error_results,
     iso_stamp,
     join_location,
-    json_type,
-    load_json,
+    load_object,
     missing_results,
     need_dict,
     need_list,
     need_text,
     transport_failure,
-    undecodable_call,
     unreadable_call,
     unreadable_message,
     with_unreadable_summary,
@@ -162,11 +160,9 @@ def parse_tracking(
     """Parse a ``trackingnumbers`` answer into one result per number asked."""
     asked = tuple(numbers or ())
     status = http_status or 200
-    document, problem = load_json(body)
-    if problem is not None:
-        return undecodable_call(asked, WHAT, http_status, problem)
-    if not isinstance(document, dict):
-        return unreadable_call(asked, WHAT, f"$ is {json_type(document)}, expected an object")
+    document = load_object(body, asked, WHAT, http_status)
+    if isinstance(document, Parsed):
+        return document
     try:
         if "output" not in document:
             errors = need_list(document.get("errors"), "$.errors")

@@ -51,14 +51,12 @@ from collector.sources.base import (
     chronological,
     error_results,
     join_location,
-    json_type,
-    load_json,
+    load_object,
     need_dict,
     need_list,
     need_text,
     one_call_per_number,
     parse_offset,
-    undecodable_call,
     unreadable_call,
     unreadable_message,
 )
@@ -155,11 +153,9 @@ def parse_details(
     """Parse a ``/details`` answer, or its ``{"response": {"errors": [...]}}`` document."""
     asked = tuple(numbers or ())
     status = http_status or 200
-    document, problem = load_json(body)
-    if problem is not None:
-        return undecodable_call(asked, WHAT, http_status, problem)
-    if not isinstance(document, dict):
-        return unreadable_call(asked, WHAT, f"$ is {json_type(document)}, expected an object")
+    document = load_object(body, asked, WHAT, http_status)
+    if isinstance(document, Parsed):
+        return document
     try:
         if "trackResponse" not in document:
             errors = need_list(
