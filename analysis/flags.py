@@ -103,15 +103,14 @@ class Evaluation:
     open_flags: int
     open_shipments: int
     changes: FlagChanges = field(repr=False)
+    load_current: Callable[[], pl.DataFrame] = field(repr=False, compare=False)
     incremental: bool = False
     evaluated: int = 0
     reason: str = ""
-    load_current: Callable[[], pl.DataFrame] | None = field(default=None, repr=False, compare=False)
 
     @cached_property
     def current(self) -> pl.DataFrame:
         """Every flag that holds at ``now`` (see the class docstring)."""
-        assert self.load_current is not None
         return self.load_current()
 
     @property

@@ -186,7 +186,9 @@ def apply_flag_evaluation(
                 conn.execute(f"INSERT INTO flags ({_FLAG_COLUMNS}) {new}", params)
                 if inputs is not None:
                     _record_inputs(store, inputs, scope)
-            raised_count = _count(conn, "_fw_diff WHERE change = 'new'")
+            raised_count = int(
+                store.query("SELECT count(*) FROM _fw_diff WHERE change = 'new'")[0][0]
+            )
             top_after = flags_watermark(store)[0]
             # Not written: the rows exist only here (no flag_id), read them now.
             early = None if write else _with_orders(conn, "_fw_new")
@@ -204,11 +206,6 @@ def apply_flag_evaluation(
         return _with_orders(conn, f"(FROM flags WHERE {span})")
 
     return FlagChanges(raised_count, cleared, confirmed, write, load_raised)
-
-
-def _count(conn: Any, table: str) -> int:
-    row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
-    return int(row[0]) if row else 0
 
 
 def _record_inputs(store: Store, inputs: FlagInputs, scope: str | None) -> None:
