@@ -45,7 +45,7 @@ from analysis.rules.places import CITY_EXONYMS
 from analysis.rules.sql import history_detail, local_time_sql, rendered_detail
 from analysis.rules.stages import inputs_sql
 from collector.config import RulesConfig, Settings
-from collector.store import LATEST_VERSION, Store, memory_limit
+from collector.store import LATEST_VERSION, Store, duckdb_setting, memory_limit
 from collector.store.flag_writes import (
     FlagChanges,
     FlagInputs,
@@ -281,6 +281,14 @@ def rules_digest(rules: RulesConfig) -> str:
 #: full evaluation of a million shipments then spill to disk instead of growing the
 #: process past 1 GiB (docs/perf-flags.md has the figures).
 EVALUATION_MEMORY_LIMIT = "512MB"
+#: DuckDB's ``dynamic_or_filter_threshold`` while evaluating: a join whose build side
+#: has at most this many distinct keys pushes them into the scan of the other side as
+#: a filter, so that only the matching rows' other columns are read. DuckDB's 50 is
+#: below what a cron run has (the early scans of about 50 shipments read ``events``:
+#: 0.31 s for 51 at 50, 0.13 s at 1,000); well above it the filter itself costs
+#: more than the join saves (the 17,540 shipments of a cron run: 0.11 s joined,
+#: 0.22 s as a filter). docs/perf-flags.md has the figures.
+EVALUATION_JOIN_FILTER_KEYS = 1000
 #: Bumped when what an evaluation records per shipment changes meaning.
 INPUTS_FORMAT = 1
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -363,7 +371,10 @@ def _staged_flags(
         made.append(table)
         conn.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}", used)
 
-    with memory_limit(conn, EVALUATION_MEMORY_LIMIT):
+    with (
+        memory_limit(conn, EVALUATION_MEMORY_LIMIT),
+        duckdb_setting(conn, "dynamic_or_filter_threshold", EVALUATION_JOIN_FILTER_KEYS),
+    ):
         try:
             staged: _Staged | None = None
             only: str | None = None

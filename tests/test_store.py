@@ -11,6 +11,7 @@ from collector.store import (
     Store,
     bundled_migrations,
     default_db_path,
+    duckdb_setting,
     memory_limit,
 )
 
@@ -163,3 +164,14 @@ def test_a_memory_limit_does_not_hide_the_error_of_its_block(tmp_path: Path) -> 
         with memory_limit(store.conn, "300MB"):
             assert store.query("SELECT current_setting('memory_limit')") != default
         assert store.query("SELECT current_setting('memory_limit')") == default
+
+
+def test_a_setting_is_restored_to_what_it_was_before_the_block(tmp_path: Path) -> None:
+    name = "dynamic_or_filter_threshold"
+    with Store.open(tmp_path / "s.duckdb") as store:
+        store.conn.execute(f"SET {name} = 77")
+        with duckdb_setting(store.conn, name, 1000):
+            assert store.query(f"SELECT current_setting('{name}')") == [(1000,)]
+        assert store.query(f"SELECT current_setting('{name}')") == [(77,)]
+        with pytest.raises(ValueError, match="not a DuckDB setting name"):
+            duckdb_setting(store.conn, "x; DROP TABLE shipments", 1).__enter__()

@@ -17,7 +17,7 @@ import os
 import re
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
@@ -53,25 +53,25 @@ _LOCK_WORD = re.compile(r"\block\b", re.IGNORECASE)
 
 
 @contextmanager
-def memory_limit(conn: duckdb.DuckDBPyConnection, limit: str) -> Iterator[None]:
-    """DuckDB's ``memory_limit`` set to ``limit`` for a block, then restored.
+def duckdb_setting(conn: duckdb.DuckDBPyConnection, name: str, value: str | int) -> Iterator[None]:
+    """DuckDB's setting ``name`` set to ``value`` for a block, then restored.
 
-    Large sorts, joins and temporary tables then spill to disk (beside the database)
-    instead of growing the process: the streaming import, the export and the flag
-    evaluation use it so that their memory does not follow the database's size.
     When the block fails, a restore that fails too (a transaction the error aborted)
     does not hide the block's error.
     """
-    query = "SELECT current_setting('memory_limit')"
+    if not re.fullmatch(r"[a-z_]+", name):
+        raise ValueError(f"not a DuckDB setting name: {name!r}")
+    query = f"SELECT current_setting('{name}')"
     previous = conn.execute(query).fetchone()
-    conn.execute(f"SET memory_limit = '{limit}'")
+    literal = str(int(value)) if isinstance(value, int) else "'" + value.replace("'", "''") + "'"
+    conn.execute(f"SET {name} = {literal}")
 
     def restore() -> None:
-        # RESET gives the default back exactly (the setting reads back rounded,
-        # "18.8 GiB"); a limit someone else had set is set again as it read.
-        conn.execute("RESET memory_limit")
+        # RESET gives the default back exactly (memory_limit reads back rounded,
+        # "18.8 GiB"); a value someone else had set is set again as it read.
+        conn.execute(f"RESET {name}")
         if previous and conn.execute(query).fetchone() != previous:
-            conn.execute(f"SET memory_limit = '{previous[0]}'")
+            conn.execute(f"SET {name} = '{previous[0]}'")
 
     try:
         yield
@@ -80,6 +80,18 @@ def memory_limit(conn: duckdb.DuckDBPyConnection, limit: str) -> Iterator[None]:
             restore()
         raise
     restore()
+
+
+def memory_limit(conn: duckdb.DuckDBPyConnection, limit: str) -> AbstractContextManager[None]:
+    """DuckDB's ``memory_limit`` set to ``limit`` for a block, then restored.
+
+    Large sorts, joins and temporary tables then spill to disk (beside the database)
+    instead of growing the process: the streaming import, the export and the flag
+    evaluation use it so that their memory does not follow the database's size.
+    When the block fails, a restore that fails too (a transaction the error aborted)
+    does not hide the block's error.
+    """
+    return duckdb_setting(conn, "memory_limit", limit)
 
 
 @contextmanager
