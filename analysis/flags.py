@@ -31,7 +31,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -269,7 +269,11 @@ def rules_digest(rules: RulesConfig) -> str:
     """
     fixed = {k: repr(v) for k, v in rule_params(EPOCH, rules).items() if k != "now"}
     config = {k: repr(v) for k, v in asdict(rules).items()}
-    statements = [flags_statements("_pf_ids"), inputs_sql("_pf_ids")]
+    statements = [
+        flags_statements("_pf_ids"),
+        flags_statements("_pf_ids", "_pf_inputs"),
+        inputs_sql("_pf_ids"),
+    ]
     text = json.dumps(
         [INPUTS_FORMAT, LATEST_VERSION, statements, fixed, config],
         sort_keys=True,
@@ -290,7 +294,7 @@ EVALUATION_MEMORY_LIMIT = "512MB"
 #: 0.22 s as a filter). docs/perf-flags.md has the figures.
 EVALUATION_JOIN_FILTER_KEYS = 1000
 #: Bumped when what an evaluation records per shipment changes meaning.
-INPUTS_FORMAT = 1
+INPUTS_FORMAT = 2
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -404,6 +408,8 @@ def _staged_flags(
                         made.append("_pf_ids")
                         conn.execute(_IDS_SQL, {"now": now})
                         only = "_pf_ids"
+                        # The events since the latest evaluation (analysis.rules.stages).
+                        params["early_poll"] = recorded["poll_watermark"]
                 run("_pf_inputs", inputs_sql(only, wide=only is not None))
                 evaluated = _one(conn, "SELECT count(*) FROM _pf_inputs")
                 inputs = FlagInputs(
@@ -421,9 +427,13 @@ def _staged_flags(
             rows = "_pf_inputs" if staged is not None and only is not None else None
             for table, sql in flags_statements(only, rows):
                 run(table or "_pf_flags", sql)
-            # The stages are not needed any more: free their memory first.
+            if staged is not None and staged.inputs is not None and "_pf_early_rows" in made:
+                inputs = replace(staged.inputs, early="_pf_early_rows")
+                staged = replace(staged, inputs=inputs)
+            # The stages are not needed any more: free their memory first (the early
+            # scans are recorded with the inputs).
             for table in made[:]:
-                if table not in ("_pf_flags", "_pf_ids", "_pf_inputs"):
+                if table not in ("_pf_flags", "_pf_ids", "_pf_inputs", "_pf_early_rows"):
                     conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
                     made.remove(table)
             yield staged if staged is not None else "_pf_flags"

@@ -18,6 +18,7 @@ from analysis.rules.catalogue import RULES, Rule
 from analysis.rules.places import place_stage_sql
 from analysis.rules.sql import any_of, event_text, rendered_detail, us
 from collector.config import RulesConfig
+from collector.store.flag_writes import EARLY_SCAN_COLUMNS
 
 # UTC offsets run from -12:00 to +14:00: an event whose zone the source did not give
 # may be off by up to this much, so "before the order" allows for it.
@@ -196,12 +197,66 @@ _EARLY_CAND = """
     WHERE {scope}
 """
 
+# The columns of an early scan, as ``events`` and ``flag_early_events`` hold them.
+EARLY_COLUMNS = EARLY_SCAN_COLUMNS
+
 # Read apart: joined directly, every event row would be read whole.
-_EARLY_EV = """
-    SELECT shipment_id, event_key, first_poll_id, occurred_at, utc_offset_minutes, tz_known,
-           description, raw_status, status, city, location
+_EARLY_EV = f"""
+    SELECT {EARLY_COLUMNS}
     FROM events WHERE shipment_id IN (SELECT shipment_id FROM _pf_early_cand)
       AND NOT coalesce(implausible, false)
+"""
+
+# An incremental evaluation ({rows}: the inputs staged for it) keeps the early scans
+# the latest one found (flag_early_events) of a candidate whose shipments row did not
+# change (same ordered_at) and that had a state then: its events then, plus those a
+# later poll brought ($early_poll: the poll watermark of the latest evaluation).
+_EARLY_CAND_KEPT = """
+    SELECT b.shipment_id, epoch_us(b.ordered_at) - $scan_before_order_hours_us AS before_us,
+           coalesce(i.shipment_version = r.shipment_version AND i.state_events IS NOT NULL
+                    AND r.state_events IS NOT NULL, false) AS kept,
+           i.state_events AS events_then, r.state_events AS events_now
+    FROM _pf_base b JOIN {rows} r USING (shipment_id)
+    LEFT JOIN flag_inputs i USING (shipment_id)
+    WHERE {scope}
+"""
+
+# The events a later poll brought to the kept candidates: a constant filter on
+# first_poll_id, so that only the newest row groups are read.
+_EARLY_NEW = f"""
+    SELECT {EARLY_COLUMNS}
+    FROM events WHERE first_poll_id > $early_poll
+      AND shipment_id IN (SELECT shipment_id FROM _pf_early_cand WHERE kept)
+      AND NOT coalesce(implausible, false)
+"""
+
+# A kept candidate's early scans are those kept plus the new events, when its events
+# then and the new ones add up to its count now (else something else wrote its
+# events: they are all read again, as are the other candidates').
+_EARLY_EV_KEPT = f"""
+    WITH counted AS (SELECT shipment_id, count(*) AS n FROM _pf_early_new GROUP BY 1),
+    kept AS (
+        SELECT c.shipment_id FROM _pf_early_cand c LEFT JOIN counted n USING (shipment_id)
+        WHERE c.kept AND c.events_then + coalesce(n.n, 0) = c.events_now
+    )
+    SELECT {EARLY_COLUMNS} FROM flag_early_events
+    WHERE shipment_id IN (SELECT shipment_id FROM kept)
+    UNION ALL
+    SELECT {EARLY_COLUMNS} FROM _pf_early_new WHERE shipment_id IN (SELECT shipment_id FROM kept)
+    UNION ALL
+    SELECT {EARLY_COLUMNS} FROM events
+    WHERE shipment_id IN (SELECT shipment_id FROM _pf_early_cand
+                          WHERE shipment_id NOT IN (SELECT shipment_id FROM kept))
+      AND NOT coalesce(implausible, false)
+"""
+
+# The early scans themselves (what the evaluation keeps in flag_early_events).
+_EARLY_ROWS = """
+    SELECT e.*
+    FROM _pf_early_ev e JOIN _pf_early_cand c USING (shipment_id)
+    WHERE e.occurred_at IS NOT NULL
+      AND epoch_us(e.occurred_at) + CASE WHEN e.tz_known THEN 0 ELSE $zone_slack_us END
+          < c.before_us
 """
 
 _EARLY = f"""
@@ -209,10 +264,7 @@ _EARLY = f"""
            arg_min({EVENT_RAW}, {EVENT_ORDER}) AS r,
            list(e.event_key ORDER BY e.occurred_at, e.event_key) AS keys,
            list(DISTINCT e.first_poll_id ORDER BY e.first_poll_id) AS polls
-    FROM _pf_early_ev e JOIN _pf_early_cand c USING (shipment_id)
-    WHERE e.occurred_at IS NOT NULL
-      AND epoch_us(e.occurred_at) + CASE WHEN e.tz_known THEN 0 ELSE $zone_slack_us END
-          < c.before_us
+    FROM _pf_early_rows e
     GROUP BY e.shipment_id
 """
 
@@ -257,7 +309,13 @@ def _rows(only: str | None, extra: str = "") -> str:
 
 
 #: The columns :func:`inputs_sql` adds to the rows every rule reads.
-_INPUT_COLUMNS = ("tracking_number", "shipment_version", "state_version", "next_at")
+_INPUT_COLUMNS = (
+    "tracking_number",
+    "shipment_version",
+    "state_version",
+    "state_events",
+    "next_at",
+)
 
 
 def _stages(only: str | None, rows: str | None) -> list[tuple[str, str, tuple[str, ...]]]:
@@ -278,12 +336,25 @@ def _stages(only: str | None, rows: str | None) -> list[tuple[str, str, tuple[st
             f"WHERE shipment_id IN ({ids}))"
         )
     )
+    early_scope = _scope(("early",))
+    early: list[tuple[str, str, tuple[str, ...]]] = (
+        [
+            ("_pf_early_cand", _EARLY_CAND.format(scope=early_scope), ("early",)),
+            ("_pf_early_ev", _EARLY_EV, ("early",)),
+        ]
+        if rows is None
+        else [
+            ("_pf_early_cand", _EARLY_CAND_KEPT.format(scope=early_scope, rows=rows), ("early",)),
+            ("_pf_early_new", _EARLY_NEW, ("early",)),
+            ("_pf_early_ev", _EARLY_EV_KEPT, ("early",)),
+        ]
+    )
     return [
         ("_pf_base", base, base_reads),
         ("_pf_unfound", _UNFOUND.format(scope=_scope(("unfound",))), ("unfound",)),
         ("_pf_last", _LAST.format(scope=_last_scope()), ("last",)),
-        ("_pf_early_cand", _EARLY_CAND.format(scope=_scope(("early",))), ("early",)),
-        ("_pf_early_ev", _EARLY_EV, ("early",)),
+        *early,
+        ("_pf_early_rows", _EARLY_ROWS, ("early",)),
         ("_pf_early", _EARLY, ("early",)),
         (
             "_pf_place",
@@ -360,17 +431,18 @@ def next_change_sql() -> str:
 
 def inputs_sql(only: str | None = None, *, wide: bool = False) -> str:
     """What an evaluation records per shipment it evaluated (``only``, or all):
-    ``shipment_id, tracking_number, shipment_version, state_version, next_at``: the
-    ``input_version`` of its ``shipments`` row and of its ``tracking_state`` row
-    (NULL when it has none) and :func:`next_change_sql`. ``wide`` keeps every
+    ``shipment_id, tracking_number, shipment_version, state_version, state_events,
+    next_at``: the ``input_version`` of its ``shipments`` row and of its
+    ``tracking_state`` row and that row's ``event_count`` (NULL when it has none) and
+    :func:`next_change_sql`. ``wide`` keeps every
     column the rules read as well (for ``flags_statements(rows=...)``: worth it
     for the few shipments of an incremental evaluation, not for all of them)."""
     extra = (
-        "s.tracking_number, s.input_version AS shipment_version, t.input_version AS state_version, "
+        "s.tracking_number, s.input_version AS shipment_version, "
+        "t.input_version AS state_version, t.event_count AS state_events, "
     )
-    picked = (
-        "b.*" if wide else "b.shipment_id, b.tracking_number, b.shipment_version, b.state_version"
-    )
+    recorded = ", ".join(f"b.{c}" for c in _INPUT_COLUMNS if c != "next_at")
+    picked = "b.*" if wide else f"b.shipment_id, {recorded}"
     return f"SELECT {picked}, {next_change_sql()} AS next_at\nFROM ({_rows(only, extra)}) b"
 
 

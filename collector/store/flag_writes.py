@@ -44,6 +44,12 @@ FLAG_SET_COLUMNS = ("shipment_id", "code", "severity", "threshold", "detail", "e
 #: and ``age_kind`` (``since``/``until``: what the day count counts).
 FLAG_TEXT_COLUMNS = ("began_at", "template", "age_from", "age_kind")
 
+#: The columns of ``flag_early_events``: an early scan as ``events`` holds it.
+EARLY_SCAN_COLUMNS = (
+    "shipment_id, event_key, first_poll_id, occurred_at, utc_offset_minutes, tz_known, "
+    "description, raw_status, status, city, location"
+)
+
 _FLAG_ROW = (
     "flag_id, shipment_id, code, severity, raised_at, confirmed_at, cleared_at, "
     "threshold, detail, evidence::VARCHAR AS evidence"
@@ -80,13 +86,16 @@ class FlagInputs:
     """What an evaluation read, recorded beside its flags (incremental evaluation).
 
     ``table`` holds ``shipment_id, tracking_number, shipment_version, state_version,
-    next_at`` for every shipment evaluated; ``evaluation`` the ``flag_evaluation``
-    columns ``evaluated_at, rules_digest, version_watermark, poll_watermark,
-    shipments, states`` (the flag watermarks are taken after the writes).
+    state_events, next_at`` for every shipment evaluated; ``evaluation`` the
+    ``flag_evaluation`` columns ``evaluated_at, rules_digest, version_watermark,
+    poll_watermark, shipments, states`` (the flag watermarks are taken after the
+    writes); ``early`` a table of the early scans found (``flag_early_events``'
+    columns), None when the evaluation looked for none.
     """
 
     table: str
     evaluation: dict[str, Any]
+    early: str | None = None
 
 
 def latest_evaluation(store: Store) -> datetime | None:
@@ -116,9 +125,10 @@ def recorded_evaluation(store: Store) -> dict[str, Any] | None:
 
 
 def forget_flag_inputs(store: Store) -> None:
-    """Drop the record of the latest evaluation: the next one is a full evaluation."""
-    store.conn.execute("DELETE FROM flag_evaluation")
-    store.conn.execute("DELETE FROM flag_inputs")
+    """Drop the record of the latest evaluation: the next one is a full evaluation
+    (after anything that rewrites events other than by a poll adding them)."""
+    for table in ("flag_evaluation", "flag_inputs", "flag_early_events"):
+        store.conn.execute(f"DELETE FROM {table}")
 
 
 def apply_flag_evaluation(
@@ -208,19 +218,30 @@ def apply_flag_evaluation(
     return FlagChanges(raised_count, cleared, confirmed, write, load_raised)
 
 
+_INPUT_COLUMNS = (
+    "shipment_id, tracking_number, shipment_version, state_version, state_events, next_at"
+)
+
+
 def _record_inputs(store: Store, inputs: FlagInputs, scope: str | None) -> None:
     conn = store.conn
-    if scope is None:
-        conn.execute("DELETE FROM flag_inputs")
-    else:
-        conn.execute(
-            f"DELETE FROM flag_inputs WHERE shipment_id IN (SELECT shipment_id FROM {scope})"
-        )
+    tables = ("flag_inputs", "flag_early_events")
+    for table in tables:
+        if scope is None:
+            conn.execute(f"DELETE FROM {table}")
+        else:
+            conn.execute(
+                f"DELETE FROM {table} WHERE shipment_id IN (SELECT shipment_id FROM {scope})"
+            )
     conn.execute(
-        "INSERT INTO flag_inputs (shipment_id, tracking_number, shipment_version, "
-        "state_version, next_at) SELECT shipment_id, tracking_number, shipment_version, "
-        f"state_version, next_at FROM {inputs.table} ORDER BY shipment_id"
+        f"INSERT INTO flag_inputs ({_INPUT_COLUMNS}) SELECT {_INPUT_COLUMNS} "
+        f"FROM {inputs.table} ORDER BY shipment_id"
     )
+    if inputs.early is not None:
+        conn.execute(
+            f"INSERT INTO flag_early_events ({EARLY_SCAN_COLUMNS}) SELECT {EARLY_SCAN_COLUMNS} "
+            f"FROM {inputs.early} ORDER BY shipment_id, occurred_at, event_key"
+        )
     top, open_rows = flags_watermark(store)
     row = {**inputs.evaluation, "flags_watermark": top, "open_flags": open_rows}
     conn.execute("DELETE FROM flag_evaluation")

@@ -46,6 +46,7 @@ from collector.store.evidence import (
     _state_rows,
     event_row,
 )
+from collector.store.flag_writes import forget_flag_inputs
 from collector.terminal import plural
 
 #: tracking_state columns a rebuild compares (the rest are timing of the run).
@@ -178,6 +179,9 @@ def rebuild(store: Store, poll: PollConfig | None = None) -> RebuildReport:
         conn.execute("DELETE FROM events")
         conn.execute("DELETE FROM poll_results")
         conn.execute("DELETE FROM tracking_state")
+        # Events re-derived, not added by a poll: the next flag evaluation is full
+        # (what one evaluation keeps for the next, e.g. early scans, may be stale).
+        forget_flag_inputs(store)
         new_results, unparsed = _derive(store, store, poll, report, answered)
         new_events = _pairs(conn.execute("SELECT shipment_id, event_key FROM events").fetchall())
         new_states = _states(store)

@@ -10,6 +10,7 @@ they raise and clear, and the stored history must be identical.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import fields, replace
@@ -84,7 +85,9 @@ ops = st.one_of(
     st.tuples(
         st.just("edit"),
         st.integers(0, 5),
-        st.sampled_from(("archived", "tracking_number", "promised_to", "protection_ends_at")),
+        st.sampled_from(
+            ("archived", "tracking_number", "promised_to", "protection_ends_at", "ordered_at")
+        ),
         st.sampled_from(NUMBERS),
         maybe,
     ),
@@ -138,6 +141,8 @@ def apply(world: World, op: tuple[Any, ...], n: int) -> None:
             "tracking_number": number,
             "promised_to": None if when is None else T(at(when)),
             "protection_ends_at": None if when is None else T(at(when)),
+            # The order's date moves (scans before it are read again).
+            "ordered_at": T(at(-30 * 24 if when is None else when)),
         }[column]
         # As production changes a shipment: re-imported, archived, or (a new number)
         # a new shipment of the order.
@@ -321,3 +326,53 @@ def test_shipment_current_names_each_input_version_once(world: World) -> None:
     assert view == rows
     names = [d[0] for d in world.store.conn.execute("FROM shipment_current LIMIT 0").description]
     assert [n for n in names if "input_version" in n] == ["input_version", "state_input_version"]
+
+
+def _early_keys(evaluation: Evaluation) -> list[str]:
+    early = evaluation.current.filter(pl.col("code") == "scan_before_order")
+    return [key for e in early["evidence"] for key in json.loads(e)["event_keys"]]
+
+
+def test_early_scans_are_kept_and_a_later_poll_adds_to_them(world: World) -> None:
+    sid = world.shipment("o1", NUMBERS[0], ordered_at="2026-10-22T00:00:00Z")
+    world.events(sid, Ev("2026-10-20T00:00:00Z", "in_transit", "Accepted", city="Guangzhou"))
+    first = world.evaluate("2026-11-02T00:00:00Z")
+    assert len(_early_keys(first)) == 1
+    kept = world.store.query("SELECT shipment_id, description FROM flag_early_events")
+    assert kept == [(sid, "Accepted")]
+
+    # A later poll brings a second early scan (and later ones): the evaluation reads
+    # only the new events of the shipment, and lists both early scans.
+    world.events(
+        sid,
+        Ev("2026-10-21T00:00:00Z", "in_transit", "Departed", city="Guangzhou"),
+        Ev("2026-10-28T00:00:00Z", "in_transit", "Sorted", city="Madrid"),
+        Ev("2026-11-02T06:00:00Z", "in_transit", "Arrived", city="Madrid"),
+    )
+    when = T("2026-11-03T00:00:00Z")
+    second = evaluate_flags(world.store, when, Settings())
+    assert second.incremental and second.evaluated == 1
+    assert len(_early_keys(second)) == 2
+    assert_frame_equal(second.current, compute_flags(world.store, when, Settings().rules))
+    kept = world.store.query("SELECT description FROM flag_early_events ORDER BY occurred_at")
+    assert kept == [("Accepted",), ("Departed",)]
+
+    # The order's date moves later (its row changes): its events are read again, and
+    # the scan that was after the old date is before the new one.
+    world.edit(sid, ordered_at="2026-11-01T00:00:00Z")
+    when = T("2026-11-03T06:00:00Z")
+    third = evaluate_flags(world.store, when, Settings())
+    assert third.incremental and third.evaluated == 1
+    assert len(_early_keys(third)) == 3
+    assert_frame_equal(third.current, compute_flags(world.store, when, Settings().rules))
+
+
+def test_a_rebuild_of_the_events_makes_the_next_evaluation_full(world: World) -> None:
+    from collector.store.rebuild import rebuild
+
+    sid = world.shipment("o1", NUMBERS[0], ordered_at="2026-11-01T00:00:00Z")
+    world.events(sid, Ev("2026-10-20T00:00:00Z", "in_transit", "Accepted", city="Guangzhou"))
+    world.evaluate("2026-11-02T00:00:00Z")
+    rebuild(world.store)
+    after = world.evaluate("2026-11-02T06:00:00Z")
+    assert not after.incremental and after.reason == "no earlier evaluation recorded"
