@@ -188,18 +188,27 @@ def apply_flag_evaluation(
                     params,
                 )
                 conn.execute(_UNWRITE_CHANGED_SQL)
-                for sql in (_WRITE_CHANGED_SQL, _CONFIRM_SQL):
-                    row = conn.execute(sql, params).fetchone()
-                    confirmed += int(row[0]) if row else 0
-                # Straight from the diff (a first evaluation raises every flag: a
-                # staged copy of them cost as much as the insert).
+                row = conn.execute(_CONFIRM_SQL, params).fetchone()
+                confirmed += int(row[0]) if row else 0
+                # The changed rows and the raised ones straight from the diff (a first
+                # evaluation raises every flag: a staged copy of them cost as much as
+                # the insert), in one INSERT: DuckDB 1.5.6 loses the rows of a large
+                # insert (over a row group) that follows an empty one with an ORDER BY
+                # into the same table in one transaction (tests/flags/test_history.py).
                 new = _NEW_SQL.format(new_id="nextval('flag_id_seq')")
-                conn.execute(f"INSERT INTO flags ({_FLAG_COLUMNS}) {new}", params)
+                conn.execute(
+                    f"INSERT INTO flags ({_FLAG_COLUMNS}) {_CHANGED_ROWS_SQL} UNION ALL {new}",
+                    params,
+                )
                 if inputs is not None:
                     _record_inputs(store, inputs, scope)
-            raised_count = int(
-                store.query("SELECT count(*) FROM _fw_diff WHERE change = 'new'")[0][0]
-            )
+            counts = store.query(
+                "SELECT count(*) FILTER (WHERE change = 'new'), "
+                "count(*) FILTER (WHERE change = 'changed') FROM _fw_diff"
+            )[0]
+            raised_count = int(counts[0])
+            if write:
+                confirmed += int(counts[1])
             top_after = flags_watermark(store)[0]
             # Not written: the rows exist only here (no flag_id), read them now.
             early = None if write else _with_orders(conn, "_fw_new")
@@ -305,11 +314,10 @@ FROM flags WHERE flag_id IN (SELECT flag_id FROM _fw_diff WHERE change = 'gone')
 _UNWRITE_CHANGED_SQL = (
     "DELETE FROM flags WHERE flag_id IN (SELECT flag_id FROM _fw_diff WHERE change = 'changed')"
 )
-_WRITE_CHANGED_SQL = f"""
-INSERT INTO flags ({_FLAG_COLUMNS})
+_CHANGED_ROWS_SQL = """
 SELECT flag_id, shipment_id, code, severity, raised_at, $now::TIMESTAMPTZ, NULL::TIMESTAMPTZ,
        threshold, detail, evidence, began_at, template, age_from, age_kind
-FROM _fw_diff WHERE change = 'changed' ORDER BY flag_id
+FROM _fw_diff WHERE change = 'changed'
 """
 _CONFIRM_SQL = """
 UPDATE flags SET confirmed_at = $now WHERE cleared_at IS NULL AND confirmed_at < $now

@@ -122,6 +122,11 @@ def measure(step: str, db: Path) -> dict[str, float]:
             out["seconds"] = time.perf_counter() - t0
             _counts(out, evaluation)
             out["rows"] = evaluation.open_flags
+            # What a step is meant to measure, or the figures mean nothing.
+            if step == "first" and evaluation.open_flags != evaluation.raised_count:
+                raise SystemExit(f"first: {evaluation.raised_count} raised, {out['rows']} stored")
+            if step in ("cron", "same") and not evaluation.incremental:
+                raise SystemExit(f"{step}: not incremental ({evaluation.reason})")
             if step == "cron":
                 # Row by row against a stateless evaluation of every shipment (after
                 # the peak memory of the evaluation itself is taken).

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+import polars as pl
 
 from analysis.flags import flag_history
 from tests.flags.builder import Ev, T, World
@@ -141,3 +144,40 @@ def test_the_sets_read_later_are_those_of_the_evaluation(world: World) -> None:
     assert later.current["detail"].to_list() != first.current["detail"].to_list()
     flag_id = world.store.query("SELECT flag_id FROM flags")[0][0]
     assert first.raised["flag_id"].to_list() == [flag_id]
+
+
+def test_a_large_evaluation_writes_every_row_it_raises_and_changes(tmp_path: Path) -> None:
+    # More raised rows than a DuckDB row group (122,880), first with nothing changed,
+    # then with changed rows too: DuckDB 1.5.6 loses such an insert when an empty
+    # ordered insert into the same table precedes it in the transaction, so the
+    # changed and raised rows go in as one statement.
+    from collector.store import Store
+    from collector.store.flag_writes import apply_flag_evaluation
+
+    n = 200_000
+
+    def flag_set(severity: str, count: int) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "shipment_id": range(count),
+                "code": ["stalled"] * count,
+                "severity": [severity] * count,
+                "threshold": ["stalled_days=10"] * count,
+                "detail": ["no movement"] * count,
+                "evidence": ['{"event_keys": [], "poll_ids": []}'] * count,
+            }
+        )
+
+    with Store.open(tmp_path / "big.duckdb") as store:
+        first = apply_flag_evaluation(store, flag_set("warning", n), T("2026-11-01T00:00:00Z"))
+        assert first.raised_count == n
+        assert store.query("SELECT count(*) FROM flags") == [(n,)]
+        # The first n/2 change severity, n new ones are raised.
+        later = pl.concat([flag_set("critical", n // 2), flag_set("warning", 2 * n)[n // 2 :]])
+        second = apply_flag_evaluation(store, later, T("2026-11-02T00:00:00Z"))
+        assert second.raised_count == n and second.confirmed == n
+        counts = store.query(
+            "SELECT count(*), count(*) FILTER (WHERE severity = 'critical'), "
+            "count(DISTINCT flag_id) FROM flags"
+        )
+        assert counts == [(2 * n, n // 2, 2 * n)]
