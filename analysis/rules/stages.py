@@ -18,7 +18,7 @@ from analysis.rules.catalogue import RULES, Rule
 from analysis.rules.places import place_stage_sql
 from analysis.rules.sql import any_of, event_text, rendered_detail, us
 from collector.config import RulesConfig
-from collector.store.flag_writes import EARLY_SCAN_COLUMNS
+from collector.store.flag_writes import EARLY_SCAN_COLUMNS, FLAG_INPUT_COLUMNS
 
 # UTC offsets run from -12:00 to +14:00: an event whose zone the source did not give
 # may be off by up to this much, so "before the order" allows for it.
@@ -197,12 +197,9 @@ _EARLY_CAND = """
     WHERE {scope}
 """
 
-# The columns of an early scan, as ``events`` and ``flag_early_events`` hold them.
-EARLY_COLUMNS = EARLY_SCAN_COLUMNS
-
 # Read apart: joined directly, every event row would be read whole.
 _EARLY_EV = f"""
-    SELECT {EARLY_COLUMNS}
+    SELECT {EARLY_SCAN_COLUMNS}
     FROM events WHERE shipment_id IN (SELECT shipment_id FROM _pf_early_cand)
       AND NOT coalesce(implausible, false)
 """
@@ -224,7 +221,7 @@ _EARLY_CAND_KEPT = """
 # The events a later poll brought to the kept candidates: a constant filter on
 # first_poll_id, so that only the newest row groups are read.
 _EARLY_NEW = f"""
-    SELECT {EARLY_COLUMNS}
+    SELECT {EARLY_SCAN_COLUMNS}
     FROM events WHERE first_poll_id > $early_poll
       AND shipment_id IN (SELECT shipment_id FROM _pf_early_cand WHERE kept)
       AND NOT coalesce(implausible, false)
@@ -239,12 +236,13 @@ _EARLY_EV_KEPT = f"""
         SELECT c.shipment_id FROM _pf_early_cand c LEFT JOIN counted n USING (shipment_id)
         WHERE c.kept AND c.events_then + coalesce(n.n, 0) = c.events_now
     )
-    SELECT {EARLY_COLUMNS} FROM flag_early_events
+    SELECT {EARLY_SCAN_COLUMNS} FROM flag_early_events
     WHERE shipment_id IN (SELECT shipment_id FROM kept)
     UNION ALL
-    SELECT {EARLY_COLUMNS} FROM _pf_early_new WHERE shipment_id IN (SELECT shipment_id FROM kept)
+    SELECT {EARLY_SCAN_COLUMNS} FROM _pf_early_new
+    WHERE shipment_id IN (SELECT shipment_id FROM kept)
     UNION ALL
-    SELECT {EARLY_COLUMNS} FROM events
+    SELECT {EARLY_SCAN_COLUMNS} FROM events
     WHERE shipment_id IN (SELECT shipment_id FROM _pf_early_cand
                           WHERE shipment_id NOT IN (SELECT shipment_id FROM kept))
       AND NOT coalesce(implausible, false)
@@ -308,14 +306,9 @@ def _rows(only: str | None, extra: str = "") -> str:
     )
 
 
-#: The columns :func:`inputs_sql` adds to the rows every rule reads.
-_INPUT_COLUMNS = (
-    "tracking_number",
-    "shipment_version",
-    "state_version",
-    "state_events",
-    "next_at",
-)
+#: The columns :func:`inputs_sql` adds to the rows every rule reads: what is
+#: recorded in ``flag_inputs`` besides the id.
+_INPUT_COLUMNS = tuple(c for c in FLAG_INPUT_COLUMNS if c != "shipment_id")
 
 
 def _stages(only: str | None, rows: str | None) -> list[tuple[str, str, tuple[str, ...]]]:

@@ -228,8 +228,14 @@ def apply_flag_evaluation(
     return FlagChanges(raised_count, cleared, confirmed, write, load_raised)
 
 
-_INPUT_COLUMNS = (
-    "shipment_id, tracking_number, shipment_version, state_version, state_events, next_at"
+#: The columns of ``flag_inputs``: what an evaluation read of each shipment.
+FLAG_INPUT_COLUMNS = (
+    "shipment_id",
+    "tracking_number",
+    "shipment_version",
+    "state_version",
+    "state_events",
+    "next_at",
 )
 
 
@@ -244,7 +250,8 @@ def _record_inputs(store: Store, inputs: FlagInputs, scope: str | None) -> None:
                 f"DELETE FROM {table} WHERE shipment_id IN (SELECT shipment_id FROM {scope})"
             )
     conn.execute(
-        f"INSERT INTO flag_inputs ({_INPUT_COLUMNS}) SELECT {_INPUT_COLUMNS} "
+        f"INSERT INTO flag_inputs ({', '.join(FLAG_INPUT_COLUMNS)}) "
+        f"SELECT {', '.join(FLAG_INPUT_COLUMNS)} "
         f"FROM {inputs.table} ORDER BY shipment_id"
     )
     if inputs.early is not None:
