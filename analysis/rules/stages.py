@@ -175,7 +175,7 @@ answers AS (
            coalesce(a.invalid_sources, []) AS invalid_sources,
            coalesce(a.nf_polls, []) AS nf_polls, coalesce(a.nf_sources, []) AS nf_sources
     FROM (SELECT * FROM _pf_base b WHERE {scope}) b
-    JOIN shipments s USING (shipment_id)
+    JOIN {shipments} s USING (shipment_id)
     LEFT JOIN answers a USING (shipment_id)
 """
 
@@ -272,6 +272,12 @@ _DUPS = """
 """
 
 _REUSED = """
+    -- The orders of the shared numbers read once (one scan of shipments, not two).
+    WITH shared AS MATERIALIZED (
+        SELECT shipment_id, order_id, tracking_number, store, destination_city,
+               destination_country, destination_postcode, ordered_at, shipped_at, archived
+        FROM shipments WHERE tracking_number IN (SELECT * FROM _pf_dups)
+    )
     SELECT a.shipment_id,
            list(o.order_id || coalesce(' (' || nullif(concat_ws(', ', o.destination_city,
                 o.destination_country), '') || ')', '') ORDER BY o.order_id) AS others,
@@ -283,9 +289,8 @@ _REUSED = """
            -- Two orders share the number from the later one's date on.
            min(greatest(coalesce(a.ordered_at, a.shipped_at),
                         coalesce(o.ordered_at, o.shipped_at))) AS began_at
-    FROM (SELECT * FROM shipments WHERE tracking_number IN (SELECT * FROM _pf_dups) {only}) a
-    JOIN (SELECT * FROM shipments WHERE tracking_number IN (SELECT * FROM _pf_dups)
-          AND NOT archived) o
+    FROM (SELECT * FROM shared WHERE true {only}) a
+    JOIN (SELECT * FROM shared WHERE NOT archived) o
       ON o.tracking_number = a.tracking_number AND o.order_id <> a.order_id
     WHERE abs(epoch_us(coalesce(a.ordered_at, a.shipped_at))
               - epoch_us(coalesce(o.ordered_at, o.shipped_at))) <= $number_reused_days_us
@@ -310,6 +315,24 @@ def _rows(only: str | None, extra: str = "") -> str:
 #: recorded in ``flag_inputs`` besides the id.
 _INPUT_COLUMNS = tuple(c for c in FLAG_INPUT_COLUMNS if c != "shipment_id")
 
+#: What ``_pf_unfound`` reads of ``shipments`` besides the rules' rows: staged with
+#: them (``wide``), so that an incremental evaluation's ``_pf_unfound`` and
+#: ``_pf_dups`` do not scan the 1M-row table again for a few thousand spread ids
+#: (DuckDB has no index join: each such read scans the whole column). The last
+#: event's texts of tracking_state (``_pf_last``) are not: reading them for every
+#: shipment evaluated cost more than ``_pf_last`` reading them apart
+#: (docs/perf-flags.md, fourth pass).
+_WIDE_COLUMNS = (
+    "s.carrier",
+    "s.courier",
+    "s.number_format",
+    "s.number_reason",
+)
+
+
+def _wide_names() -> tuple[str, ...]:
+    return tuple(c.split(".", 1)[1] for c in _WIDE_COLUMNS)
+
 
 def _stages(only: str | None, rows: str | None) -> list[tuple[str, str, tuple[str, ...]]]:
     """``(table, select, the rule stages that need it)``, in dependency order."""
@@ -317,18 +340,17 @@ def _stages(only: str | None, rows: str | None) -> list[tuple[str, str, tuple[st
     base = (
         _BASE.format(rows=_rows(only), scope=_scope(base_reads))
         if rows is None
-        else f"SELECT * EXCLUDE ({', '.join(_INPUT_COLUMNS)}) FROM {rows} b "
+        else f"SELECT * EXCLUDE ({', '.join(_INPUT_COLUMNS + _wide_names())}) FROM {rows} b "
         f"WHERE {_scope(base_reads)}"
     )
     ids = "" if only is None else f"SELECT shipment_id FROM {only}"
-    dups = (
-        ""
-        if only is None
-        else (
-            f"AND tracking_number IN (SELECT tracking_number FROM shipments "
-            f"WHERE shipment_id IN ({ids}))"
-        )
+    # The numbers of the shipments evaluated (staged in ``rows`` when there are any).
+    numbers = (
+        f"SELECT tracking_number FROM shipments WHERE shipment_id IN ({ids})"
+        if rows is None
+        else f"SELECT tracking_number FROM {rows}"
     )
+    dups = "" if only is None else f"AND tracking_number IN ({numbers})"
     early_scope = _scope(("early",))
     early: list[tuple[str, str, tuple[str, ...]]] = (
         [
@@ -344,7 +366,11 @@ def _stages(only: str | None, rows: str | None) -> list[tuple[str, str, tuple[st
     )
     return [
         ("_pf_base", base, base_reads),
-        ("_pf_unfound", _UNFOUND.format(scope=_scope(("unfound",))), ("unfound",)),
+        (
+            "_pf_unfound",
+            _UNFOUND.format(scope=_scope(("unfound",)), shipments=rows or "shipments"),
+            ("unfound",),
+        ),
         ("_pf_last", _LAST.format(scope=_last_scope()), ("last",)),
         *early,
         ("_pf_early_rows", _EARLY_ROWS, ("early",)),
@@ -433,7 +459,7 @@ def inputs_sql(only: str | None = None, *, wide: bool = False) -> str:
     extra = (
         "s.tracking_number, s.input_version AS shipment_version, "
         "t.input_version AS state_version, t.event_count AS state_events, "
-    )
+    ) + ("".join(f"{c}, " for c in _WIDE_COLUMNS) if wide else "")
     recorded = ", ".join(f"b.{c}" for c in _INPUT_COLUMNS if c != "next_at")
     picked = "b.*" if wide else f"b.shipment_id, {recorded}"
     return f"SELECT {picked}, {next_change_sql()} AS next_at\nFROM ({_rows(only, extra)}) b"
