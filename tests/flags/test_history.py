@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from analysis.flags import flag_history
 from tests.flags.builder import Ev, T, World
@@ -181,3 +182,58 @@ def test_a_large_evaluation_writes_every_row_it_raises_and_changes(tmp_path: Pat
             "count(DISTINCT flag_id) FROM flags"
         )
         assert counts == [(2 * n, n // 2, 2 * n)]
+
+
+_ONE_FLAG = {
+    "shipment_id": [1],
+    "code": ["stalled"],
+    "severity": ["warning"],
+    "threshold": ["stalled_days=10"],
+    "detail": ["no movement for 12 days"],
+    "evidence": ['{"event_keys": ["k1"], "poll_ids": [1]}'],
+    "began_at": [T("2026-10-20T00:00:00Z")],
+    "template": ["no movement for \x1f"],
+    "age_from": [T("2026-10-20T00:00:00Z")],
+    "age_kind": ["since"],
+}
+_STORED = (
+    "SELECT rowid, flag_id, raised_at, severity, threshold, detail, evidence::VARCHAR, "
+    "began_at, template, age_from, age_kind FROM flags"
+)
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("severity", "critical"),
+        ("threshold", "stalled_days=11"),
+        ("template", "no scan for \x1f"),
+        ("evidence", '{"event_keys": ["k1", "k2"], "poll_ids": [1, 2]}'),
+        ("began_at", T("2026-10-21T00:00:00Z")),
+        ("age_from", T("2026-10-21T00:00:00Z")),
+        ("age_kind", "until"),
+    ],
+)
+def test_an_open_row_follows_each_part_of_its_flag_that_changes(
+    tmp_path: Path, column: str, value: object
+) -> None:
+    # A flag that holds as it was leaves its row untouched; one whose severity,
+    # threshold, text (apart from its day count), age, start or evidence changed is
+    # written again as the same flag (flag_id, raised_at) with the new value.
+    from collector.store import Store
+    from collector.store.flag_writes import apply_flag_evaluation
+
+    with Store.open(tmp_path / "f.duckdb") as store:
+        apply_flag_evaluation(store, pl.DataFrame(_ONE_FLAG), T("2026-11-01T00:00:00Z"))
+        first = store.query(_STORED)
+        apply_flag_evaluation(store, pl.DataFrame(_ONE_FLAG), T("2026-11-02T00:00:00Z"))
+        assert store.query(_STORED) == first  # same: not written again
+        changed = {**_ONE_FLAG, column: [value]}
+        result = apply_flag_evaluation(store, pl.DataFrame(changed), T("2026-11-03T00:00:00Z"))
+        (row,) = store.query(_STORED)
+        assert result.raised_count == 0 and result.confirmed == 1
+        assert row[0] != first[0][0]  # written again (another rowid) ...
+        assert row[1:3] == first[0][1:3]  # ... as the same flag, raised when it was
+        names = ["severity", "threshold", "detail", "evidence", "began_at", "template"]
+        names += ["age_from", "age_kind"]
+        assert dict(zip(names, row[3:], strict=True))[column] == value
